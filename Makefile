@@ -1,0 +1,53 @@
+# Tyndau — the two commands a new machine needs: `make run` and `make test`.
+# Everything below installs itself: a virtualenv in .venv, Kafka and FerretDB in
+# ~/.cache/tyndau (see deploy/local/), runtime state in .run/.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: help venv infra topics run stop status test unit clean
+
+help:
+	@echo "make run     start Kafka, FerretDB and the four services (Ctrl-C stops them)"
+	@echo "make test    start what the tests need, run unit, integration and end-to-end tests"
+	@echo "make unit    only the unit tests (no servers needed)"
+	@echo "make stop    stop the services and the local Kafka and FerretDB"
+	@echo "make status  what is running"
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "[make] '$(PYTHON)' not found: install Python 3.11+"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e ".[test]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+infra:
+	deploy/local/infra.sh start
+
+topics: venv infra
+	$(BIN)/python -m services.common.topics_admin
+
+# run.sh starts the infrastructure itself, so that Ctrl-C stops exactly what it started.
+run: venv
+	deploy/local/run.sh
+
+stop:
+	-deploy/local/run.sh stop
+	deploy/local/infra.sh stop
+
+status:
+	-deploy/local/run.sh status
+	-deploy/local/infra.sh status
+
+test: venv infra
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+clean: stop
+	rm -rf .run $(VENV)

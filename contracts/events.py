@@ -1,0 +1,828 @@
+"""Lifecycle events of an appeal, as published between Tyndau services (DESIGN §4).
+
+Owns: every event's shape, its `event_type` discriminator, and the unions consumers of the
+shared topics (`agency.actions.v1`, `sla.events.v1`) decode with. Does not own: how the
+values are computed (deadlines, routing rules, templates) — the producing service does.
+
+Topics: `AppealRegistered` → appeals.registered.v1, `AppealRejected` → appeals.rejected.v1,
+`AppealRouted` → appeals.routed.v1, `AppealTriaged` → appeals.triage.v1, `AgencyAssignment`
+→ agency.<code>.inbox.v1, `AgencyAction` → agency.actions.v1, `SlaEvent` → sla.events.v1,
+`NotificationOutcome` → notifications.outcomes.v1, `DeadLetter` → appeals.dlq.v1.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union, get_args
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from contracts.categories import Category
+from contracts.common import (
+    AgencyCode,
+    AppealKind,
+    Applicant,
+    Channel,
+    Documented,
+    Event,
+    FieldError,
+    GeoPoint,
+    KatoCode,
+    Language,
+    NonEmptyStr,
+    documented,
+)
+
+# One appeal followed through the examples: a heating complaint from iKomek 109, Almaty
+# district of Astana, registered Thu 2026-03-05 (answer due 15 working days later, forwarding
+# due 3 working days later; 9 Mar and 23–25 Mar are days off).
+_APPEAL_ID = "73e9ab84-0fb5-5c1e-9d48-43149bbd7ce1"
+_REG_NO = "ZH-20260305-000123"
+_REGISTERED_EVENT_ID = "0c5f3f47-5a4e-5d0c-8a37-1f4f6f3e2b10"
+_ROUTED_EVENT_ID = "5b2d7e0a-93c1-5f4e-b8a2-6e0d9c4f1a27"
+_ACCEPTED_EVENT_ID = "9a41c6e2-07d8-5b3f-a1c5-2e8b7d6f4c93"
+_RECEIVED_AT = "2026-03-05T10:02:45+05:00"
+_REGISTERED_AT = "2026-03-05T10:02:47+05:00"
+_FORWARD_DUE_AT = "2026-03-11T18:00:00+05:00"
+_ANSWER_DUE_AT = "2026-04-01T18:00:00+05:00"
+_AGENCY = "astana-energy"
+_APPLICANT = {
+    "iin": None,
+    "name": "Айгүл Нұрланқызы Сейтқали",
+    "phone": "+77017654321",
+    "email": None,
+    "anonymous": False,
+}
+_TEXT = "В подъезде и квартирах холодные батареи уже третий день."
+_ADDRESS = "Астана, Алматы ауданы, Тәуелсіздік даңғылы, 34"
+
+
+def _envelope(
+    event_type: str, event_id: str, occurred_at: str, causation_id: str | None
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "appeal_id": _APPEAL_ID,
+        "occurred_at": occurred_at,
+        "schema_version": 1,
+        "correlation_id": _APPEAL_ID,
+        "causation_id": causation_id,
+    }
+
+
+# --- intake -----------------------------------------------------------------------------
+
+
+class AppealRegistered(Event):
+    """Intake accepted an appeal and gave it a registration number (Art. 64)."""
+
+    model_config = documented(
+        {
+            **_envelope("appeal.registered", _REGISTERED_EVENT_ID, _REGISTERED_AT, None),
+            "registration_number": _REG_NO,
+            "kind": "complaint",
+            "language": "ru",
+            "category": "utilities.heating",
+            "region_kato": "711210000",
+            "address": _ADDRESS,
+            "location": {"lat": 51.128207, "lon": 71.430411},
+            "subject": None,
+            "text": _TEXT,
+            "applicant": _APPLICANT,
+            "channel": "ikomek109",
+            "channel_appeal_id": "IK-2026-0305-004512",
+            "addressed_to": None,
+            "urgent": False,
+            "received_at": _RECEIVED_AT,
+            "registered_at": _REGISTERED_AT,
+            "answer_due_at": _ANSWER_DUE_AT,
+        }
+    )
+
+    event_type: Literal["appeal.registered"] = Field(
+        default="appeal.registered", description="Discriminator: `appeal.registered`."
+    )
+    registration_number: NonEmptyStr = Field(
+        description="Unique registration number given to the applicant, e.g. "
+        "`ZH-20260305-000123`."
+    )
+    kind: AppealKind = Field(description="Kind of appeal.")
+    language: Language = Field(description="Language of the appeal; the answer may use it.")
+    category: Category = Field(description="National category of the subject.")
+    region_kato: KatoCode | None = Field(
+        description="9-digit KATO code of the place concerned; null when unknown."
+    )
+    address: str | None = Field(description="Street address, if given.")
+    location: GeoPoint | None = Field(description="Coordinates, if the channel sent them.")
+    subject: str | None = Field(description="Subject line, if the channel has one.")
+    text: str = Field(description="Text of the appeal.")
+    applicant: Applicant = Field(description="Who filed the appeal.")
+    channel: Channel = Field(description="Channel the appeal came through.")
+    channel_appeal_id: NonEmptyStr = Field(description="The channel's own id of the appeal.")
+    addressed_to: str | None = Field(
+        description="Agency code the applicant addressed, if they chose one."
+    )
+    urgent: bool = Field(
+        description="True for reports of a crime or a threat to state or public security: "
+        "they go to the competent body at once, even when anonymous."
+    )
+    received_at: AwareDatetime = Field(description="When the channel received the appeal.")
+    registered_at: AwareDatetime = Field(
+        description="Registration date and time; on the next working day when received "
+        "after hours or on a day off."
+    )
+    answer_due_at: AwareDatetime = Field(
+        description="Statutory answer deadline (Art. 76: 15 working days)."
+    )
+
+
+class AppealRejected(Event):
+    """Intake could not accept a well-formed channel message; says exactly why."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "appeal.rejected",
+                "e41b8c2a-6f07-5d93-9c1e-7a2b4d8f0e56",
+                "2026-03-05T09:31:15+05:00",
+                None,
+            ),
+            "appeal_id": "33d70ed8-1738-59bd-b7e8-4262590f8dd9",
+            "correlation_id": "33d70ed8-1738-59bd-b7e8-4262590f8dd9",
+            "channel": "1414",
+            "channel_appeal_id": "1414-20260305-0931-0457",
+            "errors": [
+                {
+                    "field": "caller.iin",
+                    "code": "iin_checksum",
+                    "message": "IIN 900101300018 fails the check digit",
+                }
+            ],
+            "reason_code": "validation_failed",
+            "applicant_contact": {
+                "iin": None,
+                "name": "Ахметов Ерлан Серікұлы",
+                "phone": "+77011234567",
+                "email": None,
+                "anonymous": False,
+            },
+        }
+    )
+
+    event_type: Literal["appeal.rejected"] = Field(
+        default="appeal.rejected", description="Discriminator: `appeal.rejected`."
+    )
+    channel: Channel = Field(description="Channel the appeal came through.")
+    channel_appeal_id: NonEmptyStr = Field(description="The channel's own id of the appeal.")
+    errors: list[FieldError] = Field(
+        min_length=1, description="Every business-rule violation found, at least one."
+    )
+    reason_code: NonEmptyStr = Field(
+        description="Overall reason, e.g. `validation_failed`, `anonymous_not_considered`."
+    )
+    applicant_contact: Applicant | None = Field(
+        description="Whatever usable contact data the appeal had, so the citizen can be told; "
+        "null when there is none."
+    )
+
+
+# --- routing ----------------------------------------------------------------------------
+
+
+class AppealRouted(Event):
+    """Routing chose the competent body; names the rule that decided."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "appeal.routed", _ROUTED_EVENT_ID, "2026-03-05T10:02:48+05:00", _REGISTERED_EVENT_ID
+            ),
+            "registration_number": _REG_NO,
+            "agency_code": _AGENCY,
+            "inbox_topic": "agency.astana-energy.inbox.v1",
+            "rule_id": "astana.city.utilities.heating",
+            "rule_version": "2026-03-01",
+            "reason": "Heating in Astana (KATO 71) is handled by the city Department of Energy "
+            "and Housing Utilities; no district body is competent for utilities.heating.",
+            "category": "utilities.heating",
+            "region_kato": "711210000",
+            "forwarded": False,
+            "addressed_to": None,
+            "forward_due_at": _FORWARD_DUE_AT,
+            "hop": 0,
+            "declined_by": [],
+            "urgent": False,
+            "received_at": _RECEIVED_AT,
+            "answer_due_at": _ANSWER_DUE_AT,
+        }
+    )
+
+    event_type: Literal["appeal.routed"] = Field(
+        default="appeal.routed", description="Discriminator: `appeal.routed`."
+    )
+    registration_number: NonEmptyStr = Field(description="Registration number of the appeal.")
+    agency_code: AgencyCode = Field(description="Top-level body the appeal goes to.")
+    inbox_topic: NonEmptyStr = Field(
+        description="That body's inbox topic, `agency.<code>.inbox.v1`."
+    )
+    rule_id: NonEmptyStr = Field(description="Id of the routing rule that made the decision.")
+    rule_version: NonEmptyStr = Field(
+        description="Version of the agency registry / rule set the rule comes from."
+    )
+    reason: str = Field(description="Human-readable reason: why this body.")
+    category: Category = Field(description="National category the decision was made for.")
+    region_kato: KatoCode | None = Field(description="KATO code the decision was made for.")
+    forwarded: bool = Field(
+        description="True when the appeal goes to a body other than the one it was "
+        "addressed to or last sent to (forwarding by competence, Art. 65)."
+    )
+    addressed_to: str | None = Field(
+        description="Agency code the applicant addressed, if any."
+    )
+    forward_due_at: AwareDatetime | None = Field(
+        description="By when the receiving body must forward the appeal if it is not "
+        "competent (Art. 65: 3 working days of receipt); null when no longer applicable."
+    )
+    hop: int = Field(
+        ge=0, description="0 for the first routing decision, +1 for each redirection."
+    )
+    declined_by: list[str] = Field(
+        description="Agency codes that already declined the appeal, oldest first."
+    )
+    urgent: bool = Field(description="True when the appeal must be handled at once.")
+    received_at: AwareDatetime = Field(description="When the channel received the appeal.")
+    answer_due_at: AwareDatetime = Field(description="Current answer deadline.")
+
+
+class TriageCandidate(Documented):
+    """A body a human triager might send the appeal to."""
+
+    model_config = documented(
+        {"agency_code": "astana-almaty-akimat", "confidence": 0.55, "rule_id": None},
+        frozen=True,
+        extra="forbid",
+    )
+
+    agency_code: AgencyCode = Field(description="Candidate body.")
+    confidence: float = Field(ge=0, le=1, description="How likely routing thinks it fits, 0..1.")
+    rule_id: str | None = Field(description="Rule that proposed it, if any.")
+
+
+class AppealTriaged(Event):
+    """Routing could not decide on its own; a human must pick the body."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "appeal.triaged",
+                "2f6a9d13-c84b-5e70-9b2d-5c1e8f3a7d04",
+                "2026-03-05T10:02:48+05:00",
+                _REGISTERED_EVENT_ID,
+            ),
+            "registration_number": _REG_NO,
+            "reason": "Category `other` in Astana matches no single competent body.",
+            "candidates": [
+                {"agency_code": "astana-almaty-akimat", "confidence": 0.55, "rule_id": None},
+                {
+                    "agency_code": "astana-akimat",
+                    "confidence": 0.3,
+                    "rule_id": "astana.city.fallback",
+                },
+            ],
+            "declined_by": [],
+        }
+    )
+
+    event_type: Literal["appeal.triaged"] = Field(
+        default="appeal.triaged", description="Discriminator: `appeal.triaged`."
+    )
+    registration_number: NonEmptyStr = Field(description="Registration number of the appeal.")
+    reason: str = Field(description="Why routing could not decide.")
+    candidates: list[TriageCandidate] = Field(
+        description="Bodies that might be competent, most likely first; may be empty."
+    )
+    declined_by: list[str] = Field(description="Agency codes that already declined it.")
+
+
+class AgencyAssignment(Event):
+    """What a body receives in its inbox: everything it needs to handle the appeal."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "agency.assignment",
+                "c3e9f1a7-4d62-5b8e-a0f3-8d7c2b1e6a95",
+                "2026-03-05T10:02:48+05:00",
+                _ROUTED_EVENT_ID,
+            ),
+            "registration_number": _REG_NO,
+            "agency_code": _AGENCY,
+            "sub_unit": "heat-supply",
+            "kind": "complaint",
+            "category": "utilities.heating",
+            "language": "ru",
+            "region_kato": "711210000",
+            "address": _ADDRESS,
+            "location": {"lat": 51.128207, "lon": 71.430411},
+            "subject": None,
+            "text": _TEXT,
+            "applicant": _APPLICANT,
+            "received_at": _RECEIVED_AT,
+            "registered_at": _REGISTERED_AT,
+            "answer_due_at": _ANSWER_DUE_AT,
+            "forward_due_at": _FORWARD_DUE_AT,
+            "forwarded": False,
+            "urgent": False,
+        }
+    )
+
+    event_type: Literal["agency.assignment"] = Field(
+        default="agency.assignment", description="Discriminator: `agency.assignment`."
+    )
+    registration_number: NonEmptyStr = Field(description="Registration number of the appeal.")
+    agency_code: AgencyCode = Field(description="Top-level body whose inbox this is.")
+    sub_unit: str | None = Field(
+        description="Sub-unit of the body that should handle it, if routing knows one."
+    )
+    kind: AppealKind = Field(description="Kind of appeal.")
+    category: Category = Field(description="National category of the subject.")
+    language: Language = Field(description="Language of the appeal.")
+    region_kato: KatoCode | None = Field(description="KATO code of the place concerned.")
+    address: str | None = Field(description="Street address, if given.")
+    location: GeoPoint | None = Field(
+        default=None, description="Coordinates, if the channel sent them."
+    )
+    subject: str | None = Field(description="Subject line, if any.")
+    text: str = Field(description="Text of the appeal.")
+    applicant: Applicant = Field(description="Who filed the appeal.")
+    received_at: AwareDatetime = Field(description="When the channel received the appeal.")
+    registered_at: AwareDatetime = Field(description="Registration date and time.")
+    answer_due_at: AwareDatetime = Field(description="Current answer deadline.")
+    forward_due_at: AwareDatetime | None = Field(
+        description="By when to forward the appeal if the body is not competent; null when "
+        "forwarding no longer applies."
+    )
+    forwarded: bool = Field(description="True when another body forwarded it here.")
+    urgent: bool = Field(description="True when the appeal must be handled at once.")
+
+
+# --- agencies (agency.actions.v1) -------------------------------------------------------
+
+
+class AgencyActionEvent(Event):
+    """Fields shared by every decision an agency publishes to `agency.actions.v1`."""
+
+    action_id: NonEmptyStr = Field(
+        description="The agency's own idempotency id for this action; resending the same "
+        "action with the same id is a no-op."
+    )
+    agency_code: AgencyCode = Field(description="Top-level body that acted.")
+    officer: str | None = Field(description="Login or name of the officer who acted, if known.")
+
+
+def _action_example(event_type: str, event_id: str, occurred_at: str) -> dict[str, Any]:
+    return {
+        **_envelope(event_type, event_id, occurred_at, _ROUTED_EVENT_ID),
+        "action_id": f"astana-energy/{event_type.split('.')[1]}/2026-000871",
+        "agency_code": _AGENCY,
+        "officer": "a.temirbekov",
+    }
+
+
+class AppealAccepted(AgencyActionEvent):
+    """The body took the appeal into consideration."""
+
+    model_config = documented(
+        _action_example("agency.accepted", _ACCEPTED_EVENT_ID, "2026-03-05T11:20:00+05:00")
+    )
+
+    event_type: Literal["agency.accepted"] = Field(
+        default="agency.accepted", description="Discriminator: `agency.accepted`."
+    )
+
+
+class AppealRedirected(AgencyActionEvent):
+    """The body is not competent and hands the appeal back to routing (Art. 65)."""
+
+    model_config = documented(
+        {
+            **_action_example(
+                "agency.redirected",
+                "6d8e2f4b-1a95-5c37-8e0b-9f4c3a7d2e18",
+                "2026-03-06T15:10:00+05:00",
+            ),
+            "reason": "The building is served by an autonomous boiler house of the "
+            "housing cooperative, not by the city heating network.",
+            "suggested_agency_code": "astana-almaty-akimat",
+        }
+    )
+
+    event_type: Literal["agency.redirected"] = Field(
+        default="agency.redirected", description="Discriminator: `agency.redirected`."
+    )
+    reason: str = Field(description="Why the body is not competent.")
+    suggested_agency_code: str | None = Field(
+        description="Body the agency believes competent, if it knows one."
+    )
+
+
+class DeadlineExtended(AgencyActionEvent):
+    """The head of the body extended the answer deadline by a reasoned decision (Art. 76)."""
+
+    model_config = documented(
+        {
+            **_action_example(
+                "agency.extended",
+                "7e1c5a93-2b4f-5d08-b6e7-3a9d8c0f5b21",
+                "2026-03-27T16:45:00+05:00",
+            ),
+            "new_due_at": "2026-04-30T18:00:00+05:00",
+            "reason": "An inspection of the building's heating system by the energy "
+            "supervision body is required.",
+            "decision_ref": "Приказ №118-ө от 27.03.2026",
+        }
+    )
+
+    event_type: Literal["agency.extended"] = Field(
+        default="agency.extended", description="Discriminator: `agency.extended`."
+    )
+    new_due_at: AwareDatetime = Field(
+        description="Requested new answer deadline; no later than two months from receipt."
+    )
+    reason: str = Field(description="Reasons for the extension, as told to the applicant.")
+    decision_ref: NonEmptyStr = Field(
+        description="Reference of the head's decision (number and date)."
+    )
+
+
+class AnswerOutcome(StrEnum):
+    """How the body decided on the appeal."""
+
+    SATISFIED = "satisfied"
+    PARTIALLY_SATISFIED = "partially_satisfied"
+    REJECTED = "rejected"
+    EXPLAINED = "explained"
+
+
+class AppealAnswered(AgencyActionEvent):
+    """The body gave its answer; this stops the answer deadline."""
+
+    model_config = documented(
+        {
+            **_action_example(
+                "agency.answered",
+                "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+                "2026-03-12T17:05:00+05:00",
+            ),
+            "outcome": "satisfied",
+            "summary": "Воздух из стояков отопления спущен, подача тепла восстановлена "
+            "12.03.2026; температура в квартирах 21 °C.",
+            "how_to_obtain": "Full answer in the applicant's eGov personal account and by "
+            "SMS link.",
+        }
+    )
+
+    event_type: Literal["agency.answered"] = Field(
+        default="agency.answered", description="Discriminator: `agency.answered`."
+    )
+    outcome: AnswerOutcome = Field(description="How the body decided.")
+    summary: str = Field(description="Short summary of the answer, for the citizen.")
+    how_to_obtain: str = Field(description="Where and how the citizen gets the full answer.")
+
+
+AgencyAction = Annotated[
+    Union[AppealAccepted, AppealRedirected, DeadlineExtended, AppealAnswered],
+    Field(discriminator="event_type"),
+]
+"""Any message on `agency.actions.v1`."""
+
+AGENCY_ACTION_ADAPTER: TypeAdapter[AgencyAction] = TypeAdapter(AgencyAction)
+
+
+# --- SLA timers (sla.events.v1) ---------------------------------------------------------
+
+
+class DeadlineKind(StrEnum):
+    """Which statutory deadline a timer watches."""
+
+    FORWARDING = "forwarding"
+    ANSWER = "answer"
+
+
+class SlaTimerEvent(Event):
+    """Fields shared by every event about one statutory deadline timer."""
+
+    timer_id: NonEmptyStr = Field(
+        description="Id of the timer: one per appeal, deadline kind and responsible body."
+    )
+    deadline_kind: DeadlineKind = Field(description="Which deadline the timer watches.")
+    agency_code: AgencyCode = Field(description="Body responsible for meeting the deadline.")
+    due_at: AwareDatetime = Field(description="The deadline the timer currently watches.")
+    generation: int = Field(
+        ge=0,
+        description="Incremented whenever the deadline changes (e.g. extension); events of an "
+        "older generation are stale.",
+    )
+
+
+_TIMER_ID = "a6b3e8d1-5f27-5c94-8d0a-2e7f1c9b4d63"
+
+
+def _sla_example(
+    event_type: str, event_id: str, occurred_at: str, causation_id: str
+) -> dict[str, Any]:
+    return {
+        **_envelope(event_type, event_id, occurred_at, causation_id),
+        "timer_id": _TIMER_ID,
+        "deadline_kind": "answer",
+        "agency_code": _AGENCY,
+        "due_at": _ANSWER_DUE_AT,
+        "generation": 0,
+    }
+
+
+class SlaTimerStarted(SlaTimerEvent):
+    """A deadline timer was armed."""
+
+    model_config = documented(
+        _sla_example(
+            "sla.started",
+            "b7c4f9e2-6a38-5d05-9e1b-3f8a2d0c5e74",
+            "2026-03-05T10:02:49+05:00",
+            _ROUTED_EVENT_ID,
+        )
+    )
+
+    event_type: Literal["sla.started"] = Field(
+        default="sla.started", description="Discriminator: `sla.started`."
+    )
+
+
+class SlaWarning(SlaTimerEvent):
+    """A deadline is near."""
+
+    model_config = documented(
+        {
+            **_sla_example(
+                "sla.warning",
+                "c8d5a0f3-7b49-5e16-8f2c-4a9b3e1d6f85",
+                "2026-03-27T09:00:00+05:00",
+                "b7c4f9e2-6a38-5d05-9e1b-3f8a2d0c5e74",
+            ),
+            "working_days_left": 3,
+        }
+    )
+
+    event_type: Literal["sla.warning"] = Field(
+        default="sla.warning", description="Discriminator: `sla.warning`."
+    )
+    working_days_left: int = Field(ge=0, description="Working days left before the deadline.")
+
+
+class SlaBreached(SlaTimerEvent):
+    """A deadline passed without a decision — counted as a refusal (Art. 91) and a breach."""
+
+    model_config = documented(
+        {
+            **_sla_example(
+                "sla.breached",
+                "d9e6b1a4-8c5a-5f27-9a3d-5b0c4f2e7a96",
+                "2026-04-01T18:00:01+05:00",
+                "b7c4f9e2-6a38-5d05-9e1b-3f8a2d0c5e74",
+            ),
+            "escalate_to": ["astana-akimat", "prosecutor-astana"],
+            "breached_at": _ANSWER_DUE_AT,
+        }
+    )
+
+    event_type: Literal["sla.breached"] = Field(
+        default="sla.breached", description="Discriminator: `sla.breached`."
+    )
+    escalate_to: list[str] = Field(
+        description="Agency or role codes to escalate to (supervising body, prosecutor)."
+    )
+    breached_at: AwareDatetime = Field(description="The moment the deadline passed.")
+
+
+class SlaStopped(SlaTimerEvent):
+    """A timer stopped because the awaited decision arrived."""
+
+    model_config = documented(
+        {
+            **_sla_example(
+                "sla.stopped",
+                "e0f7c2b5-9d6b-5a38-8b4e-6c1d5a3f8b07",
+                "2026-03-12T17:05:01+05:00",
+                "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+            ),
+            "on_time": True,
+            "working_days_used": 4,
+            "stopped_by_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+        }
+    )
+
+    event_type: Literal["sla.stopped"] = Field(
+        default="sla.stopped", description="Discriminator: `sla.stopped`."
+    )
+    on_time: bool = Field(description="True when the decision came before the deadline.")
+    working_days_used: int = Field(
+        ge=0, description="Working days from registration (day 0) to the decision."
+    )
+    stopped_by_event_id: NonEmptyStr = Field(
+        description="Event id of the decision that stopped the timer."
+    )
+
+
+class SlaExtensionRefused(SlaTimerEvent):
+    """An extension was not applied, e.g. because it went beyond two months from receipt."""
+
+    model_config = documented(
+        {
+            **_sla_example(
+                "sla.extension_refused",
+                "f1a8d3c6-0e7c-5b49-9c5f-7d2e6b4a9c18",
+                "2026-03-27T16:45:01+05:00",
+                "7e1c5a93-2b4f-5d08-b6e7-3a9d8c0f5b21",
+            ),
+            "requested_due_at": "2026-05-20T18:00:00+05:00",
+            "reason": "exceeds_two_months_from_receipt",
+        }
+    )
+
+    event_type: Literal["sla.extension_refused"] = Field(
+        default="sla.extension_refused", description="Discriminator: `sla.extension_refused`."
+    )
+    requested_due_at: AwareDatetime = Field(description="The deadline the agency asked for.")
+    reason: str = Field(
+        description="Why it was refused, e.g. `exceeds_two_months_from_receipt`."
+    )
+
+
+SlaEvent = Annotated[
+    Union[SlaTimerStarted, SlaWarning, SlaBreached, SlaStopped, SlaExtensionRefused],
+    Field(discriminator="event_type"),
+]
+"""Any message on `sla.events.v1`."""
+
+SLA_EVENT_ADAPTER: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
+
+
+# --- notify (notifications.outcomes.v1) -------------------------------------------------
+
+
+class RecipientRole(StrEnum):
+    """Who a notification was for."""
+
+    CITIZEN = "citizen"
+    OFFICER = "officer"
+    SUPERVISOR = "supervisor"
+
+
+class DeliveryChannel(StrEnum):
+    """How a notification was delivered."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    PUSH = "push"
+    OUTBOX = "outbox"
+
+
+class DeliveryStatus(StrEnum):
+    """What became of a notification."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    DEFERRED = "deferred"
+    SUPPRESSED = "suppressed"
+
+
+class NotificationOutcome(Event):
+    """What happened to one notification notify tried to send."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "notification.outcome",
+                "0a9b4e7d-1f8d-5c5a-8d60-8e3f7c5b0d29",
+                "2026-03-05T10:02:50+05:00",
+                _REGISTERED_EVENT_ID,
+            ),
+            "notification_id": "1b0c5f8e-2a9e-5d6b-9e71-9f4a8d6c1e3a",
+            "cause_event_id": _REGISTERED_EVENT_ID,
+            "recipient_role": "citizen",
+            "delivery_channel": "sms",
+            "template": "appeal_registered",
+            "language": "ru",
+            "status": "sent",
+            "attempts": 1,
+            "reason": None,
+            "registration_number": _REG_NO,
+        }
+    )
+
+    event_type: Literal["notification.outcome"] = Field(
+        default="notification.outcome", description="Discriminator: `notification.outcome`."
+    )
+    notification_id: NonEmptyStr = Field(
+        description="Deterministic id of the notification (cause event, recipient, "
+        "channel); the same notification is never sent twice."
+    )
+    cause_event_id: NonEmptyStr = Field(description="Event that triggered the notification.")
+    recipient_role: RecipientRole = Field(description="Who the notification was for.")
+    delivery_channel: DeliveryChannel = Field(description="How it was delivered.")
+    template: NonEmptyStr = Field(description="Name of the message template used.")
+    language: Language = Field(description="Language the message was written in.")
+    status: DeliveryStatus = Field(description="What became of it.")
+    attempts: int = Field(ge=0, description="Delivery attempts made so far.")
+    reason: str | None = Field(description="Why it failed, was deferred or suppressed.")
+    registration_number: str | None = Field(
+        description="Registration number of the appeal, when it has one."
+    )
+
+
+# --- dead letters (appeals.dlq.v1) ------------------------------------------------------
+
+
+class DeadLetter(Documented):
+    """A message a handler could not parse, kept with its original bytes and the error.
+
+    Not an `Event`: the appeal is usually unknown. Bytes are base64 so any payload survives.
+    """
+
+    model_config = documented(
+        {
+            "event_id": "2c1d6a9f-3b0f-5e7c-af82-0a5b9e7d2f4b",
+            "occurred_at": "2026-03-05T10:03:02+05:00",
+            "schema_version": 1,
+            "correlation_id": None,
+            "appeal_id": None,
+            "source_service": "intake",
+            "topic": "channel.ikomek109.appeals.v1",
+            "partition": 2,
+            "offset": 184467,
+            "key_b64": "SUstMjAyNi0wMzA1LTAwNDUxMw==",
+            "payload_b64": "eyJ0aWNrZXRfbm8iOiAiSUstMjAyNi0wMzA1LTAwNDUxMyIsICJjcmVhdGVkIjogIj"
+            "IwMjYtMDMtMDVUMTA6",
+            "headers": {
+                "content-type": "YXBwbGljYXRpb24vanNvbg==",
+                "producer": "aWtvbWVrLWJyaWRnZS8yLjQ=",
+            },
+            "error_type": "json_invalid",
+            "error": "Invalid JSON: EOF while parsing a string at line 1 column 65",
+        },
+        frozen=True,
+        extra="forbid",
+    )
+
+    event_id: NonEmptyStr = Field(
+        description="Deterministic id (from topic, partition and offset), so re-dead-lettering "
+        "the same message is a no-op."
+    )
+    occurred_at: AwareDatetime = Field(description="When the message was dead-lettered.")
+    schema_version: int = Field(default=1, ge=1, description="Version of this schema.")
+    correlation_id: str | None = Field(
+        description="Correlation id, if one could be read from the message."
+    )
+    appeal_id: str | None = Field(description="Appeal id, if one could be read.")
+    source_service: NonEmptyStr = Field(description="Service that failed to parse it.")
+    topic: NonEmptyStr = Field(description="Topic the message was read from.")
+    partition: int = Field(ge=0, description="Partition it was read from.")
+    offset: int = Field(ge=0, description="Its offset in that partition.")
+    key_b64: str | None = Field(description="Original Kafka key, base64; null when none.")
+    payload_b64: str = Field(description="Original message value, base64.")
+    headers: dict[str, str] = Field(
+        description="Original Kafka headers; values base64."
+    )
+    error_type: NonEmptyStr = Field(
+        description="Machine-readable kind of failure, e.g. `json_invalid`, `validation_error`."
+    )
+    error: str = Field(description="The error, as text.")
+
+
+AnyEvent = Annotated[
+    Union[
+        AppealRegistered,
+        AppealRejected,
+        AppealRouted,
+        AppealTriaged,
+        AgencyAssignment,
+        AppealAccepted,
+        AppealRedirected,
+        DeadlineExtended,
+        AppealAnswered,
+        SlaTimerStarted,
+        SlaWarning,
+        SlaBreached,
+        SlaStopped,
+        SlaExtensionRefused,
+        NotificationOutcome,
+    ],
+    Field(discriminator="event_type"),
+]
+"""Any lifecycle event, e.g. for intake's status timeline that reads several topics."""
+
+ANY_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+EVENT_TYPES: tuple[type[Event], ...] = get_args(get_args(AnyEvent)[0])
+"""Every concrete lifecycle event class, in the order of `AnyEvent`."""

@@ -1,0 +1,58 @@
+"""Kafka topic names every Tyndau service and channel relies on (DESIGN §3, §4, §6).
+
+Owns: the fixed topic names and the rule that turns an agency code into its inbox topic.
+Does not own: partition counts, retention or any other broker configuration.
+"""
+
+from __future__ import annotations
+
+import re
+
+CHANNEL_1414 = "channel.1414.appeals.v1"
+CHANNEL_IKOMEK109 = "channel.ikomek109.appeals.v1"
+CHANNEL_EOTINISH = "channel.eotinish.appeals.v1"
+
+APPEALS_REGISTERED = "appeals.registered.v1"
+APPEALS_REJECTED = "appeals.rejected.v1"
+APPEALS_ROUTED = "appeals.routed.v1"
+APPEALS_TRIAGE = "appeals.triage.v1"
+APPEALS_DLQ = "appeals.dlq.v1"
+
+AGENCY_ACTIONS = "agency.actions.v1"
+SLA_EVENTS = "sla.events.v1"
+NOTIFICATION_OUTCOMES = "notifications.outcomes.v1"
+
+ALL_FIXED_TOPICS: tuple[str, ...] = (
+    CHANNEL_1414,
+    CHANNEL_IKOMEK109,
+    CHANNEL_EOTINISH,
+    APPEALS_REGISTERED,
+    APPEALS_REJECTED,
+    APPEALS_ROUTED,
+    APPEALS_TRIAGE,
+    APPEALS_DLQ,
+    AGENCY_ACTIONS,
+    SLA_EVENTS,
+    NOTIFICATION_OUTCOMES,
+)
+
+# Agency codes become part of a topic name, so they are restricted to characters that are
+# legal there; dots are excluded because they separate the parts of the topic name.
+AGENCY_CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+_AGENCY_CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}", re.ASCII)
+
+# For consumers that subscribe to every inbox at once (e.g. an agency simulator).
+AGENCY_INBOX_TOPIC_PATTERN = r"^agency\.[a-z0-9][a-z0-9_-]{1,62}\.inbox\.v1$"
+
+
+def agency_inbox(agency_code: str) -> str:
+    """Return the inbox topic of a top-level body, e.g. ``agency.astana-energy.inbox.v1``.
+
+    Raises ValueError when the code cannot be part of a legal, unambiguous topic name.
+    """
+    if not isinstance(agency_code, str) or _AGENCY_CODE_RE.fullmatch(agency_code) is None:
+        raise ValueError(
+            f"agency code {agency_code!r} must match {AGENCY_CODE_PATTERN} "
+            "(lowercase letters, digits, '-' and '_', 2 to 63 characters)"
+        )
+    return f"agency.{agency_code}.inbox.v1"

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# FerretDB v1 (MongoDB wire protocol on an embedded SQLite backend) as a local process.
+#   ferretdb.sh install   build the binary from the Go module proxy into the cache
+#   ferretdb.sh start     install if needed, start on 127.0.0.1:$FERRETDB_PORT, wait until it answers
+#   ferretdb.sh stop      stop the server this checkout started
+#   ferretdb.sh status    say whether it is running
+# Why not `go install …@v1.24.x`: the module's build/version/version.txt is generated at release
+# time and is not in the module zip, so such a binary panics at start. We copy the module source,
+# write the version file and build that.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FERRETDB_VERSION=v1.24.2
+PORT="${FERRETDB_PORT:-27017}"
+BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
+HOME_DIR="$STATE_DIR/ferretdb"
+DATA_DIR="$HOME_DIR/data"
+PIDFILE="$HOME_DIR/ferretdb.pid"
+LOG_FILE="$HOME_DIR/ferretdb.log"
+
+install() {
+  if [ -x "$BIN" ]; then return 0; fi
+  need_tool go "install Go 1.24+ (https://go.dev/doc/install, or Debian: apt-get install -y golang-go)"
+  local build_dir module_dir
+  build_dir=$(mktemp -d)
+  log "building FerretDB $FERRETDB_VERSION from the Go module proxy (first time only, ~2 min)"
+  module_dir=$(cd "$build_dir" && go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$module_dir" ] && [ -d "$module_dir" ] || die "could not download the FerretDB module"
+  cp -r "$module_dir" "$build_dir/src" && chmod -R u+w "$build_dir/src"
+  echo "$FERRETDB_VERSION" > "$build_dir/src/build/version/version.txt"
+  mkdir -p "$(dirname "$BIN")"
+  (cd "$build_dir/src" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) >&2 \
+    || die "building FerretDB failed (see the output above)"
+  mv "$BIN.tmp" "$BIN"
+  rm -rf "$build_dir"
+  "$BIN" --version >/dev/null 2>&1 || die "the built FerretDB binary does not run: $BIN"
+}
+
+start() {
+  if pid_alive "$PIDFILE"; then
+    log "FerretDB already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
+    return 0
+  fi
+  if port_open 127.0.0.1 "$PORT"; then
+    log "something already listens on 127.0.0.1:$PORT; using it as the MongoDB-wire store"
+    return 0
+  fi
+  install
+  mkdir -p "$DATA_DIR"
+  log "starting FerretDB $FERRETDB_VERSION (SQLite in $DATA_DIR) on 127.0.0.1:$PORT, log $LOG_FILE"
+  spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/" --state-dir="$HOME_DIR" \
+    --listen-addr="127.0.0.1:$PORT" --debug-addr=- --telemetry=disable \
+    --log-level="${FERRETDB_LOG_LEVEL:-warn}" --log-format=text
+  local waited=0
+  until port_open 127.0.0.1 "$PORT"; do
+    if ! pid_alive "$PIDFILE"; then
+      tail -n 30 "$LOG_FILE" >&2 || true
+      rm -f "$PIDFILE"
+      die "FerretDB exited during start-up; see $LOG_FILE"
+    fi
+    if [ "$waited" -ge 120 ]; then die "FerretDB did not start within 60 s; see $LOG_FILE"; fi
+    sleep 0.5; waited=$((waited + 1))
+  done
+  log "FerretDB is ready on 127.0.0.1:$PORT"
+}
+
+status() {
+  if pid_alive "$PIDFILE"; then echo "ferretdb: running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
+  elif port_open 127.0.0.1 "$PORT"; then echo "ferretdb: 127.0.0.1:$PORT is served by a process this checkout did not start"
+  else echo "ferretdb: stopped"; return 1; fi
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop_pidfile FerretDB "$PIDFILE" ;;
+  status) status ;;
+  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,70 @@
+"""The HTTP surface every service has: /health, /metrics, /docs/asyncapi (+ .json), plus the
+service's own routes. The app's lifespan starts and stops the runtime (store, then broker).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from services.common.runtime import ServiceRuntime, health, start_runtime, stop_runtime
+
+
+def asyncapi_document(runtime: ServiceRuntime) -> dict:
+    spec = AsyncAPI(
+        runtime.broker,
+        title=f"Tyndau {runtime.settings.service_name}",
+        version="1.0.0",
+        description=f"Kafka interface of the Tyndau {runtime.settings.service_name} service.",
+    )
+    return spec.to_specification().to_jsonable()
+
+
+def build_http_app(runtime: ServiceRuntime, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    async def health_endpoint(_: Request) -> JSONResponse:
+        checks = await health(runtime)
+        healthy = all(value == "ok" for value in checks.values())
+        body = {
+            "service": runtime.settings.service_name,
+            "status": "ok" if healthy else "degraded",
+            "checks": checks,
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def asyncapi_json(_: Request) -> Response:
+        return Response(json.dumps(asyncapi_document(runtime)), media_type="application/json")
+
+    async def asyncapi_html(_: Request) -> HTMLResponse:
+        spec = AsyncAPI(runtime.broker, title=f"Tyndau {runtime.settings.service_name}")
+        return HTMLResponse(get_asyncapi_html(spec.to_specification(), try_it_out_path=None))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette):
+        await start_runtime(runtime)
+        try:
+            yield
+        finally:
+            await stop_runtime(runtime)
+
+    return Starlette(
+        routes=[
+            Route("/health", health_endpoint),
+            Route("/metrics", metrics_endpoint),
+            Route("/docs/asyncapi", asyncapi_html),
+            Route("/docs/asyncapi.json", asyncapi_json),
+            *routes,
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,130 @@
+"""How services read and write events: decode-or-dead-letter on the way in, keyed and
+correlated publishing on the way out, and insert-once for idempotent effects.
+
+Delivery is at-least-once (a handler may see a message twice); these helpers make the effect
+exactly-once: deterministic ids + unique keys turn a duplicate into a no-op. Nothing here
+decides business rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from contracts import DeadLetter, Event, deterministic_id, topics
+from services.common.runtime import ServiceRuntime
+
+log = logging.getLogger("tyndau.messaging")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+CORRELATION_HEADER = "x-correlation-id"
+EVENT_TYPE_HEADER = "x-event-type"
+
+
+class Undecodable(Exception):
+    """The bytes are not the expected format at all (dead-letter, not a business rejection)."""
+
+
+def decode(message: KafkaMessage, model: type[ModelT]) -> ModelT:
+    """Parse the raw Kafka value as `model`, or raise Undecodable with the reason."""
+    try:
+        return model.model_validate_json(message.body)
+    except ValidationError as exc:
+        raise Undecodable(_describe_validation_error(exc)) from exc
+
+
+def _describe_validation_error(exc: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    ]
+    return "; ".join(problems[:10])
+
+
+def message_headers(message: KafkaMessage) -> dict[str, bytes]:
+    raw = message.raw_message.headers or ()
+    return {name: value or b"" for name, value in raw}
+
+
+def correlation_of(message: KafkaMessage) -> str | None:
+    value = message_headers(message).get(CORRELATION_HEADER)
+    return value.decode("utf-8", "replace") if value else None
+
+
+async def dead_letter(
+    runtime: ServiceRuntime, message: KafkaMessage, error: Exception, appeal_id: str | None = None
+) -> DeadLetter:
+    """Publish the original message, untouched, with where it came from and why it failed."""
+    record = message.raw_message
+    letter = DeadLetter(
+        # One dead letter per (topic, partition, offset): a redelivery republishes the same id.
+        event_id=deterministic_id("dlq", record.topic, str(record.partition), str(record.offset)),
+        occurred_at=datetime.now(UTC),
+        correlation_id=correlation_of(message),
+        appeal_id=appeal_id,
+        source_service=runtime.settings.service_name,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key_b64=base64.b64encode(record.key).decode() if record.key else None,
+        payload_b64=base64.b64encode(message.body).decode(),
+        headers={k: base64.b64encode(v).decode() for k, v in message_headers(message).items()},
+        error_type=type(error).__name__,
+        error=str(error)[:2000],
+    )
+    await runtime.broker.publish(
+        letter.model_dump_json().encode(),
+        runtime.topic(topics.APPEALS_DLQ),
+        key=record.key,
+        headers={"content-type": "application/json", EVENT_TYPE_HEADER: "dead_letter"},
+    )
+    log.warning(
+        "dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, letter.error
+    )
+    return letter
+
+
+async def publish_event(
+    runtime: ServiceRuntime, topic_name: str, event: Event, extra_headers: Mapping[str, str] = ()
+) -> None:
+    """Publish `event` keyed by appeal id (one appeal's events stay ordered) and wait for the
+    broker's acknowledgement."""
+    headers = {
+        "content-type": "application/json",
+        CORRELATION_HEADER: event.correlation_id,
+        EVENT_TYPE_HEADER: event.event_type,
+        **dict(extra_headers),
+    }
+    await runtime.broker.publish(
+        event.model_dump_json().encode(),
+        runtime.topic(topic_name),
+        key=event.appeal_id.encode(),
+        headers=headers,
+        correlation_id=event.correlation_id,
+    )
+
+
+async def insert_once(collection: AsyncCollection, document: dict[str, Any]) -> bool:
+    """Insert; True if this call created it, False if a document with that key existed."""
+    try:
+        await collection.insert_one(document)
+        return True
+    except DuplicateKeyError:
+        return False
+
+
+def to_document(model: BaseModel) -> dict[str, Any]:
+    """A model as a MongoDB document: enums as their values, datetimes as datetimes."""
+    return model.model_dump(mode="json") | _datetimes(model)
+
+
+def _datetimes(model: BaseModel) -> dict[str, Any]:
+    return {k: v for k, v in model.model_dump(mode="python").items() if isinstance(v, datetime)}

@@ -1,0 +1,115 @@
+"""The composition root's shared half: one Kafka broker, one MongoDB client, one metrics
+registry per service, created in the service's lifespan and torn down with it.
+
+A service builds a `ServiceRuntime`, registers its subscribers on `runtime.broker`, and hands
+the runtime to `services.common.http.build_http_app`, which owns start-up and shut-down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry, disable_created_metrics
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.common.settings import ServiceSettings
+
+log = logging.getLogger("tyndau.runtime")
+
+# `*_created` series double every counter and no dashboard of ours reads them.
+disable_created_metrics()
+
+IndexSetup = Callable[[AsyncDatabase], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    broker: KafkaBroker
+    mongo: AsyncMongoClient
+    registry: CollectorRegistry
+    # Coroutines run once the database answers and before the broker starts consuming:
+    # indexes must exist before the first message relies on them for idempotency.
+    on_database_ready: list[IndexSetup] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncDatabase:
+        return self.mongo[self.settings.database_name]
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+
+def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
+    """Make the clients; nothing connects until `start_runtime`."""
+    registry = CollectorRegistry()
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"tyndau-{settings.service_name}",
+        middlewares=[
+            KafkaPrometheusMiddleware(registry=registry, app_name=f"tyndau-{settings.service_name}")
+        ],
+        # Wait for the broker's acknowledgement of every write: an event is "published" only
+        # when Kafka has it, before we commit the offset of the message that caused it.
+        acks="all",
+        enable_idempotence=True,
+        graceful_timeout=15.0,
+        logger=logging.getLogger(f"tyndau.{settings.service_name}.broker"),
+    )
+    mongo: AsyncMongoClient = AsyncMongoClient(
+        settings.mongodb_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=10_000,
+        appname=f"tyndau-{settings.service_name}",
+    )
+    return ServiceRuntime(settings=settings, broker=broker, mongo=mongo, registry=registry)
+
+
+async def wait_for_database(runtime: ServiceRuntime, attempts: int = 30) -> None:
+    """Ping the store until it answers; a service must not consume before it can write."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await runtime.mongo.admin.command("ping")
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            if attempt == attempts:
+                raise RuntimeError(
+                    f"MongoDB at {runtime.settings.mongodb_url} did not answer: {exc}"
+                ) from exc
+            log.warning("database not reachable yet (%s), retrying", exc)
+            await asyncio.sleep(1)
+
+
+async def start_runtime(runtime: ServiceRuntime) -> None:
+    await wait_for_database(runtime)
+    for setup in runtime.on_database_ready:
+        await setup(runtime.db)
+    await runtime.broker.start()
+
+
+async def stop_runtime(runtime: ServiceRuntime) -> None:
+    try:
+        await runtime.broker.stop()
+    finally:
+        await runtime.mongo.close()
+
+
+async def health(runtime: ServiceRuntime) -> dict[str, str]:
+    """Whether the broker and the database answer now ("ok" or the error)."""
+    checks: dict[str, str] = {}
+    try:
+        checks["kafka"] = "ok" if await runtime.broker.ping(timeout=2.0) else "unreachable"
+    except Exception as exc:  # noqa: BLE001
+        checks["kafka"] = f"error: {exc}"
+    try:
+        await asyncio.wait_for(runtime.mongo.admin.command("ping"), timeout=2.0)
+        checks["mongodb"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["mongodb"] = f"error: {type(exc).__name__}"
+    return checks

@@ -1,0 +1,41 @@
+"""Entry point shared by `python -m services.<name>`: logging, then uvicorn on the service port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+
+from services.common.settings import ServiceSettings, settings_for
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    # aiokafka is chatty at INFO about every rebalance; warnings are what operators need.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette]) -> None:
+    settings = settings_for(service_name)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    logging.getLogger(f"tyndau.{service_name}").info(
+        "starting on http://%s:%s (kafka %s, mongodb database %s)",
+        settings.http_host,
+        settings.http_port,
+        settings.kafka_bootstrap_servers,
+        settings.database_name,
+    )
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )

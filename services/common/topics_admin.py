@@ -1,0 +1,84 @@
+"""Creates the topics Tyndau uses, with partition counts chosen on purpose rather than by the
+broker's auto-create default. Safe to run again: existing topics are left as they are."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from contracts import agency_inbox, topics
+
+# Channel and lifecycle topics carry the load and are keyed by appeal id: more partitions let
+# more consumer instances share them. Inboxes and the dead-letter topic are low-volume.
+BUSY_TOPIC_PARTITIONS = 6
+QUIET_TOPIC_PARTITIONS = 1
+QUIET_TOPICS = {topics.APPEALS_DLQ, topics.APPEALS_TRIAGE}
+
+
+def planned_topics(agency_codes: Iterable[str]) -> dict[str, int]:
+    plan = {
+        name: QUIET_TOPIC_PARTITIONS if name in QUIET_TOPICS else BUSY_TOPIC_PARTITIONS
+        for name in topics.ALL_FIXED_TOPICS
+    }
+    plan.update({agency_inbox(code): QUIET_TOPIC_PARTITIONS for code in agency_codes})
+    return plan
+
+
+async def ensure_topics(
+    bootstrap_servers: str, plan: dict[str, int], prefix: str = "", replication: int = 1
+) -> list[str]:
+    """Create the missing topics of `plan` (name → partitions); return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="tyndau-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(prefix + name, num_partitions=partitions, replication_factor=replication)
+            for name, partitions in plan.items()
+            if prefix + name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another starter created them between our list and create
+            await _wait_for_leaders(admin, [t.name for t in missing])
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30) -> None:
+    """A new topic is usable once every partition has a leader; consumers that join before
+    that log NotLeaderForPartition and wait a metadata refresh."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        if all(
+            t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        ):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"topics without leaders after {timeout} s: {names}")
+        await asyncio.sleep(0.2)
+
+
+def main() -> None:
+    import os
+
+    from services.routing.registry import AgencyRegistry
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    prefix = os.environ.get("TYNDAU_TOPIC_PREFIX", "")
+    plan = planned_topics(AgencyRegistry.default().by_code)
+    created = asyncio.run(ensure_topics(bootstrap, plan, prefix))
+    print(f"[topics] {len(plan)} topics planned, {len(created)} created on {bootstrap}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Business-rule checks on channel input. Each problem is a FieldError naming the field, a
+stable machine code and a message a channel operator can act on."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from contracts import Category, FieldError, Language
+
+IIN_PATTERN = re.compile(r"^\d{12}$")
+KATO_PATTERN = re.compile(r"^\d{9}$")
+TEXT_MAX_CHARS = 20_000
+# Channel clocks drift; a timestamp this far ahead of ours is still accepted as "now".
+CLOCK_SKEW = timedelta(minutes=5)
+
+_IIN_WEIGHTS_FIRST = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+_IIN_WEIGHTS_SECOND = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)
+_CENTURY_BY_DIGIT = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000}
+
+
+def iin_problem(iin: str) -> tuple[str, str] | None:
+    """Why `iin` is not a valid IIN, as (code, message); None when it is valid."""
+    if not IIN_PATTERN.match(iin):
+        return "iin_format", "IIN must be exactly 12 digits"
+    digits = [int(c) for c in iin]
+    century_digit = digits[6]
+    if century_digit not in _CENTURY_BY_DIGIT:
+        return "iin_century", "IIN 7th digit (century and sex) must be 1-6"
+    year = _CENTURY_BY_DIGIT[century_digit] + int(iin[0:2])
+    try:
+        date(year, int(iin[2:4]), int(iin[4:6]))
+    except ValueError:
+        return "iin_birth_date", "IIN does not start with a valid birth date YYMMDD"
+    check = sum(d * w for d, w in zip(digits, _IIN_WEIGHTS_FIRST)) % 11
+    if check == 10:
+        check = sum(d * w for d, w in zip(digits, _IIN_WEIGHTS_SECOND)) % 11
+        if check == 10:
+            return "iin_check_digit", "IIN cannot have a valid check digit"
+    if check != digits[11]:
+        return "iin_check_digit", "IIN check digit does not match"
+    return None
+
+
+def normalise_phone(raw: str) -> str | None:
+    """`+7XXXXXXXXXX` from common spellings (`8 701 …`, `+7 (701) …`, `7701…`); None if not."""
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    if len(digits) == 10 and digits[0] == "7":
+        return "+7" + digits
+    return None
+
+
+def parse_timestamp(raw: str) -> datetime | None:
+    """An ISO-8601 timestamp with an offset, else None."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+class Problems:
+    """Collects FieldErrors while a message is checked."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, field: str, code: str, message: str) -> None:
+        self.errors.append(FieldError(field=field, code=code, message=message))
+
+    def check_iin(self, field: str, iin: str | None) -> None:
+        if iin is None:
+            return
+        problem = iin_problem(iin)
+        if problem:
+            self.add(field, *problem)
+
+    def check_phone(self, field: str, raw: str | None) -> str | None:
+        if raw is None or raw == "":
+            return None
+        phone = normalise_phone(raw)
+        if phone is None:
+            self.add(field, "phone_format", "phone must be +7 followed by 10 digits")
+        return phone
+
+    def check_language(self, field: str, raw: str) -> Language | None:
+        try:
+            return Language(raw)
+        except ValueError:
+            self.add(field, "language_unknown", "language must be one of kk, ru, en")
+            return None
+
+    def check_category(self, field: str, raw: str) -> Category | None:
+        try:
+            return Category(raw)
+        except ValueError:
+            self.add(field, "category_unknown", f"'{raw}' is not a national category code")
+            return None
+
+    def check_kato(self, field: str, raw: str) -> str | None:
+        if not KATO_PATTERN.match(raw):
+            self.add(field, "kato_format", "KATO code must be 9 digits")
+            return None
+        return raw
+
+    def check_timestamp(self, field: str, raw: str, now: datetime) -> datetime | None:
+        value = parse_timestamp(raw)
+        if value is None:
+            self.add(field, "timestamp_format", "must be ISO-8601 with a UTC offset")
+            return None
+        if value > now + CLOCK_SKEW:
+            self.add(field, "timestamp_in_future", "must not be in the future")
+            return None
+        return value
+
+    def check_text(self, field: str, text: str) -> None:
+        if not text.strip():
+            self.add(field, "text_empty", "text of the appeal must not be empty")
+        elif len(text) > TEXT_MAX_CHARS:
+            self.add(field, "text_too_long", f"text must be at most {TEXT_MAX_CHARS} characters")

@@ -1,0 +1,102 @@
+"""Shared test fixtures.
+
+Unit tests (tests/unit) need nothing. Tests marked `infra` need the real Kafka broker and the
+MongoDB-wire store: `make test` starts them (deploy/local/infra.sh); KAFKA_BOOTSTRAP_SERVERS /
+MONGODB_URL point elsewhere. When they cannot be reached the tests FAIL with the reason —
+they are never skipped. Where a Docker engine answers and TYNDAU_TESTCONTAINERS=1 is set, the
+servers come from testcontainers instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap_servers: str
+    mongodb_url: str
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _kafka_reachable(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    return _reachable(host or "127.0.0.1", int(port))
+
+
+def _mongo_reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    return _reachable(parsed.hostname or "127.0.0.1", parsed.port or 27017)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    if os.environ.get("TYNDAU_TESTCONTAINERS") == "1":
+        yield from _testcontainers_infra()
+        return
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    mongo = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+    problems = []
+    if not _kafka_reachable(kafka):
+        problems.append(f"Kafka is not reachable at {kafka}")
+    if not _mongo_reachable(mongo):
+        problems.append(f"the MongoDB-wire store is not reachable at {mongo}")
+    if problems:
+        pytest.fail(
+            "; ".join(problems)
+            + ". Run the tests with `make test` (it starts both), or start them with "
+            "`deploy/local/infra.sh start`.",
+            pytrace=False,
+        )
+    yield Infra(kafka, mongo)
+
+
+def _testcontainers_infra() -> Iterator[Infra]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:7") as mongo:
+        yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url())
+
+
+@pytest.fixture(scope="session")
+def run_prefix() -> str:
+    """Unique per test session: topics and databases of one run never meet another's."""
+    return f"t{uuid.uuid4().hex[:8]}-"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.fspath) or "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.infra)
+
+
+@pytest.fixture
+def unique_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+__all__ = ["AsyncIterator", "Infra"]
+
+
+@pytest.fixture(scope="session")
+async def system(infra: Infra, run_prefix: str):
+    """The four services running in-process against the real broker and store."""
+    from tests.support.system import running_system
+
+    async with running_system(infra.kafka_bootstrap_servers, infra.mongodb_url, run_prefix) as running:
+        yield running

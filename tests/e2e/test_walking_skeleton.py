@@ -1,0 +1,113 @@
+"""One 1414 appeal, published by a real Kafka client, walks through all four services:
+registered → routed (+ agency inbox) → answer timer → registration notification."""
+
+from __future__ import annotations
+
+from contracts import deterministic_id, topics
+from tests.support.system import RunningSystem, TopicWatcher, eventually
+
+
+def call_1414(call_id: str) -> dict:
+    return {
+        "call_id": call_id,
+        "call_started_at": "2026-03-05T10:15:00+05:00",
+        "operator_login": "op.zhanar",
+        "caller": {
+            "iin": "900101300017",
+            "last_name": "Ахметов",
+            "first_name": "Ерлан",
+            "middle_name": None,
+            "phone": "8 701 123 45 67",
+        },
+        "is_anonymous": False,
+        "lang": "ru",
+        "appeal_type": "ZHALOBA",
+        "topic_code": "utilities.heating",
+        "kato_code": "711210000",
+        "address": "ул. Кенесары, 40",
+        "summary": "Нет отопления в доме третьи сутки.",
+    }
+
+
+async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
+    system: RunningSystem, unique_id: str
+) -> None:
+    call_id = f"1414-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
+
+    await system.publish(topics.CHANNEL_1414, call_1414(call_id), key=call_id)
+
+    async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_REGISTERED)) as watch:
+        [registered] = await watch.wait_for(mine)
+    assert registered["registration_number"].startswith("ZH-20260305-")
+    assert registered["applicant"]["phone"] == "+77011234567"
+    assert registered["category"] == "utilities.heating"
+    # Worked example of DESIGN §2: registered Thu 2026-03-05 → due Wed 2026-04-01 18:00.
+    assert registered["answer_due_at"] == "2026-04-01T18:00:00+05:00"
+
+    async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_ROUTED)) as watch:
+        [routed] = await watch.wait_for(mine)
+    assert routed["agency_code"] == "akimat-astana"
+    assert routed["rule_id"] == "most-specific-competent-body"
+    assert routed["causation_id"] == registered["event_id"]
+    assert routed["correlation_id"] == registered["correlation_id"]
+
+    async with TopicWatcher(system.bootstrap, system.topic(routed["inbox_topic"])) as watch:
+        [assignment] = await watch.wait_for(mine)
+    assert assignment["registration_number"] == registered["registration_number"]
+    assert assignment["applicant"]["phone"] == "+77011234567"
+
+    async with TopicWatcher(system.bootstrap, system.topic(topics.SLA_EVENTS)) as watch:
+        [started] = await watch.wait_for(mine)
+    assert started["event_type"] == "sla.started"
+    assert started["deadline_kind"] == "answer"
+    assert started["due_at"] == "2026-04-01T18:00:00+05:00"
+
+    async with TopicWatcher(system.bootstrap, system.topic(topics.NOTIFICATION_OUTCOMES)) as watch:
+        [outcome] = await watch.wait_for(mine)
+    assert outcome["status"] == "sent"
+    assert outcome["template"] == "appeal_registered"
+    assert outcome["language"] == "ru"
+
+    # Each service's own database holds its state.
+    appeal = await system.db("intake")["appeals"].find_one({"_id": appeal_id})
+    assert appeal["registration_number"] == registered["registration_number"]
+    decision = await system.db("routing")["decisions"].find_one({"appeal_id": appeal_id})
+    assert decision["agency_code"] == "akimat-astana"
+    timer = await system.db("sla")["timers"].find_one({"appeal_id": appeal_id})
+    assert timer["state"] == "open" and timer["kind"] == "answer"
+    notification = await eventually(
+        lambda: system.db("notify")["notifications"].find_one({"appeal_id": appeal_id})
+    )
+    assert registered["registration_number"] in notification["text"]
+    assert "01.04.2026 18:00" in notification["text"]
+
+    # The channel can look the appeal up by its number.
+    async with system.http("intake") as client:
+        response = await client.get(f"/v1/appeals/{registered['registration_number']}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "registered"
+
+
+DOMAIN_METRIC = {
+    "intake": "tyndau_intake_appeals_registered_total",
+    "routing": "tyndau_routing_appeals_routed_total",
+    "sla": "tyndau_sla_timers_started_total",
+    "notify": "tyndau_notify_notifications_total",
+}
+
+
+async def test_every_service_reports_health_metrics_and_its_asyncapi(system: RunningSystem) -> None:
+    for service, domain_metric in DOMAIN_METRIC.items():
+        async with system.http(service) as client:
+            health = await client.get("/health")
+            metrics = await client.get("/metrics")
+            asyncapi = await client.get("/docs/asyncapi.json")
+        assert health.status_code == 200, health.text
+        assert health.json()["checks"] == {"kafka": "ok", "mongodb": "ok"}
+        assert metrics.status_code == 200
+        assert "# TYPE faststream_received_messages_total counter" in metrics.text
+        assert f"# TYPE {domain_metric} counter" in metrics.text
+        assert asyncapi.json()["asyncapi"].startswith("3.")
+        assert asyncapi.json()["info"]["title"] == f"Tyndau {service}"

@@ -1,0 +1,158 @@
+"""Runs the four services in-process against the real broker and store, on topics and
+databases unique to the test session, and watches topics like an outside consumer would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
+
+from services.common.settings import ServiceSettings, settings_for
+from services.common.topics_admin import ensure_topics, planned_topics
+from services.intake.app import create_app as create_intake
+from services.notify.app import create_app as create_notify
+from services.routing.app import create_app as create_routing
+from services.routing.registry import AgencyRegistry
+from services.sla.app import create_app as create_sla
+
+FACTORIES: dict[str, Callable[[ServiceSettings], Starlette]] = {
+    "intake": create_intake,
+    "routing": create_routing,
+    "sla": create_sla,
+    "notify": create_notify,
+}
+
+
+@dataclass
+class RunningSystem:
+    prefix: str
+    bootstrap: str
+    mongo: AsyncMongoClient
+    apps: dict[str, Starlette] = field(default_factory=dict)
+    producer: AIOKafkaProducer | None = None
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    def db(self, service: str):
+        return self.mongo[self.prefix + service]
+
+    def http(self, service: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.apps[service])
+        return httpx.AsyncClient(transport=transport, base_url=f"http://{service}")
+
+    async def publish(self, topic_name: str, value: bytes | dict, key: str | None = None) -> None:
+        assert self.producer is not None
+        payload = value if isinstance(value, bytes) else json.dumps(value).encode()
+        await self.producer.send_and_wait(
+            self.topic(topic_name), payload, key=key.encode() if key else None
+        )
+
+
+async def prepare_topics(bootstrap: str, prefix: str) -> None:
+    await ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix)
+
+
+@asynccontextmanager
+async def running_system(
+    bootstrap: str, mongodb_url: str, prefix: str, services: tuple[str, ...] = tuple(FACTORIES)
+) -> AsyncIterator[RunningSystem]:
+    await prepare_topics(bootstrap, prefix)
+    mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
+    system = RunningSystem(prefix=prefix, bootstrap=bootstrap, mongo=mongo)
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(mongo.close)
+        for name in services:
+            settings = settings_for(
+                name,
+                kafka_bootstrap_servers=bootstrap,
+                mongodb_url=mongodb_url,
+                topic_prefix=prefix,
+                database_prefix=prefix,
+            )
+            app = FACTORIES[name](settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            system.apps[name] = app
+        system.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await system.producer.start()
+        stack.push_async_callback(system.producer.stop)
+        yield system
+
+
+class TopicWatcher:
+    """Reads a topic from the beginning, like an agency or a channel would, and answers
+    "has an event matching X arrived yet?"."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        )
+        self.seen: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
+
+    async def __aenter__(self) -> TopicWatcher:
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    def events(self, predicate: Callable[[dict[str, Any]], bool] = lambda _: True) -> list[dict]:
+        decoded = []
+        for _, value, _ in self.seen:
+            try:
+                event = json.loads(value)
+            except ValueError:
+                continue
+            if predicate(event):
+                decoded.append(event)
+        return decoded
+
+    async def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0, count: int = 1
+    ) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.events(predicate)
+            if len(found) >= count:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{count} matching event(s) did not arrive on {self.topic} within {timeout} s; "
+                    f"{len(self.seen)} message(s) seen, {len(found)} matched"
+                )
+            batch = await self.consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            for records in batch.values():
+                for record in records:
+                    self.seen.append((record.key, record.value, dict(record.headers or ())))
+
+    async def drain(self, seconds: float) -> None:
+        """Keep reading for `seconds` (to show that nothing more arrives)."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            batch = await self.consumer.getmany(timeout_ms=int(remaining * 1000))
+            for records in batch.values():
+                for record in records:
+                    self.seen.append((record.key, record.value, dict(record.headers or ())))
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(0.2)
