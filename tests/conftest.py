@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -90,8 +90,6 @@ def unique_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-__all__ = ["AsyncIterator", "Infra"]
-
 
 @pytest.fixture(scope="session")
 async def system(infra: Infra, run_prefix: str):
@@ -100,3 +98,12 @@ async def system(infra: Infra, run_prefix: str):
 
     async with running_system(infra.kafka_bootstrap_servers, infra.mongodb_url, run_prefix) as running:
         yield running
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    mongo = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+    return [
+        f"tyndau: Kafka {kafka} ({'reachable' if _kafka_reachable(kafka) else 'NOT reachable'}), "
+        f"MongoDB wire {mongo} ({'reachable' if _mongo_reachable(mongo) else 'NOT reachable'})"
+    ]
