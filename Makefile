@@ -8,12 +8,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv infra topics run stop status test unit clean
+.PHONY: help venv infra topics run stop status test unit lint clean
 
 help:
 	@echo "make run     start Kafka, FerretDB and the four services (Ctrl-C stops them)"
 	@echo "make test    start what the tests need, run unit, integration and end-to-end tests"
 	@echo "make unit    only the unit tests (no servers needed)"
+	@echo "make lint    ruff check and format check"
 	@echo "make stop    stop the services and the local Kafka and FerretDB"
 	@echo "make status  what is running"
 
@@ -43,8 +44,12 @@ status:
 	-deploy/local/run.sh status
 	-deploy/local/infra.sh status
 
-test: venv infra
+test: venv lint infra
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check --quiet .
+	$(BIN)/ruff format --check --quiet .
 
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -55,7 +55,9 @@ CATEGORY_TITLES: dict[Category, dict[str, str]] = {
     Category.SOCIAL_BENEFITS: _titles(
         "Әлеуметтік төлемдер мен жәрдемақылар", "Социальные выплаты и пособия", "Social benefits"
     ),
-    Category.LABOUR: _titles("Еңбек және жұмыспен қамту", "Труд и занятость", "Labour and employment"),
+    Category.LABOUR: _titles(
+        "Еңбек және жұмыспен қамту", "Труд и занятость", "Labour and employment"
+    ),
     Category.HOUSING: _titles("Тұрғын үй мәселелері", "Жилищные вопросы", "Housing"),
     Category.UTILITIES_HEATING: _titles("Жылумен жабдықтау", "Теплоснабжение", "Heating"),
     Category.UTILITIES_WATER: _titles(
@@ -70,7 +72,9 @@ CATEGORY_TITLES: dict[Category, dict[str, str]] = {
         "Оплата коммунальных услуг",
         "Utility bills",
     ),
-    Category.TRANSPORT_PUBLIC: _titles("Қоғамдық көлік", "Общественный транспорт", "Public transport"),
+    Category.TRANSPORT_PUBLIC: _titles(
+        "Қоғамдық көлік", "Общественный транспорт", "Public transport"
+    ),
     Category.ROADS: _titles("Жолдар", "Автомобильные дороги", "Roads"),
     Category.LIFTS: _titles("Лифтілер", "Лифты", "Lifts"),
     Category.WASTE: _titles("Қалдықтарды шығару", "Вывоз отходов", "Waste collection"),
@@ -129,7 +133,9 @@ REGION_KATO: dict[str, dict[str, str]] = {
     "15": _titles("Ақтөбе облысы", "Актюбинская область", "Aktobe Region"),
     "19": _titles("Алматы облысы", "Алматинская область", "Almaty Region"),
     "23": _titles("Атырау облысы", "Атырауская область", "Atyrau Region"),
-    "27": _titles("Батыс Қазақстан облысы", "Западно-Казахстанская область", "West Kazakhstan Region"),
+    "27": _titles(
+        "Батыс Қазақстан облысы", "Западно-Казахстанская область", "West Kazakhstan Region"
+    ),
     "31": _titles("Жамбыл облысы", "Жамбылская область", "Zhambyl Region"),
     "33": _titles("Жетісу облысы", "область Жетісу", "Zhetisu Region"),
     "35": _titles("Қарағанды облысы", "Карагандинская область", "Karaganda Region"),
@@ -142,7 +148,9 @@ REGION_KATO: dict[str, dict[str, str]] = {
     ),
     "61": _titles("Түркістан облысы", "Туркестанская область", "Turkistan Region"),
     "62": _titles("Ұлытау облысы", "область Ұлытау", "Ulytau Region"),
-    "63": _titles("Шығыс Қазақстан облысы", "Восточно-Казахстанская область", "East Kazakhstan Region"),
+    "63": _titles(
+        "Шығыс Қазақстан облысы", "Восточно-Казахстанская область", "East Kazakhstan Region"
+    ),
     "71": _titles("Астана қаласы", "город Астана", "Astana city"),
     "75": _titles("Алматы қаласы", "город Алматы", "Almaty city"),
     "79": _titles("Шымкент қаласы", "город Шымкент", "Shymkent city"),

@@ -219,7 +219,7 @@ class EOtinishAppeal(Documented):
         {
             "otinish_id": "EO-2026-00417753",
             "submitted_at": "2026-03-05T11:15:03+05:00",
-            "applicant_iin": "850712400029",
+            "applicant_iin": "850712400003",
             "applicant_name": "Жақсыбекова Динара Маратқызы",
             "contacts": {"phone": "+77051112233", "email": "d.zhaksybekova@example.kz"},
             "addressed_to": "astana-education",
@@ -240,8 +240,7 @@ class EOtinishAppeal(Documented):
     contacts: EOtinishContacts = Field(description="How to reach the applicant.")
     addressed_to: str = Field(description="Agency code of the body the applicant chose.")
     kind: str = Field(
-        description="Kind of appeal: application, complaint, proposal, request, response "
-        "or report."
+        description="Kind of appeal: application, complaint, proposal, request, response or report."
     )
     language: str = Field(description="Language of the appeal: `kk`, `ru` or `en`.")
     subject: str = Field(description="Subject line.")
@@ -257,7 +256,7 @@ class HttpApplicant(Documented):
 
     model_config = documented(
         {
-            "iin": "780215300024",
+            "iin": "780215300007",
             "name": "Серіков Болат Қайратұлы",
             "phone": "+77471234567",
             "email": None,
@@ -292,10 +291,9 @@ class HttpGatewayAppeal(Documented):
             "region_kato": "711810000",
             "address": "Астана, Сарыарқа ауданы, Жеңіс даңғылы, 67",
             "subject": "Жолдағы шұңқырлар",
-            "text": "Жеңіс даңғылындағы аялдама жанында терең шұңқырлар бар, көліктер "
-            "зақымдануда.",
+            "text": "Жеңіс даңғылындағы аялдама жанында терең шұңқырлар бар, көліктер зақымдануда.",
             "applicant": {
-                "iin": "780215300024",
+                "iin": "780215300007",
                 "name": "Серіков Болат Қайратұлы",
                 "phone": "+77471234567",
                 "email": None,
@@ -314,8 +312,7 @@ class HttpGatewayAppeal(Documented):
         description="When the citizen submitted the appeal, ISO-8601 with an offset."
     )
     kind: str = Field(
-        description="Kind of appeal: application, complaint, proposal, request, response "
-        "or report."
+        description="Kind of appeal: application, complaint, proposal, request, response or report."
     )
     language: str = Field(description="Language of the appeal: `kk`, `ru` or `en`.")
     category: str = Field(description="National category code (a `Category` value).")

@@ -13,7 +13,7 @@ Topics: `AppealRegistered` → appeals.registered.v1, `AppealRejected` → appea
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AwareDatetime, Field, TypeAdapter
 
@@ -104,8 +104,7 @@ class AppealRegistered(Event):
         default="appeal.registered", description="Discriminator: `appeal.registered`."
     )
     registration_number: NonEmptyStr = Field(
-        description="Unique registration number given to the applicant, e.g. "
-        "`ZH-20260305-000123`."
+        description="Unique registration number given to the applicant, e.g. `ZH-20260305-000123`."
     )
     kind: AppealKind = Field(description="Kind of appeal.")
     language: Language = Field(description="Language of the appeal; the answer may use it.")
@@ -237,16 +236,12 @@ class AppealRouted(Event):
         description="True when the appeal goes to a body other than the one it was "
         "addressed to or last sent to (forwarding by competence, Art. 65)."
     )
-    addressed_to: str | None = Field(
-        description="Agency code the applicant addressed, if any."
-    )
+    addressed_to: str | None = Field(description="Agency code the applicant addressed, if any.")
     forward_due_at: AwareDatetime | None = Field(
         description="By when the receiving body must forward the appeal if it is not "
         "competent (Art. 65: 3 working days of receipt); null when no longer applicable."
     )
-    hop: int = Field(
-        ge=0, description="0 for the first routing decision, +1 for each redirection."
-    )
+    hop: int = Field(ge=0, description="0 for the first routing decision, +1 for each redirection.")
     declined_by: list[str] = Field(
         description="Agency codes that already declined the appeal, oldest first."
     )
@@ -492,7 +487,7 @@ class AppealAnswered(AgencyActionEvent):
 
 
 AgencyAction = Annotated[
-    Union[AppealAccepted, AppealRedirected, DeadlineExtended, AppealAnswered],
+    AppealAccepted | AppealRedirected | DeadlineExtended | AppealAnswered,
     Field(discriminator="event_type"),
 ]
 """Any message on `agency.actions.v1`."""
@@ -654,13 +649,11 @@ class SlaExtensionRefused(SlaTimerEvent):
         default="sla.extension_refused", description="Discriminator: `sla.extension_refused`."
     )
     requested_due_at: AwareDatetime = Field(description="The deadline the agency asked for.")
-    reason: str = Field(
-        description="Why it was refused, e.g. `exceeds_two_months_from_receipt`."
-    )
+    reason: str = Field(description="Why it was refused, e.g. `exceeds_two_months_from_receipt`.")
 
 
 SlaEvent = Annotated[
-    Union[SlaTimerStarted, SlaWarning, SlaBreached, SlaStopped, SlaExtensionRefused],
+    SlaTimerStarted | SlaWarning | SlaBreached | SlaStopped | SlaExtensionRefused,
     Field(discriminator="event_type"),
 ]
 """Any message on `sla.events.v1`."""
@@ -791,9 +784,7 @@ class DeadLetter(Documented):
     offset: int = Field(ge=0, description="Its offset in that partition.")
     key_b64: str | None = Field(description="Original Kafka key, base64; null when none.")
     payload_b64: str = Field(description="Original message value, base64.")
-    headers: dict[str, str] = Field(
-        description="Original Kafka headers; values base64."
-    )
+    headers: dict[str, str] = Field(description="Original Kafka headers; values base64.")
     error_type: NonEmptyStr = Field(
         description="Machine-readable kind of failure, e.g. `json_invalid`, `validation_error`."
     )
@@ -801,23 +792,23 @@ class DeadLetter(Documented):
 
 
 AnyEvent = Annotated[
-    Union[
-        AppealRegistered,
-        AppealRejected,
-        AppealRouted,
-        AppealTriaged,
-        AgencyAssignment,
-        AppealAccepted,
-        AppealRedirected,
-        DeadlineExtended,
-        AppealAnswered,
-        SlaTimerStarted,
-        SlaWarning,
-        SlaBreached,
-        SlaStopped,
-        SlaExtensionRefused,
-        NotificationOutcome,
-    ],
+    (
+        AppealRegistered
+        | AppealRejected
+        | AppealRouted
+        | AppealTriaged
+        | AgencyAssignment
+        | AppealAccepted
+        | AppealRedirected
+        | DeadlineExtended
+        | AppealAnswered
+        | SlaTimerStarted
+        | SlaWarning
+        | SlaBreached
+        | SlaStopped
+        | SlaExtensionRefused
+        | NotificationOutcome
+    ),
     Field(discriminator="event_type"),
 ]
 """Any lifecycle event, e.g. for intake's status timeline that reads several topics."""

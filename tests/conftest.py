@@ -90,13 +90,14 @@ def unique_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-
 @pytest.fixture(scope="session")
 async def system(infra: Infra, run_prefix: str):
     """The four services running in-process against the real broker and store."""
     from tests.support.system import running_system
 
-    async with running_system(infra.kafka_bootstrap_servers, infra.mongodb_url, run_prefix) as running:
+    async with running_system(
+        infra.kafka_bootstrap_servers, infra.mongodb_url, run_prefix
+    ) as running:
         yield running
 
 

@@ -18,27 +18,52 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from contracts import deterministic_id, topics
 
 STEPS = (
-    (topics.APPEALS_REGISTERED, "registered", lambda e: f"number {e['registration_number']}, answer due {e['answer_due_at']}"),
-    (topics.APPEALS_ROUTED, "routed", lambda e: f"to {e['agency_code']} (rule {e['rule_id']}): {e['reason']}"),
-    (topics.SLA_EVENTS, "timer", lambda e: f"{e['event_type']} {e['deadline_kind']} deadline {e['due_at']}"),
-    (topics.NOTIFICATION_OUTCOMES, "citizen told", lambda e: f"{e['status']} via {e['delivery_channel']} ({e['template']}, {e['language']})"),
+    (
+        topics.APPEALS_REGISTERED,
+        "registered",
+        lambda e: f"number {e['registration_number']}, answer due {e['answer_due_at']}",
+    ),
+    (
+        topics.APPEALS_ROUTED,
+        "routed",
+        lambda e: f"to {e['agency_code']} (rule {e['rule_id']}): {e['reason']}",
+    ),
+    (
+        topics.SLA_EVENTS,
+        "timer",
+        lambda e: f"{e['event_type']} {e['deadline_kind']} deadline {e['due_at']}",
+    ),
+    (
+        topics.NOTIFICATION_OUTCOMES,
+        "citizen told",
+        lambda e: f"{e['status']} via {e['delivery_channel']} ({e['template']}, {e['language']})",
+    ),
 )
 
 
 def sample_call(call_id: str, lang: str, kato: str) -> dict:
     return {
         "call_id": call_id,
-        "call_started_at": (datetime.now(timezone(timedelta(hours=5))) - timedelta(minutes=1)).isoformat(),
+        "call_started_at": (
+            datetime.now(timezone(timedelta(hours=5))) - timedelta(minutes=1)
+        ).isoformat(),
         "operator_login": "op.demo",
-        "caller": {"iin": "900101300017", "last_name": "Ахметов", "first_name": "Ерлан",
-                   "middle_name": None, "phone": "+7 701 123 45 67"},
+        "caller": {
+            "iin": "900101300017",
+            "last_name": "Ахметов",
+            "first_name": "Ерлан",
+            "middle_name": None,
+            "phone": "+7 701 123 45 67",
+        },
         "is_anonymous": False,
         "lang": lang,
         "appeal_type": "ZHALOBA",
         "topic_code": "utilities.heating",
         "kato_code": kato,
         "address": "ул. Кенесары, 40",
-        "summary": "Нет отопления в доме третьи сутки." if lang == "ru" else "Үйде үш күннен бері жылу жоқ.",
+        "summary": "Нет отопления в доме третьи сутки."
+        if lang == "ru"
+        else "Үйде үш күннен бері жылу жоқ.",
     }
 
 
@@ -58,13 +83,19 @@ async def main() -> None:
     await producer.start()
     try:
         body = sample_call(call_id, args.lang, args.kato)
-        await producer.send_and_wait(prefix + topics.CHANNEL_1414, json.dumps(body).encode(), key=call_id.encode())
+        await producer.send_and_wait(
+            prefix + topics.CHANNEL_1414, json.dumps(body).encode(), key=call_id.encode()
+        )
     finally:
         await producer.stop()
     print(f"sent call {call_id} to {prefix + topics.CHANNEL_1414} (appeal id {appeal_id})")
 
-    consumer = AIOKafkaConsumer(*(prefix + t for t, _, _ in STEPS), bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        *(prefix + t for t, _, _ in STEPS),
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     pending = {prefix + t: (label, fmt) for t, label, fmt in STEPS}
     try:
@@ -81,7 +112,9 @@ async def main() -> None:
     finally:
         await consumer.stop()
     if pending:
-        raise SystemExit(f"not seen within {args.timeout} s: {', '.join(l for l, _ in pending.values())}")
+        raise SystemExit(
+            f"not seen within {args.timeout} s: {', '.join(label for label, _ in pending.values())}"
+        )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,15 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
-    mongodb_url: str = Field(
-        default="mongodb://127.0.0.1:27017/", validation_alias="MONGODB_URL"
-    )
+    mongodb_url: str = Field(default="mongodb://127.0.0.1:27017/", validation_alias="MONGODB_URL")
     http_host: str = Field(default="127.0.0.1", validation_alias="TYNDAU_HTTP_HOST")
-    http_port: int = Field(default=0, description="0 → the service's default port (§6)")
+    # Set per service through <SERVICE>_PORT (settings_for); no shared env name, so one
+    # variable cannot put all four services on the same port.
+    http_port: int = Field(
+        default=0,
+        validation_alias="TYNDAU_SERVICE_PORT_OVERRIDE",
+        description="0 → the service's default port (§6)",
+    )
     # Prefixes keep parallel test runs (and tenants sharing a cluster) apart: every topic and
     # consumer group gets topic_prefix, every database gets database_prefix.
     topic_prefix: str = Field(default="", validation_alias="TYNDAU_TOPIC_PREFIX")

@@ -51,7 +51,9 @@ async def ensure_topics(
         await admin.close()
 
 
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30) -> None:
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30
+) -> None:
     """A new topic is usable once every partition has a leader; consumers that join before
     that log NotLeaderForPartition and wait a metadata refresh."""
     loop = asyncio.get_running_loop()
@@ -59,7 +61,9 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
     while True:
         described = await admin.describe_topics(names)
         if all(
-            t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+            t["error_code"] == 0
+            and t["partitions"]
+            and all(p["leader"] >= 0 for p in t["partitions"])
             for t in described
         ):
             return

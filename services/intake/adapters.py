@@ -9,8 +9,8 @@ from datetime import datetime
 
 from contracts import (
     CALL1414_KIND_MAP,
-    Applicant,
     AppealKind,
+    Applicant,
     Call1414Appeal,
     Category,
     Channel,
@@ -68,7 +68,9 @@ def adapt_1414(call: Call1414Appeal, now: datetime) -> AppealDraft | Rejection:
     if not call.is_anonymous:
         problems.check_iin("caller.iin", call.caller.iin)
     name = " ".join(
-        part for part in (call.caller.last_name, call.caller.first_name, call.caller.middle_name) if part
+        part
+        for part in (call.caller.last_name, call.caller.first_name, call.caller.middle_name)
+        if part
     )
     applicant = Applicant(
         iin=None if call.is_anonymous else call.caller.iin,
@@ -78,7 +80,9 @@ def adapt_1414(call: Call1414Appeal, now: datetime) -> AppealDraft | Rejection:
         anonymous=call.is_anonymous,
     )
     if problems.errors:
-        return Rejection(Channel.CALL_1414, call.call_id, "validation_failed", problems.errors, applicant)
+        return Rejection(
+            Channel.CALL_1414, call.call_id, "validation_failed", problems.errors, applicant
+        )
     assert received_at and language and category  # guaranteed when no errors were recorded
     draft = AppealDraft(
         channel=Channel.CALL_1414,

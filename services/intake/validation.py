@@ -8,8 +8,10 @@ from datetime import date, datetime, timedelta
 
 from contracts import Category, FieldError, Language
 
-IIN_PATTERN = re.compile(r"^\d{12}$")
-KATO_PATTERN = re.compile(r"^\d{9}$")
+# ASCII digits only and matched in full: "\d" would admit other scripts' digits, and "$"
+# would admit a trailing newline.
+IIN_PATTERN = re.compile(r"[0-9]{12}")
+KATO_PATTERN = re.compile(r"[0-9]{9}")
 TEXT_MAX_CHARS = 20_000
 # Channel clocks drift; a timestamp this far ahead of ours is still accepted as "now".
 CLOCK_SKEW = timedelta(minutes=5)
@@ -21,7 +23,7 @@ _CENTURY_BY_DIGIT = {1: 1800, 2: 1800, 3: 1900, 4: 1900, 5: 2000, 6: 2000}
 
 def iin_problem(iin: str) -> tuple[str, str] | None:
     """Why `iin` is not a valid IIN, as (code, message); None when it is valid."""
-    if not IIN_PATTERN.match(iin):
+    if not IIN_PATTERN.fullmatch(iin):
         return "iin_format", "IIN must be exactly 12 digits"
     digits = [int(c) for c in iin]
     century_digit = digits[6]
@@ -32,9 +34,9 @@ def iin_problem(iin: str) -> tuple[str, str] | None:
         date(year, int(iin[2:4]), int(iin[4:6]))
     except ValueError:
         return "iin_birth_date", "IIN does not start with a valid birth date YYMMDD"
-    check = sum(d * w for d, w in zip(digits, _IIN_WEIGHTS_FIRST)) % 11
+    check = sum(d * w for d, w in zip(digits[:11], _IIN_WEIGHTS_FIRST, strict=True)) % 11
     if check == 10:
-        check = sum(d * w for d, w in zip(digits, _IIN_WEIGHTS_SECOND)) % 11
+        check = sum(d * w for d, w in zip(digits[:11], _IIN_WEIGHTS_SECOND, strict=True)) % 11
         if check == 10:
             return "iin_check_digit", "IIN cannot have a valid check digit"
     if check != digits[11]:
@@ -44,7 +46,7 @@ def iin_problem(iin: str) -> tuple[str, str] | None:
 
 def normalise_phone(raw: str) -> str | None:
     """`+7XXXXXXXXXX` from common spellings (`8 701 …`, `+7 (701) …`, `7701…`); None if not."""
-    digits = re.sub(r"\D", "", raw)
+    digits = re.sub(r"[^0-9]", "", raw)
     if len(digits) == 11 and digits[0] in "78":
         return "+7" + digits[1:]
     if len(digits) == 10 and digits[0] == "7":
@@ -100,7 +102,7 @@ class Problems:
             return None
 
     def check_kato(self, field: str, raw: str) -> str | None:
-        if not KATO_PATTERN.match(raw):
+        if not KATO_PATTERN.fullmatch(raw):
             self.add(field, "kato_format", "KATO code must be 9 digits")
             return None
         return raw

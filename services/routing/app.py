@@ -50,7 +50,10 @@ def registry_routes(registry: AgencyRegistry) -> list[Route]:
 
     async def list_agencies(_: Request) -> JSONResponse:
         return JSONResponse(
-            {"version": registry.version, "agencies": [describe(a) for a in registry.by_code.values()]}
+            {
+                "version": registry.version,
+                "agencies": [describe(a) for a in registry.by_code.values()],
+            }
         )
 
     async def get_agency(request: Request) -> JSONResponse:

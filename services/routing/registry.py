@@ -45,7 +45,10 @@ class Agency(BaseModel):
 
 
 class AgencyRegistry:
-    def __init__(self, version: str, agencies: list[Agency]) -> None:
+    def __init__(
+        self, version: str, agencies: list[Agency], *, require_national_fallback: bool = True
+    ) -> None:
+        """`require_national_fallback=False` only for partial registries built in tests."""
         self.version = version
         self.by_code = {agency.code: agency for agency in agencies}
         if len(self.by_code) != len(agencies):
@@ -53,6 +56,11 @@ class AgencyRegistry:
         for agency in agencies:
             if agency.parent is not None and agency.parent not in self.by_code:
                 raise ValueError(f"{agency.code}: unknown parent {agency.parent}")
+        # Unknown places and uncovered categories fall back to a national body, never to
+        # nowhere: every category needs one.
+        national = set().union(*(a.competences for a in agencies if a.level is Level.NATIONAL))
+        if require_national_fallback and (uncovered := set(Category) - national):
+            raise ValueError(f"no national body is competent for: {sorted(uncovered)}")
 
     @classmethod
     @cache

@@ -76,5 +76,5 @@ def test_a_missing_go_toolchain_is_named_in_one_clear_line(tmp_path: Path) -> No
     }
     result = run("ferretdb.sh", "install", env=env)
     assert result.returncode == 1
-    [line] = [l for l in result.stderr.splitlines() if l.strip()]
+    [line] = [text for text in result.stderr.splitlines() if text.strip()]
     assert "'go' is not installed" in line and "install" in line

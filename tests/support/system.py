@@ -95,7 +95,10 @@ class TopicWatcher:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
         self.consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
         )
         self.seen: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
 

@@ -360,8 +360,18 @@ def test_agency_inbox_builds_the_topic_name() -> None:
 
 @pytest.mark.parametrize(
     "code",
-    ["", "a", "Astana-Energy", "astana.energy", "-astana", "_astana", "astana energy",
-     "a" * 64, "astana\n", "астана"],
+    [
+        "",
+        "a",
+        "Astana-Energy",
+        "astana.energy",
+        "-astana",
+        "_astana",
+        "astana energy",
+        "a" * 64,
+        "astana\n",
+        "астана",
+    ],
 )
 def test_agency_inbox_refuses_codes_that_make_bad_topic_names(code: str) -> None:
     with pytest.raises(ValueError):
@@ -384,8 +394,18 @@ def test_every_fixed_topic_is_listed_once() -> None:
 
 def test_every_ikomek_category_is_mapped_to_a_national_category() -> None:
     ikomek_codes = {
-        "HEALTHCARE", "PUBLIC_TRANSPORT", "EDUCATION", "ELECTRICITY", "UTILITY_BILL",
-        "HEATING", "WATER", "LIFTS", "ROADS", "WASTE", "LIGHTING", "OTHER",
+        "HEALTHCARE",
+        "PUBLIC_TRANSPORT",
+        "EDUCATION",
+        "ELECTRICITY",
+        "UTILITY_BILL",
+        "HEATING",
+        "WATER",
+        "LIFTS",
+        "ROADS",
+        "WASTE",
+        "LIGHTING",
+        "OTHER",
     }
 
     assert set(IKOMEK_CATEGORY_MAP) == ikomek_codes
@@ -417,8 +437,26 @@ def test_every_category_has_kazakh_russian_and_english_titles() -> None:
 
 def test_every_region_of_republican_significance_has_names() -> None:
     assert sorted(REGION_KATO) == [
-        "10", "11", "15", "19", "23", "27", "31", "33", "35", "39",
-        "43", "47", "55", "59", "61", "62", "63", "71", "75", "79",
+        "10",
+        "11",
+        "15",
+        "19",
+        "23",
+        "27",
+        "31",
+        "33",
+        "35",
+        "39",
+        "43",
+        "47",
+        "55",
+        "59",
+        "61",
+        "62",
+        "63",
+        "71",
+        "75",
+        "79",
     ]
     for names in REGION_KATO.values():
         assert set(names) == {"kk", "ru", "en"} and all(names.values())

@@ -6,7 +6,7 @@ the reasoning so a reader can check it without running anything.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +18,7 @@ from services.common.workdays import (
 )
 
 ALMATY = ZoneInfo("Asia/Almaty")
-UTC = timezone.utc
+UTC = UTC
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,7 @@ def almaty(*args: int) -> datetime:
 
 def days_off_in(cal: WorkingCalendar, year: int, month: int) -> list[int]:
     """Weekday days off of a month (weekends left out), as day numbers."""
-    return sorted(
-        d.day for d in cal.days_off(year) if d.month == month and d.isoweekday() < 6
-    )
+    return sorted(d.day for d in cal.days_off(year) if d.month == month and d.isoweekday() < 6)
 
 
 # --- the machine's time zone database -----------------------------------------------------
@@ -352,9 +350,12 @@ def test_deadline_and_working_days_between_agree_across_2025_and_2026(
             if n:
                 # One minute into the day before the due day is one working day short.
                 previous = calendar.add_working_days(registered.date(), n - 1)
-                assert calendar.working_days_between(registered, almaty(
-                    previous.year, previous.month, previous.day, 12, 0
-                )) == n - 1
+                assert (
+                    calendar.working_days_between(
+                        registered, almaty(previous.year, previous.month, previous.day, 12, 0)
+                    )
+                    == n - 1
+                )
         received += timedelta(hours=7, minutes=13)
 
 

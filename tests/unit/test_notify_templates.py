@@ -1,0 +1,80 @@
+"""Citizen-facing message templates (services/notify/templates.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from contracts import Language
+from services.notify.templates import TEMPLATES, local_time, render
+
+UTC = UTC
+
+REGISTERED_VARIABLES = {
+    "registration_number": "ZH-20260305-7KQ4XW2M",
+    "registered_at": "05.03.2026 10:15",
+    "answer_due_at": "01.04.2026 18:00",
+}
+
+
+def test_every_template_exists_in_kazakh_russian_and_english() -> None:
+    assert TEMPLATES, "no templates defined"
+    for name, by_language in TEMPLATES.items():
+        assert set(by_language) == {Language.KK, Language.RU, Language.EN}, name
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_rendering_with_every_variable_leaves_no_placeholder(language: Language) -> None:
+    text = render("appeal_registered", language, REGISTERED_VARIABLES)
+
+    assert "$" not in text
+    for value in REGISTERED_VARIABLES.values():
+        assert value in text
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_rendering_without_a_variable_raises_rather_than_sending_half_a_text(
+    language: Language,
+) -> None:
+    incomplete = {k: v for k, v in REGISTERED_VARIABLES.items() if k != "answer_due_at"}
+    with pytest.raises(KeyError, match="answer_due_at"):
+        render("appeal_registered", language, incomplete)
+
+
+def test_an_unknown_template_name_raises() -> None:
+    with pytest.raises(KeyError):
+        render("appeal_teleported", Language.EN, REGISTERED_VARIABLES)
+
+
+def test_local_time_shows_a_utc_instant_in_almaty_time() -> None:
+    # Kazakhstan is UTC+5 since 2024-03-01: 13:00 UTC is 18:00 in Almaty.
+    assert local_time(datetime(2026, 4, 1, 13, 0, tzinfo=UTC)) == "01.04.2026 18:00"
+
+
+def test_local_time_moves_to_the_next_day_when_utc_evening_is_after_midnight_in_almaty() -> None:
+    # 20:30 UTC on 31 Mar + 5 h = 01:30 on 1 Apr.
+    assert local_time(datetime(2026, 3, 31, 20, 30, tzinfo=UTC)) == "01.04.2026 01:30"
+
+
+def test_local_time_of_an_instant_already_at_plus_5_is_unchanged() -> None:
+    plus_5 = timezone(timedelta(hours=5))
+    assert local_time(datetime(2026, 3, 5, 10, 15, tzinfo=plus_5)) == "05.03.2026 10:15"
+
+
+def test_a_value_that_looks_like_code_is_inserted_literally_never_evaluated() -> None:
+    hostile = "${__import__('os')}"
+    variables = {**REGISTERED_VARIABLES, "registration_number": hostile}
+
+    text = render("appeal_registered", Language.EN, variables)
+
+    assert hostile in text
+    assert "module" not in text  # what str(__import__('os')) would have produced
+
+
+def test_a_value_that_names_another_placeholder_is_not_substituted_again() -> None:
+    variables = {**REGISTERED_VARIABLES, "registration_number": "$answer_due_at"}
+
+    text = render("appeal_registered", Language.RU, variables)
+
+    assert "$answer_due_at" in text
