@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv infra topics run stop status test unit lint clean
+.PHONY: help venv infra tools topics run stop status test unit lint clean
 
 help:
 	@echo "make run     start Kafka, FerretDB and the four services (Ctrl-C stops them)"
@@ -29,6 +29,9 @@ venv: $(STAMP)
 infra:
 	deploy/local/infra.sh start
 
+tools:
+	deploy/local/tools.sh
+
 topics: venv infra
 	$(BIN)/python -m services.common.topics_admin
 
@@ -44,7 +47,7 @@ status:
 	-deploy/local/run.sh status
 	-deploy/local/infra.sh status
 
-test: venv lint infra
+test: venv lint tools infra
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
