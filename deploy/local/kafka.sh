@@ -50,7 +50,7 @@ format_storage() {
   # A Kafka cluster id is 16 random bytes, URL-safe base64 without padding.
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   log "formatting KRaft storage in $HOME_DIR/data (cluster $cluster_id)"
-  "${JAVA_CMD[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+  "${JAVA_CMD[@]}" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
     -c "$HOME_DIR/server.properties" >>"$HOME_DIR/logs/format.log" 2>&1 \
     || die "formatting Kafka storage failed; see $HOME_DIR/logs/format.log"
 }
