@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.logs import MessageContextMiddleware
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger("tyndau.runtime")
@@ -53,7 +54,10 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
         settings.kafka_bootstrap_servers,
         client_id=f"tyndau-{settings.service_name}",
         middlewares=[
-            KafkaPrometheusMiddleware(registry=registry, app_name=f"tyndau-{settings.service_name}")
+            MessageContextMiddleware,
+            KafkaPrometheusMiddleware(
+                registry=registry, app_name=f"tyndau-{settings.service_name}"
+            ),
         ],
         # Wait for the broker's acknowledgement of every write: an event is "published" only
         # when Kafka has it, before we commit the offset of the message that caused it.

@@ -8,21 +8,13 @@ from collections.abc import Callable
 import uvicorn
 from starlette.applications import Starlette
 
+from services.common.logs import configure_logging
 from services.common.settings import ServiceSettings, settings_for
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # aiokafka is chatty at INFO about every rebalance; warnings are what operators need.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
 def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette]) -> None:
     settings = settings_for(service_name)
-    configure_logging(settings.log_level)
+    configure_logging(service_name, settings.log_level)
     app = create_app(settings)
     logging.getLogger(f"tyndau.{service_name}").info(
         "starting on http://%s:%s (kafka %s, mongodb database %s)",
@@ -38,4 +30,5 @@ def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette])
         log_level=settings.log_level.lower(),
         access_log=False,
         lifespan="on",
+        log_config=None,  # keep our JSON handler; uvicorn's default would replace it
     )

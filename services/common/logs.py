@@ -1,0 +1,119 @@
+"""Structured logs: one JSON object per line with the service, and — while a message is being
+handled — its event id, appeal id and correlation id. Personal data is masked on the way out,
+whatever a caller passed in: IINs, phone numbers and e-mail addresses never reach a log in
+clear. (Names cannot be recognised by pattern; code must not log them.)
+
+`MessageContextMiddleware` (installed on every broker by services.common.runtime) binds the ids
+of the message in hand and carries the W3C `traceparent` header from the consumed message onto
+everything published while handling it, so a trace runs from channel to notification.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from faststream import BaseMiddleware
+
+CORRELATION_HEADER = "x-correlation-id"
+TRACEPARENT_HEADER = "traceparent"
+
+_message_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "tyndau_message_context", default=MappingProxyType({})
+)
+
+# 12 digits standing alone (IIN/BIN); +7 or 8 followed by 10 digits, with common separators;
+# e-mail addresses. Masks keep just enough to tell two values apart in an incident.
+_IIN = re.compile(r"(?<![0-9])([0-9]{2})[0-9]{8}([0-9]{2})(?![0-9])")
+_PHONE = re.compile(
+    r"(?<![0-9])(\+7|8)[ (-]*([0-9]{3})[ )-]*[0-9]{3}[ -]*[0-9]{2}[ -]*([0-9]{2})(?![0-9])"
+)
+_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
+
+
+def mask_personal_data(text: str) -> str:
+    """Mask IINs, phones and e-mails in `text`.
+
+    `+77011234567` → `+7701*****67`, `900101300017` → `90********17`, `a.b@x.kz` → `a***@x.kz`.
+    """
+    text = _EMAIL.sub(r"\1***@\2", text)
+    text = _PHONE.sub(r"\1\2*****\3", text)
+    return _IIN.sub(r"\1********\2", text)
+
+
+def bound_context() -> Mapping[str, str]:
+    return _message_context.get()
+
+
+def bind(**values: str | None) -> contextvars.Token:
+    """Add ids to the logging context of the current task (returns a token for reset)."""
+    merged = {**_message_context.get(), **{k: v for k, v in values.items() if v}}
+    return _message_context.set(merged)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "message": mask_personal_data(record.getMessage()),
+            **_message_context.get(),
+        }
+        if record.exc_info:
+            entry["exception"] = mask_personal_data(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiokafka is chatty at INFO about every rebalance; warnings are what operators need.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+
+
+class MessageContextMiddleware(BaseMiddleware):
+    """Binds the consumed message's ids for logs; propagates traceparent to what it publishes."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        headers = msg.headers or {}
+        key = getattr(msg.raw_message, "key", None)
+        token = bind(
+            correlation_id=_text(headers.get(CORRELATION_HEADER)) or msg.correlation_id,
+            appeal_id=_text(key),
+            event_type=_text(headers.get("x-event-type")),
+            traceparent=_text(headers.get(TRACEPARENT_HEADER)),
+            topic=getattr(msg.raw_message, "topic", None),
+        )
+        try:
+            return await call_next(msg)
+        finally:
+            _message_context.reset(token)
+
+    async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
+        traceparent = _message_context.get().get("traceparent")
+        if traceparent and TRACEPARENT_HEADER not in (cmd.headers or {}):
+            cmd.headers = {**(cmd.headers or {}), TRACEPARENT_HEADER: traceparent}
+        return await call_next(cmd)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
