@@ -58,7 +58,7 @@ def build_http_app(runtime: ServiceRuntime, routes: Sequence[BaseRoute] = ()) ->
         finally:
             await stop_runtime(runtime)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health_endpoint),
             Route("/metrics", metrics_endpoint),
@@ -68,3 +68,5 @@ def build_http_app(runtime: ServiceRuntime, routes: Sequence[BaseRoute] = ()) ->
         ],
         lifespan=lifespan,
     )
+    app.state.runtime = runtime  # for tools that inspect a service (docs, tests)
+    return app

@@ -86,6 +86,8 @@ async def dead_letter(
         key=record.key,
         headers={"content-type": "application/json", EVENT_TYPE_HEADER: "dead_letter"},
     )
+    if runtime.dead_letters is not None:
+        runtime.dead_letters.labels(record.topic).inc()
     log.warning(
         "dead-lettered %s[%s]@%s: %s", record.topic, record.partition, record.offset, letter.error
     )

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.lag import ConsumerLagMonitor
 from services.common.logs import MessageContextMiddleware
 from services.common.settings import ServiceSettings
 
@@ -38,6 +39,8 @@ class ServiceRuntime:
     # Coroutines run once the database answers and before the broker starts consuming:
     # indexes must exist before the first message relies on them for idempotency.
     on_database_ready: list[IndexSetup] = field(default_factory=list)
+    lag_monitor: ConsumerLagMonitor | None = None
+    dead_letters: Counter | None = None
 
     @property
     def db(self) -> AsyncDatabase:
@@ -72,7 +75,19 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
         serverSelectionTimeoutMS=10_000,
         appname=f"tyndau-{settings.service_name}",
     )
-    return ServiceRuntime(settings=settings, broker=broker, mongo=mongo, registry=registry)
+    return ServiceRuntime(
+        settings=settings,
+        broker=broker,
+        mongo=mongo,
+        registry=registry,
+        lag_monitor=ConsumerLagMonitor(broker, registry),
+        dead_letters=Counter(
+            "tyndau_dead_letters_total",
+            "Messages sent to appeals.dlq.v1 because they could not be read, by source topic.",
+            ["topic"],
+            registry=registry,
+        ),
+    )
 
 
 async def wait_for_database(runtime: ServiceRuntime, attempts: int = 30) -> None:
@@ -95,10 +110,14 @@ async def start_runtime(runtime: ServiceRuntime) -> None:
     for setup in runtime.on_database_ready:
         await setup(runtime.db)
     await runtime.broker.start()
+    if runtime.lag_monitor is not None:
+        runtime.lag_monitor.start()
 
 
 async def stop_runtime(runtime: ServiceRuntime) -> None:
     try:
+        if runtime.lag_monitor is not None:
+            await runtime.lag_monitor.stop()
         await runtime.broker.stop()
     finally:
         await runtime.mongo.close()
