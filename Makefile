@@ -8,13 +8,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv infra tools topics run stop status test unit lint clean
+.PHONY: help venv infra tools topics run stop status test unit lint docs bench clean
 
 help:
 	@echo "make run     start Kafka, FerretDB and the four services (Ctrl-C stops them)"
 	@echo "make test    start what the tests need, run unit, integration and end-to-end tests"
 	@echo "make unit    only the unit tests (no servers needed)"
 	@echo "make lint    ruff check and format check"
+	@echo "make bench   throughput, latency and raw limits on the real broker and store"
+	@echo "make docs    write docs/asyncapi/*.json and docs/schemas/*.json from the code"
 	@echo "make stop    stop the services and the local Kafka and FerretDB"
 	@echo "make status  what is running"
 
@@ -49,6 +51,13 @@ status:
 
 test: venv lint tools infra
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A benchmark reports; it does not pass or fail. BENCH_ARGS=--quick for a short run.
+bench: venv infra topics
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+docs: venv
+	$(BIN)/python -m services.common.docs
 
 lint: venv
 	$(BIN)/ruff check --quiet .

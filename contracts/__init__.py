@@ -78,6 +78,7 @@ from contracts.events import (
     SlaTimerStarted,
     SlaWarning,
     TriageCandidate,
+    TriageDecided,
 )
 from contracts.topics import agency_inbox
 
@@ -167,6 +168,7 @@ __all__ = [
     "SlaTimerStarted",
     "SlaWarning",
     "TriageCandidate",
+    "TriageDecided",
     "agency_inbox",
     "deterministic_id",
     "topics",

@@ -5,7 +5,8 @@ shared topics (`agency.actions.v1`, `sla.events.v1`) decode with. Does not own: 
 values are computed (deadlines, routing rules, templates) — the producing service does.
 
 Topics: `AppealRegistered` → appeals.registered.v1, `AppealRejected` → appeals.rejected.v1,
-`AppealRouted` → appeals.routed.v1, `AppealTriaged` → appeals.triage.v1, `AgencyAssignment`
+`AppealRouted` → appeals.routed.v1, `AppealTriaged` → appeals.triage.v1, `TriageDecided` →
+appeals.triage.decisions.v1, `AgencyAssignment`
 → agency.<code>.inbox.v1, `AgencyAction` → agency.actions.v1, `SlaEvent` → sla.events.v1,
 `NotificationOutcome` → notifications.outcomes.v1, `DeadLetter` → appeals.dlq.v1.
 """
@@ -97,6 +98,7 @@ class AppealRegistered(Event):
             "received_at": _RECEIVED_AT,
             "registered_at": _REGISTERED_AT,
             "answer_due_at": _ANSWER_DUE_AT,
+            "repeat_of": None,
         }
     )
 
@@ -133,6 +135,12 @@ class AppealRegistered(Event):
     )
     answer_due_at: AwareDatetime = Field(
         description="Statutory answer deadline (Art. 76: 15 working days)."
+    )
+    repeat_of: str | None = Field(
+        default=None,
+        description="Appeal id of the same applicant's (IIN) most recent earlier appeal on the "
+        "same category and KATO code within intake's repeat window (default 90 days); null "
+        "when this is not a repeat. Makes the KPI 'repeated complaints' countable.",
     )
 
 
@@ -298,6 +306,51 @@ class AppealTriaged(Event):
         description="Bodies that might be competent, most likely first; may be empty."
     )
     declined_by: list[str] = Field(description="Agency codes that already declined it.")
+
+
+class TriageDecided(Event):
+    """A human triage operator chose the body for an appeal routing could not place
+    (topic `appeals.triage.decisions.v1`); routing routes it with the operator as the reason.
+
+    It answers one `AppealTriaged` (`triage_event_id`); a decision that answers a triage the
+    appeal has since left is stale and has no effect.
+    """
+
+    model_config = documented(
+        {
+            **_envelope(
+                "triage.decided",
+                "3a7b0e24-d95c-5f81-ac3e-6d2f9a4b8e15",
+                "2026-03-05T11:40:00+05:00",
+                "2f6a9d13-c84b-5e70-9b2d-5c1e8f3a7d04",
+            ),
+            "triage_event_id": "2f6a9d13-c84b-5e70-9b2d-5c1e8f3a7d04",
+            "decision_id": "triage-desk/2026-000317",
+            "operator": "op.madina.s",
+            "agency_code": "akimat-astana-almaty",
+            "category": "housing",
+            "note": "Дворовая территория ОСИ: вопрос благоустройства двора, компетенция "
+            "акимата района.",
+        }
+    )
+
+    event_type: Literal["triage.decided"] = Field(
+        default="triage.decided", description="Discriminator: `triage.decided`."
+    )
+    triage_event_id: NonEmptyStr = Field(
+        description="Event id of the `AppealTriaged` this decision answers."
+    )
+    decision_id: NonEmptyStr = Field(
+        description="The triage desk's own idempotency id; resending the same decision is a no-op."
+    )
+    operator: NonEmptyStr = Field(description="Login of the operator who decided.")
+    agency_code: AgencyCode = Field(description="Body the operator chose.")
+    category: Category | None = Field(
+        default=None,
+        description="Category the operator assigned, if they corrected it; null keeps the "
+        "category routing worked with.",
+    )
+    note: str = Field(description="The operator's reasoning, recorded as the routing reason.")
 
 
 class AgencyAssignment(Event):
@@ -797,6 +850,7 @@ AnyEvent = Annotated[
         | AppealRejected
         | AppealRouted
         | AppealTriaged
+        | TriageDecided
         | AgencyAssignment
         | AppealAccepted
         | AppealRedirected

@@ -16,6 +16,8 @@ APPEALS_REGISTERED = "appeals.registered.v1"
 APPEALS_REJECTED = "appeals.rejected.v1"
 APPEALS_ROUTED = "appeals.routed.v1"
 APPEALS_TRIAGE = "appeals.triage.v1"
+# Human triage operators publish their decisions here (contracts.TriageDecided).
+TRIAGE_DECISIONS = "appeals.triage.decisions.v1"
 APPEALS_DLQ = "appeals.dlq.v1"
 
 AGENCY_ACTIONS = "agency.actions.v1"
@@ -30,6 +32,7 @@ ALL_FIXED_TOPICS: tuple[str, ...] = (
     APPEALS_REJECTED,
     APPEALS_ROUTED,
     APPEALS_TRIAGE,
+    TRIAGE_DECISIONS,
     APPEALS_DLQ,
     AGENCY_ACTIONS,
     SLA_EVENTS,

@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from faststream import BaseMiddleware
+
+from services.common.masking import scrub
 
 CORRELATION_HEADER = "x-correlation-id"
 TRACEPARENT_HEADER = "traceparent"
@@ -28,23 +29,10 @@ _message_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.Contex
     "tyndau_message_context", default=MappingProxyType({})
 )
 
-# 12 digits standing alone (IIN/BIN); +7 or 8 followed by 10 digits, with common separators;
-# e-mail addresses. Masks keep just enough to tell two values apart in an incident.
-_IIN = re.compile(r"(?<![0-9])([0-9]{2})[0-9]{8}([0-9]{2})(?![0-9])")
-_PHONE = re.compile(
-    r"(?<![0-9])(\+7|8)[ (-]*([0-9]{3})[ )-]*[0-9]{3}[ -]*[0-9]{2}[ -]*([0-9]{2})(?![0-9])"
-)
-_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
-
 
 def mask_personal_data(text: str) -> str:
-    """Mask IINs, phones and e-mails in `text`.
-
-    `+77011234567` → `+7701*****67`, `900101300017` → `90********17`, `a.b@x.kz` → `a***@x.kz`.
-    """
-    text = _EMAIL.sub(r"\1***@\2", text)
-    text = _PHONE.sub(r"\1\2*****\3", text)
-    return _IIN.sub(r"\1********\2", text)
+    """What every log line goes through (services.common.masking.scrub)."""
+    return scrub(text)
 
 
 def bound_context() -> Mapping[str, str]:

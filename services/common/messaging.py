@@ -36,13 +36,19 @@ class Undecodable(Exception):
 
 def decode(message: KafkaMessage, model: type[ModelT]) -> ModelT:
     """Parse the raw Kafka value as `model`, or raise Undecodable with the reason."""
+    return decode_bytes(message.body, model)
+
+
+def decode_bytes(raw: bytes, model: type[ModelT]) -> ModelT:
+    """Parse JSON bytes (a Kafka value, an HTTP body) as `model`, or raise Undecodable."""
     try:
-        return model.model_validate_json(message.body)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
-        raise Undecodable(_describe_validation_error(exc)) from exc
+        raise Undecodable(describe_validation_error(exc)) from exc
 
 
-def _describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first ten problems, each as `field.path: what is wrong`."""
     problems = [
         f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
     ]

@@ -1,6 +1,28 @@
 """Channel formats → one canonical draft. Pure functions: a channel model in, an
-`AppealDraft` or a list of FieldErrors out. Field paths in errors use the channel's own names,
-so the channel can find the field it sent."""
+`AppealDraft` or a `Rejection` (a list of FieldErrors) out. Field paths in errors use the
+channel's own names, so the channel can find the field it sent.
+
+An adapter raises `Undecodable` only when the message has no usable id of its own (blank or
+absurdly long): without it the appeal cannot be named, not even in a rejection, so it is not
+the channel's format and goes to the dead-letter topic.
+
+Decisions where the channels' formats are silent (DESIGN §3):
+- iKomek 109 serves Astana only; its district is mapped onto the district's KATO code
+  (`IKOMEK_DISTRICT_KATO`), its category onto the national classifier
+  (`IKOMEK_CATEGORY_MAP`), its location onto address + `GeoPoint`. Every iKomek ticket is a
+  report of a problem with a city service that affects the citizen, so its kind is
+  `complaint` (APC: a complaint is about a violation of rights or legitimate interests). iKomek
+  has no anonymity flag: a ticket whose citizen gave no name and no IIN is anonymous. A
+  location out of WGS-84 range is refused; a valid point outside Astana is kept as sent.
+- e-Otinish appeals are signed with EDS, so they are never anonymous and the IIN is
+  required; `addressed_to` is kept for routing (intake checks only its form, routing owns the
+  registry). e-Otinish sends no category: the appeal is `other` and routing decides by the
+  addressed body.
+- HTTP gateway: the channel is the API key's client (e.g. `reception`); its id is namespaced
+  as `<client>:<channel_appeal_id>`, so two gateway clients can never collide.
+- Anonymous appeals are not considered, except reports of a crime or of a threat to state or
+  public security (categories `police`, `corruption`), which are registered as urgent.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +31,32 @@ from datetime import datetime
 
 from contracts import (
     CALL1414_KIND_MAP,
+    IKOMEK_CATEGORY_MAP,
+    IKOMEK_DISTRICT_KATO,
     AppealKind,
     Applicant,
     Call1414Appeal,
     Category,
     Channel,
+    EOtinishAppeal,
     FieldError,
     GeoPoint,
+    HttpGatewayAppeal,
+    IKomek109Appeal,
     Language,
 )
-from services.intake.validation import Problems
+from services.common.messaging import Undecodable
+from services.intake.validation import ADDRESS_MAX_CHARS, SUBJECT_MAX_CHARS, Problems
 
 # Anonymous appeals are not considered (APC RK), except reports of a crime or of a threat to
 # state or public security, which go to the competent body at once.
 URGENT_ANONYMOUS_CATEGORIES = frozenset({Category.POLICE, Category.CORRUPTION})
+
+# Every iKomek category is a problem with a city service: a complaint.
+IKOMEK_KIND = AppealKind.COMPLAINT
+
+# A channel's own id becomes part of ids, keys and numbers; beyond this it is not an id.
+CHANNEL_ID_MAX_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -55,54 +89,245 @@ class Rejection:
     reason_code: str
     errors: list[FieldError]
     applicant_contact: Applicant | None
+    # What could be read despite the errors, for metrics by kind and region only.
+    kind: AppealKind | None = None
+    region_kato: str | None = None
 
 
-def adapt_1414(call: Call1414Appeal, now: datetime) -> AppealDraft | Rejection:
+def channel_id(raw: str, field: str) -> str:
+    """The channel's own id of the appeal, or Undecodable when it cannot be one."""
+    value = raw.strip()
+    if not value or len(value) > CHANNEL_ID_MAX_CHARS or not value.isprintable():
+        raise Undecodable(
+            f"{field}: the channel's id must be 1-{CHANNEL_ID_MAX_CHARS} printable characters"
+        )
+    return value
+
+
+def adapt_1414(
+    call: Call1414Appeal, now: datetime, earliest: datetime | None = None
+) -> AppealDraft | Rejection:
+    call_id = channel_id(call.call_id, "call_id")
     problems = Problems()
-    received_at = problems.check_timestamp("call_started_at", call.call_started_at, now)
+    received_at = problems.check_timestamp("call_started_at", call.call_started_at, now, earliest)
     language = problems.check_language("lang", call.lang)
     category = problems.check_category("topic_code", call.topic_code)
     kato = problems.check_kato("kato_code", call.kato_code)
+    address = problems.check_optional_text("address", call.address, ADDRESS_MAX_CHARS)
     problems.check_text("summary", call.summary)
     phone = problems.check_phone("caller.phone", call.caller.phone)
-    if not call.is_anonymous:
+    anonymous = call.is_anonymous
+    name = None
+    if not anonymous:
         problems.check_iin("caller.iin", call.caller.iin)
-    name = " ".join(
-        part
-        for part in (call.caller.last_name, call.caller.first_name, call.caller.middle_name)
-        if part
-    )
+        parts = (call.caller.last_name, call.caller.first_name, call.caller.middle_name)
+        name = problems.check_name(
+            "caller.last_name", " ".join(part for part in parts if part), required=True
+        )
     applicant = Applicant(
-        iin=None if call.is_anonymous else call.caller.iin,
-        name=None if call.is_anonymous else name or None,
+        iin=None if anonymous else call.caller.iin,
+        name=name,
         phone=phone,
         email=None,
-        anonymous=call.is_anonymous,
+        anonymous=anonymous,
+    )
+    kind = CALL1414_KIND_MAP[call.appeal_type]
+    if problems.errors:
+        return _invalid(Channel.CALL_1414, call_id, problems, applicant, kind, kato)
+    assert received_at and language and category  # guaranteed when no errors were recorded
+    return reject_if_anonymous(
+        AppealDraft(
+            channel=Channel.CALL_1414,
+            channel_appeal_id=call_id,
+            received_at=received_at,
+            kind=kind,
+            language=language,
+            category=category,
+            region_kato=kato,
+            address=address,
+            location=None,
+            subject=None,
+            text=call.summary.strip(),
+            applicant=applicant,
+            addressed_to=None,
+        ),
+        anonymous_field="is_anonymous",
+    )
+
+
+def adapt_ikomek109(
+    ticket: IKomek109Appeal, now: datetime, earliest: datetime | None = None
+) -> AppealDraft | Rejection:
+    ticket_no = channel_id(ticket.ticket_no, "ticket_no")
+    problems = Problems()
+    received_at = problems.check_timestamp("created", ticket.created, now, earliest)
+    language = problems.check_language("language", ticket.language)
+    category = IKOMEK_CATEGORY_MAP.get(ticket.category)
+    if category is None:
+        problems.add(
+            "category",
+            "category_unknown",
+            "iKomek category must be one of " + ", ".join(IKOMEK_CATEGORY_MAP),
+        )
+    kato = IKOMEK_DISTRICT_KATO.get(ticket.district)
+    if kato is None:
+        problems.add(
+            "district",
+            "district_unknown",
+            "district must be one of the Astana districts " + ", ".join(IKOMEK_DISTRICT_KATO),
+        )
+    point = problems.check_coordinates("location", ticket.location.lat, ticket.location.lon)
+    address = problems.check_optional_text(
+        "location.address", ticket.location.address, ADDRESS_MAX_CHARS
+    )
+    problems.check_text("message", ticket.message)
+    phone = problems.check_phone("citizen.phone", ticket.citizen.phone)
+    iin = ticket.citizen.iin or None  # iKomek sends "" when the citizen gave none
+    problems.check_iin("citizen.iin", iin)
+    name = problems.check_name("citizen.name", ticket.citizen.name, required=False)
+    anonymous = name is None and iin is None
+    applicant = Applicant(iin=iin, name=name, phone=phone, email=None, anonymous=anonymous)
+    if problems.errors:
+        return _invalid(Channel.IKOMEK109, ticket_no, problems, applicant, IKOMEK_KIND, kato)
+    assert received_at and language and category and point
+    return reject_if_anonymous(
+        AppealDraft(
+            channel=Channel.IKOMEK109,
+            channel_appeal_id=ticket_no,
+            received_at=received_at,
+            kind=IKOMEK_KIND,
+            language=language,
+            category=category,
+            region_kato=kato,
+            address=address,
+            location=GeoPoint(lat=point[0], lon=point[1]),
+            subject=None,
+            text=ticket.message.strip(),
+            applicant=applicant,
+            addressed_to=None,
+        ),
+        anonymous_field="citizen.name",
+    )
+
+
+def adapt_eotinish(
+    appeal: EOtinishAppeal, now: datetime, earliest: datetime | None = None
+) -> AppealDraft | Rejection:
+    otinish_id = channel_id(appeal.otinish_id, "otinish_id")
+    problems = Problems()
+    received_at = problems.check_timestamp("submitted_at", appeal.submitted_at, now, earliest)
+    language = problems.check_language("language", appeal.language)
+    kind = problems.check_kind("kind", appeal.kind)
+    kato = problems.check_kato("region_kato", appeal.region_kato)
+    addressed_to = problems.check_agency_code("addressed_to", appeal.addressed_to, required=True)
+    subject = problems.check_optional_text("subject", appeal.subject, SUBJECT_MAX_CHARS)
+    problems.check_text("body", appeal.body)
+    # The IIN comes from the EDS signature: e-Otinish appeals always name their applicant.
+    if appeal.applicant_iin:
+        problems.check_iin("applicant_iin", appeal.applicant_iin)
+    else:
+        problems.add("applicant_iin", "required", "the signer's IIN is required")
+    name = problems.check_name("applicant_name", appeal.applicant_name, required=True)
+    phone = problems.check_phone("contacts.phone", appeal.contacts.phone)
+    email = problems.check_email("contacts.email", appeal.contacts.email)
+    applicant = Applicant(
+        iin=appeal.applicant_iin or None, name=name, phone=phone, email=email, anonymous=False
     )
     if problems.errors:
-        return Rejection(
-            Channel.CALL_1414, call.call_id, "validation_failed", problems.errors, applicant
-        )
-    assert received_at and language and category  # guaranteed when no errors were recorded
-    draft = AppealDraft(
-        channel=Channel.CALL_1414,
-        channel_appeal_id=call.call_id,
+        return _invalid(Channel.EOTINISH, otinish_id, problems, applicant, kind, kato)
+    assert received_at and language and kind
+    return AppealDraft(
+        channel=Channel.EOTINISH,
+        channel_appeal_id=otinish_id,
         received_at=received_at,
-        kind=CALL1414_KIND_MAP[call.appeal_type],
+        kind=kind,
         language=language,
-        category=category,
+        category=Category.OTHER,
         region_kato=kato,
-        address=call.address,
+        address=None,
         location=None,
-        subject=None,
-        text=call.summary.strip(),
+        subject=subject,
+        text=appeal.body.strip(),
         applicant=applicant,
-        addressed_to=None,
+        addressed_to=addressed_to,
     )
-    return reject_if_anonymous(draft)
 
 
-def reject_if_anonymous(draft: AppealDraft) -> AppealDraft | Rejection:
+def adapt_http(
+    appeal: HttpGatewayAppeal, client: str, now: datetime, earliest: datetime | None = None
+) -> AppealDraft | Rejection:
+    """`client` is the gateway channel the API key belongs to (e.g. `reception`)."""
+    appeal_id = f"{client}:{channel_id(appeal.channel_appeal_id, 'channel_appeal_id')}"
+    problems = Problems()
+    received_at = problems.check_timestamp("submitted_at", appeal.submitted_at, now, earliest)
+    kind = problems.check_kind("kind", appeal.kind)
+    language = problems.check_language("language", appeal.language)
+    category = problems.check_category("category", appeal.category)
+    kato = problems.check_kato("region_kato", appeal.region_kato)
+    address = problems.check_optional_text("address", appeal.address, ADDRESS_MAX_CHARS)
+    subject = problems.check_optional_text("subject", appeal.subject, SUBJECT_MAX_CHARS)
+    addressed_to = problems.check_agency_code("addressed_to", appeal.addressed_to)
+    problems.check_text("text", appeal.text)
+    person = appeal.applicant
+    anonymous = person.anonymous
+    phone = problems.check_phone("applicant.phone", person.phone)
+    email = problems.check_email("applicant.email", person.email)
+    name = None
+    if not anonymous:
+        problems.check_iin("applicant.iin", person.iin or None)
+        name = problems.check_name("applicant.name", person.name, required=True)
+    applicant = Applicant(
+        iin=None if anonymous else (person.iin or None),
+        name=name,
+        phone=phone,
+        email=email,
+        anonymous=anonymous,
+    )
+    if problems.errors:
+        return _invalid(Channel.HTTP, appeal_id, problems, applicant, kind, kato)
+    assert received_at and kind and language and category
+    return reject_if_anonymous(
+        AppealDraft(
+            channel=Channel.HTTP,
+            channel_appeal_id=appeal_id,
+            received_at=received_at,
+            kind=kind,
+            language=language,
+            category=category,
+            region_kato=kato,
+            address=address,
+            location=None,
+            subject=subject,
+            text=appeal.text.strip(),
+            applicant=applicant,
+            addressed_to=addressed_to,
+        ),
+        anonymous_field="applicant.anonymous",
+    )
+
+
+def _invalid(
+    channel: Channel,
+    appeal_id: str,
+    problems: Problems,
+    applicant: Applicant,
+    kind: AppealKind | None,
+    kato: str | None,
+) -> Rejection:
+    return Rejection(
+        channel=channel,
+        channel_appeal_id=appeal_id,
+        reason_code="validation_failed",
+        errors=problems.errors,
+        applicant_contact=applicant,
+        kind=kind,
+        region_kato=kato,
+    )
+
+
+def reject_if_anonymous(
+    draft: AppealDraft, anonymous_field: str = "is_anonymous"
+) -> AppealDraft | Rejection:
     if not draft.applicant.anonymous or draft.urgent:
         return draft
     return Rejection(
@@ -111,11 +336,13 @@ def reject_if_anonymous(draft: AppealDraft) -> AppealDraft | Rejection:
         reason_code="anonymous_not_considered",
         errors=[
             FieldError(
-                field="is_anonymous",
+                field=anonymous_field,
                 code="anonymous_not_considered",
                 message="anonymous appeals are not considered, except reports of a crime "
                 "or of a threat to state or public security",
             )
         ],
         applicant_contact=draft.applicant if draft.applicant.phone else None,
+        kind=draft.kind,
+        region_kato=draft.region_kato,
     )

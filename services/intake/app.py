@@ -1,73 +1,259 @@
-"""Intake's composition root: the Kafka edge (channel topics) and the HTTP edge, wired to
-IntakeService. Edges only convert; IntakeService and the pure modules decide."""
+"""Intake's composition root: the Kafka edge (channel topics, lifecycle topics) and the HTTP
+edge (`POST /v1/appeals`, `GET /v1/appeals/{reg_number}`), wired to IntakeService. Edges
+only convert; IntakeService and the pure modules decide.
+
+HTTP gateway (DESIGN §3), decisions where the issue is silent:
+- The key travels in the `X-API-Key` header; each key belongs to one gateway client
+  (`INTAKE_API_KEYS`, see config.py). No key → 401, a key no client has → 403; both counted
+  in `tyndau_intake_gateway_refused_total`. Keys are compared in constant time (digests of
+  equal length) against every configured key, and never logged. No keys configured → the
+  gateway refuses everything.
+- The body is read in chunks up to `INTAKE_MAX_BODY_BYTES` (a declared Content-Length beyond
+  it is refused before reading) → 413.
+- Not JSON → 400. JSON that is not the gateway format (missing or mistyped fields) → 422 with
+  `reason_code: not_the_format` and `{field, code, message}` per problem; a well-formed
+  appeal that breaks the rules → 422 with the same list as `appeals.rejected.v1` carries (it
+  is published there too, like a channel's).
+- Registered → 201 with the registration number and a Location; the same
+  (client, channel_appeal_id) again → 200 with the same number, whatever the body says.
+- `GET /v1/appeals/{reg_number}` needs no key: it shows no personal data, and the number is
+  what the citizen was given to follow the appeal.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contracts import Call1414Appeal, topics
+from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    ANY_EVENT_ADAPTER,
+    SLA_EVENT_ADAPTER,
+    AppealRegistered,
+    HttpGatewayAppeal,
+    topics,
+)
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, correlation_of, dead_letter, decode
+from services.common.messaging import (
+    Undecodable,
+    correlation_of,
+    dead_letter,
+    describe_validation_error,
+)
 from services.common.runtime import ServiceRuntime, create_runtime
 from services.common.settings import ServiceSettings
-from services.common.workdays import WorkingCalendar
-from services.intake.adapters import adapt_1414
+from services.common.workdays import CalendarYearNotCovered, WorkingCalendar
+from services.intake.adapters import adapt_http
+from services.intake.channels import CHANNEL_FORMATS, read_channel_message
+from services.intake.config import IntakeConfig
 from services.intake.service import IntakeService, ensure_indexes
+from services.intake.timeline import is_timeline_event
+
+API_KEY_HEADER = "x-api-key"
+CORRELATION_HEADER = "x-correlation-id"
+CORRELATION_MAX_CHARS = 128
+
+# Lifecycle topics feeding the status timeline, each decoded with its contract union.
+LIFECYCLE_TOPICS: dict[str, TypeAdapter[Any]] = {
+    topics.APPEALS_ROUTED: ANY_EVENT_ADAPTER,
+    topics.APPEALS_TRIAGE: ANY_EVENT_ADAPTER,
+    topics.AGENCY_ACTIONS: AGENCY_ACTION_ADAPTER,
+    topics.SLA_EVENTS: SLA_EVENT_ADAPTER,
+}
 
 
-def create_app(settings: ServiceSettings) -> Starlette:
+def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) -> Starlette:
     runtime = create_runtime(settings)
     runtime.on_database_ready.append(ensure_indexes)
-    service = IntakeService(runtime, WorkingCalendar.default())
+    service = IntakeService(runtime, WorkingCalendar.default(), config or IntakeConfig())
     register_channel_subscribers(runtime, service)
+    register_timeline_subscriber(runtime, service)
     return build_http_app(runtime, routes=http_routes(service))
 
 
 def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService) -> None:
+    formats = {runtime.topic(fmt.topic): fmt for fmt in CHANNEL_FORMATS}
+
     @runtime.broker.subscriber(
-        runtime.topic(topics.CHANNEL_1414),
+        *formats,
         group_id=runtime.settings.consumer_group,
         auto_offset_reset="earliest",
         # Commit only after the appeal is stored and its event acknowledged by Kafka; on an
         # unexpected error (store down) the message is redelivered, never skipped.
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="intake.channel_1414",
-        description="Call centre 1414 appeals in the channel's native format.",
+        title="intake.channels",
+        description="Appeals in each channel's native format (1414, iKomek 109, e-Otinish).",
     )
-    async def on_1414_appeal(message: KafkaMessage) -> None:
+    async def on_channel_appeal(message: KafkaMessage) -> None:
+        fmt = formats[message.raw_message.topic]
+        with service.metrics.processing.labels(fmt.channel.value).time():
+            try:
+                outcome = read_channel_message(
+                    fmt, message.body, datetime.now(UTC), service.earliest_received_at
+                )
+                await service.accept(outcome, correlation_of(message))
+            except (Undecodable, CalendarYearNotCovered) as exc:
+                # Not the format, or a date the working-day calendar has no data for yet:
+                # kept whole on the dead-letter topic, to be replayed once fixed.
+                service.metrics.dead_letters.labels(fmt.topic).inc()
+                await dead_letter(runtime, message, exc)
+
+
+def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService) -> None:
+    adapters = {runtime.topic(name): (name, adapter) for name, adapter in LIFECYCLE_TOPICS.items()}
+
+    @runtime.broker.subscriber(
+        *adapters,
+        # Its own group: a slow timeline never holds back registrations, and vice versa.
+        group_id=f"{runtime.settings.consumer_group}-timeline",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="intake.timeline",
+        description="Lifecycle events (routed, triaged, agency actions, SLA) for the status "
+        "timeline of GET /v1/appeals/{reg_number}.",
+    )
+    async def on_lifecycle_event(message: KafkaMessage) -> None:
+        name, adapter = adapters[message.raw_message.topic]
         try:
-            call = decode(message, Call1414Appeal)
-        except Undecodable as exc:
-            service.metrics.dead_letters.labels(topics.CHANNEL_1414).inc()
-            await dead_letter(runtime, message, exc)
+            event = adapter.validate_json(message.body)
+        except ValidationError as exc:
+            service.metrics.dead_letters.labels(name).inc()
+            await dead_letter(runtime, message, Undecodable(describe_validation_error(exc)))
             return
-        outcome = adapt_1414(call, datetime.now(UTC))
-        await service.accept(outcome, correlation_of(message))
+        if is_timeline_event(event):
+            await service.record_lifecycle_event(event)
+
+
+# --- HTTP ---------------------------------------------------------------------------------
 
 
 def http_routes(service: IntakeService) -> list[Route]:
+    keys = {client: _digest(key) for client, key in service.config.gateway_keys().items()}
+    limit = service.config.max_body_bytes
+    refused = service.metrics.gateway_refused
+
+    def client_for(presented: str) -> str | None:
+        digest = _digest(presented.encode())
+        found = None
+        for client, key in keys.items():  # no early exit: time does not depend on the match
+            if hmac.compare_digest(digest, key):
+                found = client
+        return found
+
+    async def post_appeal(request: Request) -> Response:
+        presented = request.headers.get(API_KEY_HEADER, "")
+        if not presented:
+            refused.labels("api_key_missing").inc()
+            return _error(401, "api_key_missing", headers={"WWW-Authenticate": "ApiKey"})
+        client = client_for(presented)
+        if client is None:
+            refused.labels("api_key_wrong").inc()
+            return _error(403, "api_key_wrong")
+        body = await _read_capped(request, limit)
+        if body is None:
+            refused.labels("too_large").inc()
+            return _error(413, "too_large", f"the body must be at most {limit} bytes")
+        with service.metrics.processing.labels("http").time():
+            return await _register_from_gateway(service, client, body, request)
+
     async def get_appeal(request: Request) -> JSONResponse:
         number = request.path_params["registration_number"]
-        stored = await service.find_by_registration_number(number)
-        if stored is None:
+        status = await service.status_of(number)
+        if status is None:
             return JSONResponse({"error": "not_found", "registration_number": number}, 404)
-        event = stored["event"]
-        return JSONResponse(
-            {
-                "registration_number": number,
-                "status": stored["status"],
-                "channel": event["channel"],
-                "received_at": event["received_at"],
-                "registered_at": event["registered_at"],
-                "answer_due_at": event["answer_due_at"],
-            }
-        )
+        return JSONResponse(status)
 
-    return [Route("/v1/appeals/{registration_number}", get_appeal, methods=["GET"])]
+    return [
+        Route("/v1/appeals", post_appeal, methods=["POST"]),
+        Route("/v1/appeals/{registration_number}", get_appeal, methods=["GET"]),
+    ]
+
+
+async def _register_from_gateway(
+    service: IntakeService, client: str, body: bytes, request: Request
+) -> Response:
+    refused = service.metrics.gateway_refused
+    try:
+        appeal = HttpGatewayAppeal.model_validate_json(body)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            refused.labels("invalid_json").inc()
+            return _error(400, "invalid_json", "the body is not JSON")
+        refused.labels("not_the_format").inc()
+        return _unprocessable("not_the_format", _format_errors(exc))
+    try:
+        outcome = adapt_http(appeal, client, datetime.now(UTC), service.earliest_received_at)
+    except Undecodable as exc:
+        refused.labels("not_the_format").inc()
+        error = {"field": "channel_appeal_id", "code": "channel_id_invalid", "message": str(exc)}
+        return _unprocessable("not_the_format", [error])
+    correlation = request.headers.get(CORRELATION_HEADER, "")[:CORRELATION_MAX_CHARS] or None
+    try:
+        accepted = await service.accept(outcome, correlation)
+    except CalendarYearNotCovered:
+        return _error(503, "calendar_not_covered", "the working-day calendar lacks that year")
+    event = accepted.event
+    if not isinstance(event, AppealRegistered):
+        errors = [error.model_dump() for error in event.errors]
+        return _unprocessable(event.reason_code, errors, appeal_id=event.appeal_id)
+    return JSONResponse(
+        {
+            "registration_number": event.registration_number,
+            "appeal_id": event.appeal_id,
+            "channel_appeal_id": event.channel_appeal_id,
+            "status": "registered",
+            "received_at": event.received_at.isoformat(),
+            "registered_at": event.registered_at.isoformat(),
+            "answer_due_at": event.answer_due_at.isoformat(),
+            "urgent": event.urgent,
+            "repeat_of": event.repeat_of,
+        },
+        status_code=201 if accepted.created else 200,
+        headers={"Location": f"/v1/appeals/{event.registration_number}"},
+    )
+
+
+async def _read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it (or its declared length) exceeds `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _format_errors(exc: ValidationError) -> list[dict[str, str]]:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        code = "required" if err["type"] == "missing" else "wrong_type"
+        field = ".".join(str(part) for part in err["loc"])
+        errors.append({"field": field, "code": code, "message": err["msg"]})
+    return errors
+
+
+def _digest(key: bytes) -> bytes:
+    return hashlib.sha256(key).digest()
+
+
+def _error(
+    status: int, code: str, message: str = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status, headers=headers)
+
+
+def _unprocessable(reason_code: str, errors: list[dict[str, str]], **extra: str) -> JSONResponse:
+    return JSONResponse({"reason_code": reason_code, "errors": errors, **extra}, 422)

@@ -1,11 +1,19 @@
 """Registration (Art. 64): the appeal's id, its registration number and time, and its
-statutory answer deadline. Pure: the same draft always yields the same ids and number."""
+statutory answer deadline. Pure: the same draft and sequence number always yield the same
+event.
+
+Registration number: `ZH-20260305-000123` — the kind's prefix, the registration date (the
+next working day for appeals received after hours, Art. 64) and that day's sequence number,
+six digits. Chosen over a hash suffix because people read numbers out over the phone to the
+1414 operator (digits only), and because within a kind the numbers sort by registration day
+and then by the order intake registered them. The sequence is shared by all kinds of a day,
+so the part after the prefix is unique on its own. Who hands out the sequence numbers, and how
+that stays exactly-once without an atomic find-and-modify, is `numbers.py`.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-from datetime import datetime
+from datetime import date, datetime
 
 from contracts import (
     AppealKind,
@@ -35,26 +43,35 @@ def appeal_id_for(channel: Channel, channel_appeal_id: str) -> str:
     return deterministic_id("appeal", channel.value, channel_appeal_id)
 
 
-def registration_number(kind: AppealKind, registered_at: datetime, appeal_id: str) -> str:
-    """`ZH-20260305-7KQ4XW2M`: kind, registration date (sorts by day), 40 bits of the appeal
-    id in RFC 4648 base32 (stable for the same appeal; a unique index catches the
-    ~1e-4/day chance of a clash at 12k appeals a day)."""
-    digest = hashlib.sha256(appeal_id.encode()).digest()
-    suffix = base64.b32encode(digest[:5]).decode()
-    return f"{KIND_PREFIX[kind]}-{registered_at:%Y%m%d}-{suffix}"
+def registration_number(kind: AppealKind, registration_day: date, sequence: int) -> str:
+    """`ZH-20260305-000123`: kind, registration date, the day's sequence number."""
+    if sequence < 1:
+        raise ValueError(f"sequence numbers start at 1, got {sequence}")
+    return f"{KIND_PREFIX[kind]}-{registration_day:%Y%m%d}-{sequence:06d}"
+
+
+def registration_time(draft: AppealDraft, calendar: WorkingCalendar) -> datetime:
+    """Art. 64: received after hours or on a day off → the next working day, 09:00."""
+    return calendar.registration_time(draft.received_at)
 
 
 def register(
-    draft: AppealDraft, calendar: WorkingCalendar, occurred_at: datetime, correlation_id: str | None
+    draft: AppealDraft,
+    calendar: WorkingCalendar,
+    occurred_at: datetime,
+    correlation_id: str | None,
+    *,
+    sequence: int,
+    repeat_of: str | None = None,
 ) -> AppealRegistered:
     appeal_id = appeal_id_for(draft.channel, draft.channel_appeal_id)
-    registered_at = calendar.registration_time(draft.received_at)
+    registered_at = registration_time(draft, calendar)
     return AppealRegistered(
         event_id=deterministic_id("appeal.registered", appeal_id),
         appeal_id=appeal_id,
         occurred_at=occurred_at,
         correlation_id=correlation_id or appeal_id,
-        registration_number=registration_number(draft.kind, registered_at, appeal_id),
+        registration_number=registration_number(draft.kind, registered_at.date(), sequence),
         kind=draft.kind,
         language=draft.language,
         category=draft.category,
@@ -71,6 +88,7 @@ def register(
         received_at=draft.received_at,
         registered_at=registered_at,
         answer_due_at=calendar.deadline(registered_at, ANSWER_WORKING_DAYS),
+        repeat_of=repeat_of,
     )
 
 
@@ -78,8 +96,11 @@ def rejected_event(
     rejection: Rejection, occurred_at: datetime, correlation_id: str | None
 ) -> AppealRejected:
     appeal_id = appeal_id_for(rejection.channel, rejection.channel_appeal_id)
+    # The same message redelivered gives the same errors and so the same id; a corrected
+    # resubmission under the same channel id that is wrong in another way is a new rejection.
+    problems = ",".join(sorted(f"{e.field}:{e.code}" for e in rejection.errors))
     return AppealRejected(
-        event_id=deterministic_id("appeal.rejected", appeal_id),
+        event_id=deterministic_id("appeal.rejected", appeal_id, problems),
         appeal_id=appeal_id,
         occurred_at=occurred_at,
         correlation_id=correlation_id or appeal_id,

@@ -1,85 +1,268 @@
-"""Intake's core: register or reject an adapted appeal, durably and exactly once in effect.
+"""Intake's core: register or reject an adapted appeal, durably and exactly once in effect,
+and keep each appeal's status timeline.
 
 Order of effects for one channel message: store → publish → (caller commits the offset).
 A crash anywhere before the commit redelivers the message; the stored appeal is found and its
 stored event republished unchanged (same event_id), so downstream sees one registration.
+The first registration of a (channel, channel id) wins: a later message under the same id —
+redelivered or resent, valid or not — republishes that registration and changes nothing.
+
+Repeat appeals: the same IIN on the same category and KATO code, received within the repeat
+window (default 90 days) before this one, makes this appeal a repeat; `repeat_of` names the
+most recent such earlier appeal, so a chain of repeats links each to its predecessor and
+"repeated complaints" is a count of registrations with `repeat_of` set. Appeals without an IIN
+cannot be matched. Detection sees the appeals intake registered before this one: if a later
+appeal overtakes an earlier one (different partitions), neither is marked.
+
+Store access: every read and write on the registration path is by `_id` (FerretDB v1 answers
+nothing else from an index; any other filter scans the whole collection). So the "matter" of
+an applicant (IIN, category, KATO) is a document of its own, keyed by a hash of the three, that
+lists the matter's appeals; an appeal's status timeline is one document keyed by appeal id;
+and a registration number is found through its sequence claim. Lists grow with `$addToSet`
+of deterministic entries, so a redelivered event adds nothing. On MongoDB `$addToSet` is
+atomic; FerretDB v1 may lose one of two updates of the *same* document racing from two intake
+instances — the same applicant filing twice at the same moment, or two lifecycle events of one
+appeal handled at once by two instances (they are keyed by appeal id, so normally one
+partition and one consumer) — a known limit of the local store, not of production.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts import AppealRegistered, AppealRejected, topics
+from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
+from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import insert_once, publish_event
 from services.common.runtime import ServiceRuntime
 from services.common.workdays import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection
-from services.intake.registration import register, rejected_event
+from services.intake.config import IntakeConfig
+from services.intake.numbers import REGISTRATION_NUMBERS, DailySequence, ensure_number_indexes
+from services.intake.registration import (
+    appeal_id_for,
+    register,
+    registration_time,
+    rejected_event,
+)
+from services.intake.timeline import appeal_status, timeline_entry
+
+log = logging.getLogger("tyndau.intake")
 
 APPEALS = "appeals"
 REJECTIONS = "rejections"
+MATTERS = "applicant_matters"
+TIMELINES = "timelines"
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[APPEALS].create_index([("registration_number", ASCENDING)], unique=True)
     await db[APPEALS].create_index([("channel", ASCENDING), ("channel_appeal_id", ASCENDING)])
+    await ensure_number_indexes(db)
+
+
+def region_label(kato: str | None) -> str:
+    """Low-cardinality region label: the 2-digit KATO region prefix, or `unknown`."""
+    return kato[:2] if kato and kato[:2] in REGION_KATO else "unknown"
 
 
 class IntakeMetrics:
     def __init__(self, runtime: ServiceRuntime) -> None:
+        registry = runtime.registry
+        by_appeal = ["channel", "kind", "region"]
+        self.received = Counter(
+            "tyndau_intake_appeals_received_total",
+            "Channel messages and gateway requests that were the channel's format, "
+            "redeliveries included; kind and region `unknown` when they could not be read.",
+            by_appeal,
+            registry=registry,
+        )
         self.registered = Counter(
             "tyndau_intake_appeals_registered_total",
-            "Appeals registered, by channel and kind.",
-            ["channel", "kind"],
-            registry=runtime.registry,
+            "Appeals registered, by channel, kind and region (2-digit KATO).",
+            by_appeal,
+            registry=registry,
         )
         self.rejected = Counter(
             "tyndau_intake_appeals_rejected_total",
-            "Appeals rejected with reasons, by channel and reason code.",
-            ["channel", "reason"],
-            registry=runtime.registry,
+            "Appeals rejected with reasons, by channel, reason code, kind and region.",
+            ["channel", "reason", "kind", "region"],
+            registry=registry,
+        )
+        self.rejection_errors = Counter(
+            "tyndau_intake_rejection_errors_total",
+            "Field errors in rejected appeals, by channel and error code.",
+            ["channel", "code"],
+            registry=registry,
+        )
+        self.anonymous_refused = Counter(
+            "tyndau_intake_anonymous_refused_total",
+            "Anonymous appeals not considered (not a crime or security report).",
+            by_appeal,
+            registry=registry,
+        )
+        self.urgent_anonymous = Counter(
+            "tyndau_intake_urgent_anonymous_registered_total",
+            "Anonymous crime or security reports registered as urgent.",
+            by_appeal,
+            registry=registry,
+        )
+        self.repeats = Counter(
+            "tyndau_intake_repeat_appeals_total",
+            "Registered appeals that repeat an earlier one (same IIN, category and KATO).",
+            by_appeal,
+            registry=registry,
         )
         self.dead_letters = Counter(
             "tyndau_intake_dead_letters_total",
-            "Channel messages that were not the channel's format at all, by source topic.",
+            "Messages that were not the expected format at all, by source topic.",
             ["topic"],
-            registry=runtime.registry,
+            registry=registry,
+        )
+        self.processing = Histogram(
+            "tyndau_intake_processing_seconds",
+            "Time from a channel message or request reaching intake to its event being "
+            "acknowledged by Kafka.",
+            ["channel"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.gateway_refused = Counter(
+            "tyndau_intake_gateway_refused_total",
+            "HTTP gateway requests refused before adapting: api_key_missing, api_key_wrong, "
+            "too_large, invalid_json, not_the_format.",
+            ["reason"],
+            registry=registry,
+        )
+        self.timeline_events = Counter(
+            "tyndau_intake_timeline_events_total",
+            "Lifecycle events added to appeals' status timelines, by event type.",
+            ["event_type"],
+            registry=registry,
         )
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """What became of one adapted appeal: its event, and whether this call created it."""
+
+    event: AppealRegistered | AppealRejected
+    created: bool
+
+
 class IntakeService:
-    def __init__(self, runtime: ServiceRuntime, calendar: WorkingCalendar) -> None:
+    def __init__(
+        self, runtime: ServiceRuntime, calendar: WorkingCalendar, config: IntakeConfig
+    ) -> None:
         self.runtime = runtime
         self.calendar = calendar
+        self.config = config
         self.metrics = IntakeMetrics(runtime)
+        self.numbers = DailySequence(runtime.db[REGISTRATION_NUMBERS])
+
+    @property
+    def earliest_received_at(self) -> datetime:
+        """Appeals received before the calendar's first year cannot be registered (no
+        working days to count with): older timestamps are refused as too old."""
+        start = self.calendar.covered_years.start
+        return datetime(start, 1, 1, tzinfo=self.calendar.tz)
 
     async def accept(
         self, outcome: AppealDraft | Rejection, correlation_id: str | None
-    ) -> AppealRegistered | AppealRejected:
-        if isinstance(outcome, Rejection):
-            return await self._reject(outcome, correlation_id)
-        return await self._register(outcome, correlation_id)
-
-    async def _register(self, draft: AppealDraft, correlation_id: str | None) -> AppealRegistered:
-        appeals = self.runtime.db[APPEALS]
-        event = register(draft, self.calendar, datetime.now(UTC), correlation_id)
-        stored = await appeals.find_one({"_id": event.appeal_id})
-        if stored is None:
-            created = await insert_once(appeals, _appeal_document(event))
-            if created:
-                self.metrics.registered.labels(event.channel.value, event.kind.value).inc()
-            else:  # a concurrent delivery won the insert; publish what it stored
-                stored = await appeals.find_one({"_id": event.appeal_id})
+    ) -> Accepted:
+        self.metrics.received.labels(
+            outcome.channel.value, _kind(outcome), region_label(outcome.region_kato)
+        ).inc()
+        appeal_id = appeal_id_for(outcome.channel, outcome.channel_appeal_id)
+        stored = await self.runtime.db[APPEALS].find_one({"_id": appeal_id})
         if stored is not None:
             event = AppealRegistered.model_validate(stored["event"])
-        await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
-        return event
+            await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
+            return Accepted(event, created=False)
+        if isinstance(outcome, Rejection):
+            return await self._reject(outcome, correlation_id)
+        return await self._register(outcome, appeal_id, correlation_id)
 
-    async def _reject(self, rejection: Rejection, correlation_id: str | None) -> AppealRejected:
+    async def _register(
+        self, draft: AppealDraft, appeal_id: str, correlation_id: str | None
+    ) -> Accepted:
+        appeals = self.runtime.db[APPEALS]
+        registered_at = registration_time(draft, self.calendar)
+        # Independent writes: one round trip of latency instead of two.
+        sequence, repeat_of = await asyncio.gather(
+            self.numbers.claim(appeal_id, registered_at.date()),
+            self._note_matter(draft, appeal_id),
+        )
+        event = register(
+            draft,
+            self.calendar,
+            datetime.now(UTC),
+            correlation_id,
+            sequence=sequence,
+            repeat_of=repeat_of,
+        )
+        created = await insert_once(appeals, _appeal_document(event))
+        if created:
+            self._count_registration(event)
+        else:  # a concurrent delivery won the insert (our number stays unused); use its
+            stored = await appeals.find_one({"_id": event.appeal_id})
+            assert stored is not None
+            event = AppealRegistered.model_validate(stored["event"])
+        await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
+        return Accepted(event, created)
+
+    async def _note_matter(self, draft: AppealDraft, appeal_id: str) -> str | None:
+        """Record this appeal under its applicant's matter and return the most recent
+        earlier appeal of that matter within the repeat window, if any.
+
+        Recorded before the appeal is stored: after a crash in between, the redelivery finds
+        its own entry (excluded) and adds nothing, so `repeat_of` stays the same."""
+        iin = draft.applicant.iin
+        if not iin or draft.applicant.anonymous:
+            return None
+        matters = self.runtime.db[MATTERS]
+        key = deterministic_id("matter", iin, draft.category.value, draft.region_kato or "")
+        matter = await matters.find_one({"_id": key}) or {"appeals": []}
+        since = draft.received_at - self.config.repeat_window
+        earlier = [
+            entry
+            for entry in matter["appeals"]
+            if entry["appeal_id"] != appeal_id
+            and since <= entry["received_at"] <= draft.received_at
+        ]
+        entry = {"appeal_id": appeal_id, "received_at": draft.received_at}
+        await matters.update_one({"_id": key}, {"$addToSet": {"appeals": entry}}, upsert=True)
+        if not earlier:
+            return None
+        return max(earlier, key=lambda e: (e["received_at"], e["appeal_id"]))["appeal_id"]
+
+    def _count_registration(self, event: AppealRegistered) -> None:
+        labels = (event.channel.value, event.kind.value, region_label(event.region_kato))
+        self.metrics.registered.labels(*labels).inc()
+        if event.repeat_of:
+            self.metrics.repeats.labels(*labels).inc()
+        if event.urgent:
+            self.metrics.urgent_anonymous.labels(*labels).inc()
+        # Names cannot be masked by pattern, so they are never logged; IIN and phone are
+        # masked here and again by the JSON log formatter.
+        log.info(
+            "registered %s (%s %s, %s, applicant %s%s%s)",
+            event.registration_number,
+            event.channel.value,
+            event.channel_appeal_id,
+            event.category.value,
+            mask_personal_data(f"{event.applicant.iin or '-'} {event.applicant.phone or '-'}"),
+            ", urgent" if event.urgent else "",
+            f", repeat of {event.repeat_of}" if event.repeat_of else "",
+        )
+
+    async def _reject(self, rejection: Rejection, correlation_id: str | None) -> Accepted:
         event = rejected_event(rejection, datetime.now(UTC), correlation_id)
         document = {
             "_id": event.event_id,
@@ -89,13 +272,61 @@ class IntakeService:
             "reason_code": event.reason_code,
             "event": event.model_dump(mode="json"),
         }
-        if await insert_once(self.runtime.db[REJECTIONS], document):
-            self.metrics.rejected.labels(event.channel.value, event.reason_code).inc()
+        created = await insert_once(self.runtime.db[REJECTIONS], document)
+        if created:
+            kind, region = _kind(rejection), region_label(rejection.region_kato)
+            channel = event.channel.value
+            self.metrics.rejected.labels(channel, event.reason_code, kind, region).inc()
+            for error in event.errors:
+                self.metrics.rejection_errors.labels(channel, error.code).inc()
+            if event.reason_code == "anonymous_not_considered":
+                self.metrics.anonymous_refused.labels(channel, kind, region).inc()
+            log.info(
+                "rejected %s %s (%s): %s",
+                channel,
+                event.channel_appeal_id,
+                event.reason_code,
+                ", ".join(f"{e.field}:{e.code}" for e in event.errors),
+            )
         await publish_event(self.runtime, topics.APPEALS_REJECTED, event)
-        return event
+        return Accepted(event, created)
+
+    # --- status timeline ----------------------------------------------------------------
+
+    async def record_lifecycle_event(self, event: Event) -> bool:
+        """Add `event` to its appeal's timeline; False if it was already there."""
+        result = await self.runtime.db[TIMELINES].update_one(
+            {"_id": event.appeal_id},
+            {"$addToSet": {"entries": timeline_entry(event)}},
+            upsert=True,
+        )
+        added = bool(result.modified_count or result.upserted_id is not None)
+        if added:
+            self.metrics.timeline_events.labels(event.event_type).inc()
+        return added
 
     async def find_by_registration_number(self, registration_number: str) -> dict | None:
-        return await self.runtime.db[APPEALS].find_one({"registration_number": registration_number})
+        appeal_id = await self.numbers.appeal_of(registration_number)
+        stored = await self.find_by_appeal_id(appeal_id) if appeal_id else None
+        if stored is None or stored["registration_number"] != registration_number:
+            return None  # unknown, or the number of a claim that was never used (a gap)
+        return stored
+
+    async def find_by_appeal_id(self, appeal_id: str) -> dict | None:
+        return await self.runtime.db[APPEALS].find_one({"_id": appeal_id})
+
+    async def status_of(self, registration_number: str) -> dict | None:
+        """The public status of an appeal (no personal data), or None if unknown."""
+        stored = await self.find_by_registration_number(registration_number)
+        if stored is None:
+            return None
+        registered = AppealRegistered.model_validate(stored["event"])
+        timeline = await self.runtime.db[TIMELINES].find_one({"_id": registered.appeal_id})
+        return appeal_status(registered, timeline["entries"] if timeline else [])
+
+
+def _kind(outcome: AppealDraft | Rejection) -> str:
+    return outcome.kind.value if outcome.kind is not None else "unknown"
 
 
 def _appeal_document(event: AppealRegistered) -> dict:
@@ -106,5 +337,6 @@ def _appeal_document(event: AppealRegistered) -> dict:
         "channel_appeal_id": event.channel_appeal_id,
         "status": "registered",
         "registered_at": event.registered_at,
+        "received_at": event.received_at,
         "event": event.model_dump(mode="json"),
     }

@@ -3,16 +3,28 @@ stable machine code and a message a channel operator can act on."""
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from contracts import Category, FieldError, Language
+from contracts import REGION_KATO, AppealKind, Category, FieldError, Language
+from contracts.topics import AGENCY_CODE_PATTERN
 
 # ASCII digits only and matched in full: "\d" would admit other scripts' digits, and "$"
 # would admit a trailing newline.
 IIN_PATTERN = re.compile(r"[0-9]{12}")
 KATO_PATTERN = re.compile(r"[0-9]{9}")
+AGENCY_CODE_RE = re.compile(AGENCY_CODE_PATTERN.strip("^$"), re.ASCII)
+# Deliberately simple (RFC 5321 lengths, one @, a dotted domain, no spaces): mail servers are
+# the real judge; this only catches what is certainly not an address.
+EMAIL_PATTERN = re.compile(
+    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+EMAIL_MAX_CHARS = 254
 TEXT_MAX_CHARS = 20_000
+SUBJECT_MAX_CHARS = 500
+NAME_MAX_CHARS = 300
+ADDRESS_MAX_CHARS = 500
 # Channel clocks drift; a timestamp this far ahead of ours is still accepted as "now".
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -58,9 +70,12 @@ def parse_timestamp(raw: str) -> datetime | None:
     """An ISO-8601 timestamp with an offset, else None."""
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        if value.tzinfo is None or value.utcoffset() is None:
+            return None
+        value.astimezone(UTC)  # year 1 or 9999 with an offset cannot be compared with "now"
+    except (ValueError, OverflowError):
         return None
-    return value if value.tzinfo is not None else None
+    return value
 
 
 class Problems:
@@ -98,22 +113,99 @@ class Problems:
         try:
             return Category(raw)
         except ValueError:
-            self.add(field, "category_unknown", f"'{raw}' is not a national category code")
+            self.add(field, "category_unknown", f"'{raw[:60]}' is not a national category code")
             return None
 
     def check_kato(self, field: str, raw: str) -> str | None:
         if not KATO_PATTERN.fullmatch(raw):
             self.add(field, "kato_format", "KATO code must be 9 digits")
             return None
+        if raw[:2] not in REGION_KATO:
+            self.add(
+                field,
+                "kato_unknown_region",
+                f"KATO code must start with one of the {len(REGION_KATO)} region codes",
+            )
+            return None
         return raw
 
-    def check_timestamp(self, field: str, raw: str, now: datetime) -> datetime | None:
+    def check_kind(self, field: str, raw: str) -> AppealKind | None:
+        try:
+            return AppealKind(raw)
+        except ValueError:
+            self.add(
+                field,
+                "kind_unknown",
+                "kind must be one of " + ", ".join(kind.value for kind in AppealKind),
+            )
+            return None
+
+    def check_email(self, field: str, raw: str | None) -> str | None:
+        if raw is None or not raw.strip():
+            return None
+        email = raw.strip()
+        if len(email) > EMAIL_MAX_CHARS or not EMAIL_PATTERN.fullmatch(email):
+            self.add(field, "email_format", "e-mail address is not valid")
+            return None
+        return email
+
+    def check_agency_code(self, field: str, raw: str | None, required: bool = False) -> str | None:
+        if raw is None or not raw.strip():
+            if required:
+                self.add(field, "required", "an agency code is required")
+            return None
+        if not AGENCY_CODE_RE.fullmatch(raw):
+            self.add(field, "agency_code_format", "not an agency code of the registry's form")
+            return None
+        return raw
+
+    def check_name(self, field: str, raw: str | None, required: bool) -> str | None:
+        """A person's name, whitespace collapsed; None when blank (an error if required)."""
+        name = " ".join(raw.split()) if raw else ""
+        if not name:
+            if required:
+                self.add(field, "required", "the applicant's name is required")
+            return None
+        if len(name) > NAME_MAX_CHARS:
+            self.add(field, "name_too_long", f"name must be at most {NAME_MAX_CHARS} characters")
+            return None
+        return name
+
+    def check_optional_text(self, field: str, raw: str | None, max_chars: int) -> str | None:
+        """Subject lines, addresses: stripped, None when blank, bounded in length."""
+        value = raw.strip() if raw else ""
+        if not value:
+            return None
+        if len(value) > max_chars:
+            self.add(field, "too_long", f"must be at most {max_chars} characters")
+            return None
+        return value
+
+    def check_coordinates(self, field: str, lat: float, lon: float) -> tuple[float, float] | None:
+        if not (
+            math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+        ):
+            self.add(field, "location_out_of_range", "lat must be in -90..90 and lon in -180..180")
+            return None
+        return lat, lon
+
+    def check_timestamp(
+        self, field: str, raw: str, now: datetime, earliest: datetime | None = None
+    ) -> datetime | None:
         value = parse_timestamp(raw)
         if value is None:
             self.add(field, "timestamp_format", "must be ISO-8601 with a UTC offset")
             return None
         if value > now + CLOCK_SKEW:
             self.add(field, "timestamp_in_future", "must not be in the future")
+            return None
+        if earliest is not None and value < earliest:
+            self.add(
+                field,
+                "timestamp_too_old",
+                f"must not be before {earliest.date().isoformat()} "
+                "(the start of the working-day calendar)",
+            )
             return None
         return value
 

@@ -1,38 +1,205 @@
-"""Notify's composition root: consumes registrations and tells the citizen."""
+"""Notify's composition root: providers from settings, one subscriber for every topic notify
+listens to, the delivery loop, and the HTTP routes (preferences, notifications, resend).
+
+Clients (HTTP for the SMS gateway and push webhook) are made in the lifespan; the delivery
+loop starts once the broker and store are up and stops before they do.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from contracts import AppealRegistered, topics
+from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    SLA_EVENT_ADAPTER,
+    AppealRegistered,
+    AppealRejected,
+    AppealRouted,
+    DeliveryChannel,
+    topics,
+)
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter, decode
-from services.common.runtime import create_runtime
+from services.common.messaging import Undecodable, dead_letter
+from services.common.runtime import ServiceRuntime, create_runtime
 from services.common.settings import ServiceSettings
-from services.notify.providers import OutboxProvider
-from services.notify.service import NotifyService
+from services.notify.directory import StaffDirectory
+from services.notify.policy import CitizenPreferences, RetryPolicy
+from services.notify.providers import (
+    DeliveryProvider,
+    OutboxProvider,
+    PushWebhookProvider,
+    SmsGatewayProvider,
+    SmtpProvider,
+    mask_address,
+)
+from services.notify.service import (
+    NOTIFICATIONS,
+    DeliveryLoop,
+    NotifyService,
+    ensure_indexes,
+    utc_now,
+)
+from services.notify.settings import NotifySettings, notify_settings
+
+# What notify listens to, and how each topic's messages are decoded.
+SUBSCRIBED: dict[str, TypeAdapter[Any]] = {
+    topics.APPEALS_REGISTERED: TypeAdapter(AppealRegistered),
+    topics.APPEALS_REJECTED: TypeAdapter(AppealRejected),
+    topics.APPEALS_ROUTED: TypeAdapter(AppealRouted),
+    topics.AGENCY_ACTIONS: AGENCY_ACTION_ADAPTER,
+    topics.SLA_EVENTS: SLA_EVENT_ADAPTER,
+}
 
 
-def create_app(settings: ServiceSettings) -> Starlette:
-    runtime = create_runtime(settings)
-    service = NotifyService(runtime, OutboxProvider(runtime.db))
+def build_providers(
+    settings: NotifySettings, runtime: ServiceRuntime, http: httpx.AsyncClient
+) -> dict[DeliveryChannel, DeliveryProvider]:
+    providers: dict[DeliveryChannel, DeliveryProvider] = {}
+    if settings.sms_gateway_url:
+        providers[DeliveryChannel.SMS] = SmsGatewayProvider(
+            http, settings.sms_gateway_url, settings.sms_gateway_token, settings.sms_sender
+        )
+    if settings.smtp_host:
+        providers[DeliveryChannel.EMAIL] = SmtpProvider(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=settings.provider_timeout_seconds,
+        )
+    if settings.push_webhook_url:
+        providers[DeliveryChannel.PUSH] = PushWebhookProvider(
+            http, settings.push_webhook_url, settings.push_webhook_token
+        )
+    outbox = settings.outbox_enabled if settings.outbox_enabled is not None else not providers
+    if outbox:
+        providers[DeliveryChannel.OUTBOX] = OutboxProvider(runtime.db)
+    return providers
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    clock: Callable[[], Any] = utc_now,
+    retry: RetryPolicy | None = None,
+) -> Starlette:
+    """Notify's app. `settings` may be plain ServiceSettings (notify's own values then come
+    from the environment); `clock` and `retry` are injectable for tests."""
+    config = notify_settings(settings)
+    runtime = create_runtime(config)
+    runtime.on_database_ready.append(ensure_indexes)
+    service = NotifyService(
+        runtime,
+        {},
+        config,
+        StaffDirectory.load(config.directory, config.agency_names_file),
+        clock=clock,
+        retry=retry,
+    )
+    loop = DeliveryLoop(service, config.scheduler_interval_seconds)
 
     @runtime.broker.subscriber(
-        runtime.topic(topics.APPEALS_REGISTERED),
-        group_id=settings.consumer_group,
+        *(runtime.topic(name) for name in SUBSCRIBED),
+        group_id=config.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="notify.appeals_registered",
-        description="Registered appeals: tell the citizen the number and the deadline.",
+        title="notify.lifecycle",
+        description="Registrations, rejections, routing decisions, agency actions and SLA "
+        "events: whoever must be told is told (rule table in services/notify/rules.py).",
     )
-    async def on_appeal_registered(message: KafkaMessage) -> None:
+    async def on_lifecycle_event(message: KafkaMessage) -> None:
+        public_topic = message.raw_message.topic.removeprefix(config.topic_prefix)
         try:
-            appeal = decode(message, AppealRegistered)
-        except Undecodable as exc:
-            await dead_letter(runtime, message, exc)
+            event = SUBSCRIBED[public_topic].validate_json(message.body)
+        except ValidationError as exc:
+            await dead_letter(runtime, message, Undecodable(_describe(exc)))
             return
-        await service.on_registered(appeal)
+        await service.handle(event)
 
-    return build_http_app(runtime)
+    async def get_preferences(request: Request) -> JSONResponse:
+        key = request.path_params["citizen"]
+        preferences = await service.preferences_for(key)
+        return JSONResponse(preferences.model_dump(mode="json"))
+
+    async def put_preferences(request: Request) -> JSONResponse:
+        key = request.path_params["citizen"]
+        try:
+            preferences = CitizenPreferences.model_validate_json(await request.body())
+        except ValidationError as exc:
+            return JSONResponse({"error": _describe(exc)}, status_code=422)
+        await service.set_preferences(key, preferences)
+        return JSONResponse(preferences.model_dump(mode="json"))
+
+    async def list_notifications(request: Request) -> JSONResponse:
+        appeal_id = request.query_params.get("appeal_id")
+        if not appeal_id:
+            return JSONResponse({"error": "appeal_id is required"}, status_code=400)
+        records = await runtime.db[NOTIFICATIONS].find({"appeal_id": appeal_id}).to_list()
+        return JSONResponse([_public(record) for record in records])
+
+    async def resend(request: Request) -> Response:
+        record = await service.resend(request.path_params["notification_id"])
+        if record is None:
+            return JSONResponse({"error": "no such notification"}, status_code=404)
+        if record["status"] != "pending":
+            return JSONResponse(
+                {"error": f"only failed notifications are resent; this one is {record['status']}"},
+                status_code=409,
+            )
+        loop.wake()
+        return JSONResponse(_public(record), status_code=202)
+
+    app = build_http_app(
+        runtime,
+        [
+            Route("/v1/preferences/{citizen}", get_preferences, methods=["GET"]),
+            Route("/v1/preferences/{citizen}", put_preferences, methods=["PUT"]),
+            Route("/v1/notifications", list_notifications, methods=["GET"]),
+            Route("/v1/notifications/{notification_id}/resend", resend, methods=["POST"]),
+        ],
+    )
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: Starlette):
+        async with httpx.AsyncClient(timeout=config.provider_timeout_seconds) as http:
+            service.providers.update(build_providers(config, runtime, http))
+            async with runtime_lifespan(app_):
+                loop.start()
+                try:
+                    yield
+                finally:
+                    await loop.stop()
+
+    app.router.lifespan_context = lifespan
+    app.state.notify = service
+    app.state.delivery_loop = loop
+    return app
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = [
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    ]
+    return "; ".join(problems[:10])
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    """A notification record for an operator: the address masked, dates as ISO text."""
+    shown = {k: v for k, v in record.items() if k not in ("last_outcome", "_id", "address")}
+    shown["notification_id"] = record["_id"]
+    shown["address"] = mask_address(record.get("address"))
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in shown.items()}

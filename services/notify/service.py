@@ -1,104 +1,831 @@
-"""Notify's core: one notification per (cause event, recipient, channel), stored before it is
-sent and marked when the provider accepted it; its outcome published."""
+"""Notify's core: turns lifecycle events into notifications and delivers each exactly once.
+
+Owns, in notify's own database:
+- `appeals` — a projection of registered appeals (number, language, contacts, urgency), so a
+  later event that carries no contact (an SLA warning, an extension) can still be addressed;
+- `notifications` — one record per (cause event, recipient, channel), the idempotency key,
+  stored before anything is sent; it holds the rendered text, the status (`pending`,
+  `deferred`, `sent`, `failed`, `suppressed`), the attempt count, when the next attempt is
+  due and the last outcome published;
+- `notification_keys` — (cause event, recipient) → the notification id, so one cause tells one
+  recipient once even if the chosen channel would differ on a redelivery;
+- `delivery_attempts` — one document per attempt (`<notification id>#<n>`); inserting it is
+  how an attempt is claimed, so two workers never make the same attempt;
+- `parked_events` — events that arrived before their appeal's registration (topics are not
+  ordered against each other); released when the registration arrives;
+- `preferences` — citizens' channel preference, opt-out and quiet hours.
+
+Never twice: the record is found before anything is sent; a redelivered event republishes the
+record's last outcome (same event id) and sends nothing. Never lost: a failed attempt is
+retried with bounded exponential backoff and jitter by the delivery loop, which also picks up
+records a crash left pending, attempts a crash interrupted (after `claim_timeout`) and
+outcomes stored but not yet published. After the last attempt the record stays `failed`,
+with its reason, for a resend (`POST /v1/notifications/{id}/resend`).
+
+Outcomes on `notifications.outcomes.v1`: `sent`, `failed` (final), `suppressed` (opt-out of
+an optional notice) and `deferred` — for quiet hours *and* for a failed attempt that will be
+retried (the reason says which and when); every attempt therefore publishes one outcome.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import (
+    ANY_EVENT_ADAPTER,
     AppealRegistered,
+    AppealRejected,
+    AppealRouted,
+    DeadlineExtended,
+    DeliveryChannel,
     DeliveryStatus,
+    Event,
     Language,
     NotificationOutcome,
     RecipientRole,
     deterministic_id,
     topics,
 )
+from services.common.masking import scrub
 from services.common.messaging import insert_once, publish_event
 from services.common.runtime import ServiceRuntime
-from services.notify.providers import DeliveryProvider, OutgoingMessage
-from services.notify.templates import local_time, render
+from services.notify.directory import StaffDirectory
+from services.notify.policy import CitizenPreferences, RetryPolicy, choose_channel, quiet_hours_end
+from services.notify.providers import (
+    DeliveryFailed,
+    DeliveryProvider,
+    OutgoingMessage,
+    mask_address,
+)
+from services.notify.rules import AppealView, Rule, rules_for, staff_codes, template_variables
+from services.notify.settings import NotifySettings
+from services.notify.templates import local_time, render, render_subject
+
+log = logging.getLogger("tyndau.notify")
 
 NOTIFICATIONS = "notifications"
+ATTEMPTS = "delivery_attempts"
+KEYS = "notification_keys"
+APPEALS = "appeals"
+PARKED = "parked_events"
+PREFERENCES = "preferences"
+
+PENDING = "pending"
+"""Record status: waiting for its next attempt (the first, or a retry)."""
+DUE_STATUSES = [PENDING, DeliveryStatus.DEFERRED.value]
+
+Clock = Callable[[], datetime]
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 
 
-class NotifyService:
-    def __init__(self, runtime: ServiceRuntime, provider: DeliveryProvider) -> None:
-        self.runtime = runtime
-        self.provider = provider
-        self.sent_total = Counter(
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Recipient:
+    role: RecipientRole
+    key: str
+    """`citizen`, or `officer:<agency>` / `supervisor:<agency>`: part of the idempotency key."""
+    language: Language
+    addresses: dict[DeliveryChannel, str | None]
+    preferences: CitizenPreferences = field(default_factory=CitizenPreferences)
+
+
+class NotifyMetrics:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        registry = runtime.registry
+        self.outcomes = Counter(
             "tyndau_notify_notifications_total",
             "Notification outcomes, by delivery channel, template, language and status.",
             ["channel", "template", "language", "status"],
-            registry=runtime.registry,
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "tyndau_notify_delivery_attempts_total",
+            "Delivery attempts, by channel and result (accepted, failed).",
+            ["channel", "result"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tyndau_notify_delivery_latency_seconds",
+            "From the cause event's occurred_at to the provider's acceptance.",
+            ["channel", "template"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.unaddressed = Counter(
+            "tyndau_notify_unaddressed_total",
+            "Notices nobody could be told: no contact on any channel, or no directory entry.",
+            ["role", "template"],
+            registry=registry,
+        )
+        self.parked = Counter(
+            "tyndau_notify_parked_events_total",
+            "Events parked until their appeal's registration arrives, by what became of them.",
+            ["result"],
+            registry=registry,
         )
 
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    notifications = db[NOTIFICATIONS]
+    await notifications.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
+    await notifications.create_index([("appeal_id", ASCENDING)])
+    await db[ATTEMPTS].create_index([("notification_id", ASCENDING)])
+    await db[PARKED].create_index([("appeal_id", ASCENDING)])
+
+
+class NotifyService:
+    def __init__(
+        self,
+        runtime: ServiceRuntime,
+        providers: dict[DeliveryChannel, DeliveryProvider],
+        settings: NotifySettings,
+        directory: StaffDirectory | None = None,
+        *,
+        clock: Clock = utc_now,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.providers = providers
+        self.settings = settings
+        self.directory = directory or StaffDirectory({}, {})
+        self.clock = clock
+        self.retry = retry or RetryPolicy(
+            settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
+        )
+        self.tz = ZoneInfo(settings.time_zone)
+        self.metrics = NotifyMetrics(runtime)
+        # Notification ids this process is working on: keeps the consumer and the delivery
+        # loop of one process off each other's records (across processes, attempt claims do).
+        self._inflight: set[str] = set()
+
+    @property
+    def db(self) -> AsyncDatabase:
+        return self.runtime.db
+
+    # --- events in ----------------------------------------------------------------------
+
     async def on_registered(self, appeal: AppealRegistered) -> NotificationOutcome | None:
-        address = appeal.applicant.phone or appeal.applicant.email
-        if address is None:
-            return None  # nobody to tell; the channel already showed the number
-        template = "appeal_registered"
-        language = appeal.language or Language.KK
-        channel = self.provider.channel
-        notification_id = deterministic_id(
-            "notification", appeal.event_id, RecipientRole.CITIZEN.value, channel.value
+        """The citizen's registration notice (kept for callers of the skeleton's API)."""
+        outcomes = await self.handle(appeal)
+        return outcomes[0] if outcomes else None
+
+    async def handle(self, event: Event) -> list[NotificationOutcome]:
+        """Every notice `event` calls for, each created once and attempted once now."""
+        await self._project(event)
+        rules = rules_for(event)
+        if not rules:
+            return []
+        if isinstance(event, AppealRegistered):
+            appeal: AppealView | None = AppealView.from_registered(event)
+        else:
+            appeal = await self.appeal(event.appeal_id)
+        if appeal is None and any(rule.needs_appeal for rule in rules):
+            await self._park(event)
+            return []
+        outcomes = []
+        for rule in rules:
+            for recipient in await self._recipients(rule, event, appeal):
+                outcome = await self._notify(rule, recipient, event, appeal)
+                if outcome is not None:
+                    outcomes.append(outcome)
+        if isinstance(event, AppealRegistered):
+            await self.release_parked(event.appeal_id)
+        return outcomes
+
+    async def appeal(self, appeal_id: str) -> AppealView | None:
+        doc = await self.db[APPEALS].find_one({"_id": appeal_id})
+        return AppealView.from_document(doc) if doc else None
+
+    async def _project(self, event: Event) -> None:
+        appeals = self.db[APPEALS]
+        if isinstance(event, AppealRegistered):
+            await insert_once(appeals, AppealView.from_registered(event).document())
+        elif isinstance(event, AppealRouted):
+            await appeals.update_one(
+                {"_id": event.appeal_id}, {"$set": {"agency_code": event.agency_code}}
+            )
+        elif isinstance(event, DeadlineExtended):
+            await appeals.update_one(
+                {"_id": event.appeal_id}, {"$set": {"answer_due_at": event.new_due_at}}
+            )
+
+    # --- parked events (arrived before their registration) -----------------------------
+
+    async def _park(self, event: Event) -> None:
+        now = self.clock()
+        created = await insert_once(
+            self.db[PARKED],
+            {
+                "_id": event.event_id,
+                "appeal_id": event.appeal_id,
+                "event_type": event.event_type,
+                "payload": event.model_dump_json(),
+                "parked_at": now,
+                "expires_at": now + timedelta(seconds=self.settings.parked_event_ttl_seconds),
+            },
         )
-        notifications = self.runtime.db[NOTIFICATIONS]
-        record = await notifications.find_one({"_id": notification_id})
+        if created:
+            self.metrics.parked.labels("parked").inc()
+            log.info(
+                "parked %s %s until its appeal is registered", event.event_type, event.event_id
+            )
+
+    async def release_parked(self, appeal_id: str | None = None) -> int:
+        """Handle parked events whose appeal is now known; drop expired ones (logged)."""
+        query = {"appeal_id": appeal_id} if appeal_id else {}
+        released = 0
+        for doc in await self.db[PARKED].find(query).limit(200).to_list():
+            if await self.db[APPEALS].find_one({"_id": doc["appeal_id"]}, {"_id": 1}):
+                # Taking it off the shelf is the claim: the consumer and the loop may both
+                # try to release the same event.
+                taken = await self.db[PARKED].delete_one({"_id": doc["_id"]})
+                if taken.deleted_count != 1:
+                    continue
+                try:
+                    await self.handle(ANY_EVENT_ADAPTER.validate_json(doc["payload"]))
+                except BaseException:
+                    await insert_once(self.db[PARKED], doc)
+                    raise
+                self.metrics.parked.labels("released").inc()
+                released += 1
+            elif doc["expires_at"] <= self.clock():
+                await self.db[PARKED].delete_one({"_id": doc["_id"]})
+                self.metrics.parked.labels("expired").inc()
+                log.error(
+                    "gave up on %s %s: appeal %s was never registered here",
+                    doc["event_type"],
+                    doc["_id"],
+                    doc["appeal_id"],
+                )
+        return released
+
+    # --- recipients ---------------------------------------------------------------------
+
+    async def _recipients(
+        self, rule: Rule, event: Any, appeal: AppealView | None
+    ) -> list[Recipient]:
+        if rule.role is RecipientRole.CITIZEN:
+            if isinstance(event, AppealRejected):
+                contact = event.applicant_contact
+                assert contact is not None  # the rule's condition
+                phone, email, iin, language = contact.phone, contact.email, None, Language.KK
+            else:
+                assert appeal is not None
+                phone, email, iin, language = (
+                    appeal.phone,
+                    appeal.email,
+                    appeal.iin,
+                    appeal.language,
+                )
+            return [
+                Recipient(
+                    role=rule.role,
+                    key=RecipientRole.CITIZEN.value,
+                    language=language,
+                    addresses={
+                        DeliveryChannel.SMS: phone,
+                        DeliveryChannel.EMAIL: email,
+                        DeliveryChannel.PUSH: iin,
+                        DeliveryChannel.OUTBOX: phone or email,
+                    },
+                    preferences=await self.preferences_for(iin, phone, email),
+                )
+            ]
+        recipients = []
+        for code in staff_codes(rule, event):
+            contact = self.directory.contact(code, rule.role)
+            if contact is None or not (contact.email or contact.phone):
+                self.metrics.unaddressed.labels(rule.role.value, rule.template).inc()
+                log.info(
+                    "no %s of %s in the directory: %s not sent", rule.role, code, rule.template
+                )
+                continue
+            recipients.append(
+                Recipient(
+                    role=rule.role,
+                    key=f"{rule.role.value}:{code}",
+                    language=contact.language or (appeal.language if appeal else Language.KK),
+                    addresses={
+                        DeliveryChannel.EMAIL: contact.email,
+                        DeliveryChannel.SMS: contact.phone,
+                        DeliveryChannel.OUTBOX: contact.email or contact.phone,
+                    },
+                )
+            )
+        return recipients
+
+    async def preferences_for(self, *keys: str | None) -> CitizenPreferences:
+        """The preferences stored under the first of `keys` (IIN, phone, e-mail) that has any."""
+        wanted = [key for key in keys if key]
+        if not wanted:
+            return CitizenPreferences()
+        found = {
+            doc["_id"]: doc
+            for doc in await self.db[PREFERENCES].find({"_id": {"$in": wanted}}).to_list()
+        }
+        for key in wanted:
+            if key in found:
+                doc = {k: v for k, v in found[key].items() if k in CitizenPreferences.model_fields}
+                return CitizenPreferences.model_validate(doc)
+        return CitizenPreferences()
+
+    async def set_preferences(self, key: str, preferences: CitizenPreferences) -> None:
+        await self.db[PREFERENCES].replace_one(
+            {"_id": key},
+            {"_id": key, **preferences.model_dump(mode="json"), "updated_at": self.clock()},
+            upsert=True,
+        )
+
+    # --- one notification ---------------------------------------------------------------
+
+    async def _notify(
+        self, rule: Rule, recipient: Recipient, event: Event, appeal: AppealView | None
+    ) -> NotificationOutcome | None:
+        notifications = self.db[NOTIFICATIONS]
+        # One notification per cause and recipient, whatever channel was chosen the first
+        # time (a preference changed between two deliveries must not add a second one).
+        key = deterministic_id("notification-key", event.event_id, recipient.key)
+        # Looked up by `_id` (the notification-key document), not by a query on the records:
+        # on FerretDB only `_id` lookups stay fast as the collection grows.
+        known = await self.db[KEYS].find_one({"_id": key})
+        record = await notifications.find_one({"_id": known["notification_id"]}) if known else None
         if record is None:
-            text = render(
-                template,
-                language,
-                {
-                    "registration_number": appeal.registration_number,
-                    "registered_at": local_time(appeal.registered_at),
-                    "answer_due_at": local_time(appeal.answer_due_at),
-                },
+            order = (
+                self.settings.citizen_channel_order
+                if recipient.role is RecipientRole.CITIZEN
+                else self.settings.staff_channel_order
             )
-            record = {
-                "_id": notification_id,
-                "appeal_id": appeal.appeal_id,
-                "cause_event_id": appeal.event_id,
-                "recipient_role": RecipientRole.CITIZEN.value,
-                "channel": channel.value,
-                "template": template,
-                "language": language.value,
-                "registration_number": appeal.registration_number,
-                "text": text,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": datetime.now(UTC),
-            }
-            await insert_once(notifications, record)
-        if record["status"] != DeliveryStatus.SENT.value:
-            # The provider is idempotent per notification id, so a retry after a crash
-            # between delivery and this update does not send twice.
-            await self.provider.deliver(OutgoingMessage(notification_id, address, record["text"]))
-            record["attempts"] += 1
-            record["status"] = DeliveryStatus.SENT.value
-            await notifications.update_one(
-                {"_id": notification_id},
-                {"$set": {"status": record["status"], "attempts": record["attempts"]}},
+            choice = choose_channel(
+                recipient.addresses, self.providers, order, recipient.preferences.preferred_channel
             )
-            self.sent_total.labels(channel.value, template, language.value, "sent").inc()
-        outcome = NotificationOutcome(
-            event_id=deterministic_id("notification.outcome", notification_id, record["status"]),
-            appeal_id=appeal.appeal_id,
-            occurred_at=datetime.now(UTC),
-            correlation_id=appeal.correlation_id,
-            causation_id=appeal.event_id,
-            notification_id=notification_id,
-            cause_event_id=appeal.event_id,
-            recipient_role=RecipientRole.CITIZEN,
-            delivery_channel=channel,
-            template=template,
-            language=language,
-            status=DeliveryStatus(record["status"]),
-            attempts=record["attempts"],
-            reason=None,
-            registration_number=appeal.registration_number,
+            if choice is None:
+                self.metrics.unaddressed.labels(recipient.role.value, rule.template).inc()
+                log.info("%s %s: no reachable address", recipient.key, rule.template)
+                return None
+            channel, address = choice
+            notification_id = deterministic_id(
+                "notification", event.event_id, recipient.key, channel.value
+            )
+            record = self._new_record(
+                notification_id, rule, recipient, channel, address, event, appeal
+            )
+            await insert_once(self.db[KEYS], {"_id": key, "notification_id": notification_id})
+            known = await self.db[KEYS].find_one({"_id": key})
+            if known and known["notification_id"] != notification_id:
+                # Another worker chose a different channel first; theirs is the notification.
+                record = await notifications.find_one({"_id": known["notification_id"]})
+                if record is None:
+                    return None
+                return await self._replay_or_advance(record)
+            if await insert_once(notifications, record):
+                with self._owning(notification_id) as owned:
+                    if owned:
+                        return await self._first_step(record, rule, recipient)
+                    return None
+            # Created meanwhile, or by a version that did not store `recipient`.
+            record = await notifications.find_one({"_id": notification_id})
+            assert record is not None
+        return await self._replay_or_advance(record)
+
+    async def _replay_or_advance(self, record: dict[str, Any]) -> NotificationOutcome | None:
+        if record.get("last_outcome"):
+            # A redelivered cause: tell the outcome again (same event id), send nothing.
+            await self._publish(record)
+            return NotificationOutcome.model_validate(record["last_outcome"])
+        return await self.advance(record)
+
+    def _new_record(
+        self,
+        notification_id: str,
+        rule: Rule,
+        recipient: Recipient,
+        channel: DeliveryChannel,
+        address: str,
+        event: Event,
+        appeal: AppealView | None,
+    ) -> dict[str, Any]:
+        language = recipient.language
+        variables = template_variables(
+            rule.template, event, appeal, language, self.directory.agency_name
         )
-        await publish_event(self.runtime, topics.NOTIFICATION_OUTCOMES, outcome)
+        now = self.clock()
+        number = (
+            appeal.registration_number if appeal else getattr(event, "registration_number", None)
+        )
+        return {
+            "_id": notification_id,
+            "appeal_id": event.appeal_id,
+            "correlation_id": event.correlation_id,
+            "cause_event_id": event.event_id,
+            "cause_event_type": event.event_type,
+            "cause_occurred_at": event.occurred_at,
+            "recipient_role": recipient.role.value,
+            "recipient": recipient.key,
+            "channel": channel.value,
+            "address": address,
+            "template": rule.template,
+            "language": language.value,
+            "mandatory": rule.mandatory,
+            "urgent": rule.urgent or bool(appeal and appeal.urgent),
+            "registration_number": number,
+            "subject": render_subject(rule.template, language, variables),
+            "text": render(rule.template, language, variables),
+            "status": PENDING,
+            "attempts": 0,
+            "max_attempts": self.retry.max_attempts,
+            "next_attempt_at": now,
+            "reason": None,
+            "created_at": now,
+            "updated_at": now,
+            "quiet_hours": [
+                (
+                    recipient.preferences.quiet_hours_start or self.settings.quiet_hours_start
+                ).isoformat(),
+                (
+                    recipient.preferences.quiet_hours_end or self.settings.quiet_hours_end
+                ).isoformat(),
+            ],
+        }
+
+    async def _first_step(
+        self, record: dict[str, Any], rule: Rule, recipient: Recipient
+    ) -> NotificationOutcome | None:
+        if not rule.mandatory and recipient.preferences.opt_out:
+            return await self._transition(
+                record,
+                DeliveryStatus.SUPPRESSED,
+                DeliveryStatus.SUPPRESSED.value,
+                "opted_out",
+                {"next_attempt_at": None},
+                expect={"attempts": 0},
+            )
+        return await self._advance_owned(record)
+
+    # --- attempts -------------------------------------------------------------------------
+
+    async def advance(self, record: dict[str, Any]) -> NotificationOutcome | None:
+        """Make the record's next attempt now (or defer it for quiet hours), unless another
+        worker of this process already does."""
+        with self._owning(record["_id"]) as owned:
+            if not owned:
+                return None
+            return await self._advance_owned(record)
+
+    @contextmanager
+    def _owning(self, notification_id: str) -> Iterator[bool]:
+        if notification_id in self._inflight:
+            yield False
+            return
+        self._inflight.add(notification_id)
+        try:
+            yield True
+        finally:
+            self._inflight.discard(notification_id)
+
+    async def _advance_owned(self, record: dict[str, Any]) -> NotificationOutcome | None:
+        now = self.clock()
+        if record["channel"] == DeliveryChannel.SMS.value and not record.get("urgent"):
+            start, end = self.settings.quiet_hours_start, self.settings.quiet_hours_end
+            if record.get("quiet_hours"):
+                start, end = (time.fromisoformat(t) for t in record["quiet_hours"])
+            until = quiet_hours_end(now, start, end, self.tz)
+            if until is not None:
+                return await self._transition(
+                    record,
+                    DeliveryStatus.DEFERRED,
+                    DeliveryStatus.DEFERRED.value,
+                    f"quiet_hours: SMS deferred until {local_time(until)}",
+                    {"next_attempt_at": until},
+                    expect={"attempts": record["attempts"], "status": record["status"]},
+                    step=f"quiet:{until.isoformat()}",
+                )
+        return await self._attempt(record, now)
+
+    async def _attempt(self, record: dict[str, Any], now: datetime) -> NotificationOutcome | None:
+        nid, attempt = record["_id"], record["attempts"] + 1
+        attempts = self.db[ATTEMPTS]
+        claimed = await insert_once(
+            attempts,
+            {
+                "_id": f"{nid}#{attempt}",
+                "notification_id": nid,
+                "attempt": attempt,
+                "channel": record["channel"],
+                "state": "started",
+                "started_at": now,
+            },
+        )
+        if not claimed:
+            return await self._recover_claim(record, attempt, now)
+
+        message = OutgoingMessage(
+            notification_id=nid,
+            address=record["address"],
+            text=record["text"],
+            subject=record.get("subject", ""),
+            appeal_id=record["appeal_id"],
+            template=record["template"],
+        )
+        provider = self.providers.get(DeliveryChannel(record["channel"]))
+        reference: str | None = None
+        failure: DeliveryFailed | None = None
+        try:
+            if provider is None:
+                raise DeliveryFailed(f"no {record['channel']} provider configured", permanent=True)
+            reference = await asyncio.wait_for(
+                provider.deliver(message), timeout=self.settings.provider_timeout_seconds + 5
+            )
+        except DeliveryFailed as exc:
+            failure = exc
+        except Exception as exc:  # noqa: BLE001 - any provider error is a failed attempt
+            failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
+        finished = self.clock()
+        result = "failed" if failure else "accepted"
+        self.metrics.attempts.labels(record["channel"], result).inc()
+        await attempts.update_one(
+            {"_id": f"{nid}#{attempt}"},
+            {
+                "$set": {
+                    "state": result,
+                    "finished_at": finished,
+                    "reason": failure.reason if failure else None,
+                    "permanent": failure.permanent if failure else None,
+                    "provider_ref": reference,
+                }
+            },
+        )
+        log.info(
+            "notification %s attempt %d via %s to %s: %s",
+            nid,
+            attempt,
+            record["channel"],
+            mask_address(record["address"]),
+            failure.reason if failure else "accepted",
+        )
+        return await self._apply_result(record, attempt, finished, failure, reference)
+
+    async def _recover_claim(
+        self, record: dict[str, Any], attempt: int, now: datetime
+    ) -> NotificationOutcome | None:
+        """Attempt `attempt` was claimed before: by a worker that is on it, that finished it
+        but died before recording the result, or that died during it."""
+        attempts = self.db[ATTEMPTS]
+        claim = await attempts.find_one({"_id": f"{record['_id']}#{attempt}"})
+        if claim is None:
+            return None
+        if claim["state"] in ("accepted", "failed"):
+            failure = (
+                DeliveryFailed(claim.get("reason") or "failed", permanent=bool(claim["permanent"]))
+                if claim["state"] == "failed"
+                else None
+            )
+            return await self._apply_result(
+                record,
+                attempt,
+                claim.get("finished_at") or now,
+                failure,
+                claim.get("provider_ref"),
+                replay=True,
+            )
+        if claim["started_at"] > now - timedelta(seconds=self.settings.claim_timeout_seconds):
+            return None  # someone is on it
+        # Interrupted: the provider may or may not have it. Count the attempt and go on; the
+        # provider sees the same idempotency key again.
+        await attempts.update_one(
+            {"_id": claim["_id"], "state": "started"},
+            {"$set": {"state": "interrupted", "finished_at": now}},
+        )
+        log.warning("notification %s attempt %d was interrupted", record["_id"], attempt)
+        if attempt >= record["max_attempts"]:
+            failure = DeliveryFailed(f"attempt {attempt} was interrupted", permanent=True)
+            return await self._apply_result(record, attempt, now, failure, None, replay=True)
+        updated = await self.db[NOTIFICATIONS].update_one(
+            {"_id": record["_id"], "attempts": attempt - 1}, {"$set": {"attempts": attempt}}
+        )
+        if updated.matched_count == 0:
+            return None
+        return await self._attempt({**record, "attempts": attempt}, now)
+
+    async def _apply_result(
+        self,
+        record: dict[str, Any],
+        attempt: int,
+        now: datetime,
+        failure: DeliveryFailed | None,
+        reference: str | None,
+        *,
+        replay: bool = False,
+    ) -> NotificationOutcome | None:
+        # Whoever inserted attempt n's claim is the only one to record its result, so the
+        # plain path updates by `_id` alone (the only filter FerretDB serves fast). Replaying
+        # a result found in a claim document may race with its owner: that one is guarded.
+        expect = {"attempts": attempt - 1} if replay else {}
+        if failure is None:
+            return await self._transition(
+                record,
+                DeliveryStatus.SENT,
+                DeliveryStatus.SENT.value,
+                None,
+                {
+                    "attempts": attempt,
+                    "sent_at": now,
+                    "provider_ref": reference,
+                    "next_attempt_at": None,
+                },
+                expect=expect,
+            )
+        if failure.permanent or attempt >= record["max_attempts"]:
+            kind = "permanent failure" if failure.permanent else "attempts exhausted"
+            return await self._transition(
+                record,
+                DeliveryStatus.FAILED,
+                DeliveryStatus.FAILED.value,
+                f"{kind} after attempt {attempt}: {failure.reason}",
+                {"attempts": attempt, "failed_at": now, "next_attempt_at": None},
+                expect=expect,
+            )
+        retry_at = now + self.retry.delay_after(attempt)
+        return await self._transition(
+            record,
+            DeliveryStatus.DEFERRED,
+            PENDING,
+            f"retry: attempt {attempt} failed ({failure.reason}); "
+            f"next attempt at {local_time(retry_at)}",
+            {"attempts": attempt, "next_attempt_at": retry_at},
+            expect=expect,
+            step="retry",
+        )
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    async def _transition(
+        self,
+        record: dict[str, Any],
+        outcome_status: DeliveryStatus,
+        record_status: str,
+        reason: str | None,
+        changes: dict[str, Any],
+        *,
+        expect: dict[str, Any],
+        step: str = "",
+    ) -> NotificationOutcome | None:
+        """Store the new state with its outcome, then publish the outcome. Nothing happens
+        when the record is no longer as `expect`ed (someone else moved it on)."""
+        attempts = changes.get("attempts", record["attempts"])
+        now = self.clock()
+        outcome = NotificationOutcome(
+            event_id=deterministic_id(
+                "notification.outcome", record["_id"], outcome_status.value, str(attempts), step
+            ),
+            appeal_id=record["appeal_id"],
+            occurred_at=now,
+            correlation_id=record["correlation_id"],
+            causation_id=record["cause_event_id"],
+            notification_id=record["_id"],
+            cause_event_id=record["cause_event_id"],
+            recipient_role=RecipientRole(record["recipient_role"]),
+            delivery_channel=DeliveryChannel(record["channel"]),
+            template=record["template"],
+            language=Language(record["language"]),
+            status=outcome_status,
+            attempts=attempts,
+            reason=scrub(reason) if reason else None,
+            registration_number=record.get("registration_number"),
+        )
+        fields = {
+            **changes,
+            "status": record_status,
+            "reason": outcome.reason,
+            "updated_at": now,
+            "last_outcome": outcome.model_dump(mode="json"),
+            "outcome_published": False,
+        }
+        updated = await self.db[NOTIFICATIONS].update_one(
+            {"_id": record["_id"], **expect}, {"$set": fields}
+        )
+        if updated.matched_count == 0:
+            return None
+        record.update(fields)
+        self.metrics.outcomes.labels(
+            record["channel"], record["template"], record["language"], outcome_status.value
+        ).inc()
+        if outcome_status is DeliveryStatus.SENT:
+            latency = changes["sent_at"] - record["cause_occurred_at"]
+            self.metrics.latency.labels(record["channel"], record["template"]).observe(
+                max(0.0, latency.total_seconds())
+            )
+        await self._publish(record)
         return outcome
+
+    async def _publish(self, record: dict[str, Any]) -> None:
+        outcome = NotificationOutcome.model_validate(record["last_outcome"])
+        await publish_event(self.runtime, topics.NOTIFICATION_OUTCOMES, outcome)
+        if not record.get("outcome_published"):
+            # By `_id` alone (fast on FerretDB): a newer outcome of the same record can only
+            # come from the next attempt's claim holder, which publishes its own.
+            await self.db[NOTIFICATIONS].update_one(
+                {"_id": record["_id"]}, {"$set": {"outcome_published": True}}
+            )
+            record["outcome_published"] = True
+
+    # --- the delivery loop's work -------------------------------------------------------
+
+    async def deliver_due(self, batch: int = 100) -> int:
+        """One pass of the delivery loop: attempt due records, publish outcomes a crash left
+        unpublished, release parked events. Returns how many records it advanced."""
+        now = self.clock()
+        notifications = self.db[NOTIFICATIONS]
+        due = (
+            await notifications.find(
+                {"status": {"$in": DUE_STATUSES}, "next_attempt_at": {"$lte": now}}
+            )
+            .sort("next_attempt_at", ASCENDING)
+            .limit(batch)
+            .to_list()
+        )
+        for record in due:
+            await self.advance(record)
+        stale = now - timedelta(seconds=10)
+        for record in (
+            await notifications.find({"outcome_published": False, "updated_at": {"$lte": stale}})
+            .limit(batch)
+            .to_list()
+        ):
+            if record["_id"] not in self._inflight:
+                await self._publish(record)
+        await self.release_parked()
+        return len(due)
+
+    async def resend(self, notification_id: str) -> dict[str, Any] | None:
+        """Give a failed notification a fresh round of attempts (an operator's decision)."""
+        now = self.clock()
+        record = await self.db[NOTIFICATIONS].find_one({"_id": notification_id})
+        if record is None or record["status"] != DeliveryStatus.FAILED.value:
+            return record
+        await self.db[NOTIFICATIONS].update_one(
+            {"_id": notification_id, "status": DeliveryStatus.FAILED.value},
+            {
+                "$set": {
+                    "status": PENDING,
+                    "next_attempt_at": now,
+                    "max_attempts": record["attempts"] + self.retry.max_attempts,
+                    "updated_at": now,
+                }
+            },
+        )
+        return await self.db[NOTIFICATIONS].find_one({"_id": notification_id})
+
+
+class DeliveryLoop:
+    """Runs `NotifyService.deliver_due` every `interval` seconds (or when woken) until
+    stopped. One per process; several processes may run it (attempt claims keep them apart)."""
+
+    def __init__(self, service: NotifyService, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notify-delivery-loop")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.service.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass
+                log.exception("delivery loop pass failed; trying again")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()

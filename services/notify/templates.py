@@ -1,5 +1,13 @@
-"""Message templates per language. Rendering uses string.Template: placeholders only, so a
-template can never run code. Dates are shown in Asia/Almaty local time."""
+"""Message templates per language, and the words templates need (outcomes, deadline kinds).
+
+Rendering uses string.Template: placeholders only, so a template can never run code, and a
+missing variable raises instead of sending half a text. Every template exists in Kazakh,
+Russian and English with a subject (e-mail subject, push title) and a body; `VARIABLES`
+names what each needs, and a test renders every one in every language.
+
+Dates are shown in Asia/Almaty local time as `DD.MM.YYYY HH:MM`, the form both Kazakh and
+Russian official correspondence use.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +15,227 @@ from datetime import datetime
 from string import Template
 from zoneinfo import ZoneInfo
 
-from contracts import Language
+from contracts import AnswerOutcome, DeadlineKind, Language
 
 LOCAL_TZ = ZoneInfo("Asia/Almaty")
 
+KK, RU, EN = Language.KK, Language.RU, Language.EN
+
 TEMPLATES: dict[str, dict[Language, Template]] = {
     "appeal_registered": {
-        Language.KK: Template(
+        KK: Template(
             "Өтінішіңіз тіркелді, нөмірі $registration_number ($registered_at). "
             "Жауап беру мерзімі: $answer_due_at дейін."
         ),
-        Language.RU: Template(
+        RU: Template(
             "Ваше обращение зарегистрировано под номером $registration_number ($registered_at). "
             "Срок рассмотрения: до $answer_due_at."
         ),
-        Language.EN: Template(
+        EN: Template(
             "Your appeal is registered as $registration_number ($registered_at). "
             "It will be answered by $answer_due_at."
         ),
     },
+    "anonymous_not_considered": {
+        KK: Template(
+            "$channel_appeal_id анонимді өтінішіңіз қаралмайды: ҚР ӘРПК бойынша анонимді "
+            "өтініштер қаралмайды (қылмыс немесе қауіпсіздікке қатер туралы хабарламалардан "
+            "басқа). Аты-жөніңізді көрсетіп, қайта жүгіне аласыз."
+        ),
+        RU: Template(
+            "Ваше анонимное обращение $channel_appeal_id не рассматривается: по АППК РК "
+            "анонимные обращения не рассматриваются (кроме сообщений о преступлениях и угрозах "
+            "безопасности). Вы можете обратиться повторно, указав свои данные."
+        ),
+        EN: Template(
+            "Your anonymous appeal $channel_appeal_id will not be considered: under the "
+            "Administrative Procedural Code anonymous appeals are not considered (except "
+            "reports of crimes or threats to security). You may apply again with your name."
+        ),
+    },
+    "appeal_forwarded": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңіз құзыреті бойынша қарау үшін "
+            "$forwarded_at жіберілді: $agency_name (ҚР ӘРПК 65-бабы)."
+        ),
+        RU: Template(
+            "Ваше обращение № $registration_number $forwarded_at направлено по компетенции "
+            "в орган: $agency_name (ст. 65 АППК РК)."
+        ),
+        EN: Template(
+            "Your appeal $registration_number was forwarded on $forwarded_at to the competent "
+            "body: $agency_name (Art. 65 of the Administrative Procedural Code)."
+        ),
+    },
+    "appeal_accepted": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңізді қарауға қабылдады: $agency_name. "
+            "Жауап беру мерзімі: $answer_due_at дейін."
+        ),
+        RU: Template(
+            "Обращение № $registration_number принято к рассмотрению: $agency_name. "
+            "Срок рассмотрения: до $answer_due_at."
+        ),
+        EN: Template(
+            "Your appeal $registration_number was taken up by $agency_name. "
+            "It will be answered by $answer_due_at."
+        ),
+    },
+    "deadline_extended": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңізді қарау мерзімі $new_due_at дейін "
+            "ұзартылды. Себебі: $reason. Шешім: $decision_ref."
+        ),
+        RU: Template(
+            "Срок рассмотрения обращения № $registration_number продлён до $new_due_at. "
+            "Причина: $reason. Решение: $decision_ref."
+        ),
+        EN: Template(
+            "The deadline for your appeal $registration_number is extended to $new_due_at. "
+            "Reason: $reason. Decision: $decision_ref."
+        ),
+    },
+    "appeal_answered": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңізге жауап берілді. Нәтижесі: $outcome. "
+            "Жауапты алу жолы: $how_to_obtain"
+        ),
+        RU: Template(
+            "По обращению № $registration_number дан ответ. Результат: $outcome. "
+            "Как получить ответ: $how_to_obtain"
+        ),
+        EN: Template(
+            "Your appeal $registration_number has been answered. Outcome: $outcome. "
+            "How to obtain the answer: $how_to_obtain"
+        ),
+    },
+    "new_assignment": {
+        KK: Template(
+            "Жаңа өтініш түсті: $registration_number ($agency_name). "
+            "Жауап беру мерзімі: $answer_due_at дейін."
+        ),
+        RU: Template(
+            "Поступило новое обращение № $registration_number ($agency_name). "
+            "Срок ответа: до $answer_due_at."
+        ),
+        EN: Template(
+            "New appeal assigned: $registration_number ($agency_name). "
+            "Answer due by $answer_due_at."
+        ),
+    },
+    "sla_warning": {
+        KK: Template(
+            "$registration_number нөмірлі өтініш: $deadline_kind $due_at аяқталады, "
+            "$working_days_left жұмыс күні қалды."
+        ),
+        RU: Template(
+            "Обращение № $registration_number: $deadline_kind истекает $due_at, "
+            "осталось рабочих дней: $working_days_left."
+        ),
+        EN: Template(
+            "Appeal $registration_number: the $deadline_kind ends $due_at, "
+            "$working_days_left working day(s) left."
+        ),
+    },
+    "sla_breached": {
+        KK: Template(
+            "Мерзім бұзылды: $registration_number нөмірлі өтініш, $deadline_kind $due_at өтті. "
+            "Жауапты орган: $agency_name."
+        ),
+        RU: Template(
+            "Нарушен срок: обращение № $registration_number, $deadline_kind истёк $due_at. "
+            "Ответственный орган: $agency_name."
+        ),
+        EN: Template(
+            "Deadline breached: appeal $registration_number, the $deadline_kind passed at "
+            "$due_at. Responsible body: $agency_name."
+        ),
+    },
+}
+"""Body of each message (the SMS text, the e-mail body, the push body)."""
+
+SUBJECTS: dict[str, dict[Language, Template]] = {
+    "appeal_registered": {
+        KK: Template("Өтініш тіркелді: $registration_number"),
+        RU: Template("Обращение зарегистрировано: $registration_number"),
+        EN: Template("Appeal registered: $registration_number"),
+    },
+    "anonymous_not_considered": {
+        KK: Template("Анонимді өтініш қаралмайды"),
+        RU: Template("Анонимное обращение не рассматривается"),
+        EN: Template("Anonymous appeal not considered"),
+    },
+    "appeal_forwarded": {
+        KK: Template("Өтініш жіберілді: $registration_number"),
+        RU: Template("Обращение перенаправлено: $registration_number"),
+        EN: Template("Appeal forwarded: $registration_number"),
+    },
+    "appeal_accepted": {
+        KK: Template("Өтініш қарауға қабылданды: $registration_number"),
+        RU: Template("Обращение принято к рассмотрению: $registration_number"),
+        EN: Template("Appeal taken up: $registration_number"),
+    },
+    "deadline_extended": {
+        KK: Template("Қарау мерзімі ұзартылды: $registration_number"),
+        RU: Template("Срок рассмотрения продлён: $registration_number"),
+        EN: Template("Deadline extended: $registration_number"),
+    },
+    "appeal_answered": {
+        KK: Template("Өтінішке жауап берілді: $registration_number"),
+        RU: Template("Дан ответ на обращение: $registration_number"),
+        EN: Template("Appeal answered: $registration_number"),
+    },
+    "new_assignment": {
+        KK: Template("Жаңа өтініш: $registration_number"),
+        RU: Template("Новое обращение: $registration_number"),
+        EN: Template("New appeal: $registration_number"),
+    },
+    "sla_warning": {
+        KK: Template("Мерзім жақындады: $registration_number"),
+        RU: Template("Приближается срок: $registration_number"),
+        EN: Template("Deadline approaching: $registration_number"),
+    },
+    "sla_breached": {
+        KK: Template("Мерзім бұзылды: $registration_number"),
+        RU: Template("Нарушен срок: $registration_number"),
+        EN: Template("Deadline breached: $registration_number"),
+    },
+}
+"""E-mail subject / push title of each message."""
+
+VARIABLES: dict[str, frozenset[str]] = {
+    "appeal_registered": frozenset({"registration_number", "registered_at", "answer_due_at"}),
+    "anonymous_not_considered": frozenset({"channel_appeal_id"}),
+    "appeal_forwarded": frozenset({"registration_number", "forwarded_at", "agency_name"}),
+    "appeal_accepted": frozenset({"registration_number", "agency_name", "answer_due_at"}),
+    "deadline_extended": frozenset({"registration_number", "new_due_at", "reason", "decision_ref"}),
+    "appeal_answered": frozenset({"registration_number", "outcome", "how_to_obtain"}),
+    "new_assignment": frozenset({"registration_number", "agency_name", "answer_due_at"}),
+    "sla_warning": frozenset(
+        {"registration_number", "deadline_kind", "due_at", "working_days_left"}
+    ),
+    "sla_breached": frozenset({"registration_number", "deadline_kind", "due_at", "agency_name"}),
+}
+"""The variables each template needs — every one must appear in every language's body."""
+
+OUTCOME_WORDS: dict[AnswerOutcome, dict[Language, str]] = {
+    AnswerOutcome.SATISFIED: {KK: "қанағаттандырылды", RU: "удовлетворено", EN: "satisfied"},
+    AnswerOutcome.PARTIALLY_SATISFIED: {
+        KK: "ішінара қанағаттандырылды",
+        RU: "удовлетворено частично",
+        EN: "partially satisfied",
+    },
+    AnswerOutcome.REJECTED: {KK: "бас тартылды", RU: "отказано", EN: "rejected"},
+    AnswerOutcome.EXPLAINED: {KK: "түсіндірме берілді", RU: "дано разъяснение", EN: "explained"},
+}
+
+DEADLINE_WORDS: dict[DeadlineKind, dict[Language, str]] = {
+    DeadlineKind.FORWARDING: {
+        KK: "қайта жіберу мерзімі",
+        RU: "срок перенаправления",
+        EN: "forwarding deadline",
+    },
+    DeadlineKind.ANSWER: {KK: "қарау мерзімі", RU: "срок рассмотрения", EN: "answer deadline"},
 }
 
 
@@ -36,3 +246,7 @@ def local_time(value: datetime) -> str:
 def render(template_name: str, language: Language, variables: dict[str, str]) -> str:
     """Render in `language`; KeyError when a variable is missing (never a half-filled text)."""
     return TEMPLATES[template_name][language].substitute(variables)
+
+
+def render_subject(template_name: str, language: Language, variables: dict[str, str]) -> str:
+    return SUBJECTS[template_name][language].substitute(variables)

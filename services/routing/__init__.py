@@ -1,6 +1,9 @@
 """Routing: sends each registered appeal to the body competent for its category and place.
 
-Owns: the agency registry (data), routing decisions with the rule that made them,
-`appeals.routed.v1`, `appeals.triage.v1` and the agencies' inbox topics. Does not register
-appeals (intake) or watch deadlines (sla).
+Owns: the agency registry (agencies.json) and the text classifier's stems (classifier.json),
+both versioned data; the routing rules and every decision with the rule that made it
+(`decisions`, one per appeal and hop); `appeals.routed.v1`, `appeals.triage.v1` and the
+agencies' inbox topics; re-routing on `agency.redirected` and on human triage decisions
+(`appeals.triage.decisions.v1`). Does not register appeals (intake) or watch deadlines (sla):
+it only carries the Art. 65 forwarding deadline in the events.
 """

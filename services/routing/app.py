@@ -1,35 +1,76 @@
-"""Routing's composition root: consumes registrations, serves the agency registry."""
+"""Routing's composition root: consumes registrations, agencies' answers and human triage
+decisions; serves the agency registry read-only.
+
+Subscribers (each its own consumer group, so one topic's rebalance never pauses another):
+- `appeals.registered.v1` → the first decision;
+- `agency.actions.v1` → `redirected` answers are re-routed, the other actions are ignored;
+- `appeals.triage.decisions.v1` → the operator's choice is routed.
+Bytes that are not the topic's format go to `appeals.dlq.v1`; an unexpected error leaves the
+offset uncommitted (redelivery, never a skip).
+
+HTTP: `GET /v1/agencies` (the whole registry with its version; `?category=&kato=` lists the
+bodies competent there, most specific first) and `GET /v1/agencies/{code}`.
+"""
 
 from __future__ import annotations
 
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from contracts import AppealRegistered, topics
+from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    AgencyAction,
+    AppealRegistered,
+    Category,
+    Event,
+    TriageDecided,
+    topics,
+)
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter, decode
+from services.common.messaging import Undecodable, dead_letter, decode, publish_event
 from services.common.runtime import create_runtime
 from services.common.settings import ServiceSettings
+from services.routing.decisions import Rules
+from services.routing.policy import RoutingPolicy
 from services.routing.registry import Agency, AgencyRegistry
-from services.routing.service import RoutingService
+from services.routing.service import RoutingMetrics, RoutingService
+from services.routing.store import DecisionStore, ensure_indexes
 
 
-def create_app(settings: ServiceSettings) -> Starlette:
+def create_app(
+    settings: ServiceSettings,
+    *,
+    registry: AgencyRegistry | None = None,
+    policy: RoutingPolicy | None = None,
+) -> Starlette:
     runtime = create_runtime(settings)
-    registry = AgencyRegistry.default()
-    service = RoutingService(runtime, registry)
+    runtime.on_database_ready.append(ensure_indexes)
+    rules = Rules.default(registry)
+    if policy is not None:
+        rules = Rules(rules.registry, rules.classifier, policy, rules.calendar)
+
+    async def publish(topic_name: str, event: Event) -> None:
+        await publish_event(runtime, topic_name, event)
+
+    service = RoutingService(
+        DecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry)
+    )
+    subscribe = dict(
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+    )
 
     @runtime.broker.subscriber(
         runtime.topic(topics.APPEALS_REGISTERED),
         group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
         title="routing.appeals_registered",
         description="Registered appeals to route to the competent body.",
+        **subscribe,
     )
     async def on_appeal_registered(message: KafkaMessage) -> None:
         try:
@@ -39,20 +80,63 @@ def create_app(settings: ServiceSettings) -> Starlette:
             return
         await service.route_registered(appeal)
 
-    return build_http_app(runtime, routes=registry_routes(registry))
+    @runtime.broker.subscriber(
+        runtime.topic(topics.AGENCY_ACTIONS),
+        group_id=f"{settings.consumer_group}.actions",
+        title="routing.agency_actions",
+        description="Agencies' answers; 'redirected' (not our competence) is re-routed.",
+        **subscribe,
+    )
+    async def on_agency_action(message: KafkaMessage) -> None:
+        try:
+            action: AgencyAction = AGENCY_ACTION_ADAPTER.validate_json(message.body)
+        except ValidationError as exc:
+            await dead_letter(runtime, message, Undecodable(str(exc)))
+            return
+        await service.handle_action(action)
+
+    @runtime.broker.subscriber(
+        runtime.topic(topics.TRIAGE_DECISIONS),
+        group_id=f"{settings.consumer_group}.triage",
+        title="routing.triage_decisions",
+        description="Human triage operators' choices of body, routed with the operator as reason.",
+        **subscribe,
+    )
+    async def on_triage_decision(message: KafkaMessage) -> None:
+        try:
+            decided = decode(message, TriageDecided)
+        except Undecodable as exc:
+            await dead_letter(runtime, message, exc)
+            return
+        await service.handle_triage_decision(decided)
+
+    app = build_http_app(runtime, routes=registry_routes(rules.registry))
+    app.state.routing = service
+    return app
+
+
+def describe(agency: Agency) -> dict:
+    described = agency.model_dump(mode="json") | {"inbox_topic": agency.inbox_topic}
+    described["competences"] = sorted(described["competences"])  # stable output
+    return described
 
 
 def registry_routes(registry: AgencyRegistry) -> list[Route]:
-    def describe(agency: Agency) -> dict:
-        described = agency.model_dump(mode="json") | {"inbox_topic": agency.inbox_topic}
-        described["competences"] = sorted(described["competences"])  # stable output
-        return described
-
-    async def list_agencies(_: Request) -> JSONResponse:
+    async def list_agencies(request: Request) -> JSONResponse:
+        category = request.query_params.get("category")
+        kato = request.query_params.get("kato") or None
+        if category is None:
+            bodies = list(registry.by_code.values())
+        else:
+            try:
+                bodies = registry.competent(Category(category), kato)
+            except ValueError:
+                return JSONResponse({"error": "unknown_category", "category": category}, 400)
         return JSONResponse(
             {
                 "version": registry.version,
-                "agencies": [describe(a) for a in registry.by_code.values()],
+                "fallback": registry.fallback,
+                "agencies": [describe(a) for a in bodies],
             }
         )
 

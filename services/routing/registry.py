@@ -1,5 +1,19 @@
 """The agency registry: which bodies exist, where they have jurisdiction, what they are
-competent for. Versioned data (agencies.json); this module only loads and queries it."""
+competent for. Versioned data (agencies.json); this module only loads and queries it.
+
+Owns: the shape of a body, the registry's integrity checks (unique codes, known parents, no
+parent cycles, a national body for every category, a named catch-all) and the ranking that
+"most specific competent body" means. Does not own: which rule applies to an appeal
+(decisions.py) or anything about storage and Kafka.
+
+Ranking, most specific first:
+1. the longest KATO prefix of the body's jurisdiction matching the place (a district's
+   4 digits beat a city's or region's 2, which beat the nationwide ``""``);
+2. on equal territory, the narrower body — fewer competences — wins: a city department
+   for heating beats the city akimat, whose general competence also names heating, and a
+   ministry beats the Government Office;
+3. then the code, so the choice is stable.
+"""
 
 from __future__ import annotations
 
@@ -43,38 +57,84 @@ class Agency(BaseModel):
         matches = [len(p) for p in self.jurisdiction if p == "" or (kato and kato.startswith(p))]
         return max(matches) if matches else None
 
+    def is_competent(self, category: Category, kato: str | None) -> bool:
+        """Competent for `category` and with jurisdiction over `kato`."""
+        return category in self.competences and self.covers(kato) is not None
+
 
 class AgencyRegistry:
     def __init__(
-        self, version: str, agencies: list[Agency], *, require_national_fallback: bool = True
+        self,
+        version: str,
+        agencies: list[Agency],
+        *,
+        require_national_fallback: bool = True,
+        fallback: str | None = None,
     ) -> None:
-        """`require_national_fallback=False` only for partial registries built in tests."""
+        """`require_national_fallback=False` only for partial registries built in tests.
+
+        `fallback` names the national catch-all body (the Government Office): the body of
+        last resort, and the marker for "no specialised rule covers this category"."""
         self.version = version
         self.by_code = {agency.code: agency for agency in agencies}
         if len(self.by_code) != len(agencies):
             raise ValueError("agency codes must be unique")
         for agency in agencies:
+            agency_inbox(agency.code)  # raises for a code that cannot name a topic
             if agency.parent is not None and agency.parent not in self.by_code:
                 raise ValueError(f"{agency.code}: unknown parent {agency.parent}")
+        for agency in agencies:
+            self._check_no_parent_cycle(agency)
+        if fallback is not None:
+            body = self.by_code.get(fallback)
+            if body is None or body.covers(None) is None:
+                raise ValueError(f"fallback {fallback!r} must be a known nationwide body")
+        self.fallback = fallback
         # Unknown places and uncovered categories fall back to a national body, never to
         # nowhere: every category needs one.
         national = set().union(*(a.competences for a in agencies if a.level is Level.NATIONAL))
         if require_national_fallback and (uncovered := set(Category) - national):
             raise ValueError(f"no national body is competent for: {sorted(uncovered)}")
 
+    def _check_no_parent_cycle(self, agency: Agency) -> None:
+        seen = {agency.code}
+        parent = agency.parent
+        while parent is not None:
+            if parent in seen:
+                raise ValueError(f"{agency.code}: parent chain loops through {parent}")
+            seen.add(parent)
+            parent = self.by_code[parent].parent
+
     @classmethod
     @cache
     def default(cls) -> AgencyRegistry:
-        data = json.loads(REGISTRY_PATH.read_text(encoding="utf-8"))
-        return cls(data["version"], [Agency.model_validate(a) for a in data["agencies"]])
+        return cls.from_file(REGISTRY_PATH)
+
+    @classmethod
+    def from_file(cls, path: Path) -> AgencyRegistry:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            data["version"],
+            [Agency.model_validate(a) for a in data["agencies"]],
+            fallback=data.get("fallback"),
+        )
+
+    def get(self, code: str | None) -> Agency | None:
+        return self.by_code.get(code) if code else None
 
     def competent(self, category: Category, kato: str | None) -> list[Agency]:
         """Bodies competent for `category` with jurisdiction over `kato`, most specific first
-        (longest matching KATO prefix: district > city > region > national)."""
+        (see the module docstring for the ranking)."""
         ranked = [
             (depth, agency)
             for agency in self.by_code.values()
             if category in agency.competences and (depth := agency.covers(kato)) is not None
         ]
-        ranked.sort(key=lambda pair: (-pair[0], pair[1].code))
+        ranked.sort(key=lambda pair: (-pair[0], len(pair[1].competences), pair[1].code))
         return [agency for _, agency in ranked]
+
+    def only_fallback_is_competent(self, category: Category, kato: str | None) -> bool:
+        """True when no body but the catch-all takes `category` at `kato`: no specialised
+        rule covers it, so the text may know better."""
+        codes = [agency.code for agency in self.competent(category, kato)]
+        return self.fallback is not None and codes in ([], [self.fallback])

@@ -1,127 +1,372 @@
-"""Routing's core: decide, store the decision, tell the routed topic and the body's inbox.
+"""Routing's core: decide, store the decision, tell the body's inbox and the routed (or
+triage) topic.
 
-Effects per registered event: decision stored (unique per appeal and hop) → AppealRouted and
-AgencyAssignment published → offset committed by the caller. A redelivery finds the stored
-decision and republishes the same events (same event ids).
+Effects per cause — a registered appeal, an agency's "not our competence", a human triage
+decision: decision stored (unique per appeal and hop) → events published and acknowledged →
+offset committed by the caller. A redelivered cause (same event id, or the same agency
+action id / triage decision id sent again) finds its stored decision and republishes the
+same events with the same ids; it never makes a second decision.
+
+A redirect or triage decision only acts on the appeal's latest decision: a redirect from a
+body that does not hold the appeal (any more), or an answer to a triage the appeal has left,
+is stale — logged and counted (`tyndau_routing_messages_ignored_total`), without effect.
+Other agency actions (accepted, extended, answered) are not routing's business.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from contracts import (
+    AgencyAction,
     AgencyAssignment,
+    AppealRedirected,
     AppealRegistered,
     AppealRouted,
+    AppealTriaged,
+    Category,
+    Event,
+    TriageDecided,
     agency_inbox,
     deterministic_id,
     topics,
 )
-from services.common.messaging import insert_once, publish_event
-from services.common.runtime import ServiceRuntime
-from services.routing.decisions import RouteDecision, decide_route
+from services.routing.decisions import (
+    Decision,
+    Routed,
+    RoutingState,
+    Rules,
+    decide_operator,
+    decide_redirect,
+    decide_route,
+)
 from services.routing.registry import AgencyRegistry
+from services.routing.store import DecisionStore, decision_key
 
-DECISIONS = "decisions"
+log = logging.getLogger("tyndau.routing")
+
+Publish = Callable[[str, Event], Awaitable[None]]
+Clock = Callable[[], datetime]
+
+TRIGGER_REGISTERED = "registered"
+TRIGGER_REDIRECTED = "redirected"
+TRIGGER_TRIAGE_DECIDED = "triage_decided"
+
+
+class RoutingMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.routed = Counter(
+            "tyndau_routing_appeals_routed_total",
+            "Appeals sent to a body, by body, its level, the rule and whether forwarded.",
+            ["agency", "level", "rule", "forwarded"],
+            registry=registry,
+        )
+        self.triaged = Counter(
+            "tyndau_routing_appeals_triaged_total",
+            "Appeals sent to human triage, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.redirects = Counter(
+            "tyndau_routing_redirects_total",
+            "'Not our competence' answers acted on, by the body that declined.",
+            ["agency"],
+            registry=registry,
+        )
+        self.ignored = Counter(
+            "tyndau_routing_messages_ignored_total",
+            "Redirects and triage decisions without effect (stale, unknown appeal), by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "tyndau_routing_decision_seconds",
+            "From receiving a cause to its decision stored and its events acknowledged.",
+            ["trigger"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
 
 
 class RoutingService:
-    def __init__(self, runtime: ServiceRuntime, registry: AgencyRegistry) -> None:
-        self.runtime = runtime
-        self.registry = registry
-        self.routed_total = Counter(
-            "tyndau_routing_appeals_routed_total",
-            "Appeals routed, by receiving body level, rule and whether forwarded.",
-            ["level", "rule", "forwarded"],
-            registry=runtime.registry,
+    def __init__(
+        self,
+        store: DecisionStore,
+        publish: Publish,
+        rules: Rules,
+        metrics: RoutingMetrics,
+        clock: Clock = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.publish = publish
+        self.rules = rules
+        self.metrics = metrics
+        self.clock = clock
+
+    @property
+    def registry(self) -> AgencyRegistry:
+        return self.rules.registry
+
+    # --- causes -------------------------------------------------------------------------
+
+    async def route_registered(self, appeal: AppealRegistered) -> AppealRouted | AppealTriaged:
+        # Decide first, then store under the (appeal, hop 0) key: on the happy path one
+        # write and no read. A redelivery loses the insert and republishes what is stored,
+        # so a registry or rule change since then never re-routes the appeal.
+        started = time.perf_counter()
+        decision = decide_route(appeal, self.rules.registry, self.rules)
+        state = RoutingState(hop=-1, agency_code=None, category=appeal.category)
+        document = self._record(
+            appeal, 0, decision, appeal, appeal.event_id, TRIGGER_REGISTERED, state, ()
+        )
+        # Hop 0 keeps the appeal as routing received it, for later redirects and triage.
+        document["registered"] = appeal.model_dump(mode="json")
+        if not await self.store.insert(document):
+            stored = await self.store.decision(appeal.appeal_id, 0)
+            if stored is None:  # a duplicate key means it exists; retry rather than guess
+                raise RuntimeError(f"decision 0 of {appeal.appeal_id} vanished")
+            return await self._publish(stored)
+        self._count(document)
+        event = await self._publish(document)
+        self.metrics.latency.labels(TRIGGER_REGISTERED).observe(time.perf_counter() - started)
+        return event
+
+    async def handle_action(self, action: AgencyAction) -> AppealRouted | AppealTriaged | None:
+        if not isinstance(action, AppealRedirected):
+            return None
+        redirect = action
+
+        def holds_it(latest: dict[str, Any]) -> bool:
+            return latest["outcome"] == "routed" and latest["agency_code"] == redirect.agency_code
+
+        def decide(appeal: AppealRegistered, state: RoutingState, now: datetime) -> Decision:
+            return decide_redirect(appeal, state, redirect, self.rules, now)
+
+        return await self._follow_up(
+            redirect,
+            f"action/{redirect.agency_code}/{redirect.action_id}",
+            TRIGGER_REDIRECTED,
+            holds_it,
+            decide,
+            (redirect.agency_code,),
         )
 
-    async def route_registered(self, appeal: AppealRegistered) -> AppealRouted:
-        hop = 0
-        decision_id = deterministic_id("routing.decision", appeal.appeal_id, str(hop))
-        decisions = self.runtime.db[DECISIONS]
-        stored = await decisions.find_one({"_id": decision_id})
-        if stored is None:
-            decision = decide_route(appeal, self.registry)
-            routed, assignment = self._events(appeal, decision, hop)
-            document = {
-                "_id": decision_id,
-                "appeal_id": appeal.appeal_id,
-                "hop": hop,
-                "agency_code": decision.agency.code,
-                "rule_id": decision.rule_id,
+    async def handle_triage_decision(
+        self, decided: TriageDecided
+    ) -> AppealRouted | AppealTriaged | None:
+        def waits_for_it(latest: dict[str, Any]) -> bool:
+            return latest["outcome"] == "triaged" and latest["event_id"] == decided.triage_event_id
+
+        def decide(appeal: AppealRegistered, state: RoutingState, now: datetime) -> Decision:
+            return decide_operator(appeal, state, decided, self.rules, now)
+
+        return await self._follow_up(
+            decided,
+            f"triage/{decided.decision_id}",
+            TRIGGER_TRIAGE_DECIDED,
+            waits_for_it,
+            decide,
+            (),
+        )
+
+    # --- the shared path of follow-up decisions -----------------------------------------
+
+    async def _follow_up(
+        self,
+        cause: Event,
+        cause_key: str,
+        trigger: str,
+        applies_to: Callable[[dict[str, Any]], bool],
+        decide: Callable[[AppealRegistered, RoutingState, datetime], Decision],
+        newly_declined: tuple[str, ...],
+    ) -> AppealRouted | AppealTriaged | None:
+        started = time.perf_counter()
+        history = await self.store.history(cause.appeal_id)
+        if not history:
+            return self._ignore("unknown_appeal", cause, trigger)
+        appeal = AppealRegistered.model_validate(history[0]["registered"])
+        if done := self._decided_by(history, cause, cause_key):
+            return await self._publish(done)
+        latest = history[-1]
+        if not applies_to(latest):
+            return self._ignore("stale", cause, trigger)
+
+        state = _state_of(history)
+        hop = state.hop + 1
+        decision = decide(appeal, state, self.clock())
+        document = self._record(
+            appeal, hop, decision, cause, cause_key, trigger, state, newly_declined
+        )
+        if not await self.store.insert(document):
+            # Another cause took this hop between our read and our write.
+            stored = await self.store.decision(cause.appeal_id, hop)
+            if stored is not None and self._decided_by([stored], cause, cause_key):
+                return await self._publish(stored)
+            return self._ignore("stale", cause, trigger)
+        self._count(document)
+        if trigger == TRIGGER_REDIRECTED:
+            self.metrics.redirects.labels(newly_declined[0]).inc()
+        event = await self._publish(document)
+        self.metrics.latency.labels(trigger).observe(time.perf_counter() - started)
+        return event
+
+    @staticmethod
+    def _decided_by(
+        history: list[dict[str, Any]], cause: Event, cause_key: str
+    ) -> dict[str, Any] | None:
+        for document in history:
+            if document["cause_event_id"] == cause.event_id or document["cause_key"] == cause_key:
+                return document
+        return None
+
+    def _ignore(self, reason: str, cause: Event, trigger: str) -> None:
+        self.metrics.ignored.labels(reason).inc()
+        log.warning(
+            "%s %s for appeal %s ignored: %s", trigger, cause.event_id, cause.appeal_id, reason
+        )
+        return None
+
+    def _count(self, document: dict[str, Any]) -> None:
+        if document["outcome"] == "routed":
+            self.metrics.routed.labels(
+                document["agency_code"],
+                document["level"],
+                document["rule_id"],
+                str(document["forwarded"]).lower(),
+            ).inc()
+        else:
+            self.metrics.triaged.labels(document["reason_code"]).inc()
+
+    # --- events -------------------------------------------------------------------------
+
+    async def _publish(self, document: dict[str, Any]) -> AppealRouted | AppealTriaged:
+        if document["outcome"] == "routed":
+            routed = AppealRouted.model_validate(document["routed"])
+            assignment = AgencyAssignment.model_validate(document["assignment"])
+            # The agency learns of the appeal before the rest of the system hears it was routed.
+            await self.publish(agency_inbox(assignment.agency_code), assignment)
+            await self.publish(topics.APPEALS_ROUTED, routed)
+            return routed
+        triaged = AppealTriaged.model_validate(document["triaged"])
+        await self.publish(topics.APPEALS_TRIAGE, triaged)
+        return triaged
+
+    def _record(
+        self,
+        appeal: AppealRegistered,
+        hop: int,
+        decision: Decision,
+        cause: Event,
+        cause_key: str,
+        trigger: str,
+        state: RoutingState,
+        newly_declined: tuple[str, ...],
+    ) -> dict[str, Any]:
+        now = self.clock()
+        declined_by = [*state.declined_by, *newly_declined]
+        base: dict[str, Any] = {
+            "_id": decision_key(appeal.appeal_id, hop),
+            "appeal_id": appeal.appeal_id,
+            "hop": hop,
+            "trigger": trigger,
+            "cause_event_id": cause.event_id,
+            "cause_key": cause_key,
+            "category": decision.category.value,
+            "declined_by": declined_by,
+            "decided_at": now,
+        }
+        envelope = {
+            "appeal_id": appeal.appeal_id,
+            "occurred_at": now,
+            "correlation_id": appeal.correlation_id,
+        }
+        if isinstance(decision, Routed):
+            agency = decision.agency
+            routed = AppealRouted(
+                **envelope,
+                event_id=deterministic_id("appeal.routed", appeal.appeal_id, str(hop)),
+                causation_id=cause.event_id,
+                registration_number=appeal.registration_number,
+                agency_code=agency.code,
+                inbox_topic=agency.inbox_topic,
+                rule_id=decision.rule.id,
+                rule_version=decision.rule_version,
+                reason=decision.reason,
+                category=decision.category,
+                region_kato=appeal.region_kato,
+                forwarded=decision.forwarded,
+                addressed_to=appeal.addressed_to,
+                forward_due_at=decision.forward_due_at,
+                hop=hop,
+                declined_by=declined_by,
+                urgent=appeal.urgent,
+                received_at=appeal.received_at,
+                answer_due_at=appeal.answer_due_at,
+            )
+            assignment = AgencyAssignment(
+                **envelope,
+                event_id=deterministic_id("agency.assignment", appeal.appeal_id, str(hop)),
+                causation_id=routed.event_id,
+                registration_number=appeal.registration_number,
+                agency_code=agency.code,
+                sub_unit=None,
+                kind=appeal.kind,
+                category=decision.category,
+                language=appeal.language,
+                region_kato=appeal.region_kato,
+                address=appeal.address,
+                location=appeal.location,
+                subject=appeal.subject,
+                text=appeal.text,
+                applicant=appeal.applicant,
+                received_at=appeal.received_at,
+                registered_at=appeal.registered_at,
+                answer_due_at=appeal.answer_due_at,
+                forward_due_at=decision.forward_due_at,
+                forwarded=decision.forwarded,
+                urgent=appeal.urgent,
+            )
+            return base | {
+                "outcome": "routed",
+                "event_id": routed.event_id,
+                "agency_code": agency.code,
+                "level": agency.level.value,
+                "rule_id": decision.rule.id,
                 "rule_version": decision.rule_version,
-                "decided_at": routed.occurred_at,
+                "forwarded": decision.forwarded,
                 "routed": routed.model_dump(mode="json"),
                 "assignment": assignment.model_dump(mode="json"),
             }
-            if await insert_once(decisions, document):
-                self.routed_total.labels(
-                    decision.agency.level.value, decision.rule_id, str(routed.forwarded).lower()
-                ).inc()
-            else:
-                stored = await decisions.find_one({"_id": decision_id})
-        if stored is not None:
-            routed = AppealRouted.model_validate(stored["routed"])
-            assignment = AgencyAssignment.model_validate(stored["assignment"])
-        # The agency learns of the appeal before the rest of the system hears it was routed.
-        await publish_event(self.runtime, agency_inbox(assignment.agency_code), assignment)
-        await publish_event(self.runtime, topics.APPEALS_ROUTED, routed)
-        return routed
-
-    def _events(
-        self, appeal: AppealRegistered, decision: RouteDecision, hop: int
-    ) -> tuple[AppealRouted, AgencyAssignment]:
-        now = datetime.now(UTC)
-        agency = decision.agency
-        routed = AppealRouted(
-            event_id=deterministic_id("appeal.routed", appeal.appeal_id, str(hop)),
-            appeal_id=appeal.appeal_id,
-            occurred_at=now,
-            correlation_id=appeal.correlation_id,
-            causation_id=appeal.event_id,
+        triaged = AppealTriaged(
+            **envelope,
+            event_id=deterministic_id("appeal.triaged", appeal.appeal_id, str(hop)),
+            causation_id=cause.event_id,
             registration_number=appeal.registration_number,
-            agency_code=agency.code,
-            inbox_topic=agency.inbox_topic,
-            rule_id=decision.rule_id,
-            rule_version=decision.rule_version,
             reason=decision.reason,
-            category=appeal.category,
-            region_kato=appeal.region_kato,
-            forwarded=False,
-            addressed_to=appeal.addressed_to,
-            forward_due_at=None,
-            hop=hop,
-            declined_by=[],
-            urgent=appeal.urgent,
-            received_at=appeal.received_at,
-            answer_due_at=appeal.answer_due_at,
+            candidates=list(decision.candidates),
+            declined_by=declined_by,
         )
-        assignment = AgencyAssignment(
-            event_id=deterministic_id("agency.assignment", appeal.appeal_id, str(hop)),
-            appeal_id=appeal.appeal_id,
-            occurred_at=now,
-            correlation_id=appeal.correlation_id,
-            causation_id=appeal.event_id,
-            registration_number=appeal.registration_number,
-            agency_code=agency.code,
-            sub_unit=None,
-            kind=appeal.kind,
-            category=appeal.category,
-            language=appeal.language,
-            region_kato=appeal.region_kato,
-            address=appeal.address,
-            location=appeal.location,
-            subject=appeal.subject,
-            text=appeal.text,
-            applicant=appeal.applicant,
-            received_at=appeal.received_at,
-            registered_at=appeal.registered_at,
-            answer_due_at=appeal.answer_due_at,
-            forward_due_at=None,
-            forwarded=False,
-            urgent=appeal.urgent,
-        )
-        return routed, assignment
+        return base | {
+            "outcome": "triaged",
+            "event_id": triaged.event_id,
+            "agency_code": None,
+            "reason_code": decision.reason_code,
+            "triaged": triaged.model_dump(mode="json"),
+        }
+
+
+def _state_of(history: list[dict[str, Any]]) -> RoutingState:
+    latest = history[-1]
+    return RoutingState(
+        hop=latest["hop"],
+        agency_code=latest["agency_code"],
+        category=Category(latest["category"]),
+        declined_by=tuple(latest["declined_by"]),
+        held_by=tuple(d["agency_code"] for d in history if d["outcome"] == "routed"),
+    )

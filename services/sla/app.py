@@ -1,69 +1,128 @@
-"""SLA's composition root: consumes routed appeals and starts their timers."""
+"""SLA's composition root: the timer store, the service core, the two subscribers (routing
+decisions, agency actions), the firing loop and its shard ownership, wired in one place.
+
+Everything time- or policy-dependent is injectable: `create_app(settings, clock=...,
+policy=..., firing=...)`; the defaults read the environment (`SlaConfig`).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from prometheus_client import Counter
-from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
-from contracts import AppealRouted, SlaTimerStarted, topics
+from contracts import AGENCY_ACTION_ADAPTER, AppealRouted, SlaTimerEvent, topics
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter, decode, insert_once, publish_event
-from services.common.runtime import ServiceRuntime, create_runtime
+from services.common.messaging import Undecodable, dead_letter, decode, publish_event
+from services.common.runtime import create_runtime
 from services.common.settings import ServiceSettings
-from services.sla.timers import answer_timer_started, timer_document
-
-TIMERS = "timers"
-
-
-async def ensure_indexes(db: AsyncDatabase) -> None:
-    # The firing loop scans open timers by due time.
-    await db[TIMERS].create_index([("state", ASCENDING), ("due_at", ASCENDING)])
-    await db[TIMERS].create_index([("appeal_id", ASCENDING)])
+from services.common.workdays import WorkingCalendar
+from services.sla.clock import Clock, SystemClock
+from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
+from services.sla.metrics import SlaMetrics
+from services.sla.schedule import HEAD, SUPERVISOR, SlaPolicy
+from services.sla.service import TimerService
+from services.sla.store import TimerStore, ensure_indexes
 
 
-class TimerService:
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-        self.started_total = Counter(
-            "tyndau_sla_timers_started_total",
-            "Deadline timers started, by deadline kind.",
-            ["kind"],
-            registry=runtime.registry,
+class SlaConfig(BaseSettings):
+    """SLA-only settings, from `SLA_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SLA_", extra="ignore")
+
+    warning_working_days: tuple[int, ...] = Field(
+        default=(3, 1), description="Warn this many working days before a deadline."
+    )
+    escalation_levels: tuple[str, ...] = Field(
+        default=(HEAD, SUPERVISOR),
+        description="Breach escalation chain: `head`, `supervisor` or literal codes.",
+    )
+    supervisors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Supervising body per body code; overrides the agency registry's parent.",
+    )
+    default_supervisor: str = "government-office"
+    lookahead_seconds: float = 2.0
+    poll_interval_seconds: float = 0.5
+    batch_size: int = 500
+    gauge_interval_seconds: float = 30.0
+
+    def policy(self) -> SlaPolicy:
+        return SlaPolicy(
+            warning_working_days=self.warning_working_days,
+            escalation_levels=self.escalation_levels,
+            supervisors={**registry_supervisors(), **self.supervisors},
+            default_supervisor=self.default_supervisor,
         )
 
-    async def start_answer_timer(self, routed: AppealRouted) -> SlaTimerStarted:
-        timers = self.runtime.db[TIMERS]
-        started = answer_timer_started(routed, datetime.now(UTC))
-        stored = await timers.find_one({"_id": started.timer_id})
-        if stored is None:
-            if await insert_once(timers, timer_document(started, routed.received_at)):
-                self.started_total.labels(started.deadline_kind.value).inc()
-            else:
-                stored = await timers.find_one({"_id": started.timer_id})
-        if stored is not None:
-            started = SlaTimerStarted.model_validate(stored["started_event"])
-        await publish_event(self.runtime, topics.SLA_EVENTS, started)
-        return started
+    def firing(self) -> FiringSettings:
+        return FiringSettings(
+            lookahead=timedelta(seconds=self.lookahead_seconds),
+            poll_interval=self.poll_interval_seconds,
+            batch_size=self.batch_size,
+            gauge_interval=self.gauge_interval_seconds,
+        )
 
 
-def create_app(settings: ServiceSettings) -> Starlette:
+def registry_supervisors() -> dict[str, str]:
+    """Each body's supervising body, from the versioned agency registry (its `parent`)."""
+    from services.routing.registry import AgencyRegistry
+
+    return {
+        code: agency.parent
+        for code, agency in AgencyRegistry.default().by_code.items()
+        if agency.parent is not None
+    }
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    clock: Clock | None = None,
+    policy: SlaPolicy | None = None,
+    firing: FiringSettings | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Starlette:
+    config = SlaConfig()
+    clock = clock or SystemClock()
+    calendar = calendar or WorkingCalendar.default()
     runtime = create_runtime(settings)
     runtime.on_database_ready.append(ensure_indexes)
-    service = TimerService(runtime)
+    metrics = SlaMetrics(runtime.registry)
+    store = TimerStore(runtime.db)
+
+    async def publish(event: SlaTimerEvent) -> None:
+        await publish_event(runtime, topics.SLA_EVENTS, event)
+
+    service = TimerService(store, publish, clock, calendar, policy or config.policy(), metrics)
+
+    async def recount(shards: frozenset[int]) -> None:
+        rows = await store.count_tracked(shards) if shards else []
+        metrics.tracked.clear()
+        for row in rows:
+            key = row["_id"]
+            metrics.tracked.labels(key["kind"], key["agency_code"], key["state"]).set(row["count"])
+
+    loop = FiringLoop(store, service.fire, clock, firing or config.firing(), on_gauge=recount)
+    service.on_armed = loop.wake_if_due_soon
+    routed_topic = runtime.topic(topics.APPEALS_ROUTED)
 
     @runtime.broker.subscriber(
-        runtime.topic(topics.APPEALS_ROUTED),
+        routed_topic,
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # The assignment of this consumer is the firing ownership: shard p = partition p.
+        listener=ShardOwnership(routed_topic, loop),
+        heartbeat_interval_ms=1000,
         title="sla.appeals_routed",
-        description="Routed appeals whose answer deadline must be watched.",
+        description="Routing decisions: arm the answer timer (first routing) and the "
+        "receiving body's forwarding timer; the partition is the timer's firing shard.",
     )
     async def on_appeal_routed(message: KafkaMessage) -> None:
         try:
@@ -71,6 +130,43 @@ def create_app(settings: ServiceSettings) -> Starlette:
         except Undecodable as exc:
             await dead_letter(runtime, message, exc)
             return
-        await service.start_answer_timer(routed)
+        await service.start_timers(routed, shard=message.raw_message.partition)
 
-    return build_http_app(runtime)
+    @runtime.broker.subscriber(
+        runtime.topic(topics.AGENCY_ACTIONS),
+        # Its own group: action consumers may sit on any instance (updates are by timer id),
+        # and their rebalances must not disturb the firing ownership above.
+        group_id=f"{settings.consumer_group}.actions",
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="sla.agency_actions",
+        description="Agency decisions: accepted/redirected close a forwarding timer, extended "
+        "moves the answer deadline (within two months of receipt), answered stops it.",
+    )
+    async def on_agency_action(message: KafkaMessage) -> None:
+        try:
+            action = AGENCY_ACTION_ADAPTER.validate_json(message.body)
+        except ValueError as exc:
+            await dead_letter(runtime, message, Undecodable(str(exc)[:2000]))
+            return
+        await service.apply_action(action)
+
+    app = build_http_app(runtime)
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: Starlette):
+        # The loop runs only while the runtime does, and stops before the broker: it must
+        # not fire after this instance leaves the consumer group (the consumer's close does
+        # not call the rebalance listener).
+        async with runtime_lifespan(application):
+            loop.start()
+            try:
+                yield
+            finally:
+                await loop.stop()
+
+    app.router.lifespan_context = lifespan
+    app.state.sla = service
+    app.state.firing = loop
+    return app

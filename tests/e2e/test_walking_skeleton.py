@@ -3,14 +3,22 @@ registered → routed (+ agency inbox) → answer timer → registration notific
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from contracts import deterministic_id, topics
+from services.common.workdays import WorkingCalendar
 from tests.support.system import RunningSystem, TopicWatcher, eventually
 
+ALMATY = timezone(timedelta(hours=5))
 
-def call_1414(call_id: str) -> dict:
+
+def call_1414(call_id: str, started_at: datetime | None = None) -> dict:
+    """A 1414 call as the call centre sends it; by default taken two minutes ago, so its
+    deadlines lie in the future (a past receipt date would be breached at once, correctly)."""
+    started_at = started_at or datetime.now(ALMATY) - timedelta(minutes=2)
     return {
         "call_id": call_id,
-        "call_started_at": "2026-03-05T10:15:00+05:00",
+        "call_started_at": started_at.isoformat(timespec="seconds"),
         "operator_login": "op.zhanar",
         "caller": {
             "iin": "900101300017",
@@ -36,19 +44,25 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
     appeal_id = deterministic_id("appeal", "1414", call_id)
     mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
 
-    await system.publish(topics.CHANNEL_1414, call_1414(call_id), key=call_id)
+    call = call_1414(call_id)
+    await system.publish(topics.CHANNEL_1414, call, key=call_id)
+    # Art. 64 and 76 on the Kazakh calendar (the DESIGN §2 worked example is a unit test).
+    calendar = WorkingCalendar.default()
+    registered_at = calendar.registration_time(datetime.fromisoformat(call["call_started_at"]))
+    due_at = calendar.deadline(registered_at, 15)
 
     async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_REGISTERED)) as watch:
         [registered] = await watch.wait_for(mine)
-    assert registered["registration_number"].startswith("ZH-20260305-")
+    assert registered["registration_number"].startswith(f"ZH-{registered_at:%Y%m%d}-")
     assert registered["applicant"]["phone"] == "+77011234567"
     assert registered["category"] == "utilities.heating"
-    # Worked example of DESIGN §2: registered Thu 2026-03-05 → due Wed 2026-04-01 18:00.
-    assert registered["answer_due_at"] == "2026-04-01T18:00:00+05:00"
+    assert datetime.fromisoformat(registered["registered_at"]) == registered_at
+    assert datetime.fromisoformat(registered["answer_due_at"]) == due_at
 
     async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_ROUTED)) as watch:
         [routed] = await watch.wait_for(mine)
-    assert routed["agency_code"] == "akimat-astana"
+    # Heating in Astana: the city's energy department, narrower than the akimat.
+    assert routed["agency_code"] == "astana-energy"
     assert routed["rule_id"] == "most-specific-competent-body"
     assert routed["causation_id"] == registered["event_id"]
     assert routed["correlation_id"] == registered["correlation_id"]
@@ -62,7 +76,7 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
         [started] = await watch.wait_for(mine)
     assert started["event_type"] == "sla.started"
     assert started["deadline_kind"] == "answer"
-    assert started["due_at"] == "2026-04-01T18:00:00+05:00"
+    assert datetime.fromisoformat(started["due_at"]) == due_at
 
     async with TopicWatcher(system.bootstrap, system.topic(topics.NOTIFICATION_OUTCOMES)) as watch:
         [outcome] = await watch.wait_for(mine)
@@ -74,20 +88,22 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
     appeal = await system.db("intake")["appeals"].find_one({"_id": appeal_id})
     assert appeal["registration_number"] == registered["registration_number"]
     decision = await system.db("routing")["decisions"].find_one({"appeal_id": appeal_id})
-    assert decision["agency_code"] == "akimat-astana"
+    assert decision["agency_code"] == "astana-energy"
     timer = await system.db("sla")["timers"].find_one({"appeal_id": appeal_id})
     assert timer["state"] == "open" and timer["kind"] == "answer"
     notification = await eventually(
         lambda: system.db("notify")["notifications"].find_one({"appeal_id": appeal_id})
     )
     assert registered["registration_number"] in notification["text"]
-    assert "01.04.2026 18:00" in notification["text"]
+    assert f"{due_at.astimezone(ALMATY):%d.%m.%Y %H:%M}" in notification["text"]
 
     # The channel can look the appeal up by its number.
     async with system.http("intake") as client:
         response = await client.get(f"/v1/appeals/{registered['registration_number']}")
     assert response.status_code == 200
-    assert response.json()["status"] == "registered"
+    # The status follows the lifecycle intake consumes (its timeline); routing may or may not
+    # have been recorded by the time we ask, but nothing is overdue.
+    assert response.json()["status"] in {"registered", "routed"}
 
 
 DOMAIN_METRIC = {

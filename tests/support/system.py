@@ -9,7 +9,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -23,6 +25,7 @@ from services.notify.app import create_app as create_notify
 from services.routing.app import create_app as create_routing
 from services.routing.registry import AgencyRegistry
 from services.sla.app import create_app as create_sla
+from services.sla.clock import ManualClock
 
 FACTORIES: dict[str, Callable[[ServiceSettings], Starlette]] = {
     "intake": create_intake,
@@ -32,6 +35,12 @@ FACTORIES: dict[str, Callable[[ServiceSettings], Starlette]] = {
 }
 
 
+# Whole-system tests run "as of" the date of their channel fixtures (calls of 2026-03-05):
+# SLA time stands still there unless a test moves `RunningSystem.sla_clock`, so deadlines of
+# fixture appeals do not all breach at once against the machine's real date.
+TEST_PRESENT = datetime(2026, 3, 5, 10, 0, tzinfo=ZoneInfo("Asia/Almaty"))
+
+
 @dataclass
 class RunningSystem:
     prefix: str
@@ -39,6 +48,7 @@ class RunningSystem:
     mongo: AsyncMongoClient
     apps: dict[str, Starlette] = field(default_factory=dict)
     producer: AIOKafkaProducer | None = None
+    sla_clock: ManualClock = field(default_factory=lambda: ManualClock(TEST_PRESENT))
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -79,7 +89,10 @@ async def running_system(
                 topic_prefix=prefix,
                 database_prefix=prefix,
             )
-            app = FACTORIES[name](settings)
+            if name == "sla":
+                app = create_sla(settings, clock=system.sla_clock)
+            else:
+                app = FACTORIES[name](settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             system.apps[name] = app
         system.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")

@@ -6,7 +6,6 @@ Expected dates come from DESIGN.md §2 and were counted by hand on the 2026 cale
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -162,7 +161,7 @@ def test_a_call_within_working_hours_is_registered_at_once_and_due_in_15_working
     # DESIGN.md §2 worked example. Thu 5 Mar is day 0; working days after it:
     # 6 (1), [9 off], 10-13 (2-5), 16-20 (6-10), [23-25 off], 26 (11), 27 (12),
     # 30 (13), 31 (14), Wed 1 Apr (15) -> due 1 Apr 18:00.
-    event = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None)
+    event = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None, sequence=1)
 
     assert event.registered_at == THU_5_MARCH_10_15
     assert event.answer_due_at == datetime(2026, 4, 1, 18, 0, tzinfo=PLUS_5)
@@ -183,27 +182,30 @@ def test_a_call_on_saturday_is_registered_on_tuesday_because_monday_9_march_is_o
     saturday_a_minute_later = datetime(2026, 3, 7, 11, 1, tzinfo=PLUS_5)
 
     event = register(
-        draft_of(call, now=saturday_a_minute_later), calendar, saturday_a_minute_later, None
+        draft_of(call, now=saturday_a_minute_later),
+        calendar,
+        saturday_a_minute_later,
+        None,
+        sequence=7,
     )
 
     assert event.registered_at == datetime(2026, 3, 10, 9, 0, tzinfo=PLUS_5)
     assert event.answer_due_at == datetime(2026, 4, 3, 18, 0, tzinfo=PLUS_5)
-    assert event.registration_number.startswith("ZH-20260310-")
+    assert event.registration_number == "ZH-20260310-000007"
 
 
-def test_the_registration_number_names_the_kind_the_day_and_a_base32_suffix(
+def test_the_registration_number_names_the_kind_the_day_and_the_days_sequence_number(
     calendar: WorkingCalendar,
 ) -> None:
-    event = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None)
-    # 40 bits of digest in RFC 4648 base32 are exactly 8 characters, no padding.
-    assert re.fullmatch(r"ZH-20260305-[A-Z2-7]{8}", event.registration_number)
+    event = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None, sequence=123)
+    assert event.registration_number == "ZH-20260305-000123"
 
 
 def test_the_registration_number_prefix_follows_the_kind_of_appeal(
     calendar: WorkingCalendar,
 ) -> None:
     draft = draft_of(call_1414(appeal_type="PREDLOZHENIE"))
-    proposal = register(draft, calendar, LATER_THAT_DAY, None)
+    proposal = register(draft, calendar, LATER_THAT_DAY, None, sequence=1)
     assert proposal.kind is AppealKind.PROPOSAL
     assert proposal.registration_number.startswith("PR-20260305-")
 
@@ -212,56 +214,64 @@ def test_registering_the_same_draft_twice_gives_the_same_ids_and_number(
     calendar: WorkingCalendar,
 ) -> None:
     draft = draft_of(call_1414())
-    first = register(draft, calendar, LATER_THAT_DAY, None)
+    first = register(draft, calendar, LATER_THAT_DAY, None, sequence=5)
     # A redelivery is processed later, with another correlation id: the ids must not move.
-    again = register(draft, calendar, LATER_THAT_DAY + timedelta(hours=1), "another-correlation")
+    again = register(
+        draft, calendar, LATER_THAT_DAY + timedelta(hours=1), "another-correlation", sequence=5
+    )
 
     assert again.appeal_id == first.appeal_id
     assert again.event_id == first.event_id
     assert again.registration_number == first.registration_number
 
 
-def test_a_different_call_id_gives_a_different_appeal_and_registration_number(
+def test_a_different_call_id_gives_a_different_appeal_and_event(
     calendar: WorkingCalendar,
 ) -> None:
-    first = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None)
+    first = register(draft_of(call_1414()), calendar, LATER_THAT_DAY, None, sequence=1)
     other = register(
-        draft_of(call_1414(call_id="1414-20260305-1015-0002")), calendar, LATER_THAT_DAY, None
+        draft_of(call_1414(call_id="1414-20260305-1015-0002")),
+        calendar,
+        LATER_THAT_DAY,
+        None,
+        sequence=2,
     )
 
     assert other.appeal_id != first.appeal_id
     assert other.event_id != first.event_id
-    assert other.registration_number != first.registration_number
+    assert other.registration_number == "ZH-20260305-000002"
 
 
 def test_the_appeal_id_is_the_correlation_id_unless_one_is_given(
     calendar: WorkingCalendar,
 ) -> None:
     draft = draft_of(call_1414())
-    assert register(draft, calendar, LATER_THAT_DAY, None).correlation_id == (
-        register(draft, calendar, LATER_THAT_DAY, None).appeal_id
+    assert register(draft, calendar, LATER_THAT_DAY, None, sequence=1).correlation_id == (
+        register(draft, calendar, LATER_THAT_DAY, None, sequence=1).appeal_id
     )
-    assert register(draft, calendar, LATER_THAT_DAY, "corr-1").correlation_id == "corr-1"
-
-
-def test_the_registration_number_suffix_depends_only_on_the_appeal_id() -> None:
-    registered_at = THU_5_MARCH_10_15
-    a = registration_number(AppealKind.COMPLAINT, registered_at, "appeal-a")
-    assert a == registration_number(AppealKind.COMPLAINT, registered_at, "appeal-a")
-    assert a != registration_number(AppealKind.COMPLAINT, registered_at, "appeal-b")
     assert (
-        a.split("-")[2]
-        == registration_number(
-            AppealKind.REQUEST, registered_at + timedelta(days=1), "appeal-a"
-        ).split("-")[2]
+        register(draft, calendar, LATER_THAT_DAY, "corr-1", sequence=1).correlation_id == "corr-1"
     )
+
+
+def test_the_registration_number_has_six_digits_and_sorts_by_day_then_sequence() -> None:
+    day = THU_5_MARCH_10_15.date()
+    numbers = [
+        registration_number(AppealKind.COMPLAINT, day + timedelta(days=1), 1),
+        registration_number(AppealKind.COMPLAINT, day, 10),
+        registration_number(AppealKind.COMPLAINT, day, 9),
+    ]
+    assert sorted(numbers) == ["ZH-20260305-000009", "ZH-20260305-000010", "ZH-20260306-000001"]
+    assert registration_number(AppealKind.REQUEST, day, 1) == "ZP-20260305-000001"
+    with pytest.raises(ValueError):
+        registration_number(AppealKind.REQUEST, day, 0)
 
 
 def test_an_urgent_anonymous_report_is_registered_with_the_urgent_flag(
     calendar: WorkingCalendar,
 ) -> None:
     call = call_1414(is_anonymous=True, topic_code="police", caller={"iin": None})
-    event = register(draft_of(call), calendar, LATER_THAT_DAY, None)
+    event = register(draft_of(call), calendar, LATER_THAT_DAY, None, sequence=1)
     assert event.urgent is True
     assert event.applicant.iin is None and event.applicant.name is None
 

@@ -78,3 +78,60 @@ def test_a_value_that_names_another_placeholder_is_not_substituted_again() -> No
     text = render("appeal_registered", Language.RU, variables)
 
     assert "$answer_due_at" in text
+
+
+# --- every template, every language ---------------------------------------------------------
+
+from string import Template  # noqa: E402
+
+from contracts import AnswerOutcome, DeadlineKind  # noqa: E402
+from services.notify.templates import (  # noqa: E402
+    DEADLINE_WORDS,
+    OUTCOME_WORDS,
+    SUBJECTS,
+    VARIABLES,
+    render_subject,
+)
+
+
+def _placeholders(template: Template) -> set[str]:
+    return {
+        match.group("named") or match.group("braced")
+        for match in template.pattern.finditer(template.template)
+        if match.group("named") or match.group("braced")
+    }
+
+
+def test_every_template_has_a_subject_and_a_variable_list() -> None:
+    assert set(TEMPLATES) == set(SUBJECTS) == set(VARIABLES)
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+@pytest.mark.parametrize("language", list(Language))
+def test_every_template_renders_every_variable_in_every_language(
+    name: str, language: Language
+) -> None:
+    variables = {var: f"<{var}-value>" for var in VARIABLES[name]}
+
+    body = render(name, language, variables)
+    subject = render_subject(name, language, variables)
+
+    assert _placeholders(TEMPLATES[name][language]) == VARIABLES[name]
+    assert _placeholders(SUBJECTS[name][language]) <= VARIABLES[name]
+    for value in variables.values():
+        assert value in body, f"{name}/{language} does not show {value}"
+    assert "$" not in body and "$" not in subject
+    assert subject.strip()
+
+
+def test_templates_in_different_languages_are_really_translated() -> None:
+    for name, by_language in TEMPLATES.items():
+        texts = [t.template for t in by_language.values()]
+        assert len(set(texts)) == len(texts), name
+
+
+def test_every_outcome_and_deadline_kind_has_words_in_every_language() -> None:
+    assert set(OUTCOME_WORDS) == set(AnswerOutcome)
+    assert set(DEADLINE_WORDS) == set(DeadlineKind)
+    for words in (*OUTCOME_WORDS.values(), *DEADLINE_WORDS.values()):
+        assert set(words) == set(Language) and all(words.values())

@@ -64,10 +64,13 @@ def test_every_region_and_city_of_republican_significance_has_exactly_one_akimat
 ) -> None:
     assert len(REGION_KATO) == 20  # 17 regions and 3 cities (DESIGN.md §5)
     for prefix in REGION_KATO:
+        # An akimat is the local executive body of general competence (it takes `other`).
         akimats = [
             body.code
             for body in registry.by_code.values()
-            if body.level in (Level.REGION, Level.CITY) and prefix in body.jurisdiction
+            if body.level in (Level.REGION, Level.CITY)
+            and prefix in body.jurisdiction
+            and Category.OTHER in body.competences
         ]
         assert len(akimats) == 1, (prefix, akimats)
 
@@ -84,31 +87,37 @@ def test_every_category_has_a_competent_national_body(registry: AgencyRegistry) 
 # --- routing decisions --------------------------------------------------------------------
 
 
-def test_a_heating_appeal_in_astana_goes_to_the_astana_akimat(registry: AgencyRegistry) -> None:
+def test_a_heating_appeal_in_astana_goes_to_the_city_energy_department(
+    registry: AgencyRegistry,
+) -> None:
+    # The akimat of Astana is competent for heating too (general competence), but the energy
+    # department is the narrower body on the same territory.
     decision = decide_route(appeal(Category.UTILITIES_HEATING, ASTANA_ALMATY_DISTRICT), registry)
 
-    assert decision.agency.code == "akimat-astana"
+    assert decision.agency.code == "astana-energy"
     assert decision.rule_id == MOST_SPECIFIC_RULE
-    assert decision.rule_version == registry.version
+    assert decision.rule_version == f"2/{registry.version}"
     assert "utilities.heating" in decision.reason
     assert ASTANA_ALMATY_DISTRICT in decision.reason
 
 
-def test_a_police_appeal_goes_to_the_national_fallback(registry: AgencyRegistry) -> None:
-    # Akimats are not competent for police; in the skeleton registry only the Government
-    # Office is, so it wins even though the Astana akimat has the longer KATO match.
+def test_a_police_appeal_goes_to_the_police_department_of_the_city(
+    registry: AgencyRegistry,
+) -> None:
+    # Akimats are not competent for police; the city's police department is.
     decision = decide_route(appeal(Category.POLICE, ASTANA_ALMATY_DISTRICT), registry)
 
-    assert decision.agency.code == "government-office"
-    assert decision.agency.level is Level.NATIONAL
+    assert decision.agency.code == "police-astana"
+    assert decision.agency.parent == "ministry-internal-affairs"
     assert "police" in decision.reason
 
 
 def test_an_appeal_without_a_place_goes_to_a_national_body(registry: AgencyRegistry) -> None:
     decision = decide_route(appeal(Category.UTILITIES_HEATING, None), registry)
 
+    assert decision.agency.code == "ministry-energy"
     assert decision.agency.level is Level.NATIONAL
-    assert "no place given" in decision.reason
+    assert "unknown place" in decision.reason
 
 
 def test_an_appeal_in_a_region_goes_to_that_regions_akimat(registry: AgencyRegistry) -> None:

@@ -1,0 +1,278 @@
+"""End-to-end pipeline measurements on the real broker and store: the four services run as
+separate processes (as in `make run`), appeals go in through the channel topics, and an
+outside consumer watches for the last step of each appeal.
+
+"Done" for one appeal = registered, routed, its answer timer started, and its citizen
+registration notification recorded (the notification outcome is the last of these).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import deterministic_id, topics
+from services.common.topics_admin import ensure_topics, planned_topics
+from services.routing.registry import AgencyRegistry
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = ("intake", "routing", "sla", "notify")
+KATO_SAMPLE = ("711210000", "751110000", "791010000", "551010000", "351010000")
+TOPIC_CODES = ("utilities.heating", "health", "education", "roads", "transport.public")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServices:
+    prefix: str
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def pid(self, name: str) -> int:
+        return self.processes[name].pid
+
+
+@contextmanager
+def services_as_processes(
+    bootstrap: str, mongodb_url: str, log_dir: Path
+) -> Iterator[RunningServices]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}-"
+    asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
+    running = RunningServices(prefix, {name: _free_port() for name in SERVICES})
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "MONGODB_URL": mongodb_url,
+        "TYNDAU_TOPIC_PREFIX": prefix,
+        "TYNDAU_DATABASE_PREFIX": prefix.replace("-", "_"),
+        "TYNDAU_LOG_LEVEL": "WARNING",
+        "INTAKE_API_KEYS": "bench:bench-key",
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in SERVICES:
+            env[f"{name.upper()}_PORT"] = str(running.ports[name])
+            running.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                cwd=REPO,
+                env=env,
+                stdout=open(log_dir / f"{name}.log", "w"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        for name, port in running.ports.items():
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or running.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} did not become healthy; see {log_dir}/{name}.log")
+                time.sleep(0.3)
+        yield running
+    finally:
+        for process in running.processes.values():
+            process.terminate()
+        for process in running.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def call_1414(call_id: str, rng: random.Random) -> dict:
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    return {
+        "call_id": call_id,
+        "call_started_at": started.isoformat(),
+        "operator_login": "op.bench",
+        "caller": {
+            "iin": "900101300017",
+            "last_name": "Ахметов",
+            "first_name": "Ерлан",
+            "middle_name": None,
+            "phone": "+77011234567",
+        },
+        "is_anonymous": False,
+        "lang": rng.choice(("kk", "ru")),
+        "appeal_type": rng.choice(("ZHALOBA", "ZAYAVLENIE", "ZAPROS")),
+        "topic_code": rng.choice(TOPIC_CODES),
+        "kato_code": rng.choice(KATO_SAMPLE),
+        "address": "ул. Кенесары, 40",
+        "summary": "Нет отопления в доме третьи сутки.",
+    }
+
+
+class Completion:
+    """Watches the last topics of the pipeline and records when each appeal reached each."""
+
+    STEPS = {
+        topics.APPEALS_ROUTED: "routed",
+        topics.SLA_EVENTS: "timer",
+        topics.NOTIFICATION_OUTCOMES: "notified",
+    }
+
+    def __init__(self, bootstrap: str, prefix: str, expected: set[str]) -> None:
+        self.prefix = prefix
+        self.expected = expected
+        self.reached: dict[str, dict[str, float]] = {step: {} for step in self.STEPS.values()}
+        self.consumer = AIOKafkaConsumer(
+            *(prefix + t for t in self.STEPS),
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+            group_id=f"{prefix}bench-watch",
+            max_poll_records=5000,
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        while not self.consumer.assignment():  # noqa: ASYNC110 - be assigned before sending
+            await asyncio.sleep(0.1)
+        await self.consumer.seek_to_end()
+
+    async def run_until_done(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=5000)
+            now = time.perf_counter()
+            for tp, records in batch.items():
+                step = self.STEPS[tp.topic.removeprefix(self.prefix)]
+                for record in records:
+                    event = json.loads(record.value)
+                    appeal = event.get("appeal_id")
+                    if appeal in self.expected:
+                        if step == "notified" and event.get("template") != "appeal_registered":
+                            continue
+                        self.reached[step].setdefault(appeal, now)
+            if all(len(r) >= len(self.expected) for r in self.reached.values()):
+                return True
+        return False
+
+    def done_at(self) -> dict[str, float]:
+        """Moment each appeal finished every step."""
+        return {
+            appeal: max(self.reached[step][appeal] for step in self.reached)
+            for appeal in self.expected
+            if all(appeal in self.reached[step] for step in self.reached)
+        }
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+
+async def throughput(bootstrap: str, prefix: str, appeals: int, timeout: float) -> dict:
+    rng = random.Random(7)
+    calls = [call_1414(f"tp-{prefix}{i}", rng) for i in range(appeals)]
+    ids = {deterministic_id("appeal", "1414", c["call_id"]) for c in calls}
+    watcher = Completion(bootstrap, prefix, ids)
+    await watcher.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    start = time.perf_counter()
+    watch = asyncio.create_task(watcher.run_until_done(timeout))
+    try:
+        pending = []
+        for call in calls:
+            pending.append(
+                await producer.send(
+                    prefix + topics.CHANNEL_1414,
+                    json.dumps(call).encode(),
+                    key=call["call_id"].encode(),
+                )
+            )
+        await asyncio.gather(*pending)
+        published_s = time.perf_counter() - start
+        finished = await watch
+    finally:
+        await producer.stop()
+        await watcher.stop()
+    done = watcher.done_at()
+    elapsed = (max(done.values()) - start) if done else float("nan")
+    return {
+        "appeals": appeals,
+        "completed": len(done),
+        "all_completed": finished,
+        "publish_seconds": published_s,
+        "seconds": elapsed,
+        "appeals_per_s": len(done) / elapsed if done else 0.0,
+    }
+
+
+async def latency(bootstrap: str, prefix: str, rate: float, seconds: float) -> dict:
+    rng = random.Random(11)
+    total = int(rate * seconds)
+    calls = [call_1414(f"lat-{prefix}{i}", rng) for i in range(total)]
+    by_id = {deterministic_id("appeal", "1414", c["call_id"]): c for c in calls}
+    watcher = Completion(bootstrap, prefix, set(by_id))
+    await watcher.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    watch = asyncio.create_task(watcher.run_until_done(seconds + 60))
+    try:
+        start = time.perf_counter()
+        for i, (appeal_id, call) in enumerate(by_id.items()):
+            # Open-loop schedule: each appeal goes at its slot, however slow the system is.
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent_at[appeal_id] = time.perf_counter()
+            await producer.send(
+                prefix + topics.CHANNEL_1414,
+                json.dumps(call).encode(),
+                key=call["call_id"].encode(),
+            )
+        await producer.flush()
+        await watch
+    finally:
+        await producer.stop()
+        await watcher.stop()
+
+    def percentiles(samples: list[float]) -> dict[str, float]:
+        if not samples:
+            return {}
+        ordered = sorted(samples)
+        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+        return {
+            "p50_ms": pick(0.5) * 1000,
+            "p95_ms": pick(0.95) * 1000,
+            "p99_ms": pick(0.99) * 1000,
+        }
+
+    routed = [
+        watcher.reached["routed"][a] - sent_at[a] for a in sent_at if a in watcher.reached["routed"]
+    ]
+    notified = [
+        watcher.reached["notified"][a] - sent_at[a]
+        for a in sent_at
+        if a in watcher.reached["notified"]
+    ]
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "sent": len(sent_at),
+        "to_routed": {"count": len(routed), **percentiles(routed)},
+        "to_notified": {"count": len(notified), **percentiles(notified)},
+    }

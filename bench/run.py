@@ -1,0 +1,183 @@
+"""`make bench` — one run that measures, on the real broker and store of this machine:
+
+1. the raw limits: aiokafka produce→consume for messages of the pipeline's size, and store
+   inserts / indexed updates through PyMongo async; from these and the measured cost of one
+   appeal (messages and writes), the bound for the pipeline;
+2. throughput: N appeals into the channel topic as fast as possible, until every one is
+   registered, routed, timed and notified; appeals/s and the ratio to the bound;
+3. latency at a fixed rate: p50/p95/p99 from channel publish to routed and to notified.
+
+Prints a table and writes bench/results.json. A benchmark reports; it never fails CI.
+Timer scale (1M timers) and HTTP-gateway load are not measured yet (see README).
+
+    python -m bench.run [--quick] [--appeals N] [--rate R --seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib.metadata import version
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pymongo import AsyncMongoClient
+
+from bench.limits import kafka_limit, store_limit
+from bench.pipeline import REPO, latency, services_as_processes, throughput
+
+RESULTS = REPO / "bench" / "results.json"
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": {p: version(p) for p in ("faststream", "aiokafka", "pymongo", "pydantic")},
+        "kafka": "3.9.2 (KRaft, local)",
+        "store": os.environ.get("MONGODB_URL", "FerretDB v1.24.2 SQLite (local)"),
+    }
+
+
+async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: int) -> dict:
+    """Messages produced and documents written per appeal, counted after the throughput run."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [
+            tp
+            for topic in await consumer.topics()
+            if topic.startswith(prefix)
+            for tp in [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ]
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        messages = sum(ends.values())
+    finally:
+        await consumer.stop()
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        documents = 0
+        for name in await client.list_database_names():
+            if name.startswith(prefix.replace("-", "_")):
+                db = client[name]
+                for collection in await db.list_collection_names():
+                    documents += await db[collection].count_documents({})
+    finally:
+        await client.close()
+    return {"messages_per_appeal": messages / appeals, "documents_per_appeal": documents / appeals}
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
+    parser.add_argument("--appeals", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=None)
+    args = parser.parse_args()
+    appeals = args.appeals or (2_000 if args.quick else 100_000)
+    seconds = args.seconds or (15 if args.quick else 60)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
+    started = datetime.now(UTC)
+
+    print("measuring raw limits…", flush=True)
+    kafka = asyncio.run(kafka_limit(bootstrap, 20_000 if args.quick else 200_000, 1200))
+    store = asyncio.run(store_limit(mongodb_url, 5_000 if args.quick else 50_000))
+
+    results: dict = {"started_at": started.isoformat(), "machine": machine()}
+    results["limits"] = {"kafka": asdict(kafka), "store": asdict(store)}
+    with services_as_processes(bootstrap, mongodb_url, REPO / ".run" / "bench") as running:
+        print(f"throughput: {appeals} appeals…", flush=True)
+        tp = asyncio.run(
+            throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
+        )
+        cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
+        print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
+        lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
+        memory = {name: rss_mb(running.pid(name)) for name in running.processes}
+
+    # The bound: the broker carries `produce_consume_per_s` messages, the store
+    # `insert_many_per_s` writes (the services' writes are single inserts and updates,
+    # but batching is ours to do, so the batched rate is the honest ceiling).
+    bound = min(
+        kafka.produce_consume_per_s / max(cost["messages_per_appeal"], 1),
+        store.insert_many_per_s / max(cost["documents_per_appeal"], 1),
+    )
+    results["pipeline"] = {
+        "throughput": tp,
+        "cost": cost,
+        "bound_appeals_per_s": bound,
+        "ratio_to_bound": tp["appeals_per_s"] / bound if bound else None,
+        "latency": lat,
+        "rss_mb": memory,
+    }
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    results["commit"] = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    RESULTS.write_text(json.dumps(results, indent=2))
+    print_table(results)
+
+
+def print_table(r: dict) -> None:
+    k, s, p = r["limits"]["kafka"], r["limits"]["store"], r["pipeline"]
+    lat = p["latency"]
+    rows = [
+        ("raw Kafka produce→consume (1.2 kB)", f"{k['produce_consume_per_s']:,.0f} msg/s"),
+        ("raw store insert_one", f"{s['insert_one_per_s']:,.0f} docs/s"),
+        ("raw store insert_many", f"{s['insert_many_per_s']:,.0f} docs/s"),
+        ("raw store update by _id", f"{s['indexed_update_per_s']:,.0f} docs/s"),
+        (
+            "cost of one appeal",
+            f"{p['cost']['messages_per_appeal']:.1f} msgs, "
+            f"{p['cost']['documents_per_appeal']:.1f} docs",
+        ),
+        ("bound for the pipeline", f"{p['bound_appeals_per_s']:,.0f} appeals/s"),
+        (
+            "throughput end-to-end",
+            f"{p['throughput']['appeals_per_s']:,.1f} appeals/s "
+            f"({p['throughput']['completed']}/{p['throughput']['appeals']})",
+        ),
+        ("ratio to bound", f"{(p['ratio_to_bound'] or 0) * 100:.1f} % (target ≥ 50 %, ≥ 1,000/s)"),
+        (
+            f"latency @{lat['rate_per_s']:.0f}/s → routed p50/p95/p99",
+            "/".join(
+                f"{lat['to_routed'].get(q, float('nan')):.0f}"
+                for q in ("p50_ms", "p95_ms", "p99_ms")
+            )
+            + " ms (target p99 ≤ 250)",
+        ),
+        (
+            "latency → notified p50/p95/p99",
+            "/".join(
+                f"{lat['to_notified'].get(q, float('nan')):.0f}"
+                for q in ("p50_ms", "p95_ms", "p99_ms")
+            )
+            + " ms",
+        ),
+        ("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in p["rss_mb"].items())),
+    ]
+    width = max(len(a) for a, _ in rows)
+    print()
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print(f"\n  written to {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

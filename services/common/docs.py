@@ -1,0 +1,79 @@
+"""Writes the contract documentation that lives in the repository:
+  docs/asyncapi/<service>.json   each service's AsyncAPI document (what it consumes)
+  docs/schemas/<Model>.json      the JSON Schema of every contract model
+
+    python -m services.common.docs [--check]
+
+`--check` writes nothing and exits 1 when the committed files differ from what the code
+generates (the test suite runs it), so documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from contracts import ALL_MODELS
+from services.common.http import asyncapi_document
+from services.common.settings import settings_for
+
+SERVICES = ("intake", "routing", "sla", "notify")
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _render(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def generated_documents() -> dict[Path, str]:
+    import importlib
+
+    files: dict[Path, str] = {}
+    for service in SERVICES:
+        # Stable output: default settings, no prefixes, the documented default broker.
+        settings = settings_for(service, kafka_bootstrap_servers="127.0.0.1:9092")
+        app_module = importlib.import_module(f"services.{service}.app")
+        runtime = app_module.create_app(settings).state.runtime
+        files[Path("asyncapi") / f"{service}.json"] = _render(asyncapi_document(runtime))
+    for model in ALL_MODELS:
+        files[Path("schemas") / f"{model.__name__}.json"] = _render(model.model_json_schema())
+    return files
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Write or check docs/ from the code.")
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on drift")
+    parser.add_argument("--out", type=Path, default=DOCS_DIR)
+    args = parser.parse_args()
+
+    expected = generated_documents()
+    if args.check:
+        stale = [
+            str(path)
+            for path, text in expected.items()
+            if not (args.out / path).exists() or (args.out / path).read_text() != text
+        ]
+        extra = [
+            str(p.relative_to(args.out))
+            for sub in ("asyncapi", "schemas")
+            for p in sorted((args.out / sub).glob("*.json"))
+            if p.relative_to(args.out) not in expected
+        ]
+        for name in stale + extra:
+            print(f"docs/{name} is out of date: run `make docs`", file=sys.stderr)
+        return 1 if stale or extra else 0
+    for sub in ("asyncapi", "schemas"):
+        (args.out / sub).mkdir(parents=True, exist_ok=True)
+        for old in (args.out / sub).glob("*.json"):
+            if old.relative_to(args.out) not in expected:
+                old.unlink()
+    for path, text in expected.items():
+        (args.out / path).write_text(text)
+    print(f"wrote {len(expected)} documents to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Intake's own settings, read from the environment next to the shared `ServiceSettings`.
+
+- `INTAKE_API_KEYS` (default empty: the gateway refuses everything) — HTTP gateway clients
+  and their keys, `reception:KEY1,emailbridge:KEY2`;
+- `INTAKE_REPEAT_WINDOW_DAYS` (default 90) — the same IIN on the same category and KATO
+  code within this many days makes an appeal a repeat (`repeat_of`);
+- `INTAKE_MAX_BODY_BYTES` (default 131072) — the largest `POST /v1/appeals` body (413 beyond).
+
+Gateway clients are named `[a-z0-9_-]{1,32}` (the name becomes part of the appeal's channel
+id and a metric label); keys must be at least 16 characters and distinct. The keys are kept
+as `SecretStr`, so neither a repr nor a log line can show them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CLIENT_NAME = re.compile(r"[a-z0-9_-]{1,32}", re.ASCII)
+MIN_KEY_CHARS = 16
+
+
+class IntakeConfig(BaseSettings):
+    # Validation errors must not echo the input: it holds the keys.
+    model_config = SettingsConfigDict(
+        env_prefix="INTAKE_", extra="ignore", hide_input_in_errors=True
+    )
+
+    api_keys: SecretStr = Field(
+        default=SecretStr(""), description="`client:key` pairs separated by commas."
+    )
+    repeat_window_days: int = Field(default=90, ge=1, le=3650)
+    # The longest valid appeal is 20,000 characters of text (up to 4 bytes each in UTF-8)
+    # plus a few short fields: 128 KiB leaves room without inviting abuse.
+    max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_well_formed(cls, value: SecretStr) -> SecretStr:
+        parse_api_keys(value.get_secret_value())
+        return value
+
+    @property
+    def repeat_window(self) -> timedelta:
+        return timedelta(days=self.repeat_window_days)
+
+    def gateway_keys(self) -> dict[str, bytes]:
+        """Client name → its key (bytes, for a constant-time comparison)."""
+        return parse_api_keys(self.api_keys.get_secret_value())
+
+
+def parse_api_keys(raw: str) -> dict[str, bytes]:
+    """`reception:KEY1,emailbridge:KEY2` → {"reception": b"KEY1", ...}; ValueError on a
+    malformed list. Error messages name the client, never the key."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        client, sep, key = item.partition(":")
+        client, key = client.strip(), key.strip()
+        if not sep or not CLIENT_NAME.fullmatch(client):
+            raise ValueError(
+                "INTAKE_API_KEYS must be `client:key` pairs separated by commas, client "
+                "names [a-z0-9_-]{1,32}"
+            )
+        if len(key) < MIN_KEY_CHARS:
+            raise ValueError(f"the key of gateway client {client!r} is shorter than 16 chars")
+        if client in keys:
+            raise ValueError(f"gateway client {client!r} is configured twice")
+        if key.encode() in keys.values():
+            raise ValueError(f"gateway client {client!r} shares its key with another client")
+        keys[client] = key.encode()
+    return keys

@@ -1,0 +1,109 @@
+"""Who on the agencies' side is told, and how bodies are named in messages.
+
+The staff directory is a small JSON document per agency code — given to notify by
+configuration (`NOTIFY_DIRECTORY`: a file path or inline JSON), because no Tyndau service
+owns people:
+
+    {
+      "astana-energy": {
+        "officer":    {"email": "inbox@energy.astana.kz", "phone": null, "language": "ru"},
+        "supervisor": {"email": "head@energy.astana.kz", "language": "kk"}
+      },
+      "prosecutor-astana": {"supervisor": {"email": "appeals@prokuror.kz"}}
+    }
+
+`officer` is the desk that receives new assignments and SLA warnings of that body;
+`supervisor` is its head, told about breaches when an `sla.breached` event names the code in
+`escalate_to` (or the body itself when nobody is named). A code without an entry means
+nobody is told; that is logged and counted (`tyndau_notify_unaddressed_total`), never
+silent. An agency's production directory would be an HR/IDM integration; this shape is what
+it would have to provide.
+
+Body names come from the agency registry routing ships (`services/routing/agencies.json`,
+read as data — notify never reads routing's database); a name in the directory overrides
+it, and an unknown body is shown by its code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import Language, RecipientRole
+
+log = logging.getLogger("tyndau.notify.directory")
+
+DEFAULT_AGENCY_REGISTRY = Path(__file__).parents[1] / "routing" / "agencies.json"
+
+
+class StaffContact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    email: str | None = None
+    phone: str | None = None
+    language: Language | None = Field(default=None, description="Language of their messages.")
+
+
+class AgencyEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    names: dict[Language, str] = Field(default_factory=dict)
+    officer: StaffContact | None = None
+    supervisor: StaffContact | None = None
+
+
+class StaffDirectory:
+    def __init__(self, entries: dict[str, AgencyEntry], names: dict[str, dict[Language, str]]):
+        self.entries = entries
+        self.names = names
+
+    @classmethod
+    def load(cls, directory: str | None, agency_names_file: str | None = None) -> StaffDirectory:
+        return cls(parse_directory(directory), load_agency_names(agency_names_file))
+
+    def contact(self, agency_code: str, role: RecipientRole) -> StaffContact | None:
+        entry = self.entries.get(agency_code)
+        if entry is None:
+            return None
+        if role is RecipientRole.SUPERVISOR:
+            return entry.supervisor or entry.officer
+        return entry.officer
+
+    def agency_name(self, agency_code: str, language: Language) -> str:
+        entry = self.entries.get(agency_code)
+        for names in (entry.names if entry else {}, self.names.get(agency_code, {})):
+            if names.get(language):
+                return names[language]
+        return agency_code
+
+
+def parse_directory(source: str | None) -> dict[str, AgencyEntry]:
+    """Inline JSON (starts with `{`) or the path of a JSON file; None/empty → empty."""
+    if not source or not source.strip():
+        return {}
+    text = source if source.lstrip().startswith("{") else Path(source).read_text("utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    return {code: AgencyEntry.model_validate(entry) for code, entry in raw.items()}
+
+
+def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
+    """Names per agency code and language from an agency registry JSON file."""
+    source = Path(path) if path else DEFAULT_AGENCY_REGISTRY
+    try:
+        data = json.loads(source.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("agency names unavailable from %s (%s); bodies shown by code", source, exc)
+        return {}
+    names: dict[str, dict[Language, str]] = {}
+    for agency in data.get("agencies", ()) if isinstance(data, dict) else ():
+        if isinstance(agency, dict) and isinstance(agency.get("names"), dict):
+            names[str(agency.get("code"))] = {
+                Language(lang): name
+                for lang, name in agency["names"].items()
+                if lang in Language._value2member_map_ and isinstance(name, str)
+            }
+    return names

@@ -1,0 +1,215 @@
+"""Who is told what: the rule table (event type → recipient role → template) as data, and
+the plain functions that turn one event into the notices it calls for.
+
+Decisions where the law and the issue are silent:
+- The officer's "new assignment" comes from `appeals.routed.v1` (it names the body and is
+  one topic, whereas inboxes are one topic per body); every routing decision, including a
+  re-routing after a redirection, tells the receiving body's desk.
+- The citizen's forwarding notice (Art. 65) is sent for a routing decision with
+  `forwarded = true`, naming the receiving body; it is mandatory.
+- `agency.accepted` tells the citizen that the body took the appeal up. The law does not
+  require it, so it is the one citizen notice an opt-out suppresses.
+- SLA warnings go to the responsible body's desk; breaches to the head of each body in
+  `escalate_to` (the body's own head when the list is empty) and are urgent: they ignore
+  quiet hours. A citizen's notice is urgent when the appeal is (crime / security reports).
+- Language: the appeal's, Kazakh (the state language) when unknown — a rejection carries no
+  language, so the non-consideration notice is in Kazakh. Staff get their directory
+  language, else the appeal's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from contracts import (
+    AppealAccepted,
+    AppealAnswered,
+    AppealRegistered,
+    AppealRejected,
+    AppealRouted,
+    DeadlineExtended,
+    Event,
+    Language,
+    RecipientRole,
+    SlaBreached,
+    SlaWarning,
+)
+from services.notify.templates import DEADLINE_WORDS, OUTCOME_WORDS, local_time
+
+CITIZEN, OFFICER, SUPERVISOR = (
+    RecipientRole.CITIZEN,
+    RecipientRole.OFFICER,
+    RecipientRole.SUPERVISOR,
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    event_type: str
+    role: RecipientRole
+    template: str
+    when: str = "always"
+    """Name of a predicate in CONDITIONS that the event must satisfy."""
+    mandatory: bool = True
+    """A legal notice: never suppressed by an opt-out."""
+    urgent: bool = False
+    """Sent at once, quiet hours or not."""
+    needs_appeal: bool = True
+    """Needs notify's projection of the registered appeal (contacts, number, language)."""
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("appeal.registered", CITIZEN, "appeal_registered"),
+    Rule(
+        "appeal.rejected",
+        CITIZEN,
+        "anonymous_not_considered",
+        when="anonymous_not_considered",
+        needs_appeal=False,
+    ),
+    Rule("appeal.routed", CITIZEN, "appeal_forwarded", when="forwarded"),
+    Rule("appeal.routed", OFFICER, "new_assignment", needs_appeal=False),
+    Rule("agency.accepted", CITIZEN, "appeal_accepted", mandatory=False),
+    Rule("agency.extended", CITIZEN, "deadline_extended"),
+    Rule("agency.answered", CITIZEN, "appeal_answered"),
+    Rule("sla.warning", OFFICER, "sla_warning"),
+    Rule("sla.breached", SUPERVISOR, "sla_breached", urgent=True),
+)
+
+CONDITIONS: dict[str, Callable[[Any], bool]] = {
+    "always": lambda event: True,
+    "forwarded": lambda event: bool(event.forwarded),
+    "anonymous_not_considered": lambda event: (
+        event.reason_code == "anonymous_not_considered" and event.applicant_contact is not None
+    ),
+}
+
+
+def rules_for(event: Event) -> list[Rule]:
+    """The rules the event triggers, in table order."""
+    return [r for r in RULES if r.event_type == event.event_type and CONDITIONS[r.when](event)]
+
+
+@dataclass(frozen=True)
+class AppealView:
+    """What notify remembers of a registered appeal (its own projection)."""
+
+    appeal_id: str
+    registration_number: str
+    language: Language
+    urgent: bool
+    answer_due_at: datetime
+    phone: str | None = None
+    email: str | None = None
+    iin: str | None = None
+    name: str | None = None
+    agency_code: str | None = None
+
+    @classmethod
+    def from_registered(cls, event: AppealRegistered) -> AppealView:
+        return cls(
+            appeal_id=event.appeal_id,
+            registration_number=event.registration_number,
+            language=event.language or Language.KK,
+            urgent=event.urgent,
+            answer_due_at=event.answer_due_at,
+            phone=event.applicant.phone,
+            email=event.applicant.email,
+            iin=event.applicant.iin,
+            name=event.applicant.name,
+        )
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "_id": self.appeal_id,
+            **{k: v for k, v in self.__dict__.items() if k != "appeal_id"},
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> AppealView:
+        fields = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k != "language"}
+        return cls(**fields, appeal_id=doc["_id"], language=Language(doc["language"]))
+
+
+def staff_codes(rule: Rule, event: Any) -> list[str]:
+    """Agency codes whose officer or supervisor the rule addresses."""
+    if rule.role is SUPERVISOR:
+        return list(dict.fromkeys(getattr(event, "escalate_to", None) or [event.agency_code]))
+    return [event.agency_code]
+
+
+AgencyName = Callable[[str, Language], str]
+
+
+def template_variables(
+    template: str, event: Any, appeal: AppealView | None, language: Language, name: AgencyName
+) -> dict[str, str]:
+    """The values a template needs, from the event and (when needed) the appeal projection."""
+    number = appeal.registration_number if appeal else getattr(event, "registration_number", "")
+    match template:
+        case "appeal_registered":
+            assert isinstance(event, AppealRegistered)
+            return {
+                "registration_number": event.registration_number,
+                "registered_at": local_time(event.registered_at),
+                "answer_due_at": local_time(event.answer_due_at),
+            }
+        case "anonymous_not_considered":
+            assert isinstance(event, AppealRejected)
+            return {"channel_appeal_id": event.channel_appeal_id}
+        case "appeal_forwarded":
+            assert isinstance(event, AppealRouted)
+            return {
+                "registration_number": event.registration_number,
+                "forwarded_at": local_time(event.occurred_at),
+                "agency_name": name(event.agency_code, language),
+            }
+        case "new_assignment":
+            assert isinstance(event, AppealRouted)
+            return {
+                "registration_number": event.registration_number,
+                "agency_name": name(event.agency_code, language),
+                "answer_due_at": local_time(event.answer_due_at),
+            }
+        case "appeal_accepted":
+            assert isinstance(event, AppealAccepted) and appeal is not None
+            return {
+                "registration_number": number,
+                "agency_name": name(event.agency_code, language),
+                "answer_due_at": local_time(appeal.answer_due_at),
+            }
+        case "deadline_extended":
+            assert isinstance(event, DeadlineExtended)
+            return {
+                "registration_number": number,
+                "new_due_at": local_time(event.new_due_at),
+                "reason": event.reason.rstrip("."),
+                "decision_ref": event.decision_ref,
+            }
+        case "appeal_answered":
+            assert isinstance(event, AppealAnswered)
+            return {
+                "registration_number": number,
+                "outcome": OUTCOME_WORDS[event.outcome][language],
+                "how_to_obtain": event.how_to_obtain,
+            }
+        case "sla_warning":
+            assert isinstance(event, SlaWarning)
+            return {
+                "registration_number": number,
+                "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
+                "due_at": local_time(event.due_at),
+                "working_days_left": str(event.working_days_left),
+            }
+        case "sla_breached":
+            assert isinstance(event, SlaBreached)
+            return {
+                "registration_number": number,
+                "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
+                "due_at": local_time(event.due_at),
+                "agency_name": name(event.agency_code, language),
+            }
+    raise KeyError(f"no variables known for template {template!r}")

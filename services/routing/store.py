@@ -1,0 +1,47 @@
+"""Routing's own database: every decision it made, and the appeal it made them for.
+
+Owns: the `decisions` collection of the `routing` database: one document per (appeal, hop)
+— `_id` = deterministic_id("routing.decision", appeal id, hop) — holding the outcome (routed
+or triaged), the rule, the cause and the very events published for it; hop 0 also keeps the
+registered appeal as routing received it, so a later redirect or triage decision is routed
+without asking intake. The unique `_id` is what makes a decision happen once: a redelivered
+cause finds its decision and republishes the stored events (same ids).
+Stored decisions are never rewritten; a registry or rule change affects only new decisions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from contracts import deterministic_id
+from services.common.messaging import insert_once
+
+DECISIONS = "decisions"
+
+
+def decision_key(appeal_id: str, hop: int) -> str:
+    return deterministic_id("routing.decision", appeal_id, str(hop))
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    await db[DECISIONS].create_index([("appeal_id", ASCENDING), ("hop", ASCENDING)])
+
+
+class DecisionStore:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.decisions = db[DECISIONS]
+
+    async def decision(self, appeal_id: str, hop: int) -> dict[str, Any] | None:
+        return await self.decisions.find_one({"_id": decision_key(appeal_id, hop)})
+
+    async def history(self, appeal_id: str) -> list[dict[str, Any]]:
+        """Every decision for the appeal, oldest (hop 0) first."""
+        found = await self.decisions.find({"appeal_id": appeal_id}).to_list(None)
+        return sorted(found, key=lambda doc: doc["hop"])
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        """True if this call stored the decision; False if one for that hop existed."""
+        return await insert_once(self.decisions, document)

@@ -1,0 +1,213 @@
+"""The SLA rules as plain functions: when a timer warns, when it breaches, whether an
+extension stands, whom a breach escalates to, what a firing does to a timer.
+
+No I/O and no clock: every function takes "now" and the calendar as arguments, so the rules
+are tested without a broker, a store or waiting. The working-day arithmetic itself belongs to
+`services.common.workdays.WorkingCalendar`; this module only asks it questions.
+"""
+
+from __future__ import annotations
+
+import calendar as gregorian
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from services.common.workdays import WorkingCalendar
+
+OPEN = "open"
+BREACHED = "breached"
+STOPPED = "stopped"
+
+# Escalation levels a policy may name; anything else is taken as a literal body or role code.
+HEAD = "head"
+SUPERVISOR = "supervisor"
+
+EXTENSION_TOO_LONG = "exceeds_two_months_from_receipt"
+EXTENSION_NOT_LATER = "not_later_than_current_deadline"
+EXTENSION_AFTER_DEADLINE = "deadline_already_passed"
+EXTENSION_AFTER_ANSWER = "already_answered"
+
+# `next_fire_at` of a timer with nothing left to fire: a real date rather than null, so every
+# store compares it with "now" the same way.
+NEVER = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """What the law leaves to configuration."""
+
+    # Warn this many working days before a deadline (DESIGN §2 default: 3 and 1).
+    warning_working_days: tuple[int, ...] = (3, 1)
+    # Art. 76: an extension may not go beyond this many calendar months from receipt.
+    extension_cap_months: int = 2
+    # Whom a breach escalates to, in order: `head` → "<body>:head", `supervisor` → the body's
+    # supervising body; any other entry is used as it is (e.g. a prosecutor's office code).
+    escalation_levels: tuple[str, ...] = (HEAD, SUPERVISOR)
+    # Supervising body of each body; bodies not listed escalate to `default_supervisor`.
+    supervisors: Mapping[str, str] = field(default_factory=dict)
+    default_supervisor: str = "government-office"
+
+    def __post_init__(self) -> None:
+        if any(n < 1 for n in self.warning_working_days):
+            raise ValueError("warning_working_days must be positive")
+
+
+# --- warnings and breaches ----------------------------------------------------------------
+
+
+def working_day_before(calendar: WorkingCalendar, day: date, n: int) -> date:
+    """The working day that has exactly ``n`` working days after it up to and including
+    ``day`` (``calendar.working_days_between`` from it to ``day`` is ``n``)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    counted = 0
+    while True:
+        day -= timedelta(days=1)
+        if calendar.is_working_day(day):
+            counted += 1
+            if counted == n:
+                return day
+
+
+def warning_schedule(
+    calendar: WorkingCalendar,
+    due_at: datetime,
+    armed_at: datetime,
+    working_days_before: Sequence[int],
+) -> list[dict[str, Any]]:
+    """The warnings of one deadline: at the start of work on the day with N working days
+    left, for each configured N, oldest first.
+
+    Warnings whose moment is not after ``armed_at`` (the deadline was set later than that,
+    e.g. a 3-day forwarding term has no "3 days left" warning) are not scheduled.
+    """
+    due_day = due_at.astimezone(calendar.tz).date()
+    schedule = []
+    for n in sorted(set(working_days_before), reverse=True):
+        day = working_day_before(calendar, due_day, n)
+        at = datetime.combine(day, calendar.work_start, tzinfo=calendar.tz)
+        if armed_at < at < due_at:
+            schedule.append({"days_left": n, "at": at, "sent": False})
+    return schedule
+
+
+def next_fire_at(state: str, due_at: datetime, warnings: Sequence[Mapping[str, Any]]) -> datetime:
+    """The next moment an open timer must act: its first unsent warning, else its deadline.
+    Non-open timers get a sentinel far in the future instead (never due)."""
+    if state != OPEN:
+        return NEVER
+    pending = [w["at"] for w in warnings if not w["sent"]]
+    return min([*pending, due_at])
+
+
+@dataclass(frozen=True)
+class Firing:
+    """What one pass of the firing loop does to one timer."""
+
+    what: str  # "warning" or "breach"
+    days_left: int | None
+    changes: dict[str, Any]  # fields to $set on the timer document
+
+
+def plan_firing(timer: Mapping[str, Any], now: datetime) -> Firing | None:
+    """Decide what a timer whose `next_fire_at` has come must do now; None if nothing.
+
+    A passed deadline breaches (remaining warnings are moot). Otherwise the most recent
+    warning that has come is emitted; older unsent ones (missed while the service was down)
+    are superseded by it rather than emitted late one after another.
+    """
+    if timer["state"] != OPEN:
+        return None
+    due_at = timer["due_at"]
+    warnings = [dict(w) for w in timer.get("warnings", ())]
+    if due_at <= now:
+        return Firing(
+            what="breach",
+            days_left=None,
+            changes={"state": BREACHED, "breached_at": due_at, "next_fire_at": NEVER},
+        )
+    come = [w for w in warnings if not w["sent"] and w["at"] <= now]
+    if not come:
+        return None
+    for w in come:
+        w["sent"] = True
+    latest = min(come, key=lambda w: w["days_left"])
+    return Firing(
+        what="warning",
+        days_left=latest["days_left"],
+        changes={"warnings": warnings, "next_fire_at": next_fire_at(OPEN, due_at, warnings)},
+    )
+
+
+def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
+    targets = []
+    for level in policy.escalation_levels:
+        if level == HEAD:
+            targets.append(f"{agency_code}:head")
+        elif level == SUPERVISOR:
+            targets.append(policy.supervisors.get(agency_code, policy.default_supervisor))
+        else:
+            targets.append(level)
+    return list(dict.fromkeys(t for t in targets if t != agency_code))
+
+
+# --- extensions and stops -----------------------------------------------------------------
+
+
+def add_calendar_months(day: date, months: int) -> date:
+    """``day`` plus whole calendar months, clamped to the month's end (31 Dec + 2 → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, gregorian.monthrange(year, month)[1]))
+
+
+def extension_refusal(
+    calendar: WorkingCalendar,
+    policy: SlaPolicy,
+    timer: Mapping[str, Any],
+    new_due_at: datetime,
+    decided_at: datetime,
+) -> str | None:
+    """Why an extension of the answer deadline cannot stand, or None if it is accepted.
+
+    The cap is a calendar date: the new deadline's local date may be at most
+    ``extension_cap_months`` after the local date of receipt (Art. 76).
+    """
+    if timer["state"] == STOPPED:
+        return EXTENSION_AFTER_ANSWER
+    if timer["state"] == BREACHED or timer["due_at"] < decided_at:
+        return EXTENSION_AFTER_DEADLINE
+    if new_due_at <= timer["due_at"]:
+        return EXTENSION_NOT_LATER
+    received_day = timer["received_at"].astimezone(calendar.tz).date()
+    cap = add_calendar_months(received_day, policy.extension_cap_months)
+    if new_due_at.astimezone(calendar.tz).date() > cap:
+        return EXTENSION_TOO_LONG
+    return None
+
+
+def extension_changes(
+    calendar: WorkingCalendar,
+    policy: SlaPolicy,
+    timer: Mapping[str, Any],
+    new_due_at: datetime,
+    decided_at: datetime,
+) -> dict[str, Any]:
+    """The timer after an accepted extension: a new generation with its own warnings."""
+    warnings = warning_schedule(calendar, new_due_at, decided_at, policy.warning_working_days)
+    return {
+        "due_at": new_due_at,
+        "generation": timer["generation"] + 1,
+        "warnings": warnings,
+        "next_fire_at": next_fire_at(OPEN, new_due_at, warnings),
+    }
+
+
+def stop_outcome(
+    calendar: WorkingCalendar, timer: Mapping[str, Any], decided_at: datetime
+) -> tuple[bool, int]:
+    """(on time?, working days used from the term's day 0 to the decision)."""
+    on_time = decided_at <= timer["due_at"]
+    return on_time, calendar.working_days_between(timer["registered_at"], decided_at)

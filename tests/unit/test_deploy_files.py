@@ -1,0 +1,95 @@
+"""The production deployment files agree with the code: every service, port and environment
+name in deploy/docker-compose.yml is one the services really use, and the image runs as a
+non-root user. (No Docker engine here: this is a static check.)"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.common.settings import DEFAULT_PORTS, ServiceSettings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+COMPOSE = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+APP_SERVICES = ("intake", "routing", "sla", "notify")
+# Settings classes whose environment names the services read.
+SETTINGS_CLASSES = (
+    "services.common.settings:ServiceSettings",
+    "services.intake.config:IntakeConfig",
+    "services.routing.policy:RoutingPolicy",
+    "services.sla.app:SlaConfig",
+    "services.notify.settings:NotifySettings",
+)
+# Read by the image's HEALTHCHECK, not by Python code.
+IMAGE_ONLY_NAMES = {"SERVICE_PORT"}
+
+
+def environment_names_the_code_reads() -> set[str]:
+    names = {f"{service.upper()}_PORT" for service in DEFAULT_PORTS}
+    for dotted in SETTINGS_CLASSES:
+        module, _, cls_name = dotted.partition(":")
+        cls: type[BaseSettings] = getattr(importlib.import_module(module), cls_name)
+        prefix = cls.model_config.get("env_prefix", "")
+        for name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            names.add(alias.upper() if isinstance(alias, str) else f"{prefix}{name}".upper())
+    return names
+
+
+def test_compose_has_the_infrastructure_the_services_and_the_monitoring() -> None:
+    expected = {"kafka", "mongodb", "topics", *APP_SERVICES, "prometheus", "grafana"}
+    assert expected <= set(COMPOSE["services"])
+    assert COMPOSE["services"]["mongodb"]["image"].startswith("mongo:7")
+    assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:3.9")
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_each_service_runs_its_module_on_its_port_with_health_checked_dependencies(
+    service: str,
+) -> None:
+    spec = COMPOSE["services"][service]
+    port = DEFAULT_PORTS[service]
+    assert spec["command"] == ["python", "-m", f"services.{service}"]
+    assert spec["ports"] == [f"{port}:{port}"]
+    assert spec["environment"][f"{service.upper()}_PORT"] == str(port)
+    assert spec["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert spec["environment"]["MONGODB_URL"].startswith("mongodb://mongodb:27017")
+    assert spec["restart"] == "unless-stopped"
+    assert spec["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert spec["depends_on"]["mongodb"]["condition"] == "service_healthy"
+    assert spec["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("service", APP_SERVICES)
+def test_every_environment_name_in_compose_is_one_the_code_reads(service: str) -> None:
+    known = environment_names_the_code_reads() | IMAGE_ONLY_NAMES
+    unknown = set(COMPOSE["services"][service]["environment"]) - known
+    assert not unknown, f"{service}: compose sets names no code reads: {sorted(unknown)}"
+
+
+def test_the_shared_names_of_design_section_6_are_what_the_settings_read() -> None:
+    names = environment_names_the_code_reads()
+    assert {"KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL"} <= names
+    assert ServiceSettings.model_fields["kafka_bootstrap_servers"].default == "127.0.0.1:9092"
+
+
+def test_infrastructure_has_health_checks_and_prometheus_scrapes_every_service() -> None:
+    for name in ("kafka", "mongodb"):
+        assert COMPOSE["services"][name]["healthcheck"]["test"]
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-compose.yml").read_text())
+    targets = {
+        t for c in scrape["scrape_configs"] for s in c["static_configs"] for t in s["targets"]
+    }
+    assert targets == {f"{s}:{DEFAULT_PORTS[s]}" for s in APP_SERVICES}
+
+
+def test_the_image_is_slim_and_runs_as_a_non_root_user() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}
+    assert "HEALTHCHECK" in dockerfile

@@ -1,0 +1,146 @@
+"""The rule table (services/notify/rules.py): who is told what, as data."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts import (
+    AppealAccepted,
+    AppealAnswered,
+    AppealRedirected,
+    AppealRegistered,
+    AppealRejected,
+    AppealRouted,
+    DeadlineExtended,
+    Language,
+    RecipientRole,
+    SlaBreached,
+    SlaStopped,
+    SlaTimerStarted,
+    SlaWarning,
+)
+from services.notify.rules import (
+    CONDITIONS,
+    RULES,
+    AppealView,
+    rules_for,
+    staff_codes,
+    template_variables,
+)
+from services.notify.templates import TEMPLATES, VARIABLES
+
+
+def name_of(code: str, language: Language) -> str:
+    return f"{code}/{language}"
+
+
+def test_every_rule_names_an_existing_template_and_condition() -> None:
+    for rule in RULES:
+        assert rule.template in TEMPLATES, rule
+        assert rule.when in CONDITIONS, rule
+
+
+def test_no_event_tells_the_same_recipient_twice_with_the_same_template() -> None:
+    keys = [(r.event_type, r.role, r.template) for r in RULES]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_registration_tells_the_citizen_the_number_and_deadline() -> None:
+    [rule] = rules_for(AppealRegistered.example())
+    assert (rule.role, rule.template, rule.mandatory) == (
+        RecipientRole.CITIZEN,
+        "appeal_registered",
+        True,
+    )
+
+
+def test_routing_tells_the_receiving_desk_and_only_on_forwarding_the_citizen() -> None:
+    routed = AppealRouted.example()
+    assert [r.template for r in rules_for(routed)] == ["new_assignment"]
+    forwarded = routed.model_copy(update={"forwarded": True})
+    assert [r.template for r in rules_for(forwarded)] == ["appeal_forwarded", "new_assignment"]
+
+
+def test_only_an_anonymous_rejection_with_a_contact_tells_the_citizen() -> None:
+    rejected = AppealRejected.example()
+    assert rules_for(rejected) == []  # validation failures are the channel's to explain
+    anonymous = rejected.model_copy(update={"reason_code": "anonymous_not_considered"})
+    assert [r.template for r in rules_for(anonymous)] == ["anonymous_not_considered"]
+    unreachable = anonymous.model_copy(update={"applicant_contact": None})
+    assert rules_for(unreachable) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (AppealAccepted.example(), [(RecipientRole.CITIZEN, "appeal_accepted", False)]),
+        (DeadlineExtended.example(), [(RecipientRole.CITIZEN, "deadline_extended", True)]),
+        (AppealAnswered.example(), [(RecipientRole.CITIZEN, "appeal_answered", True)]),
+        (SlaWarning.example(), [(RecipientRole.OFFICER, "sla_warning", True)]),
+        (SlaBreached.example(), [(RecipientRole.SUPERVISOR, "sla_breached", True)]),
+        (AppealRedirected.example(), []),
+        (SlaTimerStarted.example(), []),
+        (SlaStopped.example(), []),
+    ],
+)
+def test_each_event_has_its_recipients_templates_and_legal_weight(event, expected) -> None:
+    assert [(r.role, r.template, r.mandatory) for r in rules_for(event)] == expected
+
+
+def test_breaches_are_urgent_and_go_to_every_escalation_target() -> None:
+    breached = SlaBreached.example()
+    [rule] = rules_for(breached)
+    assert rule.urgent
+    assert staff_codes(rule, breached) == ["astana-akimat", "prosecutor-astana"]
+    nobody_named = breached.model_copy(update={"escalate_to": []})
+    assert staff_codes(rule, nobody_named) == ["astana-energy"]
+
+
+def test_the_only_optional_notice_is_the_acceptance() -> None:
+    assert [r.template for r in RULES if not r.mandatory] == ["appeal_accepted"]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.event_type}->{r.template}")
+@pytest.mark.parametrize("language", [Language.KK, Language.RU])
+def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> None:
+    event_class = {
+        "appeal.registered": AppealRegistered,
+        "appeal.rejected": AppealRejected,
+        "appeal.routed": AppealRouted,
+        "agency.accepted": AppealAccepted,
+        "agency.extended": DeadlineExtended,
+        "agency.answered": AppealAnswered,
+        "sla.warning": SlaWarning,
+        "sla.breached": SlaBreached,
+    }[rule.event_type]
+    event = event_class.example()
+    appeal = AppealView.from_registered(AppealRegistered.example())
+
+    variables = template_variables(rule.template, event, appeal, language, name_of)
+
+    assert set(variables) == VARIABLES[rule.template]
+    assert all(isinstance(v, str) and v for v in variables.values())
+
+
+def test_dates_in_variables_are_almaty_local_time() -> None:
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    variables = template_variables(
+        "deadline_extended", DeadlineExtended.example(), appeal, Language.RU, name_of
+    )
+    assert variables["new_due_at"] == "30.04.2026 18:00"
+
+
+def test_the_answer_outcome_is_worded_in_the_recipients_language() -> None:
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    kk = template_variables(
+        "appeal_answered", AppealAnswered.example(), appeal, Language.KK, name_of
+    )
+    ru = template_variables(
+        "appeal_answered", AppealAnswered.example(), appeal, Language.RU, name_of
+    )
+    assert (kk["outcome"], ru["outcome"]) == ("қанағаттандырылды", "удовлетворено")
+
+
+def test_the_appeal_projection_round_trips_through_its_document() -> None:
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    assert AppealView.from_document(appeal.document()) == appeal

@@ -1,0 +1,179 @@
+"""The SLA rules without a broker or a store: warning moments, breaches, what a firing does,
+the two-month extension cap, escalation and working days used. Dates checked by hand against
+the 2026 calendar (9 Mar, 23–25 Mar, 1, 7, 11 May are days off)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.common.workdays import WorkingCalendar
+from services.sla.schedule import (
+    BREACHED,
+    EXTENSION_AFTER_ANSWER,
+    EXTENSION_AFTER_DEADLINE,
+    EXTENSION_NOT_LATER,
+    EXTENSION_TOO_LONG,
+    NEVER,
+    OPEN,
+    STOPPED,
+    SlaPolicy,
+    add_calendar_months,
+    escalation_targets,
+    extension_changes,
+    extension_refusal,
+    next_fire_at,
+    plan_firing,
+    stop_outcome,
+    warning_schedule,
+    working_day_before,
+)
+
+ALMATY = ZoneInfo("Asia/Almaty")
+CAL = WorkingCalendar.default()
+POLICY = SlaPolicy()
+
+
+def almaty(*args: int) -> datetime:
+    return datetime(*args, tzinfo=ALMATY)
+
+
+REGISTERED = almaty(2026, 3, 5, 10, 2, 47)  # Thu
+ANSWER_DUE = almaty(2026, 4, 1, 18)  # DESIGN §2 worked example
+FORWARD_DUE = almaty(2026, 3, 11, 18)  # 3 working days: 6, 10, 11 Mar (9 Mar off)
+
+
+def timer(due_at: datetime = ANSWER_DUE, **fields) -> dict:
+    warnings = warning_schedule(CAL, due_at, REGISTERED, POLICY.warning_working_days)
+    doc = {
+        "_id": "a:answer",
+        "state": OPEN,
+        "generation": 1,
+        "received_at": almaty(2026, 3, 5, 10, 2, 45),
+        "registered_at": REGISTERED,
+        "due_at": due_at,
+        "warnings": warnings,
+        "next_fire_at": next_fire_at(OPEN, due_at, warnings),
+    }
+    return doc | fields
+
+
+def test_the_working_day_before_skips_weekends_and_nauryz() -> None:
+    # Wed 1 Apr: 31 Mar (1), 30 Mar (2), 27 Mar (3) — Sat/Sun 28–29 skipped.
+    assert working_day_before(CAL, date(2026, 4, 1), 3) == date(2026, 3, 27)
+    # Thu 26 Mar: 25, 24, 23 Mar are Nauryz days off → 20 Mar is one working day before.
+    assert working_day_before(CAL, date(2026, 3, 26), 1) == date(2026, 3, 20)
+    for n in (1, 3, 5):
+        day = working_day_before(CAL, date(2026, 4, 1), n)
+        assert CAL.working_days_between(almaty(*day.timetuple()[:3]), ANSWER_DUE) == n
+
+
+def test_answer_warnings_come_at_nine_with_three_and_one_working_days_left() -> None:
+    schedule = warning_schedule(CAL, ANSWER_DUE, REGISTERED, (3, 1))
+    assert [(w["days_left"], w["at"]) for w in schedule] == [
+        (3, almaty(2026, 3, 27, 9)),  # matches the contract's SlaWarning example
+        (1, almaty(2026, 3, 31, 9)),
+    ]
+    assert timer()["next_fire_at"] == almaty(2026, 3, 27, 9)
+
+
+def test_a_three_day_forwarding_term_gets_no_warning_before_it_was_armed() -> None:
+    # "3 days left" would be 09:00 on the registration day, before the 10:02 registration.
+    schedule = warning_schedule(CAL, FORWARD_DUE, REGISTERED, (3, 1))
+    assert [(w["days_left"], w["at"]) for w in schedule] == [(1, almaty(2026, 3, 10, 9))]
+
+
+def test_nothing_fires_before_the_first_warning() -> None:
+    assert plan_firing(timer(), almaty(2026, 3, 27, 8, 59)) is None
+
+
+def test_a_warning_fires_then_the_timer_waits_for_the_next_one() -> None:
+    firing = plan_firing(timer(), almaty(2026, 3, 27, 9))
+    assert firing is not None and firing.what == "warning" and firing.days_left == 3
+    assert firing.changes["next_fire_at"] == almaty(2026, 3, 31, 9)
+    after = timer() | firing.changes
+    assert plan_firing(after, almaty(2026, 3, 30, 12)) is None
+
+
+def test_warnings_missed_during_downtime_collapse_into_the_latest() -> None:
+    firing = plan_firing(timer(), almaty(2026, 3, 31, 12))
+    assert firing is not None and firing.days_left == 1
+    assert all(w["sent"] for w in firing.changes["warnings"])
+    assert firing.changes["next_fire_at"] == ANSWER_DUE
+
+
+def test_a_passed_deadline_breaches_even_with_warnings_unsent() -> None:
+    firing = plan_firing(timer(), almaty(2026, 4, 1, 18))
+    assert firing is not None and firing.what == "breach"
+    assert firing.changes == {"state": BREACHED, "breached_at": ANSWER_DUE, "next_fire_at": NEVER}
+
+
+def test_breached_and_stopped_timers_never_fire_again() -> None:
+    later = almaty(2026, 6, 1)
+    assert plan_firing(timer(state=BREACHED), later) is None
+    assert plan_firing(timer(state=STOPPED), later) is None
+    assert next_fire_at(BREACHED, ANSWER_DUE, []) == NEVER
+
+
+def test_a_breach_escalates_to_the_head_then_the_supervising_body() -> None:
+    policy = SlaPolicy(supervisors={"astana-energy": "akimat-astana"})
+    assert escalation_targets(policy, "astana-energy") == ["astana-energy:head", "akimat-astana"]
+    assert escalation_targets(policy, "akimat-astana") == [
+        "akimat-astana:head",
+        "government-office",
+    ]
+    custom = SlaPolicy(escalation_levels=("supervisor", "prosecutor-general"))
+    assert escalation_targets(custom, "akimat-abai") == ["government-office", "prosecutor-general"]
+
+
+def test_two_calendar_months_clamp_to_the_end_of_the_month() -> None:
+    assert add_calendar_months(date(2026, 3, 5), 2) == date(2026, 5, 5)
+    assert add_calendar_months(date(2025, 12, 31), 2) == date(2026, 2, 28)
+    assert add_calendar_months(date(2026, 11, 30), 2) == date(2027, 1, 30)
+
+
+@pytest.mark.parametrize(
+    ("new_due", "decided", "reason"),
+    [
+        (almaty(2026, 5, 5, 18), almaty(2026, 3, 27, 16), None),  # exactly two months
+        (almaty(2026, 5, 6, 18), almaty(2026, 3, 27, 16), EXTENSION_TOO_LONG),
+        (almaty(2026, 3, 31, 18), almaty(2026, 3, 27, 16), EXTENSION_NOT_LATER),
+        (almaty(2026, 4, 20, 18), almaty(2026, 4, 2, 9), EXTENSION_AFTER_DEADLINE),
+    ],
+)
+def test_an_extension_stands_only_within_two_months_of_receipt(
+    new_due: datetime, decided: datetime, reason: str | None
+) -> None:
+    assert extension_refusal(CAL, POLICY, timer(), new_due, decided) == reason
+
+
+def test_an_answered_timer_cannot_be_extended() -> None:
+    refusal = extension_refusal(
+        CAL, POLICY, timer(state=STOPPED), almaty(2026, 4, 20, 18), almaty(2026, 3, 27)
+    )
+    assert refusal == EXTENSION_AFTER_ANSWER
+
+
+def test_an_accepted_extension_is_a_new_generation_with_fresh_warnings() -> None:
+    changes = extension_changes(
+        CAL, POLICY, timer(), almaty(2026, 4, 30, 18), almaty(2026, 3, 27, 16, 45)
+    )
+    assert changes["generation"] == 2
+    assert changes["due_at"] == almaty(2026, 4, 30, 18)
+    # Thu 30 Apr: from Mon 27 Apr three working days are left (28, 29, 30), from Wed 29 one.
+    assert [w["at"] for w in changes["warnings"]] == [
+        almaty(2026, 4, 27, 9),
+        almaty(2026, 4, 29, 9),
+    ]
+    assert changes["next_fire_at"] == almaty(2026, 4, 27, 9)
+
+
+def test_an_answer_counts_working_days_from_registration_and_is_on_time_until_the_deadline() -> (
+    None
+):
+    assert stop_outcome(CAL, timer(), almaty(2026, 3, 12, 17, 5)) == (True, 4)  # 6, 10, 11, 12 Mar
+    assert stop_outcome(CAL, timer(), ANSWER_DUE) == (True, 15)
+    # Thu 2 Apr is the 16th working day: late.
+    assert stop_outcome(CAL, timer(), ANSWER_DUE + timedelta(hours=15)) == (False, 16)
