@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
@@ -80,6 +81,9 @@ async def running_system(
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
     system = RunningSystem(prefix=prefix, bootstrap=bootstrap, mongo=mongo)
     async with AsyncExitStack() as stack:
+        # Last out: once the services have stopped, remove what this run created, so a
+        # developer's long-lived local broker and store do not fill up with test runs.
+        stack.push_async_callback(remove_prefixed, bootstrap, mongodb_url, prefix)
         stack.push_async_callback(mongo.close)
         for name in services:
             settings = settings_for(
@@ -99,6 +103,25 @@ async def running_system(
         await system.producer.start()
         stack.push_async_callback(system.producer.stop)
         yield system
+
+
+async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None:
+    """Delete the topics and drop the databases whose names start with `prefix`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        for name in await mongo.list_database_names():
+            if name.startswith(prefix):
+                await mongo.drop_database(name)
+    finally:
+        await mongo.close()
 
 
 class TopicWatcher:
