@@ -27,7 +27,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import deterministic_id, topics
-from services.common.topics_admin import ensure_topics, planned_topics
+from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.routing.registry import AgencyRegistry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,9 +64,9 @@ def services_as_processes(
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "MONGODB_URL": mongodb_url,
         "TYNDAU_TOPIC_PREFIX": prefix,
-        "TYNDAU_DATABASE_PREFIX": prefix.replace("-", "_"),
+        "TYNDAU_DATABASE_PREFIX": prefix,
         "TYNDAU_LOG_LEVEL": "WARNING",
-        "INTAKE_API_KEYS": "bench:bench-key",
+        "INTAKE_API_KEYS": "bench:bench-gateway-key-0001",
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -99,6 +99,7 @@ def services_as_processes(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        asyncio.run(remove_prefixed(bootstrap, mongodb_url, prefix))
 
 
 def call_1414(call_id: str, rng: random.Random) -> dict:

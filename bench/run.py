@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from bench.limits import kafka_limit, store_limit
@@ -48,24 +49,27 @@ def machine() -> dict:
 
 async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: int) -> dict:
     """Messages produced and documents written per appeal, counted after the throughput run."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        partitions = [
-            tp
-            for topic in await consumer.topics()
-            if topic.startswith(prefix)
-            for tp in [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
-        messages = sum(ends.values())
+        messages = sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
     finally:
         await consumer.stop()
     client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
     try:
         documents = 0
         for name in await client.list_database_names():
-            if name.startswith(prefix.replace("-", "_")):
+            if name.startswith(prefix):
                 db = client[name]
                 for collection in await db.list_collection_names():
                     documents += await db[collection].count_documents({})

@@ -4,8 +4,9 @@ whatever a caller passed in: IINs, phone numbers and e-mail addresses never reac
 clear. (Names cannot be recognised by pattern; code must not log them.)
 
 `MessageContextMiddleware` (installed on every broker by services.common.runtime) binds the ids
-of the message in hand and carries the W3C `traceparent` header from the consumed message onto
-everything published while handling it, so a trace runs from channel to notification.
+of the message in hand (event id, appeal id = the Kafka key, correlation id, event type) and
+carries the W3C `traceparent` header from the consumed message onto everything published
+while handling it, so a trace runs from channel to notification.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class MessageContextMiddleware(BaseMiddleware):
             correlation_id=_text(headers.get(CORRELATION_HEADER)) or msg.correlation_id,
             appeal_id=_text(key),
             event_type=_text(headers.get("x-event-type")),
+            event_id=_text(headers.get("x-event-id")),
             traceparent=_text(headers.get(TRACEPARENT_HEADER)),
             topic=getattr(msg.raw_message, "topic", None),
         )

@@ -28,6 +28,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 CORRELATION_HEADER = "x-correlation-id"
 EVENT_TYPE_HEADER = "x-event-type"
+EVENT_ID_HEADER = "x-event-id"
 
 
 class Undecodable(Exception):
@@ -109,6 +110,7 @@ async def publish_event(
         "content-type": "application/json",
         CORRELATION_HEADER: event.correlation_id,
         EVENT_TYPE_HEADER: event.event_type,
+        EVENT_ID_HEADER: event.event_id,
         **dict(extra_headers),
     }
     await runtime.broker.publish(

@@ -50,6 +50,21 @@ class ServiceRuntime:
         return self.settings.topic(name)
 
 
+def document_publications(
+    runtime: ServiceRuntime, publications: list[tuple[str, object, str]]
+) -> None:
+    """Declare what the service publishes — (public topic, payload model, description) — so
+    its AsyncAPI document shows outputs as well as inputs. Services publish through
+    `services.common.messaging.publish_event`; these declarations only document."""
+    for topic_name, model, description in publications:
+        runtime.broker.publisher(
+            runtime.topic(topic_name),
+            title=f"{runtime.settings.service_name}.publishes.{topic_name}",
+            description=description,
+            schema=model,
+        )
+
+
 def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
     """Make the clients; nothing connects until `start_runtime`."""
     registry = CollectorRegistry()

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from pymongo import AsyncMongoClient
 
 from contracts import agency_inbox, topics
 
@@ -70,6 +71,26 @@ async def _wait_for_leaders(
         if loop.time() > deadline:
             raise TimeoutError(f"topics without leaders after {timeout} s: {names}")
         await asyncio.sleep(0.2)
+
+
+async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None:
+    """Delete the topics and drop the databases whose names start with `prefix` — what a
+    test or benchmark run created under its own prefix."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
+    mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        for name in await mongo.list_database_names():
+            if name.startswith(prefix):
+                await mongo.drop_database(name)
+    finally:
+        await mongo.close()
 
 
 def main() -> None:

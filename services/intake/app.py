@@ -40,6 +40,8 @@ from contracts import (
     ANY_EVENT_ADAPTER,
     SLA_EVENT_ADAPTER,
     AppealRegistered,
+    AppealRejected,
+    DeadLetter,
     HttpGatewayAppeal,
     topics,
 )
@@ -50,7 +52,7 @@ from services.common.messaging import (
     dead_letter,
     describe_validation_error,
 )
-from services.common.runtime import ServiceRuntime, create_runtime
+from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.workdays import CalendarYearNotCovered, WorkingCalendar
 from services.intake.adapters import adapt_http
@@ -74,6 +76,14 @@ LIFECYCLE_TOPICS: dict[str, TypeAdapter[Any]] = {
 
 def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) -> Starlette:
     runtime = create_runtime(settings)
+    document_publications(
+        runtime,
+        [
+            (topics.APPEALS_REGISTERED, AppealRegistered, "Registered appeals (Art. 64)."),
+            (topics.APPEALS_REJECTED, AppealRejected, "Appeals refused, with every reason."),
+            (topics.APPEALS_DLQ, DeadLetter, "Channel messages that were not the format at all."),
+        ],
+    )
     runtime.on_database_ready.append(ensure_indexes)
     service = IntakeService(runtime, WorkingCalendar.default(), config or IntakeConfig())
     register_channel_subscribers(runtime, service)

@@ -26,12 +26,14 @@ from contracts import (
     AppealRegistered,
     AppealRejected,
     AppealRouted,
+    DeadLetter,
     DeliveryChannel,
+    NotificationOutcome,
     topics,
 )
 from services.common.http import build_http_app
 from services.common.messaging import Undecodable, dead_letter
-from services.common.runtime import ServiceRuntime, create_runtime
+from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.notify.directory import StaffDirectory
 from services.notify.policy import CitizenPreferences, RetryPolicy
@@ -100,6 +102,13 @@ def create_app(
     from the environment); `clock` and `retry` are injectable for tests."""
     config = notify_settings(settings)
     runtime = create_runtime(config)
+    document_publications(
+        runtime,
+        [
+            (topics.NOTIFICATION_OUTCOMES, NotificationOutcome, "Every attempt and outcome."),
+            (topics.APPEALS_DLQ, DeadLetter, "Messages notify could not read."),
+        ],
+    )
     runtime.on_database_ready.append(ensure_indexes)
     service = NotifyService(
         runtime,

@@ -25,15 +25,19 @@ from starlette.routing import Route
 from contracts import (
     AGENCY_ACTION_ADAPTER,
     AgencyAction,
+    AgencyAssignment,
     AppealRegistered,
+    AppealRouted,
+    AppealTriaged,
     Category,
+    DeadLetter,
     Event,
     TriageDecided,
     topics,
 )
 from services.common.http import build_http_app
 from services.common.messaging import Undecodable, dead_letter, decode, publish_event
-from services.common.runtime import create_runtime
+from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.routing.decisions import Rules
 from services.routing.policy import RoutingPolicy
@@ -49,6 +53,15 @@ def create_app(
     policy: RoutingPolicy | None = None,
 ) -> Starlette:
     runtime = create_runtime(settings)
+    document_publications(
+        runtime,
+        [
+            (topics.APPEALS_ROUTED, AppealRouted, "Routing decisions with rule and reason."),
+            (topics.APPEALS_TRIAGE, AppealTriaged, "Appeals a human must route, with candidates."),
+            ("agency.{code}.inbox.v1", AgencyAssignment, "One inbox per top-level body."),
+            (topics.APPEALS_DLQ, DeadLetter, "Messages routing could not read."),
+        ],
+    )
     runtime.on_database_ready.append(ensure_indexes)
     rules = Rules.default(registry)
     if policy is not None:

@@ -16,10 +16,17 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
-from contracts import AGENCY_ACTION_ADAPTER, AppealRouted, SlaTimerEvent, topics
+from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    AppealRouted,
+    DeadLetter,
+    SlaEvent,
+    SlaTimerEvent,
+    topics,
+)
 from services.common.http import build_http_app
 from services.common.messaging import Undecodable, dead_letter, decode, publish_event
-from services.common.runtime import create_runtime
+from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.workdays import WorkingCalendar
 from services.sla.clock import Clock, SystemClock
@@ -92,6 +99,13 @@ def create_app(
     clock = clock or SystemClock()
     calendar = calendar or WorkingCalendar.default()
     runtime = create_runtime(settings)
+    document_publications(
+        runtime,
+        [
+            (topics.SLA_EVENTS, SlaEvent, "Timer started, warning, breached, stopped, refused."),
+            (topics.APPEALS_DLQ, DeadLetter, "Messages sla could not read."),
+        ],
+    )
     runtime.on_database_ready.append(ensure_indexes)
     metrics = SlaMetrics(runtime.registry)
     store = TimerStore(runtime.db)

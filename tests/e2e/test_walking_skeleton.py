@@ -127,3 +127,7 @@ async def test_every_service_reports_health_metrics_and_its_asyncapi(system: Run
         assert f"# TYPE {domain_metric} counter" in metrics.text
         assert asyncapi.json()["asyncapi"].startswith("3.")
         assert asyncapi.json()["info"]["title"] == f"Tyndau {service}"
+        channels = asyncapi.json()["channels"]
+        # Inputs and outputs are both documented.
+        assert any(not name.startswith(f"{service}.publishes.") for name in channels)
+        assert any(name.startswith(f"{service}.publishes.") for name in channels)

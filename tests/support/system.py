@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from services.common.settings import ServiceSettings, settings_for
-from services.common.topics_admin import ensure_topics, planned_topics
+from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.intake.app import create_app as create_intake
 from services.notify.app import create_app as create_notify
 from services.routing.app import create_app as create_routing
@@ -103,25 +102,6 @@ async def running_system(
         await system.producer.start()
         stack.push_async_callback(system.producer.stop)
         yield system
-
-
-async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None:
-    """Delete the topics and drop the databases whose names start with `prefix`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    finally:
-        await admin.close()
-    mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url)
-    try:
-        for name in await mongo.list_database_names():
-            if name.startswith(prefix):
-                await mongo.drop_database(name)
-    finally:
-        await mongo.close()
 
 
 class TopicWatcher:

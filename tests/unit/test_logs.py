@@ -66,13 +66,18 @@ async def test_a_handler_logs_with_the_message_ids_and_passes_traceparent_on() -
             b"{}",
             "in-topic",
             key=b"appeal-42",
-            headers={"x-correlation-id": "corr-7", "traceparent": traceparent},
+            headers={
+                "x-correlation-id": "corr-7",
+                "x-event-id": "event-9",
+                "traceparent": traceparent,
+            },
         )
 
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     handling = next(e for e in entries if e["message"] == "handling")
     assert handling["appeal_id"] == "appeal-42"
     assert handling["correlation_id"] == "corr-7"
+    assert handling["event_id"] == "event-9"
     assert handling["traceparent"] == traceparent
     downstream_entry = next(e for e in entries if e["message"].startswith("downstream"))
     assert downstream_entry["message"] == f"downstream {traceparent}"
