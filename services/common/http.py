@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
@@ -29,7 +30,23 @@ def asyncapi_document(runtime: ServiceRuntime) -> dict:
     return spec.to_specification().to_jsonable()
 
 
-def build_http_app(runtime: ServiceRuntime, routes: Sequence[BaseRoute] = ()) -> Starlette:
+class BackgroundLoop(Protocol):
+    """A task that runs while the service runs (SLA firing, notify delivery)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def build_http_app(
+    runtime: ServiceRuntime,
+    routes: Sequence[BaseRoute] = (),
+    background: Sequence[BackgroundLoop] = (),
+) -> Starlette:
+    """The service's ASGI app. Its lifespan starts the runtime (store, then broker), then the
+    background loops; on shutdown the loops stop first, so none acts after the consumer has
+    left its group."""
+
     async def health_endpoint(_: Request) -> JSONResponse:
         checks = await health(runtime)
         healthy = all(value == "ok" for value in checks.values())
@@ -54,7 +71,13 @@ def build_http_app(runtime: ServiceRuntime, routes: Sequence[BaseRoute] = ()) ->
     async def lifespan(_: Starlette):
         await start_runtime(runtime)
         try:
-            yield
+            for loop in background:
+                loop.start()
+            try:
+                yield
+            finally:
+                for loop in reversed(background):
+                    await loop.stop()
         finally:
             await stop_runtime(runtime)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from faststream.kafka.message import KafkaMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -35,17 +35,35 @@ class Undecodable(Exception):
     """The bytes are not the expected format at all (dead-letter, not a business rejection)."""
 
 
-def decode(message: KafkaMessage, model: type[ModelT]) -> ModelT:
+Schema = type[ModelT] | TypeAdapter[Any]
+
+
+def decode(message: KafkaMessage, model: Schema) -> Any:
     """Parse the raw Kafka value as `model`, or raise Undecodable with the reason."""
     return decode_bytes(message.body, model)
 
 
-def decode_bytes(raw: bytes, model: type[ModelT]) -> ModelT:
-    """Parse JSON bytes (a Kafka value, an HTTP body) as `model`, or raise Undecodable."""
+def decode_bytes(raw: bytes, model: Schema) -> Any:
+    """Parse JSON bytes (a Kafka value, an HTTP body) as `model` (a pydantic model or a
+    TypeAdapter of a union), or raise Undecodable."""
     try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_json(raw)
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise Undecodable(describe_validation_error(exc)) from exc
+
+
+async def decode_or_dead_letter(
+    runtime: ServiceRuntime, message: KafkaMessage, model: Schema
+) -> Any | None:
+    """The edge of every subscriber: the message as `model`, or None once it has been sent to
+    the dead-letter topic (the caller then acknowledges it and moves on)."""
+    try:
+        return decode(message, model)
+    except Undecodable as exc:
+        await dead_letter(runtime, message, exc)
+        return None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -32,7 +32,7 @@ from contracts import (
     topics,
 )
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter
+from services.common.messaging import decode_or_dead_letter, describe_validation_error
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.notify.directory import StaffDirectory
@@ -131,12 +131,8 @@ def create_app(
     )
     async def on_lifecycle_event(message: KafkaMessage) -> None:
         public_topic = message.raw_message.topic.removeprefix(config.topic_prefix)
-        try:
-            event = SUBSCRIBED[public_topic].validate_json(message.body)
-        except ValidationError as exc:
-            await dead_letter(runtime, message, Undecodable(_describe(exc)))
-            return
-        await service.handle(event)
+        if event := await decode_or_dead_letter(runtime, message, SUBSCRIBED[public_topic]):
+            await service.handle(event)
 
     async def get_preferences(request: Request) -> JSONResponse:
         key = request.path_params["citizen"]
@@ -148,7 +144,7 @@ def create_app(
         try:
             preferences = CitizenPreferences.model_validate_json(await request.body())
         except ValidationError as exc:
-            return JSONResponse({"error": _describe(exc)}, status_code=422)
+            return JSONResponse({"error": describe_validation_error(exc)}, status_code=422)
         await service.set_preferences(key, preferences)
         return JSONResponse(preferences.model_dump(mode="json"))
 
@@ -179,31 +175,22 @@ def create_app(
             Route("/v1/notifications", list_notifications, methods=["GET"]),
             Route("/v1/notifications/{notification_id}/resend", resend, methods=["POST"]),
         ],
+        background=[loop],
     )
     runtime_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_: Starlette):
+        # The providers' HTTP client outlives the runtime (and so the delivery loop).
         async with httpx.AsyncClient(timeout=config.provider_timeout_seconds) as http:
             service.providers.update(build_providers(config, runtime, http))
             async with runtime_lifespan(app_):
-                loop.start()
-                try:
-                    yield
-                finally:
-                    await loop.stop()
+                yield
 
     app.router.lifespan_context = lifespan
     app.state.notify = service
     app.state.delivery_loop = loop
     return app
-
-
-def _describe(exc: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
-    ]
-    return "; ".join(problems[:10])
 
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -36,7 +35,7 @@ from contracts import (
     topics,
 )
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter, decode, publish_event
+from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.routing.decisions import Rules
@@ -86,12 +85,8 @@ def create_app(
         **subscribe,
     )
     async def on_appeal_registered(message: KafkaMessage) -> None:
-        try:
-            appeal = decode(message, AppealRegistered)
-        except Undecodable as exc:
-            await dead_letter(runtime, message, exc)
-            return
-        await service.route_registered(appeal)
+        if appeal := await decode_or_dead_letter(runtime, message, AppealRegistered):
+            await service.route_registered(appeal)
 
     @runtime.broker.subscriber(
         runtime.topic(topics.AGENCY_ACTIONS),
@@ -101,12 +96,11 @@ def create_app(
         **subscribe,
     )
     async def on_agency_action(message: KafkaMessage) -> None:
-        try:
-            action: AgencyAction = AGENCY_ACTION_ADAPTER.validate_json(message.body)
-        except ValidationError as exc:
-            await dead_letter(runtime, message, Undecodable(str(exc)))
-            return
-        await service.handle_action(action)
+        action: AgencyAction | None = await decode_or_dead_letter(
+            runtime, message, AGENCY_ACTION_ADAPTER
+        )
+        if action:
+            await service.handle_action(action)
 
     @runtime.broker.subscriber(
         runtime.topic(topics.TRIAGE_DECISIONS),
@@ -116,12 +110,8 @@ def create_app(
         **subscribe,
     )
     async def on_triage_decision(message: KafkaMessage) -> None:
-        try:
-            decided = decode(message, TriageDecided)
-        except Undecodable as exc:
-            await dead_letter(runtime, message, exc)
-            return
-        await service.handle_triage_decision(decided)
+        if decided := await decode_or_dead_letter(runtime, message, TriageDecided):
+            await service.handle_triage_decision(decided)
 
     app = build_http_app(runtime, routes=registry_routes(rules.registry))
     app.state.routing = service

@@ -7,7 +7,6 @@ policy=..., firing=...)`; the defaults read the environment (`SlaConfig`).
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from faststream import AckPolicy
@@ -25,7 +24,7 @@ from contracts import (
     topics,
 )
 from services.common.http import build_http_app
-from services.common.messaging import Undecodable, dead_letter, decode, publish_event
+from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.workdays import WorkingCalendar
@@ -139,12 +138,8 @@ def create_app(
         "receiving body's forwarding timer; the partition is the timer's firing shard.",
     )
     async def on_appeal_routed(message: KafkaMessage) -> None:
-        try:
-            routed = decode(message, AppealRouted)
-        except Undecodable as exc:
-            await dead_letter(runtime, message, exc)
-            return
-        await service.start_timers(routed, shard=message.raw_message.partition)
+        if routed := await decode_or_dead_letter(runtime, message, AppealRouted):
+            await service.start_timers(routed, shard=message.raw_message.partition)
 
     @runtime.broker.subscriber(
         runtime.topic(topics.AGENCY_ACTIONS),
@@ -158,29 +153,14 @@ def create_app(
         "moves the answer deadline (within two months of receipt), answered stops it.",
     )
     async def on_agency_action(message: KafkaMessage) -> None:
-        try:
-            action = AGENCY_ACTION_ADAPTER.validate_json(message.body)
-        except ValueError as exc:
-            await dead_letter(runtime, message, Undecodable(str(exc)[:2000]))
+        action = await decode_or_dead_letter(runtime, message, AGENCY_ACTION_ADAPTER)
+        if action is None:
             return
         await service.apply_action(action)
 
-    app = build_http_app(runtime)
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: Starlette):
-        # The loop runs only while the runtime does, and stops before the broker: it must
-        # not fire after this instance leaves the consumer group (the consumer's close does
-        # not call the rebalance listener).
-        async with runtime_lifespan(application):
-            loop.start()
-            try:
-                yield
-            finally:
-                await loop.stop()
-
-    app.router.lifespan_context = lifespan
+    # The firing loop stops before the broker: it must not fire after this instance leaves
+    # the consumer group (the consumer's close does not call the rebalance listener).
+    app = build_http_app(runtime, background=[loop])
     app.state.sla = service
     app.state.firing = loop
     return app
