@@ -45,7 +45,15 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
     mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
 
     call = call_1414(call_id)
-    await system.publish(topics.CHANNEL_1414, call, key=call_id)
+    # The channel's correlation id and W3C trace context, to be followed to the citizen.
+    correlation = f"corr-{unique_id}"
+    traceparent = f"00-{unique_id:0>32}-00f067aa0ba902b7-01"
+    await system.publish(
+        topics.CHANNEL_1414,
+        call,
+        key=call_id,
+        headers={"x-correlation-id": correlation, "traceparent": traceparent},
+    )
     # Art. 64 and 76 on the Kazakh calendar (the DESIGN §2 worked example is a unit test).
     calendar = WorkingCalendar.default()
     registered_at = calendar.registration_time(datetime.fromisoformat(call["call_started_at"]))
@@ -81,6 +89,12 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
     async with TopicWatcher(system.bootstrap, system.topic(topics.NOTIFICATION_OUTCOMES)) as watch:
         [outcome] = await watch.wait_for(mine)
     assert outcome["status"] == "sent"
+    # One correlation id and one trace from the channel's message to the citizen's notification.
+    assert registered["correlation_id"] == correlation
+    assert outcome["correlation_id"] == correlation == started["correlation_id"]
+    [outcome_headers] = watch.headers_of(mine)
+    assert outcome_headers["traceparent"].decode() == traceparent
+    assert outcome_headers["x-correlation-id"].decode() == correlation
     assert outcome["template"] == "appeal_registered"
     assert outcome["language"] == "ru"
 

@@ -60,11 +60,20 @@ class RunningSystem:
         transport = httpx.ASGITransport(app=self.apps[service])
         return httpx.AsyncClient(transport=transport, base_url=f"http://{service}")
 
-    async def publish(self, topic_name: str, value: bytes | dict, key: str | None = None) -> None:
+    async def publish(
+        self,
+        topic_name: str,
+        value: bytes | dict,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         assert self.producer is not None
         payload = value if isinstance(value, bytes) else json.dumps(value).encode()
         await self.producer.send_and_wait(
-            self.topic(topic_name), payload, key=key.encode() if key else None
+            self.topic(topic_name),
+            payload,
+            key=key.encode() if key else None,
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()] or None,
         )
 
 
@@ -124,6 +133,18 @@ class TopicWatcher:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.consumer.stop()
+
+    def headers_of(self, predicate: Callable[[dict[str, Any]], bool]) -> list[dict[str, bytes]]:
+        """Kafka headers of the messages seen so far whose JSON value matches."""
+        found = []
+        for _, value, headers in self.seen:
+            try:
+                event = json.loads(value)
+            except ValueError:
+                continue
+            if predicate(event):
+                found.append(headers)
+        return found
 
     def events(self, predicate: Callable[[dict[str, Any]], bool] = lambda _: True) -> list[dict]:
         decoded = []
