@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from contracts import deterministic_id, topics
+from contracts import Call1414Appeal, deterministic_id, topics
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.routing.registry import AgencyRegistry
 
@@ -103,26 +103,17 @@ def services_as_processes(
 
 
 def call_1414(call_id: str, rng: random.Random) -> dict:
-    started = datetime.now(UTC) - timedelta(minutes=1)
-    return {
-        "call_id": call_id,
-        "call_started_at": started.isoformat(),
-        "operator_login": "op.bench",
-        "caller": {
-            "iin": "900101300017",
-            "last_name": "Ахметов",
-            "first_name": "Ерлан",
-            "middle_name": None,
-            "phone": "+77011234567",
-        },
-        "is_anonymous": False,
-        "lang": rng.choice(("kk", "ru")),
-        "appeal_type": rng.choice(("ZHALOBA", "ZAYAVLENIE", "ZAPROS")),
-        "topic_code": rng.choice(TOPIC_CODES),
-        "kato_code": rng.choice(KATO_SAMPLE),
-        "address": "ул. Кенесары, 40",
-        "summary": "Нет отопления в доме третьи сутки.",
-    }
+    """The 1414 contract's example, taken a minute ago, varied in language, kind, topic and
+    place so routing and notify take their different paths."""
+    return Call1414Appeal.example_payload(
+        call_id=call_id,
+        call_started_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        operator_login="op.bench",
+        lang=rng.choice(("kk", "ru")),
+        appeal_type=rng.choice(("ZHALOBA", "ZAYAVLENIE", "ZAPROS")),
+        topic_code=rng.choice(TOPIC_CODES),
+        kato_code=rng.choice(KATO_SAMPLE),
+    )
 
 
 class Completion:

@@ -8,6 +8,7 @@ normalisation, KATO lookups) — services apply those before they build a contra
 
 from __future__ import annotations
 
+import copy
 import uuid
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -61,12 +62,18 @@ class Documented(BaseModel):
     @classmethod
     def example(cls) -> Self:
         """The model's documented example, validated — usable in tests and docs."""
+        return cls.model_validate(cls.example_payload())
+
+    @classmethod
+    def example_payload(cls, **overrides: Any) -> dict[str, Any]:
+        """The documented example as the JSON a producer would send, with top-level fields
+        replaced by `overrides` (demo and benchmark traffic starts from it)."""
         extra = cls.model_config.get("json_schema_extra")
         if not isinstance(extra, dict) or not extra.get("examples"):
             raise TypeError(f"{cls.__name__} does not document an example")
         examples = extra["examples"]
         assert isinstance(examples, list)
-        return cls.model_validate(examples[0])
+        return copy.deepcopy(examples[0]) | overrides
 
 
 class AppealKind(StrEnum):

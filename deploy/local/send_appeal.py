@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from contracts import deterministic_id, topics
+from contracts import Call1414Appeal, deterministic_id, topics
 
 STEPS = (
     (
@@ -42,29 +42,18 @@ STEPS = (
 
 
 def sample_call(call_id: str, lang: str, kato: str) -> dict:
-    return {
-        "call_id": call_id,
-        "call_started_at": (
+    """The 1414 contract's example, taken a minute ago, in the chosen language and place."""
+    return Call1414Appeal.example_payload(
+        call_id=call_id,
+        call_started_at=(
             datetime.now(timezone(timedelta(hours=5))) - timedelta(minutes=1)
         ).isoformat(),
-        "operator_login": "op.demo",
-        "caller": {
-            "iin": "900101300017",
-            "last_name": "Ахметов",
-            "first_name": "Ерлан",
-            "middle_name": None,
-            "phone": "+7 701 123 45 67",
-        },
-        "is_anonymous": False,
-        "lang": lang,
-        "appeal_type": "ZHALOBA",
-        "topic_code": "utilities.heating",
-        "kato_code": kato,
-        "address": "ул. Кенесары, 40",
-        "summary": "Нет отопления в доме третьи сутки."
+        lang=lang,
+        kato_code=kato,
+        summary="Нет отопления в доме третьи сутки."
         if lang == "ru"
         else "Үйде үш күннен бері жылу жоқ.",
-    }
+    )
 
 
 async def main() -> None:

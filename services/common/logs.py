@@ -21,10 +21,13 @@ from typing import Any
 
 from faststream import BaseMiddleware
 
+from services.common.headers import (
+    CORRELATION_HEADER,
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    TRACEPARENT_HEADER,
+)
 from services.common.masking import scrub
-
-CORRELATION_HEADER = "x-correlation-id"
-TRACEPARENT_HEADER = "traceparent"
 
 _message_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
     "tyndau_message_context", default=MappingProxyType({})
@@ -34,10 +37,6 @@ _message_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.Contex
 def mask_personal_data(text: str) -> str:
     """What every log line goes through (services.common.masking.scrub)."""
     return scrub(text)
-
-
-def bound_context() -> Mapping[str, str]:
-    return _message_context.get()
 
 
 def bind(**values: str | None) -> contextvars.Token:
@@ -84,8 +83,8 @@ class MessageContextMiddleware(BaseMiddleware):
         token = bind(
             correlation_id=_text(headers.get(CORRELATION_HEADER)) or msg.correlation_id,
             appeal_id=_text(key),
-            event_type=_text(headers.get("x-event-type")),
-            event_id=_text(headers.get("x-event-id")),
+            event_type=_text(headers.get(EVENT_TYPE_HEADER)),
+            event_id=_text(headers.get(EVENT_ID_HEADER)),
             traceparent=_text(headers.get(TRACEPARENT_HEADER)),
             topic=getattr(msg.raw_message, "topic", None),
         )

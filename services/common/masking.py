@@ -1,4 +1,4 @@
-"""Masking of citizens' personal data (IIN, phone, e-mail, name) before anything is logged.
+"""Masking of citizens' personal data (IIN, phone, e-mail) before anything is logged.
 
 Owns: how each kind of personal datum is shown in logs, and a scrubber for free text (error
 messages, reprs) that masks anything looking like an IIN/BIN, a phone number or an e-mail.
@@ -7,7 +7,7 @@ Does not own: what is stored or published — services keep personal data where 
 it (their own database, the events the competent body receives); only logs are masked.
 
 The masked forms keep just enough to tell two log lines apart while debugging (the last two
-digits, the mail domain, initials), never enough to identify a person.
+digits, the mail domain), never enough to identify a person.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import re
 __all__ = [
     "mask_email",
     "mask_iin",
-    "mask_name",
     "mask_phone",
     "scrub",
 ]
@@ -51,13 +50,6 @@ def mask_email(email: str | None) -> str | None:
         return email
     local, at, domain = email.partition("@")
     return (local[:1] + _MASK * 3 + at + domain) if at else _MASK * 3
-
-
-def mask_name(name: str | None) -> str | None:
-    """`Ахметов Ерлан Серікұлы` → `А. Е. С.`: initials only."""
-    if not name:
-        return name
-    return " ".join(f"{part[0]}." for part in name.split() if part)
 
 
 def scrub(text: str) -> str:

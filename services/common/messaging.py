@@ -20,15 +20,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from contracts import DeadLetter, Event, deterministic_id, topics
+from services.common.headers import CORRELATION_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from services.common.runtime import ServiceRuntime
 
 log = logging.getLogger("tyndau.messaging")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-CORRELATION_HEADER = "x-correlation-id"
-EVENT_TYPE_HEADER = "x-event-type"
-EVENT_ID_HEADER = "x-event-id"
 
 
 class Undecodable(Exception):
@@ -147,12 +144,3 @@ async def insert_once(collection: AsyncCollection, document: dict[str, Any]) -> 
         return True
     except DuplicateKeyError:
         return False
-
-
-def to_document(model: BaseModel) -> dict[str, Any]:
-    """A model as a MongoDB document: enums as their values, datetimes as datetimes."""
-    return model.model_dump(mode="json") | _datetimes(model)
-
-
-def _datetimes(model: BaseModel) -> dict[str, Any]:
-    return {k: v for k, v in model.model_dump(mode="python").items() if isinstance(v, datetime)}

@@ -45,6 +45,7 @@ from contracts import (
     HttpGatewayAppeal,
     topics,
 )
+from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
 from services.common.messaging import (
     Undecodable,
@@ -62,7 +63,6 @@ from services.intake.service import IntakeService, ensure_indexes
 from services.intake.timeline import is_timeline_event
 
 API_KEY_HEADER = "x-api-key"
-CORRELATION_HEADER = "x-correlation-id"
 CORRELATION_MAX_CHARS = 128
 
 # Lifecycle topics feeding the status timeline, each decoded with its contract union.

@@ -34,10 +34,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import Language, RecipientRole
+from services.routing.registry import AgencyRegistry
 
 log = logging.getLogger("tyndau.notify.directory")
-
-DEFAULT_AGENCY_REGISTRY = Path(__file__).parents[1] / "routing" / "agencies.json"
 
 
 class StaffContact(BaseModel):
@@ -91,19 +90,17 @@ def parse_directory(source: str | None) -> dict[str, AgencyEntry]:
 
 
 def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
-    """Names per agency code and language from an agency registry JSON file."""
-    source = Path(path) if path else DEFAULT_AGENCY_REGISTRY
+    """Names per agency code and language, from routing's agency registry (data)."""
     try:
-        data = json.loads(source.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        log.warning("agency names unavailable from %s (%s); bodies shown by code", source, exc)
+        registry = AgencyRegistry.from_file(Path(path)) if path else AgencyRegistry.default()
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("agency names unavailable from %s (%s); bodies shown by code", path, exc)
         return {}
-    names: dict[str, dict[Language, str]] = {}
-    for agency in data.get("agencies", ()) if isinstance(data, dict) else ():
-        if isinstance(agency, dict) and isinstance(agency.get("names"), dict):
-            names[str(agency.get("code"))] = {
-                Language(lang): name
-                for lang, name in agency["names"].items()
-                if lang in Language._value2member_map_ and isinstance(name, str)
-            }
-    return names
+    return {
+        code: {
+            Language(lang): name
+            for lang, name in agency.names.items()
+            if lang in Language._value2member_map_
+        }
+        for code, agency in registry.by_code.items()
+    }
