@@ -7,19 +7,26 @@
 # Why not `go install …@v1.24.x`: the module's build/version/version.txt is generated at release
 # time and is not in the module zip, so such a binary panics at start. We copy the module source,
 # write the version file and build that.
-# One patch is applied to that copy: the SQLite backend looks documents up by
-# `_ferretdb_sjson->'$._id'`, but the unique _id index is on `_ferretdb_sjson->"_id"`; SQLite
-# only uses an index for the identical expression, so every lookup, update and delete by _id
-# scanned the whole table (40-60 ms per update at 5,000 documents, growing linearly). The patch
-# writes the lookup as `->'_id'` (the same JSON value), which SQLite serves from the index.
+# Patches in deploy/local/ferretdb-patches/ are applied to that copy (each file says why):
+#   01 the SQLite backend looked documents up by `_ferretdb_sjson->'$._id'` while the unique
+#      _id index is on `->"_id"`; SQLite uses an index only for the identical expression, so
+#      every lookup, update and delete by _id scanned the table (40-60 ms per update at 5,000
+#      documents, growing linearly). Written as `->'_id'` (the same JSON value) it is indexed.
+#   02 push the filter's `_id` condition down to that index even beside other fields
+#      ({_id, rev} compare-and-set), for `$in` lists and for string ranges ($gt/$gte/$lt/$lte):
+#      upstream read the whole table for anything but exactly {_id: v}. The SLA due index
+#      and the per-appeal timer lookups are `_id` ranges.
+#   03 close each update's read iterator when that update is done: upstream kept all of a
+#      command's iterators open until the end, so a bulk update of ~100 statements hung.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FERRETDB_VERSION=v1.24.2
 # Bump when the build's patches change, so a cached binary built without them is not reused.
-BUILD_REVISION=tyndau1
+BUILD_REVISION=tyndau2
 PORT="${FERRETDB_PORT:-27017}"
 BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION-$BUILD_REVISION/ferretdb"
+PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb-patches"
 HOME_DIR="$STATE_DIR/ferretdb"
 DATA_DIR="$HOME_DIR/data"
 PIDFILE="$HOME_DIR/ferretdb.pid"
@@ -28,6 +35,7 @@ LOG_FILE="$HOME_DIR/ferretdb.log"
 install() {
   if [ -x "$BIN" ]; then return 0; fi
   need_tool go "install Go 1.24+ (https://go.dev/doc/install, or Debian: apt-get install -y golang-go)"
+  need_tool patch "install patch (Debian: apt-get install -y patch)"
   local build_dir module_dir
   build_dir=$(mktemp -d)
   log "building FerretDB $FERRETDB_VERSION from the Go module proxy (first time only, ~2 min)"
@@ -36,10 +44,11 @@ install() {
   [ -n "$module_dir" ] && [ -d "$module_dir" ] || die "could not download the FerretDB module"
   cp -r "$module_dir" "$build_dir/src" && chmod -R u+w "$build_dir/src"
   echo "$FERRETDB_VERSION" > "$build_dir/src/build/version/version.txt"
-  local metadata_go="$build_dir/src/internal/backends/sqlite/metadata/metadata.go"
-  grep -q "IDColumn = DefaultColumn + \"->'\$._id'\"" "$metadata_go" \
-    || die "FerretDB source changed: the _id index patch no longer applies ($metadata_go)"
-  sed -i "s|IDColumn = DefaultColumn + \"->'\$._id'\"|IDColumn = DefaultColumn + \"->'_id'\"|" "$metadata_go"
+  local patch
+  for patch in "$PATCH_DIR"/*.patch; do
+    (cd "$build_dir/src" && patch -p1 --forward --quiet < "$patch") >&2 \
+      || die "FerretDB source changed: $(basename "$patch") no longer applies"
+  done
   mkdir -p "$(dirname "$BIN")"
   (cd "$build_dir/src" && GOFLAGS=-buildvcs=false CGO_ENABLED=0 go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) >&2 \
     || die "building FerretDB failed (see the output above)"

@@ -1,9 +1,10 @@
 """SLA: statutory deadline timers (Art. 65 forwarding, Art. 76 answer) on the Kazakh
 working-day calendar.
 
-Owns: the `sla` database (`timers`, `pending_actions`) and `sla.events.v1` (started, warning,
-breached, stopped, extension refused). Does not own: the calendar (`services.common.workdays`,
-shared), routing decisions, notifications, or the registry of bodies (read for escalation).
+Owns: the `sla` database (`timers`, `due`, `tallies`, `pending_actions`) and `sla.events.v1`
+(started, warning, breached, stopped, extension refused). Does not own: the calendar
+(`services.common.workdays`, shared), routing decisions, notifications, or the registry of
+bodies (read for escalation).
 
 Timers
 ------
@@ -12,11 +13,28 @@ redirect keeps it, its receipt date and its deadline, and only changes the respo
 and `<appeal>:forwarding:<hop>` (one per receiving body: each hop's Art. 65 term is its own).
 Fields: appeal_id, kind, agency_code, received_at, registered_at (day 0 of the term),
 due_at, generation (1, +1 per accepted extension), state (open | breached | stopped), shard,
-warnings (scheduled moments and whether sent), next_fire_at (the next warning or the
-deadline; a far-future sentinel once nothing is left to fire), escalate_to, rev (revision
-for compare-and-set), started_event and outcomes (action event id → the SLA event it
-produced, so a redelivered action republishes the same event). Index (shard, state,
-next_fire_at); nothing ever loads "all timers".
+warnings (their moments and days left), escalate_to, rev (revision for compare-and-set),
+started_event and outcomes (action event id → the SLA event it produced, so a redelivered
+action republishes the same event).
+
+The due index (why it is documents, not a secondary index)
+----------------------------------------------------------
+FerretDB v1 on SQLite serves only `_id` conditions from an index (our build adds `$in` and
+string ranges, see deploy/local/ferretdb.sh); any other filter reads the whole collection,
+~0.1 ms per document, i.e. minutes per query at a million timers. So "what is due" is its own
+collection, `due`, with one entry per moment of a timer generation (each warning and the
+deadline), `_id` = `<shard>|<moment UTC ISO ms>|<timer id>|<generation>`: the firing loop reads
+the `_id` range `<shard>|` … `<shard>|<now + look-ahead>` of each owned shard, soonest first,
+a bounded batch at a time. Entries are hints, the timer document is the truth: an entry
+fires only if its timer is open, of the same generation, still has that moment, and no later
+moment of it has come too; every other entry is dropped when it comes due. Entries are
+written before the timer that needs them (arming, an accepted extension), so no crash leaves
+a timer that cannot fire; firing publishes first and drops the entries after, so a crash in
+between fires them again with the same event ids. A warning's record is the dropped entry
+(the timer document is not written); a breach is also recorded on the timer (state breached,
+escalate_to) by compare-and-set, because a concurrent answer must see it. Nothing ever loads
+"all timers": an appeal's timers are the `_id` range `<appeal>:…`, and the open-timer gauges
+come from tallies (below), not from counting documents.
 
 Inputs
 ------
@@ -51,11 +69,11 @@ of the `tyndau-sla` group has a rebalance listener: an instance fires exactly th
 whose partitions it is assigned. On revoke it takes the firing lock, so no pass is in flight
 when the partition moves; on assign it fires what is due at once, oldest first (that is how
 timers that fell due during downtime fire on start). On shutdown the loop stops before the
-consumer leaves the group. Each pass reads at most `batch_size` open timers of the owned
-shards with next_fire_at within a short look-ahead, soonest first (one indexed query);
-publishes their events (acks=all), then records them. A crash between publish and record
-re-fires with the SAME event id (timer id + generation + what + warning index): downstream
-sees a duplicate.
+consumer leaves the group. Each pass reads at most `batch_size` due-index entries of the
+owned shards within a short look-ahead, soonest first; fetches their timers with one `$in`;
+publishes their events (acks=all), records breaches, then drops the entries. A crash
+between publish and drop re-fires with the SAME event id (timer id + generation + what +
+warning index): downstream sees a duplicate.
 Residual risk: an instance cut off from Kafka keeps its shards until its session times out
 (10 s); deterministic ids make any overlap recognisable.
 
@@ -70,17 +88,22 @@ generation is unchanged and the same firing is still due; an extension or a stop
 the race makes the loop's record a no-op (the loop may have published a warning for the old
 generation: consumers treat older generations as stale).
 
-Known limit: FerretDB v1 (SQLite) uses no secondary index — every non-`_id` query scans the
-collection (~0.1 ms per document measured), so the due query and the gauge recount grow
-linearly there; on MongoDB the (shard, state, next_fire_at) index serves them. A persisted
-time-bucket index read by `_id` is the FerretDB-friendly follow-up.
+Open-timer gauges without counting
+----------------------------------
+Counting a million timer documents on FerretDB takes minutes (16.5 s per 100,000 measured).
+Every change of a timer's state (armed, breached, stopped, reassigned to another body) adds a
+delta in memory; every gauge interval the deltas are flushed with `$inc` into this instance's
+own tally document per shard (`tallies`, `_id` `<shard>|<instance>`: one writer per document,
+so no increment is lost on a store without atomic updates), and the gauge is the sum of all
+instances' documents for the owned shards. Known drift: deltas not yet flushed when a
+process is killed are lost (at most one interval of changes; a clean stop flushes).
 
 Configuration (`SlaConfig`, env `SLA_*`): WARNING_WORKING_DAYS (JSON list),
 ESCALATION_LEVELS, SUPERVISORS (JSON object), DEFAULT_SUPERVISOR, LOOKAHEAD_SECONDS,
 POLL_INTERVAL_SECONDS, BATCH_SIZE, GAUGE_INTERVAL_SECONDS.
 
-Metrics: tyndau_sla_open_timers{kind,agency,state} (gauge, recounted from the store for the
-owned shards), tyndau_sla_warnings_total / tyndau_sla_breaches_total{kind,agency},
+Metrics: tyndau_sla_open_timers{kind,agency,state} (gauge, from the tallies of the owned
+shards), tyndau_sla_warnings_total / tyndau_sla_breaches_total{kind,agency},
 tyndau_sla_timers_stopped_total{kind,agency,on_time}, tyndau_sla_working_days_used{kind},
 tyndau_sla_extensions_total{agency,result}, tyndau_sla_firing_lag_seconds.
 """

@@ -33,7 +33,7 @@ from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import HEAD, SUPERVISOR, SlaPolicy
 from services.sla.service import TimerService
-from services.sla.store import TimerStore, ensure_indexes
+from services.sla.store import Tallies, TimerStore
 
 
 class SlaConfig(BaseSettings):
@@ -56,7 +56,7 @@ class SlaConfig(BaseSettings):
     lookahead_seconds: float = 2.0
     poll_interval_seconds: float = 0.5
     batch_size: int = 500
-    gauge_interval_seconds: float = 30.0
+    gauge_interval_seconds: float = 15.0
 
     def policy(self) -> SlaPolicy:
         return SlaPolicy(
@@ -105,23 +105,33 @@ def create_app(
             (topics.APPEALS_DLQ, DeadLetter, "Messages sla could not read."),
         ],
     )
-    runtime.on_database_ready.append(ensure_indexes)
     metrics = SlaMetrics(runtime.registry)
     store = TimerStore(runtime.db)
+    tallies = Tallies(store)
 
     async def publish(event: SlaTimerEvent) -> None:
         await publish_event(runtime, topics.SLA_EVENTS, event)
 
-    service = TimerService(store, publish, clock, calendar, policy or config.policy(), metrics)
+    service = TimerService(
+        store, publish, clock, calendar, policy or config.policy(), metrics, tallies=tallies
+    )
 
     async def recount(shards: frozenset[int]) -> None:
-        rows = await store.count_tracked(shards) if shards else []
+        await tallies.flush()
+        counts = await tallies.counts(shards) if shards else {}
         metrics.tracked.clear()
-        for row in rows:
-            key = row["_id"]
-            metrics.tracked.labels(key["kind"], key["agency_code"], key["state"]).set(row["count"])
+        for (kind, agency, state), n in counts.items():
+            if n:
+                metrics.tracked.labels(kind, agency, state).set(n)
 
-    loop = FiringLoop(store, service.fire, clock, firing or config.firing(), on_gauge=recount)
+    loop = FiringLoop(
+        store,
+        service.fire,
+        clock,
+        firing or config.firing(),
+        on_gauge=recount,
+        on_stop=tallies.flush,
+    )
     service.on_armed = loop.wake_if_due_soon
     routed_topic = runtime.topic(topics.APPEALS_ROUTED)
 

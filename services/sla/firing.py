@@ -4,7 +4,8 @@ An instance fires the timers of exactly the shards it owns: shard p is partition
 `appeals.routed.v1`, owned while this instance's consumer-group assignment holds it
 (`ShardOwnership` is that consumer's rebalance listener). Revocation waits for the batch in
 flight, so by the time Kafka moves a partition to another instance this one has stopped
-firing its timers. The loop holds at most one bounded batch of timer documents in memory.
+firing its timers. The loop reads the due index (`store.TimerStore.due`) of its shards a
+short look-ahead ahead and holds at most one bounded batch of entries in memory.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class FiringSettings:
     poll_interval: float = 0.5
     # Timers per pass: bounds memory and the size of one publish burst.
     batch_size: int = 500
-    # How often the open-timer gauges are recounted from the store.
-    gauge_interval: float = 30.0
+    # How often tallies are flushed and the open-timer gauges re-read from the store.
+    gauge_interval: float = 15.0
 
 
 class FiringLoop:
@@ -49,12 +50,14 @@ class FiringLoop:
         clock: Clock,
         settings: FiringSettings,
         on_gauge: Callable[[frozenset[int]], Awaitable[None]] | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.fire = fire
         self.clock = clock
         self.settings = settings
         self.on_gauge = on_gauge
+        self.on_stop = on_stop
         self.owned: frozenset[int] = frozenset()
         # Held for each pass; revocation takes it, so it never overlaps a pass in flight.
         self._pass = asyncio.Lock()
@@ -110,10 +113,15 @@ class FiringLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gauge_task
         self._task = self._gauge_task = None
+        if self.on_stop is not None:
+            try:
+                await self.on_stop()
+            except Exception:  # noqa: BLE001 - shutting down; the loss is logged
+                log.exception("could not flush on stop")
 
     async def run_once(self) -> tuple[int, datetime | None]:
-        """One pass: fire the owned timers whose moment has come, oldest first, at most a
-        batch. Returns (events fired, moment of the next timer seen in the
+        """One pass: fire the due-index entries of the owned shards whose moment has come,
+        oldest first, at most a batch. Returns (events fired, moment of the next timer seen in the
         look-ahead window or None)."""
         async with self._pass:
             if not self.owned:
@@ -121,8 +129,8 @@ class FiringLoop:
             now = self.clock.now()
             horizon = now + self.settings.lookahead
             candidates = await self.store.due(self.owned, horizon, self.settings.batch_size)
-            come = [t for t in candidates if t["next_fire_at"] <= now]
-            later = [t["next_fire_at"] for t in candidates if t["next_fire_at"] > now]
+            come = [e for e in candidates if e["at"] <= now]
+            later = [e["at"] for e in candidates if e["at"] > now]
             fired = await self.fire(come) if come else 0
             self.fired_total += fired
             # A full batch means more may be waiting: come straight back.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar as gregorian
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.workdays import WorkingCalendar
@@ -28,10 +28,6 @@ EXTENSION_TOO_LONG = "exceeds_two_months_from_receipt"
 EXTENSION_NOT_LATER = "not_later_than_current_deadline"
 EXTENSION_AFTER_DEADLINE = "deadline_already_passed"
 EXTENSION_AFTER_ANSWER = "already_answered"
-
-# `next_fire_at` of a timer with nothing left to fire: a real date rather than null, so every
-# store compares it with "now" the same way.
-NEVER = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -89,56 +85,52 @@ def warning_schedule(
         day = working_day_before(calendar, due_day, n)
         at = datetime.combine(day, calendar.work_start, tzinfo=calendar.tz)
         if armed_at < at < due_at:
-            schedule.append({"days_left": n, "at": at, "sent": False})
+            schedule.append({"days_left": n, "at": at})
     return schedule
 
 
-def next_fire_at(state: str, due_at: datetime, warnings: Sequence[Mapping[str, Any]]) -> datetime:
-    """The next moment an open timer must act: its first unsent warning, else its deadline.
-    Non-open timers get a sentinel far in the future instead (never due)."""
-    if state != OPEN:
-        return NEVER
-    pending = [w["at"] for w in warnings if not w["sent"]]
-    return min([*pending, due_at])
+def moments(timer: Mapping[str, Any]) -> list[datetime]:
+    """Every moment at which the timer's current generation acts: its warnings and its
+    deadline, oldest first. The SLA due index holds one entry per moment."""
+    return sorted([*(w["at"] for w in timer.get("warnings", ())), timer["due_at"]])
 
 
 @dataclass(frozen=True)
 class Firing:
-    """What one pass of the firing loop does to one timer."""
+    """What the firing loop does for one due-index entry."""
 
     what: str  # "warning" or "breach"
     days_left: int | None
-    changes: dict[str, Any]  # fields to $set on the timer document
+    # Fields to $set on the timer document; a warning changes nothing there (deleting its
+    # due-index entry is its record), a breach marks the timer breached.
+    changes: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_firing(timer: Mapping[str, Any], now: datetime) -> Firing | None:
-    """Decide what a timer whose `next_fire_at` has come must do now; None if nothing.
+def plan_firing(
+    timer: Mapping[str, Any] | None, generation: int, moment: datetime, now: datetime
+) -> Firing | None:
+    """Decide what the due-index entry (`generation`, `moment`) of `timer` does at `now`;
+    None if nothing (the entry is then simply dropped).
 
-    A passed deadline breaches (remaining warnings are moot). Otherwise the most recent
-    warning that has come is emitted; older unsent ones (missed while the service was down)
-    are superseded by it rather than emitted late one after another.
+    Nothing for a timer that is gone, stopped or already breached, for an entry of another
+    generation (an extension re-armed the timer) or of a moment its schedule no longer has,
+    and for an entry superseded by a later moment that has also come: a passed deadline
+    breaches (remaining warnings are moot) and only the most recent warning is sent (older
+    ones, missed while the service was down, are not sent late one after another).
     """
-    if timer["state"] != OPEN:
+    if timer is None or timer["state"] != OPEN or timer["generation"] != generation:
+        return None
+    schedule = moments(timer)
+    come = [m for m in schedule if m <= now]
+    if moment not in schedule or not come or come[-1] != moment:
         return None
     due_at = timer["due_at"]
-    warnings = [dict(w) for w in timer.get("warnings", ())]
-    if due_at <= now:
+    if moment == due_at:
         return Firing(
-            what="breach",
-            days_left=None,
-            changes={"state": BREACHED, "breached_at": due_at, "next_fire_at": NEVER},
+            what="breach", days_left=None, changes={"state": BREACHED, "breached_at": due_at}
         )
-    come = [w for w in warnings if not w["sent"] and w["at"] <= now]
-    if not come:
-        return None
-    for w in come:
-        w["sent"] = True
-    latest = min(come, key=lambda w: w["days_left"])
-    return Firing(
-        what="warning",
-        days_left=latest["days_left"],
-        changes={"warnings": warnings, "next_fire_at": next_fire_at(OPEN, due_at, warnings)},
-    )
+    days_left = next(w["days_left"] for w in timer["warnings"] if w["at"] == moment)
+    return Firing(what="warning", days_left=days_left)
 
 
 def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
@@ -197,12 +189,7 @@ def extension_changes(
 ) -> dict[str, Any]:
     """The timer after an accepted extension: a new generation with its own warnings."""
     warnings = warning_schedule(calendar, new_due_at, decided_at, policy.warning_working_days)
-    return {
-        "due_at": new_due_at,
-        "generation": timer["generation"] + 1,
-        "warnings": warnings,
-        "next_fire_at": next_fire_at(OPEN, new_due_at, warnings),
-    }
+    return {"due_at": new_due_at, "generation": timer["generation"] + 1, "warnings": warnings}
 
 
 def stop_outcome(

@@ -33,17 +33,18 @@ from services.common.workdays import WorkingCalendar
 from services.sla.clock import Clock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import (
-    NEVER,
+    BREACHED,
+    OPEN,
     STOPPED,
+    Firing,
     SlaPolicy,
     escalation_targets,
     extension_changes,
     extension_refusal,
-    next_fire_at,
     plan_firing,
     stop_outcome,
 )
-from services.sla.store import TimerStore
+from services.sla.store import Tallies, TimerStore, due_entries
 from services.sla.timers import (
     breach_event,
     extended_event,
@@ -68,6 +69,7 @@ class TimerService:
         calendar: WorkingCalendar,
         policy: SlaPolicy,
         metrics: SlaMetrics,
+        tallies: Tallies | None = None,
         publish_concurrency: int = 64,
         record_concurrency: int = 8,
     ) -> None:
@@ -77,6 +79,7 @@ class TimerService:
         self.calendar = calendar
         self.policy = policy
         self.metrics = metrics
+        self.tallies = tallies or Tallies(store)
         self._publishing = asyncio.Semaphore(publish_concurrency)
         # Writes to the store are fewer at a time than publishes: SQLite-backed FerretDB
         # answers "database is locked" to a crowd of concurrent writers.
@@ -101,7 +104,10 @@ class TimerService:
         )
         if answer["agency_code"] != routed.agency_code:
             # Redirected: the same deadline from the same receipt date; a new body answers.
-            await self.store.update(answer_id, _reassign(routed.agency_code))
+            before, changed = await self.store.update(answer_id, _reassign(routed.agency_code))
+            if changed and before is not None and before["state"] != STOPPED:
+                self._tally(answer, -1)
+                self._tally(before, +1)
         elif created or routed.hop == 0:
             started.append(SlaTimerStarted.model_validate(answer["started_event"]))
 
@@ -153,7 +159,8 @@ class TimerService:
         )
         if await self.store.insert(timer):
             self.metrics.started.labels(kind.value).inc()
-            self.on_armed(timer["next_fire_at"])
+            self._tally(timer, +1)
+            self.on_armed(min(e["at"] for e in due_entries(timer)))
             return timer, True
         stored = await self.store.get(tid)
         assert stored is not None, f"timer {tid} vanished after a duplicate insert"
@@ -201,8 +208,10 @@ class TimerService:
     async def _stop(self, tid: str, action: AgencyActionEvent) -> list[SlaTimerEvent]:
         tz = self.calendar.tz
         now = self.clock.now()
+        seen: dict[str, Any] = {}
 
         def stop(timer: dict[str, Any]) -> dict[str, Any] | None:
+            seen["before"] = timer
             if action.event_id in timer["outcomes"] or timer["state"] == STOPPED:
                 return None
             on_time, used = stop_outcome(self.calendar, timer, action.occurred_at)
@@ -219,7 +228,6 @@ class TimerService:
                 "stopped_at": action.occurred_at,
                 "on_time": on_time,
                 "working_days_used": used,
-                "next_fire_at": NEVER,
                 f"outcomes.{action.event_id}": event.model_dump(mode="json"),
             }
 
@@ -231,11 +239,26 @@ class TimerService:
             kind, agency = timer["kind"], timer["agency_code"]
             self.metrics.stopped.labels(kind, agency, str(timer["on_time"]).lower()).inc()
             self.metrics.working_days_used.labels(kind).observe(timer["working_days_used"])
+            self._tally(seen["before"], -1)
+            # Its remaining due-index entries would only be dropped when they come due.
+            await self.store.drop_due(e["_id"] for e in due_entries(timer))
         return [event]
 
     async def _extend(self, tid: str, action: DeadlineExtended) -> list[SlaTimerEvent]:
         tz = self.calendar.tz
         now = self.clock.now()
+        current = await self.store.get(tid)
+        if current is None:
+            return []
+        if action.event_id not in current["outcomes"] and (
+            extension_refusal(
+                self.calendar, self.policy, current, action.new_due_at, action.occurred_at
+            )
+            is None
+        ):
+            # The new generation's due-index entries go in before the timer points at them,
+            # so no crash can leave it unable to fire (unused ones are dropped when due).
+            await self.store.add_due(due_entries({**current, **self._extended(current, action)}))
 
         def extend(timer: dict[str, Any]) -> dict[str, Any] | None:
             if action.event_id in timer["outcomes"]:
@@ -253,39 +276,54 @@ class TimerService:
                     tz=tz,
                 )
                 return {f"outcomes.{action.event_id}": event.model_dump(mode="json")}
-            changes = extension_changes(
-                self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
-            )
+            changes = self._extended(timer, action)
             event = extended_event({**timer, **changes}, action.event_id, now, tz)
             stored = event.model_dump(mode="json")
             return {**changes, "started_event": stored, f"outcomes.{action.event_id}": stored}
 
-        timer, changed = await self.store.update(tid, extend)
+        timer, changed = await self.store.update(tid, extend, current=current)
         if timer is None:
             return []
         event = _stored_outcome(timer, action.event_id)
         if changed:
             accepted = event.event_type == "sla.started"
             if accepted:
-                self.on_armed(timer["next_fire_at"])
+                # Normally inserted above already; differs only if the timer changed between.
+                await self.store.add_due(due_entries(timer))
+                # The old generation's entries would only be dropped when they come due.
+                old = {e["_id"] for e in due_entries(current)}
+                await self.store.drop_due(old - {e["_id"] for e in due_entries(timer)})
+                self.on_armed(min(e["at"] for e in due_entries(timer)))
             self.metrics.extensions.labels(
                 timer["agency_code"], "accepted" if accepted else "refused"
             ).inc()
         return [event]
 
+    def _extended(self, timer: dict[str, Any], action: DeadlineExtended) -> dict[str, Any]:
+        return extension_changes(
+            self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
+        )
+
+    def _tally(self, timer: dict[str, Any], delta: int) -> None:
+        self.tallies.add(timer["shard"], timer["kind"], timer["agency_code"], timer["state"], delta)
+
     # --- firing -------------------------------------------------------------------------------
 
-    async def fire(self, timers: Iterable[dict[str, Any]]) -> int:
-        """Publish what each (due) timer must say now, then record it. Returns events sent."""
+    async def fire(self, entries: Iterable[dict[str, Any]]) -> int:
+        """Publish what each due-index entry's timer must say now, record breaches on the
+        timer, then drop the entries (that is the record of a warning). Returns events sent."""
         now = self.clock.now()
-        plans = [(t, plan_firing(t, now)) for t in timers]
-        due = [(t, p) for t, p in plans if p is not None]
-        for timer, _ in (tp for tp in plans if tp[1] is None):
-            await self.store.update(timer["_id"], _recompute_next_fire)
+        entries = list(entries)
+        timers = await self.store.get_many(e["timer_id"] for e in entries)
         tz = self.calendar.tz
 
+        due: list[tuple[dict[str, Any], dict[str, Any], Firing]] = []
         events: list[SlaTimerEvent] = []
-        for timer, plan in due:
+        for entry in entries:
+            timer = timers.get(entry["timer_id"])
+            plan = plan_firing(timer, entry["generation"], entry["at"], now)
+            if timer is None or plan is None:
+                continue  # gone, stopped, re-armed or superseded: the entry is just dropped
             if plan.what == "breach":
                 targets = escalation_targets(self.policy, timer["agency_code"])
                 plan.changes["escalate_to"] = targets
@@ -293,6 +331,7 @@ class TimerService:
             else:
                 assert plan.days_left is not None
                 events.append(warning_event(timer, plan.days_left, now, tz))
+            due.append((entry, timer, plan))
 
         async def publish_one(event: SlaTimerEvent) -> None:
             async with self._publishing:
@@ -300,31 +339,35 @@ class TimerService:
 
         await asyncio.gather(*(publish_one(e) for e in events))
 
-        async def record_one(timer: dict[str, Any], plan: Any) -> None:
+        async def record_breach(entry: dict[str, Any], timer: dict[str, Any]) -> None:
             async with self._recording:
-                await self._record(timer, plan, now)
+                await self._record_breach(entry, timer, now)
 
-        await asyncio.gather(*(record_one(t, p) for t, p in due))
+        await asyncio.gather(*(record_breach(e, t) for e, t, plan in due if plan.what == "breach"))
+        # Published (and breaches recorded) first, dropped after: a crash in between fires
+        # these entries again with the same event ids.
+        await self.store.drop_due(e["_id"] for e in entries)
 
-        for (timer, plan), _event in zip(due, events, strict=True):
+        for entry, timer, plan in due:
             counter = self.metrics.breaches if plan.what == "breach" else self.metrics.warnings
             counter.labels(timer["kind"], timer["agency_code"]).inc()
-            self.metrics.firing_lag.observe(max(0.0, (now - timer["next_fire_at"]).total_seconds()))
+            self.metrics.firing_lag.observe(max(0.0, (now - entry["at"]).total_seconds()))
         return len(events)
 
-    async def _record(self, fired: dict[str, Any], plan: Any, now: datetime) -> None:
+    async def _record_breach(self, entry: dict[str, Any], fired: dict[str, Any], now: datetime):
         def record(timer: dict[str, Any]) -> dict[str, Any] | None:
-            if timer["generation"] != fired["generation"]:
-                return None  # re-armed meanwhile; the new generation plans afresh
-            again = plan_firing(timer, now)
-            if again is None or (again.what, again.days_left) != (plan.what, plan.days_left):
-                return None
-            changes = dict(again.changes)
-            if "escalate_to" in plan.changes:
-                changes["escalate_to"] = plan.changes["escalate_to"]
-            return changes
+            again = plan_firing(timer, entry["generation"], entry["at"], now)
+            if again is None or again.what != "breach":
+                return None  # stopped or re-armed meanwhile
+            return {
+                **again.changes,
+                "escalate_to": escalation_targets(self.policy, timer["agency_code"]),
+            }
 
-        await self.store.update(fired["_id"], record)
+        timer, changed = await self.store.update(fired["_id"], record, current=fired)
+        if changed and timer is not None:
+            self._tally({**timer, "state": OPEN}, -1)
+            self._tally({**timer, "state": BREACHED}, +1)
 
 
 def _reassign(agency_code: str):
@@ -332,13 +375,6 @@ def _reassign(agency_code: str):
         return None if timer["agency_code"] == agency_code else {"agency_code": agency_code}
 
     return reassign
-
-
-def _recompute_next_fire(timer: dict[str, Any]) -> dict[str, Any] | None:
-    # A `next_fire_at` that came with nothing to fire (e.g. written by an older version):
-    # move it to the timer's real next moment instead of finding it again on every pass.
-    moment = next_fire_at(timer["state"], timer["due_at"], timer.get("warnings", ()))
-    return None if moment == timer["next_fire_at"] else {"next_fire_at": moment}
 
 
 def _stored_outcome(timer: dict[str, Any], action_event_id: str) -> SlaTimerEvent:

@@ -22,7 +22,7 @@ from contracts import (
     SlaWarning,
     deterministic_id,
 )
-from services.sla.schedule import OPEN, next_fire_at, warning_schedule
+from services.sla.schedule import OPEN, warning_schedule
 
 # The answer timer starts at generation 1; every accepted extension adds one.
 FIRST_GENERATION = 1
@@ -77,7 +77,6 @@ def new_timer(
         "state": OPEN,
         "shard": shard,
         "warnings": warnings,
-        "next_fire_at": next_fire_at(OPEN, due_at, warnings),
         "escalate_to": [],
         "created_at": now,
         "rev": 0,

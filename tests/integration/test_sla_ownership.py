@@ -167,7 +167,7 @@ async def test_a_crash_between_publishing_and_recording_refires_with_the_same_ev
         await arm(harness, events, [appeal], clock.now())
 
         service = app.state.sla
-        record = service._record
+        record = service._record_breach
         crashes = []
 
         async def crash_once(*args, **kwargs):
@@ -176,7 +176,7 @@ async def test_a_crash_between_publishing_and_recording_refires_with_the_same_ev
                 raise ConnectionError("store went away after the event was published")
             return await record(*args, **kwargs)
 
-        service._record = crash_once
+        service._record_breach = crash_once
         clock.set(routed.answer_due_at + timedelta(seconds=1))
         app.state.firing.wake()
         breaches = await events.wait_for(of(appeal, "sla.breached"), count=2)
@@ -189,3 +189,43 @@ async def test_a_crash_between_publishing_and_recording_refires_with_the_same_ev
     assert len({b["event_id"] for b in breaches}) == 1
     assert len(events.events(of(appeal, "sla.breached"))) == 2
     assert timer["escalate_to"] == ["astana-energy:head", "akimat-astana"]
+
+
+async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event_id(
+    infra: Infra,
+) -> None:
+    clock = ManualClock(datetime(2026, 2, 2, 10, tzinfo=ALMATY))
+    appeal = str(uuid.uuid4())
+    async with (
+        sla_harness(infra, prefix()) as harness,
+        TopicWatcher(infra.kafka_bootstrap_servers, harness.topic(topics.SLA_EVENTS)) as events,
+        harness.instance(clock) as app,
+    ):
+        await owns(app, PARTITIONS)
+        await arm(harness, events, [appeal], clock.now())
+        answer = await harness.db["timers"].find_one({"_id": f"{appeal}:answer"})
+        first_warning = min(w["at"] for w in answer["warnings"])
+
+        store = app.state.sla.store
+        drop = store.drop_due
+        crashes = []
+
+        async def crash_once(ids):
+            if not crashes:
+                crashes.append(list(ids))
+                raise ConnectionError("store went away after the warning was published")
+            return await drop(ids)
+
+        store.drop_due = crash_once
+        clock.set(first_warning + timedelta(seconds=1))
+        app.state.firing.wake()
+        warnings = await events.wait_for(of(appeal, "sla.warning"), count=2)
+        await eventually(lambda: _none_left(harness.db["due"], f"{appeal}:answer", first_warning))
+
+    assert crashes
+    assert len({w["event_id"] for w in warnings}) == 1
+    assert {w["working_days_left"] for w in warnings} == {3}
+
+
+async def _none_left(due, timer_id: str, moment: datetime) -> bool:
+    return await due.find_one({"timer_id": timer_id, "at": moment}) is None

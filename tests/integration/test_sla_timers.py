@@ -234,7 +234,14 @@ async def test_a_first_routing_arms_the_answer_timer_and_a_forwarding_term_its_o
     assert timer["state"] == "open" and timer["shard"] in range(PARTITIONS)
     # 12 Jan + 15 working days = Mon 2 Feb; first warning at 09:00 with 3 days left (28 Jan).
     assert timer["due_at"] == datetime(2026, 2, 2, 18, tzinfo=ALMATY)
-    assert timer["next_fire_at"] == datetime(2026, 1, 28, 9, tzinfo=ALMATY)
+    # The due index holds one entry per moment: both warnings and the deadline.
+    entries = await harness.db["due"].find({"timer_id": f"{appeal}:answer"}).to_list(None)
+    assert sorted(e["at"] for e in entries) == [
+        datetime(2026, 1, 28, 9, tzinfo=ALMATY),
+        datetime(2026, 1, 30, 9, tzinfo=ALMATY),
+        timer["due_at"],
+    ]
+    assert all(e["_id"].startswith(f"{timer['shard']:04d}|") for e in entries)
 
 
 async def test_warnings_then_a_breach_with_escalation_and_a_late_answer_counted_late(

@@ -14,16 +14,19 @@ NOW = datetime(2026, 3, 27, 4, tzinfo=UTC)
 
 
 class FakeStore:
-    def __init__(self, timers: list[dict[str, Any]]) -> None:
-        self.timers = timers
+    """The due index as a list of entries."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.timers = entries
 
     async def due(self, shards: Any, until: datetime, limit: int) -> list[dict[str, Any]]:
-        mine = [t for t in self.timers if t["shard"] in shards and t["next_fire_at"] <= until]
-        return sorted(mine, key=lambda t: t["next_fire_at"])[:limit]
+        mine = [e for e in self.timers if e["shard"] in shards and e["at"] <= until]
+        return sorted(mine, key=lambda e: e["at"])[:limit]
 
 
 def timer(name: str, shard: int, minutes_from_now: float) -> dict[str, Any]:
-    return {"_id": name, "shard": shard, "next_fire_at": NOW + timedelta(minutes=minutes_from_now)}
+    """A due-index entry (the loop reads only its moment and hands it to `fire`)."""
+    return {"_id": name, "shard": shard, "at": NOW + timedelta(minutes=minutes_from_now)}
 
 
 def loop_over(timers: list[dict[str, Any]], fired: list[str], **settings: Any) -> FiringLoop:

@@ -16,7 +16,6 @@ from services.sla.schedule import (
     EXTENSION_AFTER_DEADLINE,
     EXTENSION_NOT_LATER,
     EXTENSION_TOO_LONG,
-    NEVER,
     OPEN,
     STOPPED,
     SlaPolicy,
@@ -24,7 +23,7 @@ from services.sla.schedule import (
     escalation_targets,
     extension_changes,
     extension_refusal,
-    next_fire_at,
+    moments,
     plan_firing,
     stop_outcome,
     warning_schedule,
@@ -55,7 +54,6 @@ def timer(due_at: datetime = ANSWER_DUE, **fields) -> dict:
         "registered_at": REGISTERED,
         "due_at": due_at,
         "warnings": warnings,
-        "next_fire_at": next_fire_at(OPEN, due_at, warnings),
     }
     return doc | fields
 
@@ -76,7 +74,7 @@ def test_answer_warnings_come_at_nine_with_three_and_one_working_days_left() -> 
         (3, almaty(2026, 3, 27, 9)),  # matches the contract's SlaWarning example
         (1, almaty(2026, 3, 31, 9)),
     ]
-    assert timer()["next_fire_at"] == almaty(2026, 3, 27, 9)
+    assert moments(timer()) == [almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9), ANSWER_DUE]
 
 
 def test_a_three_day_forwarding_term_gets_no_warning_before_it_was_armed() -> None:
@@ -85,36 +83,48 @@ def test_a_three_day_forwarding_term_gets_no_warning_before_it_was_armed() -> No
     assert [(w["days_left"], w["at"]) for w in schedule] == [(1, almaty(2026, 3, 10, 9))]
 
 
-def test_nothing_fires_before_the_first_warning() -> None:
-    assert plan_firing(timer(), almaty(2026, 3, 27, 8, 59)) is None
+W3, W1 = almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9)
 
 
-def test_a_warning_fires_then_the_timer_waits_for_the_next_one() -> None:
-    firing = plan_firing(timer(), almaty(2026, 3, 27, 9))
+def test_nothing_fires_before_its_moment() -> None:
+    assert plan_firing(timer(), 1, W3, almaty(2026, 3, 27, 8, 59)) is None
+
+
+def test_a_warning_fires_at_its_moment_and_writes_nothing_on_the_timer() -> None:
+    firing = plan_firing(timer(), 1, W3, almaty(2026, 3, 27, 9))
     assert firing is not None and firing.what == "warning" and firing.days_left == 3
-    assert firing.changes["next_fire_at"] == almaty(2026, 3, 31, 9)
-    after = timer() | firing.changes
-    assert plan_firing(after, almaty(2026, 3, 30, 12)) is None
+    assert firing.changes == {}
+    # The next entry waits for its own moment.
+    assert plan_firing(timer(), 1, W1, almaty(2026, 3, 30, 12)) is None
+    assert plan_firing(timer(), 1, W1, W1).days_left == 1  # type: ignore[union-attr]
 
 
 def test_warnings_missed_during_downtime_collapse_into_the_latest() -> None:
-    firing = plan_firing(timer(), almaty(2026, 3, 31, 12))
+    late = almaty(2026, 3, 31, 12)
+    assert plan_firing(timer(), 1, W3, late) is None  # superseded by the 1-day warning
+    firing = plan_firing(timer(), 1, W1, late)
     assert firing is not None and firing.days_left == 1
-    assert all(w["sent"] for w in firing.changes["warnings"])
-    assert firing.changes["next_fire_at"] == ANSWER_DUE
 
 
-def test_a_passed_deadline_breaches_even_with_warnings_unsent() -> None:
-    firing = plan_firing(timer(), almaty(2026, 4, 1, 18))
+def test_a_passed_deadline_breaches_and_supersedes_unsent_warnings() -> None:
+    now = almaty(2026, 4, 1, 18)
+    assert plan_firing(timer(), 1, W3, now) is None
+    assert plan_firing(timer(), 1, W1, now) is None
+    firing = plan_firing(timer(), 1, ANSWER_DUE, now)
     assert firing is not None and firing.what == "breach"
-    assert firing.changes == {"state": BREACHED, "breached_at": ANSWER_DUE, "next_fire_at": NEVER}
+    assert firing.changes == {"state": BREACHED, "breached_at": ANSWER_DUE}
+
+
+def test_entries_of_another_generation_or_a_moment_no_longer_scheduled_do_nothing() -> None:
+    assert plan_firing(timer(generation=2), 1, W3, W3) is None
+    assert plan_firing(timer(), 1, almaty(2026, 3, 26, 9), almaty(2026, 3, 27, 10)) is None
+    assert plan_firing(None, 1, W3, W3) is None
 
 
 def test_breached_and_stopped_timers_never_fire_again() -> None:
     later = almaty(2026, 6, 1)
-    assert plan_firing(timer(state=BREACHED), later) is None
-    assert plan_firing(timer(state=STOPPED), later) is None
-    assert next_fire_at(BREACHED, ANSWER_DUE, []) == NEVER
+    assert plan_firing(timer(state=BREACHED), 1, ANSWER_DUE, later) is None
+    assert plan_firing(timer(state=STOPPED), 1, ANSWER_DUE, later) is None
 
 
 def test_a_breach_escalates_to_the_head_then_the_supervising_body() -> None:
@@ -167,7 +177,7 @@ def test_an_accepted_extension_is_a_new_generation_with_fresh_warnings() -> None
         almaty(2026, 4, 27, 9),
         almaty(2026, 4, 29, 9),
     ]
-    assert changes["next_fire_at"] == almaty(2026, 4, 27, 9)
+    assert moments(timer() | changes)[0] == almaty(2026, 4, 27, 9)
 
 
 def test_an_answer_counts_working_days_from_registration_and_is_on_time_until_the_deadline() -> (
