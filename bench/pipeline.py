@@ -54,11 +54,18 @@ class RunningServices:
 
 @contextmanager
 def services_as_processes(
-    bootstrap: str, mongodb_url: str, log_dir: Path
+    bootstrap: str,
+    mongodb_url: str,
+    log_dir: Path,
+    only: tuple[str, ...] = SERVICES,
+    prefix: str | None = None,
 ) -> Iterator[RunningServices]:
-    prefix = f"bench{uuid.uuid4().hex[:6]}-"
+    """Start `only` (default all four) as processes on a fresh topic/database prefix (or
+    `prefix`, whose topics and databases the caller may have prepared); remove everything
+    under the prefix when done."""
+    prefix = prefix or f"bench{uuid.uuid4().hex[:6]}-"
     asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
-    running = RunningServices(prefix, {name: _free_port() for name in SERVICES})
+    running = RunningServices(prefix, {name: _free_port() for name in only})
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -70,7 +77,7 @@ def services_as_processes(
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for name in SERVICES:
+        for name in only:
             env[f"{name.upper()}_PORT"] = str(running.ports[name])
             running.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}"],

@@ -128,13 +128,14 @@ class FiringLoop:
                 return 0, None
             now = self.clock.now()
             horizon = now + self.settings.lookahead
-            candidates = await self.store.due(self.owned, horizon, self.settings.batch_size)
+            candidates, more = await self.store.due(self.owned, horizon, self.settings.batch_size)
             come = [e for e in candidates if e["at"] <= now]
             later = [e["at"] for e in candidates if e["at"] > now]
             fired = await self.fire(come) if come else 0
             self.fired_total += fired
-            # A full batch means more may be waiting: come straight back.
-            if len(come) >= self.settings.batch_size:
+            # A shard's full page of entries that have all come means more may be waiting:
+            # come straight back.
+            if more and not later:
                 return fired, now
             return fired, min(later, default=None)
 

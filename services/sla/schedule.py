@@ -101,36 +101,23 @@ class Firing:
 
     what: str  # "warning" or "breach"
     days_left: int | None
-    # Fields to $set on the timer document; a warning changes nothing there (deleting its
-    # due-index entry is its record), a breach marks the timer breached.
-    changes: dict[str, Any] = field(default_factory=dict)
 
 
-def plan_firing(
-    timer: Mapping[str, Any] | None, generation: int, moment: datetime, now: datetime
-) -> Firing | None:
-    """Decide what the due-index entry (`generation`, `moment`) of `timer` does at `now`;
-    None if nothing (the entry is then simply dropped).
+def plan_firing(entry: Mapping[str, Any], now: datetime) -> Firing | None:
+    """Decide what a due-index entry does at `now`; None if nothing (it is then dropped).
 
-    Nothing for a timer that is gone, stopped or already breached, for an entry of another
-    generation (an extension re-armed the timer) or of a moment its schedule no longer has,
-    and for an entry superseded by a later moment that has also come: a passed deadline
-    breaches (remaining warnings are moot) and only the most recent warning is sent (older
-    ones, missed while the service was down, are not sent late one after another).
+    The entry carries its timer generation's whole schedule (`moments`), so this needs no
+    read of the timer: an entry whose moment has not come does nothing, and so does one
+    superseded by a later moment of the same schedule that has also come — a passed
+    deadline breaches (remaining warnings are moot) and only the most recent warning is sent
+    (older ones, missed while the service was down, are not sent late one after another).
     """
-    if timer is None or timer["state"] != OPEN or timer["generation"] != generation:
+    come = [m for m in entry["moments"] if m <= now]
+    if not come or come[-1] != entry["at"]:
         return None
-    schedule = moments(timer)
-    come = [m for m in schedule if m <= now]
-    if moment not in schedule or not come or come[-1] != moment:
-        return None
-    due_at = timer["due_at"]
-    if moment == due_at:
-        return Firing(
-            what="breach", days_left=None, changes={"state": BREACHED, "breached_at": due_at}
-        )
-    days_left = next(w["days_left"] for w in timer["warnings"] if w["at"] == moment)
-    return Firing(what="warning", days_left=days_left)
+    if entry["at"] == entry["timer"]["due_at"]:
+        return Firing(what="breach", days_left=None)
+    return Firing(what="warning", days_left=entry["days_left"])
 
 
 def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
@@ -169,7 +156,7 @@ def extension_refusal(
     """
     if timer["state"] == STOPPED:
         return EXTENSION_AFTER_ANSWER
-    if timer["state"] == BREACHED or timer["due_at"] < decided_at:
+    if timer["due_at"] < decided_at:
         return EXTENSION_AFTER_DEADLINE
     if new_due_at <= timer["due_at"]:
         return EXTENSION_NOT_LATER

@@ -36,7 +36,6 @@ from services.sla.schedule import (
     BREACHED,
     OPEN,
     STOPPED,
-    Firing,
     SlaPolicy,
     escalation_targets,
     extension_changes,
@@ -44,7 +43,7 @@ from services.sla.schedule import (
     plan_firing,
     stop_outcome,
 )
-from services.sla.store import Tallies, TimerStore, due_entries
+from services.sla.store import Tallies, TimerStore, breach_id, due_entries
 from services.sla.timers import (
     breach_event,
     extended_event,
@@ -71,7 +70,6 @@ class TimerService:
         metrics: SlaMetrics,
         tallies: Tallies | None = None,
         publish_concurrency: int = 64,
-        record_concurrency: int = 8,
     ) -> None:
         self.store = store
         self.publish = publish
@@ -81,9 +79,6 @@ class TimerService:
         self.metrics = metrics
         self.tallies = tallies or Tallies(store)
         self._publishing = asyncio.Semaphore(publish_concurrency)
-        # Writes to the store are fewer at a time than publishes: SQLite-backed FerretDB
-        # answers "database is locked" to a crowd of concurrent writers.
-        self._recording = asyncio.Semaphore(record_concurrency)
         # Told the next moment of every timer armed or re-armed (the firing loop's wake-up).
         self.on_armed: Callable[[datetime], None] = lambda _: None
 
@@ -102,12 +97,10 @@ class TimerService:
         answer, created = await self._arm(
             routed, DeadlineKind.ANSWER, routed.answer_due_at, registered_at, shard, now
         )
-        if answer["agency_code"] != routed.agency_code:
+        if routed.hop > 0 or answer["agency_code"] != routed.agency_code:
             # Redirected: the same deadline from the same receipt date; a new body answers.
-            before, changed = await self.store.update(answer_id, _reassign(routed.agency_code))
-            if changed and before is not None and before["state"] != STOPPED:
-                self._tally(answer, -1)
-                self._tally(before, +1)
+            # (Also on a redelivered redirect: the due-index entries must follow the body.)
+            await self._reassign(answer_id, routed.agency_code)
         elif created or routed.hop == 0:
             started.append(SlaTimerStarted.model_validate(answer["started_event"]))
 
@@ -159,7 +152,7 @@ class TimerService:
         )
         if await self.store.insert(timer):
             self.metrics.started.labels(kind.value).inc()
-            self._tally(timer, +1)
+            self._tally(timer, OPEN, +1)
             self.on_armed(min(e["at"] for e in due_entries(timer)))
             return timer, True
         stored = await self.store.get(tid)
@@ -239,9 +232,9 @@ class TimerService:
             kind, agency = timer["kind"], timer["agency_code"]
             self.metrics.stopped.labels(kind, agency, str(timer["on_time"]).lower()).inc()
             self.metrics.working_days_used.labels(kind).observe(timer["working_days_used"])
-            self._tally(seen["before"], -1)
-            # Its remaining due-index entries would only be dropped when they come due.
-            await self.store.drop_due(e["_id"] for e in due_entries(timer))
+            self._tally(timer, await self._state_of(seen["before"]), -1)
+        # The stopped timer must not fire: its entries go (again, on a redelivered answer).
+        await self.store.drop_due(e["_id"] for e in due_entries(timer))
         return [event]
 
     async def _extend(self, tid: str, action: DeadlineExtended) -> list[SlaTimerEvent]:
@@ -258,7 +251,8 @@ class TimerService:
         ):
             # The new generation's due-index entries go in before the timer points at them,
             # so no crash can leave it unable to fire (unused ones are dropped when due).
-            await self.store.add_due(due_entries({**current, **self._extended(current, action)}))
+            prospective = {**current, **self._extension(current, action, now)}
+            await self.store.add_due(due_entries(prospective))
 
         def extend(timer: dict[str, Any]) -> dict[str, Any] | None:
             if action.event_id in timer["outcomes"]:
@@ -276,105 +270,126 @@ class TimerService:
                     tz=tz,
                 )
                 return {f"outcomes.{action.event_id}": event.model_dump(mode="json")}
-            changes = self._extended(timer, action)
-            event = extended_event({**timer, **changes}, action.event_id, now, tz)
-            stored = event.model_dump(mode="json")
-            return {**changes, "started_event": stored, f"outcomes.{action.event_id}": stored}
+            changes = self._extension(timer, action, now)
+            return {**changes, f"outcomes.{action.event_id}": changes["started_event"]}
 
         timer, changed = await self.store.update(tid, extend, current=current)
         if timer is None:
             return []
         event = _stored_outcome(timer, action.event_id)
+        accepted = event.event_type == "sla.started"
+        if accepted:
+            # Normally inserted above already (this differs only if the timer changed in
+            # between); then the old generation's entries go. Again on a redelivery.
+            await self.store.add_due(due_entries(timer))
+            await self.store.drop_due(timer.get("superseded_due", ()))
         if changed:
-            accepted = event.event_type == "sla.started"
             if accepted:
-                # Normally inserted above already; differs only if the timer changed between.
-                await self.store.add_due(due_entries(timer))
-                # The old generation's entries would only be dropped when they come due.
-                old = {e["_id"] for e in due_entries(current)}
-                await self.store.drop_due(old - {e["_id"] for e in due_entries(timer)})
                 self.on_armed(min(e["at"] for e in due_entries(timer)))
             self.metrics.extensions.labels(
                 timer["agency_code"], "accepted" if accepted else "refused"
             ).inc()
         return [event]
 
-    def _extended(self, timer: dict[str, Any], action: DeadlineExtended) -> dict[str, Any]:
-        return extension_changes(
+    def _extension(
+        self, timer: dict[str, Any], action: DeadlineExtended, now: datetime
+    ) -> dict[str, Any]:
+        """The timer's fields after an accepted extension: a new generation with its own
+        schedule and started event; the old generation's due-index entries recorded as
+        superseded, so they are dropped even if this process dies right after."""
+        changes = extension_changes(
             self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
         )
+        started = extended_event({**timer, **changes}, action.event_id, now, self.calendar.tz)
+        return {
+            **changes,
+            "started_event": started.model_dump(mode="json"),
+            "superseded_due": [e["_id"] for e in due_entries(timer)],
+        }
 
-    def _tally(self, timer: dict[str, Any], delta: int) -> None:
-        self.tallies.add(timer["shard"], timer["kind"], timer["agency_code"], timer["state"], delta)
+    async def _reassign(self, tid: str, agency_code: str) -> None:
+        seen: dict[str, Any] = {}
+
+        def reassign(timer: dict[str, Any]) -> dict[str, Any] | None:
+            seen["before"] = timer
+            return None if timer["agency_code"] == agency_code else {"agency_code": agency_code}
+
+        timer, changed = await self.store.update(tid, reassign)
+        if timer is None or timer["state"] == STOPPED:
+            return
+        await self.store.set_due_agency(timer)
+        if changed:
+            state = await self._state_of(timer)
+            self._tally(seen["before"], state, -1)
+            self._tally(timer, state, +1)
+
+    async def _state_of(self, timer: dict[str, Any]) -> str:
+        """Open or breached, for the tallies: a breach is a record of its own (see fire)."""
+        return BREACHED if await self.store.breached(timer) else OPEN
+
+    def _tally(self, timer: dict[str, Any], state: str, delta: int) -> None:
+        self.tallies.add(timer["shard"], timer["kind"], timer["agency_code"], state, delta)
 
     # --- firing -------------------------------------------------------------------------------
 
     async def fire(self, entries: Iterable[dict[str, Any]]) -> int:
-        """Publish what each due-index entry's timer must say now, record breaches on the
-        timer, then drop the entries (that is the record of a warning). Returns events sent."""
+        """Publish what each due-index entry says now, record breaches, then drop the
+        entries (that is the record of a warning). Reads no timer document: the entry
+        carries its timer's identity and schedule. Returns events sent."""
         now = self.clock.now()
         entries = list(entries)
-        timers = await self.store.get_many(e["timer_id"] for e in entries)
         tz = self.calendar.tz
 
-        due: list[tuple[dict[str, Any], dict[str, Any], Firing]] = []
+        fired: list[tuple[dict[str, Any], str]] = []
         events: list[SlaTimerEvent] = []
+        breaches: list[dict[str, Any]] = []
         for entry in entries:
-            timer = timers.get(entry["timer_id"])
-            plan = plan_firing(timer, entry["generation"], entry["at"], now)
-            if timer is None or plan is None:
-                continue  # gone, stopped, re-armed or superseded: the entry is just dropped
+            plan = plan_firing(entry, now)
+            if plan is None:
+                continue  # superseded by a later moment of the same timer
+            timer = entry["timer"]
             if plan.what == "breach":
                 targets = escalation_targets(self.policy, timer["agency_code"])
-                plan.changes["escalate_to"] = targets
                 events.append(breach_event(timer, targets, now, tz))
+                breaches.append(
+                    {
+                        "_id": breach_id(timer),
+                        "timer_id": timer["_id"],
+                        "appeal_id": timer["appeal_id"],
+                        "kind": timer["kind"],
+                        "agency_code": timer["agency_code"],
+                        "breached_at": timer["due_at"],
+                        "escalate_to": targets,
+                        "fired_at": now,
+                    }
+                )
             else:
                 assert plan.days_left is not None
                 events.append(warning_event(timer, plan.days_left, now, tz))
-            due.append((entry, timer, plan))
+            fired.append((entry, plan.what))
 
         async def publish_one(event: SlaTimerEvent) -> None:
             async with self._publishing:
                 await self.publish(event)
 
         await asyncio.gather(*(publish_one(e) for e in events))
-
-        async def record_breach(entry: dict[str, Any], timer: dict[str, Any]) -> None:
-            async with self._recording:
-                await self._record_breach(entry, timer, now)
-
-        await asyncio.gather(*(record_breach(e, t) for e, t, plan in due if plan.what == "breach"))
-        # Published (and breaches recorded) first, dropped after: a crash in between fires
-        # these entries again with the same event ids.
+        # Published first, then breaches recorded, then the entries dropped — in this order
+        # (the record must exist before its entry is gone): a crash in between fires these
+        # entries again with the same event ids (and finds their breach records there).
+        recorded = await self.store.record_breaches(breaches)
         await self.store.drop_due(e["_id"] for e in entries)
 
-        for entry, timer, plan in due:
-            counter = self.metrics.breaches if plan.what == "breach" else self.metrics.warnings
-            counter.labels(timer["kind"], timer["agency_code"]).inc()
+        for entry, what in fired:
+            timer = entry["timer"]
+            if what == "breach":
+                self.metrics.breaches.labels(timer["kind"], timer["agency_code"]).inc()
+                if breach_id(timer) in recorded:
+                    self._tally(timer, OPEN, -1)
+                    self._tally(timer, BREACHED, +1)
+            else:
+                self.metrics.warnings.labels(timer["kind"], timer["agency_code"]).inc()
             self.metrics.firing_lag.observe(max(0.0, (now - entry["at"]).total_seconds()))
         return len(events)
-
-    async def _record_breach(self, entry: dict[str, Any], fired: dict[str, Any], now: datetime):
-        def record(timer: dict[str, Any]) -> dict[str, Any] | None:
-            again = plan_firing(timer, entry["generation"], entry["at"], now)
-            if again is None or again.what != "breach":
-                return None  # stopped or re-armed meanwhile
-            return {
-                **again.changes,
-                "escalate_to": escalation_targets(self.policy, timer["agency_code"]),
-            }
-
-        timer, changed = await self.store.update(fired["_id"], record, current=fired)
-        if changed and timer is not None:
-            self._tally({**timer, "state": OPEN}, -1)
-            self._tally({**timer, "state": BREACHED}, +1)
-
-
-def _reassign(agency_code: str):
-    def reassign(timer: dict[str, Any]) -> dict[str, Any] | None:
-        return None if timer["agency_code"] == agency_code else {"agency_code": agency_code}
-
-    return reassign
 
 
 def _stored_outcome(timer: dict[str, Any], action_event_id: str) -> SlaTimerEvent:

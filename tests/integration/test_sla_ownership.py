@@ -167,28 +167,28 @@ async def test_a_crash_between_publishing_and_recording_refires_with_the_same_ev
         await arm(harness, events, [appeal], clock.now())
 
         service = app.state.sla
-        record = service._record_breach
+        record_breaches = service.store.record_breaches
         crashes = []
 
         async def crash_once(*args, **kwargs):
             if not crashes:
                 crashes.append(args)
                 raise ConnectionError("store went away after the event was published")
-            return await record(*args, **kwargs)
+            return await record_breaches(*args, **kwargs)
 
-        service._record_breach = crash_once
+        service.store.record_breaches = crash_once
         clock.set(routed.answer_due_at + timedelta(seconds=1))
         app.state.firing.wake()
         breaches = await events.wait_for(of(appeal, "sla.breached"), count=2)
-        timer = await eventually(
-            lambda: harness.db["timers"].find_one({"_id": f"{appeal}:answer", "state": "breached"})
+        record = await eventually(
+            lambda: harness.db["breaches"].find_one({"_id": f"{appeal}:answer|1"})
         )
         await events.drain(0.5)
 
     assert crashes
     assert len({b["event_id"] for b in breaches}) == 1
     assert len(events.events(of(appeal, "sla.breached"))) == 2
-    assert timer["escalate_to"] == ["astana-energy:head", "akimat-astana"]
+    assert record["escalate_to"] == ["astana-energy:head", "akimat-astana"]
 
 
 async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event_id(
@@ -217,15 +217,16 @@ async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event
             return await drop(ids)
 
         store.drop_due = crash_once
+        assert first_warning in [e["at"] for e in await store.entries_of(answer)]
         clock.set(first_warning + timedelta(seconds=1))
         app.state.firing.wake()
         warnings = await events.wait_for(of(appeal, "sla.warning"), count=2)
-        await eventually(lambda: _none_left(harness.db["due"], f"{appeal}:answer", first_warning))
+        await eventually(lambda: _none_left(store, answer, first_warning))
 
     assert crashes
     assert len({w["event_id"] for w in warnings}) == 1
     assert {w["working_days_left"] for w in warnings} == {3}
 
 
-async def _none_left(due, timer_id: str, moment: datetime) -> bool:
-    return await due.find_one({"timer_id": timer_id, "at": moment}) is None
+async def _none_left(store, timer, moment: datetime) -> bool:
+    return all(e["at"] != moment for e in await store.entries_of(timer))

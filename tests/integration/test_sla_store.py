@@ -29,8 +29,20 @@ async def db(infra: Infra, run_prefix: str, unique_id: str) -> AsyncIterator:
 
 
 def entry(shard: int, seconds: float, timer: str, generation: int = 1) -> dict:
-    timer_doc = {"_id": timer, "shard": shard, "generation": generation}
-    return due_entry(timer_doc, T0 + timedelta(seconds=seconds))
+    due_at = T0 + timedelta(seconds=seconds)
+    timer_doc = {
+        "_id": timer,
+        "appeal_id": timer.split(":")[0],
+        "correlation_id": "c",
+        "kind": "answer",
+        "agency_code": "akimat-astana",
+        "shard": shard,
+        "generation": generation,
+        "due_at": due_at,
+        "warnings": [],
+        "started_event": {"event_id": "s"},
+    }
+    return due_entry(timer_doc, due_at)
 
 
 async def test_due_entries_come_per_owned_shard_soonest_first_up_to_the_horizon(db) -> None:
@@ -47,15 +59,19 @@ async def test_due_entries_come_per_owned_shard_soonest_first_up_to_the_horizon(
     )
     await store.add_due([entry(1, 30, "b:answer")])  # a redelivered arm: no error, no copy
 
-    due = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
+    due, more = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
 
     assert [e["timer_id"] for e in due] == ["a:answer", "c:answer", "d:forwarding:0", "b:answer"]
-    assert await store.due({1, 2}, T0 + timedelta(seconds=60), limit=2) == due[:2]
+    assert not more
+    # An equal share per shard: shard 1's soonest and shard 2's only one; shard 1 has more.
+    page, more = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=2)
+    assert [e["timer_id"] for e in page] == ["a:answer", "c:answer"] and more
     # Shard 1 is not a prefix of shard 12: ids are zero-padded.
-    assert [e["timer_id"] for e in await store.due({12}, T0, 10)] == ["other-shard:answer"]
+    twelve, _ = await store.due({12}, T0, 10)
+    assert [e["timer_id"] for e in twelve] == ["other-shard:answer"]
 
     await store.drop_due(e["_id"] for e in due[:2])
-    left = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
+    left, _ = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
     assert [e["timer_id"] for e in left] == ["d:forwarding:0", "b:answer"]
 
 

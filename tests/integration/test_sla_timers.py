@@ -36,6 +36,7 @@ from services.sla.app import create_app
 from services.sla.clock import ManualClock
 from services.sla.firing import FiringSettings
 from services.sla.schedule import SlaPolicy
+from services.sla.store import TimerStore
 from tests.conftest import Infra
 from tests.support.system import TopicWatcher, eventually
 
@@ -235,8 +236,8 @@ async def test_a_first_routing_arms_the_answer_timer_and_a_forwarding_term_its_o
     # 12 Jan + 15 working days = Mon 2 Feb; first warning at 09:00 with 3 days left (28 Jan).
     assert timer["due_at"] == datetime(2026, 2, 2, 18, tzinfo=ALMATY)
     # The due index holds one entry per moment: both warnings and the deadline.
-    entries = await harness.db["due"].find({"timer_id": f"{appeal}:answer"}).to_list(None)
-    assert sorted(e["at"] for e in entries) == [
+    entries = await TimerStore(harness.db).entries_of(timer)
+    assert [e["at"] for e in entries] == [
         datetime(2026, 1, 28, 9, tzinfo=ALMATY),
         datetime(2026, 1, 30, 9, tzinfo=ALMATY),
         timer["due_at"],
@@ -431,6 +432,11 @@ async def test_a_redirect_keeps_the_receipt_date_and_answer_deadline_and_arms_a_
     assert answer["due_at"] == first.answer_due_at
     assert answer["generation"] == 1
     assert len(events.events(of(appeal, "sla.started", deadline_kind="answer"))) == 1
+    # The answer deadline's pending moments now speak for the new body.
+    entries = await eventually(lambda: _entries_for(harness, answer, "akimat-astana"))
+    assert [e["at"] for e in entries] == sorted(
+        [*(w["at"] for w in answer["warnings"]), answer["due_at"]]
+    )
 
     answered_at = redirected_at + timedelta(days=1)
     await move_clock(clock, sla, answered_at)
@@ -489,3 +495,8 @@ async def test_metrics_count_breaches_warnings_stops_and_open_timers_by_body_and
 async def _gauge_ready(scrape) -> str | None:
     text = await scrape()
     return text if "tyndau_sla_open_timers{" in text else None
+
+
+async def _entries_for(harness: SlaHarness, timer: dict, agency: str) -> list[dict] | None:
+    entries = await TimerStore(harness.db).entries_of(timer)
+    return entries if all(e["timer"]["agency_code"] == agency for e in entries) else None

@@ -19,9 +19,11 @@ class FakeStore:
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         self.timers = entries
 
-    async def due(self, shards: Any, until: datetime, limit: int) -> list[dict[str, Any]]:
+    async def due(
+        self, shards: Any, until: datetime, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
         mine = [e for e in self.timers if e["shard"] in shards and e["at"] <= until]
-        return sorted(mine, key=lambda e: e["at"])[:limit]
+        return sorted(mine, key=lambda e: e["at"])[:limit], len(mine) > limit
 
 
 def timer(name: str, shard: int, minutes_from_now: float) -> dict[str, Any]:

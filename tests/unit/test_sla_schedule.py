@@ -11,7 +11,6 @@ import pytest
 
 from services.common.workdays import WorkingCalendar
 from services.sla.schedule import (
-    BREACHED,
     EXTENSION_AFTER_ANSWER,
     EXTENSION_AFTER_DEADLINE,
     EXTENSION_NOT_LATER,
@@ -86,45 +85,47 @@ def test_a_three_day_forwarding_term_gets_no_warning_before_it_was_armed() -> No
 W3, W1 = almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9)
 
 
+def entry(moment: datetime, doc: dict | None = None) -> dict:
+    """The due-index entry of one moment of `doc` (as the store writes it)."""
+    doc = doc or timer()
+    return {
+        "at": moment,
+        "moments": moments(doc),
+        "days_left": next((w["days_left"] for w in doc["warnings"] if w["at"] == moment), None),
+        "timer": {"due_at": doc["due_at"]},
+    }
+
+
 def test_nothing_fires_before_its_moment() -> None:
-    assert plan_firing(timer(), 1, W3, almaty(2026, 3, 27, 8, 59)) is None
+    assert plan_firing(entry(W3), almaty(2026, 3, 27, 8, 59)) is None
 
 
-def test_a_warning_fires_at_its_moment_and_writes_nothing_on_the_timer() -> None:
-    firing = plan_firing(timer(), 1, W3, almaty(2026, 3, 27, 9))
+def test_a_warning_fires_at_its_moment_and_the_next_waits_for_its_own() -> None:
+    firing = plan_firing(entry(W3), almaty(2026, 3, 27, 9))
     assert firing is not None and firing.what == "warning" and firing.days_left == 3
-    assert firing.changes == {}
-    # The next entry waits for its own moment.
-    assert plan_firing(timer(), 1, W1, almaty(2026, 3, 30, 12)) is None
-    assert plan_firing(timer(), 1, W1, W1).days_left == 1  # type: ignore[union-attr]
+    assert plan_firing(entry(W1), almaty(2026, 3, 30, 12)) is None
+    assert plan_firing(entry(W1), W1).days_left == 1  # type: ignore[union-attr]
 
 
 def test_warnings_missed_during_downtime_collapse_into_the_latest() -> None:
     late = almaty(2026, 3, 31, 12)
-    assert plan_firing(timer(), 1, W3, late) is None  # superseded by the 1-day warning
-    firing = plan_firing(timer(), 1, W1, late)
+    assert plan_firing(entry(W3), late) is None  # superseded by the 1-day warning
+    firing = plan_firing(entry(W1), late)
     assert firing is not None and firing.days_left == 1
 
 
 def test_a_passed_deadline_breaches_and_supersedes_unsent_warnings() -> None:
     now = almaty(2026, 4, 1, 18)
-    assert plan_firing(timer(), 1, W3, now) is None
-    assert plan_firing(timer(), 1, W1, now) is None
-    firing = plan_firing(timer(), 1, ANSWER_DUE, now)
-    assert firing is not None and firing.what == "breach"
-    assert firing.changes == {"state": BREACHED, "breached_at": ANSWER_DUE}
+    assert plan_firing(entry(W3), now) is None
+    assert plan_firing(entry(W1), now) is None
+    firing = plan_firing(entry(ANSWER_DUE), now)
+    assert firing is not None and firing.what == "breach" and firing.days_left is None
 
 
-def test_entries_of_another_generation_or_a_moment_no_longer_scheduled_do_nothing() -> None:
-    assert plan_firing(timer(generation=2), 1, W3, W3) is None
-    assert plan_firing(timer(), 1, almaty(2026, 3, 26, 9), almaty(2026, 3, 27, 10)) is None
-    assert plan_firing(None, 1, W3, W3) is None
-
-
-def test_breached_and_stopped_timers_never_fire_again() -> None:
-    later = almaty(2026, 6, 1)
-    assert plan_firing(timer(state=BREACHED), 1, ANSWER_DUE, later) is None
-    assert plan_firing(timer(state=STOPPED), 1, ANSWER_DUE, later) is None
+def test_a_forwarding_term_with_one_warning_breaches_at_its_own_deadline() -> None:
+    forwarding = timer(FORWARD_DUE)
+    assert plan_firing(entry(FORWARD_DUE, forwarding), FORWARD_DUE).what == "breach"  # type: ignore[union-attr]
+    assert plan_firing(entry(almaty(2026, 3, 10, 9), forwarding), FORWARD_DUE) is None
 
 
 def test_a_breach_escalates_to_the_head_then_the_supervising_body() -> None:

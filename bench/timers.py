@@ -1,0 +1,294 @@
+"""Stage 4 of `make bench`: SLA timer scale on the real broker and store.
+
+1. Seed N open timers (default 1,000,000) straight into the sla database, the way the
+   service stores them: a timer document each plus its due-index entries (two warnings and
+   the deadline, days to weeks ahead). Seeding through Kafka would measure the arming path
+   instead, which stage 2 already does.
+2. Start the sla service as its own process (it owns every shard) and let it settle.
+3. Add a window of timers whose deadlines fall due at a fixed rate (default 1,000/s for
+   20 s) a few seconds ahead, while the service runs.
+4. Watch `sla.events.v1`: each breach's lag = the Kafka record's timestamp (when the service
+   published it) minus its deadline. Report the firing rate over the window, lag
+   p50/p95/p99/max, and the sla process's resident memory (sampled through the run).
+
+    python -m bench.timers [--timers N] [--rate R --seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
+
+from contracts import AppealRouted, DeadlineKind, topics
+from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, ensure_topics, planned_topics
+from services.common.workdays import WorkingCalendar
+from services.routing.registry import AgencyRegistry
+from services.sla.store import DUE, TIMERS, due_entries, encode_entry
+from services.sla.timers import new_timer, timer_id
+
+REPO = Path(__file__).resolve().parents[1]
+AGENCIES = ("akimat-astana", "astana-energy", "min-health", "police-astana", "akimat-almaty")
+
+
+def template_timer() -> dict[str, Any]:
+    """One timer document as the service writes it (copied and varied for every seed)."""
+    routed = AppealRouted.example()
+    calendar = WorkingCalendar.default()
+    return new_timer(
+        routed=routed,
+        kind=DeadlineKind.ANSWER,
+        due_at=routed.answer_due_at,
+        registered_at=calendar.registration_time(routed.received_at),
+        shard=0,
+        warning_days=(3, 1),
+        calendar=calendar,
+        now=routed.occurred_at,
+    )
+
+
+def seeded_timer(
+    template: dict[str, Any], n: int, due_at: datetime, warnings: list[datetime]
+) -> dict[str, Any]:
+    appeal = f"bench-{n:09d}"
+    tid = timer_id(appeal, DeadlineKind.ANSWER)
+    timer = copy.copy(template)
+    timer.update(
+        _id=tid,
+        appeal_id=appeal,
+        agency_code=AGENCIES[n % len(AGENCIES)],
+        shard=n % BUSY_TOPIC_PARTITIONS,
+        due_at=due_at,
+        warnings=[{"days_left": d, "at": at} for d, at in zip((3, 1), warnings, strict=False)],
+        started_event={**template["started_event"], "event_id": f"bench-started-{n}"},
+    )
+    return timer
+
+
+async def seed(
+    db, template: dict[str, Any], first: int, count: int, due_at, warnings_of, batch: int = 2000
+):
+    """Insert `count` timers (documents and due entries) with two concurrent writers."""
+    queue: asyncio.Queue[tuple[list, list] | None] = asyncio.Queue(maxsize=4)
+
+    async def writer() -> None:
+        while (item := await queue.get()) is not None:
+            timers, entries = item
+            await db[DUE].insert_many(entries, ordered=False)
+            await db[TIMERS].insert_many(timers, ordered=False)
+
+    writers = [asyncio.create_task(writer()) for _ in range(2)]
+    for start in range(first, first + count, batch):
+        timers = [
+            seeded_timer(template, n, due_at(n), warnings_of(n))
+            for n in range(start, min(first + count, start + batch))
+        ]
+        await queue.put((timers, [encode_entry(e) for t in timers for e in due_entries(t)]))
+    for _ in writers:
+        await queue.put(None)
+    await asyncio.gather(*writers)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stopped = pid, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            try:
+                with open(f"/proc/{self.pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            self.samples.append(int(line.split()[1]) / 1024)
+            except OSError:
+                return
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return {}
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": ordered[-1]}
+
+
+async def _wait_owning(port: int, timeout: float = 60) -> None:
+    """Until the sla process reports a firing lag histogram (its loop runs) — and its
+    consumer has been assigned the routed partitions (the log says so; a short grace)."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    await asyncio.sleep(8)  # consumer-group join and assignment (the firing ownership)
+
+
+async def measure(
+    bootstrap: str,
+    mongodb_url: str,
+    prefix: str,
+    port: int,
+    pid: int,
+    open_timers: int,
+    rate: float,
+    seconds: float,
+) -> dict[str, Any]:
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
+    db = client[f"{prefix}sla"]
+    template = template_timer()
+    sampler = RssSampler(pid)
+    sampler.start()
+    consumer = AIOKafkaConsumer(
+        f"{prefix}{topics.SLA_EVENTS}", bootstrap_servers=bootstrap, auto_offset_reset="latest"
+    )
+    await consumer.start()
+    try:
+        await _wait_owning(port)
+        window = int(rate * seconds)
+        start_at = datetime.now(UTC) + timedelta(seconds=5 + window / 5000)
+        due = {
+            f"bench-{open_timers + i:09d}": start_at + timedelta(seconds=i / rate)
+            for i in range(window)
+        }
+        t0 = time.perf_counter()
+        await seed(
+            db,
+            template,
+            open_timers,
+            window,
+            due_at=lambda n: start_at + timedelta(seconds=(n - open_timers) / rate),
+            warnings_of=lambda n: [],
+        )
+        window_seed_s = time.perf_counter() - t0
+        lags: list[float] = []
+        published: list[float] = []
+        seen: set[str] = set()
+        give_up = time.monotonic() + seconds + 120
+        while len(seen) < window and time.monotonic() < give_up:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    appeal = event.get("appeal_id")
+                    if event.get("event_type") != "sla.breached" or appeal not in due:
+                        continue
+                    if appeal in seen:
+                        continue
+                    seen.add(appeal)
+                    lag = record.timestamp / 1000 - due[appeal].timestamp()
+                    lags.append(lag * 1000)
+                    published.append(record.timestamp / 1000)
+        span = (max(published) - min(published)) if len(published) > 1 else float("nan")
+        return {
+            "open_timers": open_timers,
+            "window_timers": window,
+            "target_rate_per_s": rate,
+            "window_seed_s": window_seed_s,
+            "fired": len(seen),
+            "firing_rate_per_s": len(seen) / span if span == span and span > 0 else None,
+            "lag": percentiles(lags),
+            "rss_mb_max": max(sampler.samples, default=float("nan")),
+            "rss_mb_last": sampler.samples[-1] if sampler.samples else float("nan"),
+        }
+    finally:
+        sampler.stopped.set()
+        await consumer.stop()
+        await client.close()
+
+
+def run(
+    bootstrap: str,
+    mongodb_url: str,
+    open_timers: int,
+    rate: float,
+    seconds: float,
+    log_dir: Path,
+) -> dict[str, Any]:
+    from bench.pipeline import services_as_processes
+
+    prefix = f"benchtimers{os.getpid() % 10000}-"
+    asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
+    print(f"  seeding {open_timers:,} open timers…", flush=True)
+    t0 = time.perf_counter()
+    asyncio.run(_seed_open(mongodb_url, prefix, open_timers))
+    seed_s = time.perf_counter() - t0
+    print(f"  seeded in {seed_s:.0f} s; starting sla and firing {rate:.0f}/s…", flush=True)
+    with services_as_processes(
+        bootstrap, mongodb_url, log_dir, only=("sla",), prefix=prefix
+    ) as running:
+        result = asyncio.run(
+            measure(
+                bootstrap,
+                mongodb_url,
+                prefix,
+                running.ports["sla"],
+                running.pid("sla"),
+                open_timers,
+                rate,
+                seconds,
+            )
+        )
+    result["seed_s"] = seed_s
+    result["seed_docs_per_s"] = open_timers * 4 / seed_s if seed_s else None
+    return result
+
+
+async def _seed_open(mongodb_url: str, prefix: str, count: int) -> None:
+    """The standing population: deadlines 5–30 days ahead, warnings before them."""
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
+    now = datetime.now(UTC).replace(microsecond=0)
+    try:
+
+        def due_at(n: int) -> datetime:
+            return now + timedelta(days=5 + n % 25, seconds=n % 36000)
+
+        await seed(
+            client[f"{prefix}sla"],
+            template_timer(),
+            0,
+            count,
+            due_at=due_at,
+            warnings_of=lambda n: [due_at(n) - timedelta(days=3), due_at(n) - timedelta(days=1)],
+        )
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timers", type=int, default=1_000_000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    result = run(
+        os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/"),
+        args.timers,
+        args.rate,
+        args.seconds,
+        REPO / ".run" / "bench-timers",
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
