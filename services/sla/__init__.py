@@ -1,10 +1,10 @@
 """SLA: statutory deadline timers (Art. 65 forwarding, Art. 76 answer) on the Kazakh
 working-day calendar.
 
-Owns: the `sla` database (`timers`, `due`, `tallies`, `pending_actions`) and `sla.events.v1`
-(started, warning, breached, stopped, extension refused). Does not own: the calendar
-(`services.common.workdays`, shared), routing decisions, notifications, or the registry of
-bodies (read for escalation).
+Owns: the `sla` database (`timers`, `due`, `breaches`, `tallies`, `pending_actions`) and
+`sla.events.v1` (started, warning, breached, stopped, extension refused). Does not own: the
+calendar (`services.common.workdays`, shared), routing decisions, notifications, or the
+registry of bodies (read for escalation).
 
 Timers
 ------
@@ -25,16 +25,25 @@ string ranges, see deploy/local/ferretdb.sh); any other filter reads the whole c
 collection, `due`, with one entry per moment of a timer generation (each warning and the
 deadline), `_id` = `<shard>|<moment UTC ISO ms>|<timer id>|<generation>`: the firing loop reads
 the `_id` range `<shard>|` … `<shard>|<now + look-ahead>` of each owned shard, soonest first,
-a bounded batch at a time. Entries are hints, the timer document is the truth: an entry
-fires only if its timer is open, of the same generation, still has that moment, and no later
-moment of it has come too; every other entry is dropped when it comes due. Entries are
-written before the timer that needs them (arming, an accepted extension), so no crash leaves
-a timer that cannot fire; firing publishes first and drops the entries after, so a crash in
-between fires them again with the same event ids. A warning's record is the dropped entry
-(the timer document is not written); a breach is also recorded on the timer (state breached,
-escalate_to) by compare-and-set, because a concurrent answer must see it. Nothing ever loads
-"all timers": an appeal's timers are the `_id` range `<appeal>:…`, and the open-timer gauges
-come from tallies (below), not from counting documents.
+a bounded batch at a time. An entry carries what its event needs (a snapshot of the timer's
+identity and body, and its generation's whole schedule) as one JSON field — FerretDB
+converts documents field by field, and this made reading and deleting entries ~4× cheaper
+— so firing reads no timer document. An entry fires unless a later moment of its schedule
+has come too (then only the latest is sent: a passed deadline breaches, warnings missed
+during downtime collapse into the most recent). The paths that change a timer keep its
+entries in step, and again on a redelivered input (offsets are committed only after): a
+stop drops them; an accepted extension inserts the new generation's entries before the
+timer points at them and drops the superseded ones after; a redirect rewrites them for the
+new body. Firing publishes first, records breaches (`breaches`, `_id` `<timer>|<generation>`,
+with the escalation) next and drops the entries last, so a crash in between fires them
+again with the same event ids. A warning's record is its dropped entry. Nothing ever loads
+"all timers": an appeal's timers are the `_id` range `<appeal>:…`, and the open-timer
+gauges come from tallies (below), not from counting documents. The timer document's state
+stays `open` after a breach (the breach is its own record); a late answer stops it as late.
+
+Residual race: an answer that lands while its entry is being fired can be followed by that
+warning or breach (published from the entry read just before); the stop's outcome is right
+and downstream sees the stop after it.
 
 Inputs
 ------
@@ -70,8 +79,8 @@ whose partitions it is assigned. On revoke it takes the firing lock, so no pass 
 when the partition moves; on assign it fires what is due at once, oldest first (that is how
 timers that fell due during downtime fire on start). On shutdown the loop stops before the
 consumer leaves the group. Each pass reads at most `batch_size` due-index entries of the
-owned shards within a short look-ahead, soonest first; fetches their timers with one `$in`;
-publishes their events (acks=all), records breaches, then drops the entries. A crash
+owned shards within a short look-ahead, soonest first (an equal share per shard); publishes
+their events (acks=all), records breaches, then drops the entries. A crash
 between publish and drop re-fires with the SAME event id (timer id + generation + what +
 warning index): downstream sees a duplicate.
 Residual risk: an instance cut off from Kafka keeps its shards until its session times out
@@ -79,14 +88,12 @@ Residual risk: an instance cut off from Kafka keeps its shards until its session
 
 Actions vs. firing on one document
 ----------------------------------
-The action consumer runs in its own group (any instance), so it and the owner's firing loop
-may touch the same document. Every write is a compare-and-set on `rev` (`update_one` with
+The action consumer runs in its own group (any instance), and several inputs may touch one
+timer document (the firing loop does not: it writes only entries and breach records). Every
+write is a compare-and-set on `rev` (`update_one` with
 `{_id, rev}` in the filter, `$inc rev`) of a decision re-made on the fresh document, plus a
 unique write token read back — on a store whose single-document update is not atomic this
-detects a write that was overwritten and decides again. Firing records only if the
-generation is unchanged and the same firing is still due; an extension or a stop that won
-the race makes the loop's record a no-op (the loop may have published a warning for the old
-generation: consumers treat older generations as stale).
+detects a write that was overwritten and decides again.
 
 Open-timer gauges without counting
 ----------------------------------
