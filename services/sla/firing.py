@@ -121,23 +121,25 @@ class FiringLoop:
 
     async def run_once(self) -> tuple[int, datetime | None]:
         """One pass: fire the due-index entries of the owned shards whose moment has come,
-        oldest first, at most a batch. Returns (events fired, moment of the next timer seen in the
-        look-ahead window or None)."""
+        oldest first, at most a batch. Returns (events fired, the moment to come back: now
+        if more may be waiting, else the next entry's moment within the look-ahead window,
+        or None).
+
+        Reads only entries that have come (each read is fired), then peeks at each shard's
+        next entry — rather than reading the whole look-ahead window every pass and firing
+        a part of it."""
         async with self._pass:
             if not self.owned:
                 return 0, None
             now = self.clock.now()
-            horizon = now + self.settings.lookahead
-            candidates, more = await self.store.due(self.owned, horizon, self.settings.batch_size)
-            come = [e for e in candidates if e["at"] <= now]
-            later = [e["at"] for e in candidates if e["at"] > now]
+            come, more = await self.store.due(self.owned, now, self.settings.batch_size)
             fired = await self.fire(come) if come else 0
             self.fired_total += fired
-            # A shard's full page of entries that have all come means more may be waiting:
-            # come straight back.
-            if more and not later:
-                return fired, now
-            return fired, min(later, default=None)
+            if more:
+                return fired, now  # a shard filled its share: come straight back
+            return fired, await self.store.next_moment(
+                self.owned, now, now + self.settings.lookahead
+            )
 
     async def _run(self) -> None:
         while not self._stopping:

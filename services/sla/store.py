@@ -28,7 +28,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
@@ -105,6 +105,10 @@ def encode_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     }
     del payload["_id"]
     return {"_id": entry["_id"], "v": json.dumps(payload, separators=(",", ":"))}
+
+
+def _moment_of(entry_id: str) -> datetime:
+    return datetime.fromisoformat(entry_id.split("|", 2)[1].replace("Z", "+00:00"))
 
 
 def decode_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,6 +241,22 @@ class TimerStore:
         found = await asyncio.gather(*(of_shard(s) for s in owned))
         entries = sorted((e for page in found for e in page), key=lambda e: (e["at"], e["_id"]))
         return entries, any(len(page) >= share for page in found)
+
+    async def next_moment(
+        self, shards: Iterable[int], after: datetime, until: datetime
+    ) -> datetime | None:
+        """The soonest entry moment of `shards` later than `after` and at most `until`."""
+        start = iso_ms(after + timedelta(milliseconds=1))
+        end = iso_ms(until) + RANGE_END
+
+        async def first_of(shard: int) -> datetime | None:
+            prefix = shard_prefix(shard)
+            query = {"_id": {"$gte": prefix + start, "$lt": prefix + end}}
+            page = await self.due_index.find(query, {"_id": 1}).limit(1).to_list(1)
+            return _moment_of(page[0]["_id"]) if page else None
+
+        found = [m for m in await asyncio.gather(*(first_of(s) for s in shards)) if m]
+        return min(found, default=None)
 
     async def set_due_agency(self, timer: Mapping[str, Any]) -> None:
         """Point the timer's entries at its (new) responsible body after a redirect (only

@@ -70,6 +70,12 @@ async def test_due_entries_come_per_owned_shard_soonest_first_up_to_the_horizon(
     twelve, _ = await store.due({12}, T0, 10)
     assert [e["timer_id"] for e in twelve] == ["other-shard:answer"]
 
+    # The next moment after T0 within a minute: d (T0 + 0.5 s) — not c (T0 itself), not b.
+    assert await store.next_moment({1, 2}, T0, T0 + timedelta(seconds=60)) == T0 + timedelta(
+        seconds=0.5
+    )
+    assert await store.next_moment({2}, T0, T0 + timedelta(seconds=60)) is None
+
     await store.drop_due(e["_id"] for e in due[:2])
     left, _ = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
     assert [e["timer_id"] for e in left] == ["d:forwarding:0", "b:answer"]

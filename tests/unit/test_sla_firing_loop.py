@@ -25,6 +25,10 @@ class FakeStore:
         mine = [e for e in self.timers if e["shard"] in shards and e["at"] <= until]
         return sorted(mine, key=lambda e: e["at"])[:limit], len(mine) > limit
 
+    async def next_moment(self, shards: Any, after: datetime, until: datetime):
+        mine = [e["at"] for e in self.timers if e["shard"] in shards and after < e["at"] <= until]
+        return min(mine, default=None)
+
 
 def timer(name: str, shard: int, minutes_from_now: float) -> dict[str, Any]:
     """A due-index entry (the loop reads only its moment and hands it to `fire`)."""
