@@ -5,12 +5,17 @@
    appeal (messages and writes), the bound for the pipeline;
 2. throughput: N appeals into the channel topic as fast as possible, until every one is
    registered, routed, timed and notified; appeals/s and the ratio to the bound;
-3. latency at a fixed rate: p50/p95/p99 from channel publish to routed and to notified.
+3. latency at a fixed rate: p50/p95/p99 from channel publish to routed and to notified;
+4. timers: N open timers (1,000,000; --quick 100,000) seeded into the sla database, then a
+   window in which 1,000/s fall due: firing rate, lag p50/p95/p99, sla resident memory
+   (bench/timers.py);
+5. the HTTP gateway: `POST /v1/appeals` requests/s and p50/p95/p99 on intake alone, loaded
+   by a separate client process over 32 connections (bench/gateway.py).
 
 Prints a table and writes bench/results.json. A benchmark reports; it never fails CI.
-Timer scale (1M timers) and HTTP-gateway load are not measured yet (see README).
 
-    python -m bench.run [--quick] [--appeals N] [--rate R --seconds S]
+    python -m bench.run [--quick] [--appeals N] [--rate R --seconds S] [--timers N]
+                        [--skip-timers]
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from bench.gateway import gateway_load
 from bench.limits import kafka_limit, store_limit
 from bench.pipeline import REPO, latency, services_as_processes, throughput
+from bench.timers import timer_scale
 
 RESULTS = REPO / "bench" / "results.json"
 
@@ -92,6 +99,8 @@ def main() -> None:
     parser.add_argument("--appeals", type=int, default=None)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--timers", type=int, default=None, help="open timers to seed")
+    parser.add_argument("--skip-timers", action="store_true", help="skip the timer stage")
     args = parser.parse_args()
     appeals = args.appeals or (2_000 if args.quick else 100_000)
     seconds = args.seconds or (15 if args.quick else 60)
@@ -114,6 +123,16 @@ def main() -> None:
         print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
         lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
         memory = {name: rss_mb(running.pid(name)) for name in running.processes}
+    if not args.skip_timers:
+        timers = args.timers or (100_000 if args.quick else 1_000_000)
+        print(f"timers: {timers:,} open, a window firing 1,000/s…", flush=True)
+        results["timers"] = timer_scale(
+            bootstrap, mongodb_url, timers, rate=1000, seconds=10 if args.quick else 20
+        )
+    print("gateway: POST /v1/appeals from a separate load process…", flush=True)
+    results["gateway"] = gateway_load(
+        bootstrap, mongodb_url, seconds=10 if args.quick else 30, warmup=2 if args.quick else 5
+    )
 
     # The bound: the broker carries `produce_consume_per_s` messages, the store
     # `insert_many_per_s` writes (the services' writes are single inserts and updates,
@@ -140,7 +159,7 @@ def main() -> None:
 
 def print_table(r: dict) -> None:
     k, s, p = r["limits"]["kafka"], r["limits"]["store"], r["pipeline"]
-    lat = p["latency"]
+    lat, gw = p["latency"], r["gateway"]
     rows = [
         ("raw Kafka produce→consume (1.2 kB)", f"{k['produce_consume_per_s']:,.0f} msg/s"),
         ("raw store insert_one", f"{s['insert_one_per_s']:,.0f} docs/s"),
@@ -174,8 +193,37 @@ def print_table(r: dict) -> None:
             )
             + " ms",
         ),
+        (
+            f"HTTP gateway POST /v1/appeals ({gw['connections']} conn.)",
+            f"{gw['requests_per_s']:,.1f} req/s, {gw['non_2xx']} non-2xx, "
+            f"intake {gw['rss_mb']['peak']:.0f} MB (no DESIGN §8 target)",
+        ),
+        (
+            "gateway latency p50/p95/p99",
+            "/".join(
+                f"{gw['latency_all'].get(q, float('nan')):.0f}"
+                for q in ("p50_ms", "p95_ms", "p99_ms")
+            )
+            + " ms",
+        ),
         ("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in p["rss_mb"].items())),
     ]
+    if t := r.get("timers"):
+        rows[-1:-1] = [
+            (
+                f"timers: {t['open_timers']:,} open, window at {t['target_rate_per_s']:.0f}/s",
+                f"fired {t['fired']:,}/{t['window_timers']:,} at "
+                f"{t['firing_rate_per_s'] or 0:,.0f}/s (target 1,000/s)",
+            ),
+            (
+                "firing lag p50/p99/max",
+                "/".join(
+                    f"{t['lag'].get(q, float('nan')):.0f}" for q in ("p50_ms", "p99_ms", "max_ms")
+                )
+                + " ms (target p99 ≤ 1,000)",
+            ),
+            ("sla resident memory, peak", f"{t['rss_mb_max']:.0f} MB (target < 300 MB)"),
+        ]
     width = max(len(a) for a, _ in rows)
     print()
     for name, value in rows:

@@ -128,8 +128,8 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 async def _wait_owning(port: int, timeout: float = 60) -> None:
-    """Until the sla process reports a firing lag histogram (its loop runs) — and its
-    consumer has been assigned the routed partitions (the log says so; a short grace)."""
+    """Until the sla process answers /health, then a grace for its consumer to join the
+    group and be assigned the routed partitions (that assignment is the firing ownership)."""
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
@@ -139,7 +139,7 @@ async def _wait_owning(port: int, timeout: float = 60) -> None:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.3)
-    await asyncio.sleep(8)  # consumer-group join and assignment (the firing ownership)
+    await asyncio.sleep(8)
 
 
 async def measure(
@@ -215,13 +215,13 @@ async def measure(
         await client.close()
 
 
-def run(
+def timer_scale(
     bootstrap: str,
     mongodb_url: str,
     open_timers: int,
     rate: float,
     seconds: float,
-    log_dir: Path,
+    log_dir: Path = REPO / ".run" / "bench-timers",
 ) -> dict[str, Any]:
     from bench.pipeline import services_as_processes
 
@@ -279,7 +279,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    result = run(
+    result = timer_scale(
         os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/"),
         args.timers,
