@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -152,12 +153,10 @@ async def test_two_instances_split_the_shards_and_never_fire_the_same_timer(infr
     assert fired_by_a + fired_by_b == 2 * len(appeals)
 
 
-async def test_a_crash_between_publishing_and_recording_refires_with_the_same_event_id(
-    infra: Infra,
-) -> None:
-    clock = ManualClock(datetime(2026, 2, 2, 10, tzinfo=ALMATY))
+@asynccontextmanager
+async def one_armed_appeal(infra: Infra, clock: ManualClock):
+    """One sla instance owning every shard, with one appeal's timers armed."""
     appeal = str(uuid.uuid4())
-    routed = routed_event(appeal, clock.now())
     async with (
         sla_harness(infra, prefix()) as harness,
         TopicWatcher(infra.kafka_bootstrap_servers, harness.topic(topics.SLA_EVENTS)) as events,
@@ -165,18 +164,32 @@ async def test_a_crash_between_publishing_and_recording_refires_with_the_same_ev
     ):
         await owns(app, PARTITIONS)
         await arm(harness, events, [appeal], clock.now())
+        yield harness, events, app, appeal
 
-        service = app.state.sla
-        record_breaches = service.store.record_breaches
-        crashes = []
 
-        async def crash_once(*args, **kwargs):
-            if not crashes:
-                crashes.append(args)
-                raise ConnectionError("store went away after the event was published")
-            return await record_breaches(*args, **kwargs)
+def failing_once(call, message: str):
+    """`call`, except that its first invocation raises (a crash at that point)."""
+    crashes: list = []
 
-        service.store.record_breaches = crash_once
+    async def wrapper(*args, **kwargs):
+        if not crashes:
+            crashes.append(args)
+            raise ConnectionError(message)
+        return await call(*args, **kwargs)
+
+    return wrapper, crashes
+
+
+async def test_a_crash_between_publishing_and_recording_refires_with_the_same_event_id(
+    infra: Infra,
+) -> None:
+    clock = ManualClock(datetime(2026, 2, 2, 10, tzinfo=ALMATY))
+    async with one_armed_appeal(infra, clock) as (harness, events, app, appeal):
+        routed = routed_event(appeal, clock.now())
+        store = app.state.sla.store
+        store.record_breaches, crashes = failing_once(
+            store.record_breaches, "store went away after the event was published"
+        )
         clock.set(routed.answer_due_at + timedelta(seconds=1))
         app.state.firing.wake()
         breaches = await events.wait_for(of(appeal, "sla.breached"), count=2)
@@ -195,28 +208,13 @@ async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event
     infra: Infra,
 ) -> None:
     clock = ManualClock(datetime(2026, 2, 2, 10, tzinfo=ALMATY))
-    appeal = str(uuid.uuid4())
-    async with (
-        sla_harness(infra, prefix()) as harness,
-        TopicWatcher(infra.kafka_bootstrap_servers, harness.topic(topics.SLA_EVENTS)) as events,
-        harness.instance(clock) as app,
-    ):
-        await owns(app, PARTITIONS)
-        await arm(harness, events, [appeal], clock.now())
+    async with one_armed_appeal(infra, clock) as (harness, events, app, appeal):
         answer = await harness.db["timers"].find_one({"_id": f"{appeal}:answer"})
         first_warning = min(w["at"] for w in answer["warnings"])
-
         store = app.state.sla.store
-        drop = store.drop_due
-        crashes = []
-
-        async def crash_once(ids):
-            if not crashes:
-                crashes.append(list(ids))
-                raise ConnectionError("store went away after the warning was published")
-            return await drop(ids)
-
-        store.drop_due = crash_once
+        store.drop_due, crashes = failing_once(
+            store.drop_due, "store went away after the warning was published"
+        )
         assert first_warning in [e["at"] for e in await store.entries_of(answer)]
         clock.set(first_warning + timedelta(seconds=1))
         app.state.firing.wake()
