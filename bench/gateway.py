@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -41,11 +40,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.pipeline import REPO, free_port, service_env, wait_healthy
 from contracts import HttpGatewayAppeal
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.intake.validation import iin_problem
 
-REPO = Path(__file__).resolve().parents[1]
 RUN_DIR = REPO / ".run" / "bench-gateway"
 CLIENT = "benchgw"
 KEY_ENV = "BENCH_GATEWAY_KEY"  # the key reaches the load process by environment, not argv
@@ -65,34 +64,25 @@ class RunningIntake:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def intake_as_process(bootstrap: str, mongodb_url: str, log_dir: Path) -> Iterator[RunningIntake]:
     """Intake alone, under its own prefix, healthy; stopped and its topics and databases
     removed on exit."""
     prefix = f"benchgw{uuid.uuid4().hex[:6]}-"
     key = f"bench-gateway-{uuid.uuid4().hex}"
-    port = _free_port()
+    port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     process: subprocess.Popen | None = None
     try:
         # Only the fixed topics: intake neither reads nor writes agency inboxes.
         asyncio.run(ensure_topics(bootstrap, planned_topics([]), prefix))
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MONGODB_URL": mongodb_url,
-            "TYNDAU_TOPIC_PREFIX": prefix,
-            "TYNDAU_DATABASE_PREFIX": prefix,
-            "TYNDAU_LOG_LEVEL": "WARNING",
-            "INTAKE_PORT": str(port),
-            "INTAKE_API_KEYS": f"{CLIENT}:{key}",
-        }
+        env = service_env(
+            bootstrap,
+            mongodb_url,
+            prefix,
+            INTAKE_PORT=str(port),
+            INTAKE_API_KEYS=f"{CLIENT}:{key}",
+        )
         process = subprocess.Popen(
             [sys.executable, "-m", "services.intake"],
             cwd=REPO,
@@ -101,16 +91,7 @@ def intake_as_process(bootstrap: str, mongodb_url: str, log_dir: Path) -> Iterat
             stderr=subprocess.STDOUT,
         )
         running = RunningIntake(prefix, port, key, process)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{running.url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"intake did not become healthy; see {log_dir}/intake.log")
-            time.sleep(0.3)
+        wait_healthy(running.url, process, time.monotonic() + 60, log_dir / "intake")
         yield running
     finally:
         if process is not None:

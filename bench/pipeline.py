@@ -36,7 +36,7 @@ KATO_SAMPLE = ("711210000", "751110000", "791010000", "551010000", "351010000")
 TOPIC_CODES = ("utilities.heating", "health", "education", "roads", "transport.public")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -52,6 +52,32 @@ class RunningServices:
         return self.processes[name].pid
 
 
+def service_env(bootstrap: str, mongodb_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a service process under the bench's topic/database prefix."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "MONGODB_URL": mongodb_url,
+        "TYNDAU_TOPIC_PREFIX": prefix,
+        "TYNDAU_DATABASE_PREFIX": prefix,
+        "TYNDAU_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def wait_healthy(url: str, process: subprocess.Popen, deadline: float, log: Path) -> None:
+    """Until `url`/health answers 200; fails if the process exits or time runs out."""
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{log.name} did not become healthy; see {log}.log")
+        time.sleep(0.3)
+
+
 @contextmanager
 def services_as_processes(
     bootstrap: str,
@@ -65,16 +91,10 @@ def services_as_processes(
     under the prefix when done."""
     prefix = prefix or f"bench{uuid.uuid4().hex[:6]}-"
     asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
-    running = RunningServices(prefix, {name: _free_port() for name in only})
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "MONGODB_URL": mongodb_url,
-        "TYNDAU_TOPIC_PREFIX": prefix,
-        "TYNDAU_DATABASE_PREFIX": prefix,
-        "TYNDAU_LOG_LEVEL": "WARNING",
-        "INTAKE_API_KEYS": "bench:bench-gateway-key-0001",
-    }
+    running = RunningServices(prefix, {name: free_port() for name in only})
+    env = service_env(
+        bootstrap, mongodb_url, prefix, INTAKE_API_KEYS="bench:bench-gateway-key-0001"
+    )
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
         for name in only:
@@ -88,15 +108,9 @@ def services_as_processes(
             )
         deadline = time.monotonic() + 60
         for name, port in running.ports.items():
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or running.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} did not become healthy; see {log_dir}/{name}.log")
-                time.sleep(0.3)
+            wait_healthy(
+                f"http://127.0.0.1:{port}", running.processes[name], deadline, log_dir / name
+            )
         yield running
     finally:
         for process in running.processes.values():

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
@@ -127,18 +126,10 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": ordered[-1]}
 
 
-async def _wait_owning(port: int, timeout: float = 60) -> None:
-    """Until the sla process answers /health, then a grace for its consumer to join the
-    group and be assigned the routed partitions (that assignment is the firing ownership)."""
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
+async def _wait_owning() -> None:
+    """A grace after /health answers (services_as_processes waited for it) for the sla
+    consumer to join its group and be assigned the routed partitions: that assignment is
+    the firing ownership."""
     await asyncio.sleep(8)
 
 
@@ -146,7 +137,6 @@ async def measure(
     bootstrap: str,
     mongodb_url: str,
     prefix: str,
-    port: int,
     pid: int,
     open_timers: int,
     rate: float,
@@ -162,7 +152,7 @@ async def measure(
     )
     await consumer.start()
     try:
-        await _wait_owning(port)
+        await _wait_owning()
         window = int(rate * seconds)
         # The window starts once its own seeding is surely done (≥ 1,000 timers/s measured),
         # so the bench's writes do not compete with the firing it measures.
@@ -242,7 +232,6 @@ def timer_scale(
                 bootstrap,
                 mongodb_url,
                 prefix,
-                running.ports["sla"],
                 running.pid("sla"),
                 open_timers,
                 rate,
