@@ -172,6 +172,7 @@ async def measure(
         )
         window_seed_s = time.perf_counter() - t0
         lags: list[float] = []
+        moments: list[float] = []
         published: list[float] = []
         seen: set[str] = set()
         give_up = time.monotonic() + seconds + 120
@@ -188,8 +189,15 @@ async def measure(
                     seen.add(appeal)
                     lag = record.timestamp / 1000 - due[appeal].timestamp()
                     lags.append(lag * 1000)
+                    moments.append(due[appeal].timestamp())
                     published.append(record.timestamp / 1000)
         span = (max(published) - min(published)) if len(published) > 1 else float("nan")
+        # Worst lag per second of the window: shows whether late firings cluster (a stall)
+        # or spread (not keeping up).
+        worst: dict[int, float] = {}
+        for moment, lag in zip(moments, lags, strict=True):
+            second = int(moment - start_at.timestamp())
+            worst[second] = max(worst.get(second, 0.0), lag)
         return {
             "open_timers": open_timers,
             "window_timers": window,
@@ -198,6 +206,7 @@ async def measure(
             "fired": len(seen),
             "firing_rate_per_s": len(seen) / span if span == span and span > 0 else None,
             "lag": percentiles(lags),
+            "worst_lag_ms_by_second": [round(worst[k]) for k in sorted(worst)],
             "rss_mb_max": max(sampler.samples, default=float("nan")),
             "rss_mb_last": sampler.samples[-1] if sampler.samples else float("nan"),
         }
