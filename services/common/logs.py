@@ -74,20 +74,35 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+def bind_message(msg: Any) -> contextvars.Token:
+    """Bind the ids of one consumed message (a FastStream `KafkaMessage` of one record):
+    correlation id, appeal id (the Kafka key), event type and id, traceparent, topic."""
+    headers = msg.headers or {}
+    return bind(
+        correlation_id=_text(headers.get(CORRELATION_HEADER)) or msg.correlation_id,
+        appeal_id=_text(getattr(msg.raw_message, "key", None)),
+        event_type=_text(headers.get(EVENT_TYPE_HEADER)),
+        event_id=_text(headers.get(EVENT_ID_HEADER)),
+        traceparent=_text(headers.get(TRACEPARENT_HEADER)),
+        topic=getattr(msg.raw_message, "topic", None),
+    )
+
+
+def unbind(token: contextvars.Token) -> None:
+    """Undo the `bind` / `bind_message` that returned `token`."""
+    _message_context.reset(token)
+
+
 class MessageContextMiddleware(BaseMiddleware):
-    """Binds the consumed message's ids for logs; propagates traceparent to what it publishes."""
+    """Binds the consumed message's ids for logs; propagates traceparent to what it publishes.
+
+    A batch (the raw message is a tuple of records) binds nothing here: its records carry
+    different ids, and `services.common.batching` binds each record's around its handler."""
 
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-        headers = msg.headers or {}
-        key = getattr(msg.raw_message, "key", None)
-        token = bind(
-            correlation_id=_text(headers.get(CORRELATION_HEADER)) or msg.correlation_id,
-            appeal_id=_text(key),
-            event_type=_text(headers.get(EVENT_TYPE_HEADER)),
-            event_id=_text(headers.get(EVENT_ID_HEADER)),
-            traceparent=_text(headers.get(TRACEPARENT_HEADER)),
-            topic=getattr(msg.raw_message, "topic", None),
-        )
+        if isinstance(msg.raw_message, tuple):
+            return await call_next(msg)
+        token = bind_message(msg)
         try:
             return await call_next(msg)
         finally:

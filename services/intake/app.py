@@ -45,6 +45,7 @@ from contracts import (
     HttpGatewayAppeal,
     topics,
 )
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
 from services.common.messaging import (
@@ -94,16 +95,6 @@ def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) ->
 def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService) -> None:
     formats = {runtime.topic(fmt.topic): fmt for fmt in CHANNEL_FORMATS}
 
-    @runtime.broker.subscriber(
-        *formats,
-        group_id=runtime.settings.consumer_group,
-        auto_offset_reset="earliest",
-        # Commit only after the appeal is stored and its event acknowledged by Kafka; on an
-        # unexpected error (store down) the message is redelivered, never skipped.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="intake.channels",
-        description="Appeals in each channel's native format (1414, iKomek 109, e-Otinish).",
-    )
     async def on_channel_appeal(message: KafkaMessage) -> None:
         fmt = formats[message.raw_message.topic]
         with service.metrics.processing.labels(fmt.channel.value).time():
@@ -117,6 +108,21 @@ def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService
                 # kept whole on the dead-letter topic, to be replayed once fixed.
                 service.metrics.dead_letters.labels(fmt.topic).inc()
                 await dead_letter(runtime, message, exc)
+
+    # Batches of channel messages, different appeals concurrently, one appeal's messages in
+    # order; the batch is committed only after every appeal in it is stored and its event
+    # acknowledged by Kafka, and an unexpected error redelivers it (services.common.batching).
+    keyed_batch_subscriber(
+        runtime,
+        *formats,
+        group_id=runtime.settings.consumer_group,
+        handle=on_channel_appeal,
+        title="intake.channels",
+        description="Appeals in each channel's native format (1414, iKomek 109, e-Otinish).",
+        # Its store operations are coalesced (StoreBatcher): more handlers make larger
+        # commands, not more writers.
+        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
+    )
 
 
 def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService) -> None:

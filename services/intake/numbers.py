@@ -13,12 +13,28 @@ crash (the redelivery claims anew). Numbers are therefore unique, stable once th
 stored and increasing in the order of registration, with rare gaps; each claim keeps the
 appeal id that made it, so an auditor can explain every gap.
 
+Concurrency (issue 8: intake handles many appeals at once): the process keeps one counter
+per day and takes the next number from it synchronously, so its concurrent registrations never
+race each other for a number; each still inserts its own claim, which is both the proof of
+uniqueness against other consumers or instances and the number → appeal index. Numbers are
+then increasing in the order they were *taken*, not necessarily in the order the appeals were
+stored (two appeals handled at once may be stored in either order).
+
+Why not blocks of numbers per instance: a block would spare no write — the per-number claim
+must exist anyway, as the only way to find an appeal by its number with `_id` lookups — and
+within one process there is no contention left to remove. Blocks would only help several
+instances numbering the same day at a high rate, at the price of a gap of up to a block at
+every restart and numbers out of registration order across instances. Several instances
+contend as before: one whose counter is behind loses claims, steps on to its next number, and
+after `STEPS_BEFORE_RESYNC` lost claims jumps past the store's highest number.
+
 Owns: the `registration_numbers` collection. Does not own: the number's format
 (`registration.registration_number`) or the appeal itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date
 
@@ -26,7 +42,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.common.messaging import insert_once
+from services.common.batching import StoreBatcher
 
 REGISTRATION_NUMBERS = "registration_numbers"
 # After this many claims lost in a row (another consumer or instance is numbering the same
@@ -54,24 +70,39 @@ def claim_id_of_number(registration_number: str) -> str | None:
 class DailySequence:
     """Hands out 1, 2, 3, … per registration day; never the same number twice."""
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    def __init__(self, collection: AsyncCollection, store: StoreBatcher | None = None) -> None:
         self.collection = collection
-        # A hint, not the truth: the next number this process expects to be free per day.
+        # Claims of concurrent registrations go to the store in one command.
+        self.store = store or StoreBatcher()
+        # Per day, the next number this process will try. Taken and advanced without an
+        # await in between, so concurrent registrations of one process never try the same
+        # number; only another consumer or instance can take one first.
         self._next: dict[str, int] = {}
+        self._first_read: dict[str, asyncio.Lock] = {}
 
     async def claim(self, appeal_id: str, day: date) -> int:
         key = f"{day:%Y%m%d}"
-        candidate = self._next.get(key) or await self._highest(key) + 1
+        await self._know_the_day(key)
         for attempt in range(1, MAX_CLAIM_ATTEMPTS + 1):
+            candidate = self._next[key]
+            self._next[key] = candidate + 1
             claim = {"_id": claim_id(key, candidate), "day": key, "sequence": candidate}
-            if await insert_once(self.collection, claim | {"appeal_id": appeal_id}):
-                self._next[key] = candidate + 1
+            if await self.store.insert_once(self.collection, claim | {"appeal_id": appeal_id}):
                 return candidate
             if attempt % STEPS_BEFORE_RESYNC == 0:
-                candidate = max(candidate, await self._highest(key)) + 1
-            else:
-                candidate += 1
+                self._next[key] = max(self._next[key], await self._highest(key) + 1)
         raise RuntimeError(f"no free registration number for {key} after {MAX_CLAIM_ATTEMPTS}")
+
+    async def _know_the_day(self, key: str) -> None:
+        """Where the day stands, asked of the store once per day and process (the first
+        registrations of a day wait for one read instead of each scanning)."""
+        if key in self._next:
+            return
+        lock = self._first_read.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._next:
+                self._next[key] = await self._highest(key) + 1
+        self._first_read.pop(key, None)
 
     async def appeal_of(self, registration_number: str) -> str | None:
         """The appeal id that claimed the number's sequence (the caller checks the appeal

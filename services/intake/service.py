@@ -24,6 +24,12 @@ atomic; FerretDB v1 may lose one of two updates of the *same* document racing fr
 instances — the same applicant filing twice at the same moment, or two lifecycle events of one
 appeal handled at once by two instances (they are keyed by appeal id, so normally one
 partition and one consumer) — a known limit of the local store, not of production.
+
+Concurrency: channel messages are handled in batches, different appeals at once
+(services.common.batching; one appeal's messages in order). Within one process an
+applicant's matter is read and updated under a lock of its own (two appeals of the same
+applicant are different Kafka keys), and registration numbers are taken from a per-day
+counter without racing (numbers.py).
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
+from services.common.batching import KeyedLock, StoreBatcher
 from services.common.masking import scrub as mask_personal_data
-from services.common.messaging import insert_once, publish_event
+from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
 from services.common.workdays import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection
@@ -164,7 +171,10 @@ class IntakeService:
         self.calendar = calendar
         self.config = config
         self.metrics = IntakeMetrics(runtime)
-        self.numbers = DailySequence(runtime.db[REGISTRATION_NUMBERS])
+        # Concurrent registrations share store round trips (services.common.batching).
+        self.store = StoreBatcher()
+        self.numbers = DailySequence(runtime.db[REGISTRATION_NUMBERS], self.store)
+        self._matter_locks = KeyedLock()
 
     @property
     def earliest_received_at(self) -> datetime:
@@ -180,7 +190,7 @@ class IntakeService:
             outcome.channel.value, _kind(outcome), region_label(outcome.region_kato)
         ).inc()
         appeal_id = appeal_id_for(outcome.channel, outcome.channel_appeal_id)
-        stored = await self.runtime.db[APPEALS].find_one({"_id": appeal_id})
+        stored = await self.store.find_by_id(self.runtime.db[APPEALS], appeal_id)
         if stored is not None:
             event = AppealRegistered.model_validate(stored["event"])
             await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
@@ -207,11 +217,11 @@ class IntakeService:
             sequence=sequence,
             repeat_of=repeat_of,
         )
-        created = await insert_once(appeals, _appeal_document(event))
+        created = await self.store.insert_once(appeals, _appeal_document(event))
         if created:
             self._count_registration(event)
         else:  # a concurrent delivery won the insert (our number stays unused); use its
-            stored = await appeals.find_one({"_id": event.appeal_id})
+            stored = await self.store.find_by_id(appeals, event.appeal_id)
             assert stored is not None
             event = AppealRegistered.model_validate(stored["event"])
         await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
@@ -228,7 +238,22 @@ class IntakeService:
             return None
         matters = self.runtime.db[MATTERS]
         key = deterministic_id("matter", iin, draft.category.value, draft.region_kato or "")
-        matter = await matters.find_one({"_id": key}) or {"appeals": []}
+        # Appeals of one applicant arrive under different keys and may be handled at once:
+        # read and update their matter one at a time within this process.
+        entry = {"appeal_id": appeal_id, "received_at": draft.received_at}
+        async with self._matter_locks(key):
+            matter = await self.store.find_by_id(matters, key)
+            # A new matter is one insert (cheap on FerretDB, and batched with other
+            # appeals'); an update only when it exists or another instance just made it.
+            if matter is None:
+                recorded = await self.store.insert_once(matters, {"_id": key, "appeals": [entry]})
+            else:
+                recorded = entry in matter["appeals"]  # a redelivery: nothing to add
+            if not recorded:
+                await self.store.update_by_id(
+                    matters, key, {"$addToSet": {"appeals": entry}}, upsert=True
+                )
+        matter = matter or {"appeals": []}
         since = draft.received_at - self.config.repeat_window
         earlier = [
             entry
@@ -236,8 +261,6 @@ class IntakeService:
             if entry["appeal_id"] != appeal_id
             and since <= entry["received_at"] <= draft.received_at
         ]
-        entry = {"appeal_id": appeal_id, "received_at": draft.received_at}
-        await matters.update_one({"_id": key}, {"$addToSet": {"appeals": entry}}, upsert=True)
         if not earlier:
             return None
         return max(earlier, key=lambda e: (e["received_at"], e["appeal_id"]))["appeal_id"]
@@ -272,7 +295,7 @@ class IntakeService:
             "reason_code": event.reason_code,
             "event": event.model_dump(mode="json"),
         }
-        created = await insert_once(self.runtime.db[REJECTIONS], document)
+        created = await self.store.insert_once(self.runtime.db[REJECTIONS], document)
         if created:
             kind, region = _kind(rejection), region_label(rejection.region_kato)
             channel = event.channel.value

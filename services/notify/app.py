@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
@@ -30,6 +29,11 @@ from contracts import (
     DeliveryChannel,
     NotificationOutcome,
     topics,
+)
+from services.common.batching import (
+    CONCURRENCY_WITH_STORE_BATCHER,
+    StoreBatcher,
+    keyed_batch_subscriber,
 )
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, describe_validation_error
@@ -65,7 +69,10 @@ SUBSCRIBED: dict[str, TypeAdapter[Any]] = {
 
 
 def build_providers(
-    settings: NotifySettings, runtime: ServiceRuntime, http: httpx.AsyncClient
+    settings: NotifySettings,
+    runtime: ServiceRuntime,
+    http: httpx.AsyncClient,
+    store: StoreBatcher | None = None,
 ) -> dict[DeliveryChannel, DeliveryProvider]:
     providers: dict[DeliveryChannel, DeliveryProvider] = {}
     if settings.sms_gateway_url:
@@ -88,7 +95,7 @@ def build_providers(
         )
     outbox = settings.outbox_enabled if settings.outbox_enabled is not None else not providers
     if outbox:
-        providers[DeliveryChannel.OUTBOX] = OutboxProvider(runtime.db)
+        providers[DeliveryChannel.OUTBOX] = OutboxProvider(runtime.db, store)
     return providers
 
 
@@ -120,19 +127,27 @@ def create_app(
     )
     loop = DeliveryLoop(service, config.scheduler_interval_seconds)
 
-    @runtime.broker.subscriber(
-        *(runtime.topic(name) for name in SUBSCRIBED),
-        group_id=config.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="notify.lifecycle",
-        description="Registrations, rejections, routing decisions, agency actions and SLA "
-        "events: whoever must be told is told (rule table in services/notify/rules.py).",
-    )
     async def on_lifecycle_event(message: KafkaMessage) -> None:
         public_topic = message.raw_message.topic.removeprefix(config.topic_prefix)
         if event := await decode_or_dead_letter(runtime, message, SUBSCRIBED[public_topic]):
-            await service.handle(event)
+            # Committed only once handled: a crash before an outcome is published redelivers.
+            await service.handle(event, redelivered_until_done=True)
+
+    # Batches, different appeals at once, one appeal's events (keyed by appeal id, whatever
+    # the topic) in order; committed once every notice of the batch is stored and its
+    # outcome published; an unexpected error redelivers the batch (services.common.batching).
+    keyed_batch_subscriber(
+        runtime,
+        *(runtime.topic(name) for name in SUBSCRIBED),
+        group_id=config.consumer_group,
+        handle=on_lifecycle_event,
+        title="notify.lifecycle",
+        description="Registrations, rejections, routing decisions, agency actions and SLA "
+        "events: whoever must be told is told (rule table in services/notify/rules.py).",
+        # Its store operations are coalesced (StoreBatcher): more handlers make larger
+        # commands, not more writers.
+        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
+    )
 
     async def get_preferences(request: Request) -> JSONResponse:
         key = request.path_params["citizen"]
@@ -183,7 +198,7 @@ def create_app(
     async def lifespan(app_: Starlette):
         # The providers' HTTP client outlives the runtime (and so the delivery loop).
         async with httpx.AsyncClient(timeout=config.provider_timeout_seconds) as http:
-            service.providers.update(build_providers(config, runtime, http))
+            service.providers.update(build_providers(config, runtime, http, service.store))
             async with runtime_lifespan(app_):
                 yield
 

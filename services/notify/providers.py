@@ -31,8 +31,8 @@ import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import DeliveryChannel
+from services.common.batching import StoreBatcher
 from services.common.masking import scrub
-from services.common.messaging import insert_once
 
 # Client errors that say "try again later" rather than "this request is wrong".
 _RETRYABLE_HTTP = {408, 425, 429}
@@ -79,11 +79,13 @@ class OutboxProvider:
 
     channel = DeliveryChannel.OUTBOX
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, store: StoreBatcher | None = None) -> None:
         self.db = db
+        # Messages delivered at once are stored in one command.
+        self.store = store or StoreBatcher()
 
     async def deliver(self, message: OutgoingMessage) -> str | None:
-        await insert_once(
+        await self.store.insert_once(
             self.db["outbox"],
             {
                 "_id": message.notification_id,

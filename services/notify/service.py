@@ -22,6 +22,12 @@ records a crash left pending, attempts a crash interrupted (after `claim_timeout
 outcomes stored but not yet published. After the last attempt the record stays `failed`,
 with its reason, for a resend (`POST /v1/notifications/{id}/resend`).
 
+Throughput (issue 8): the consumer hands events of different appeals to `handle` at once
+(services.common.batching); their reads, inserts and updates by `_id` share store commands
+(`StoreBatcher`; compare-and-set updates stay single), and an outcome produced for the
+consumer is stored already marked published (its cause is redelivered if the process dies
+before the publish), sparing one update per notice.
+
 Outcomes on `notifications.outcomes.v1`: `sent`, `failed` (final), `suppressed` (opt-out of
 an optional notice) and `deferred` — for quiet hours *and* for a failed attempt that will be
 retried (the reason says which and when); every attempt therefore publishes one outcome.
@@ -33,6 +39,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -57,6 +64,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
+from services.common.batching import StoreBatcher
 from services.common.masking import scrub
 from services.common.messaging import insert_once, publish_event
 from services.common.runtime import ServiceRuntime
@@ -86,6 +94,11 @@ PENDING = "pending"
 DUE_STATUSES = [PENDING, DeliveryStatus.DEFERRED.value]
 
 Clock = Callable[[], datetime]
+
+# See NotifyService.handle. Released parked events and the delivery loop run without it: no
+# redelivery would follow their crash (a parked event is taken off the shelf before it is
+# handled).
+_REDELIVERED_UNTIL_DONE: ContextVar[bool] = ContextVar("redelivered_until_done", default=False)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 
@@ -169,6 +182,8 @@ class NotifyService:
         )
         self.tz = ZoneInfo(settings.time_zone)
         self.metrics = NotifyMetrics(runtime)
+        # Single-document operations of events handled at once share store commands.
+        self.store = StoreBatcher()
         # Notification ids this process is working on: keeps the consumer and the delivery
         # loop of one process off each other's records (across processes, attempt claims do).
         self._inflight: set[str] = set()
@@ -184,8 +199,22 @@ class NotifyService:
         outcomes = await self.handle(appeal)
         return outcomes[0] if outcomes else None
 
-    async def handle(self, event: Event) -> list[NotificationOutcome]:
-        """Every notice `event` calls for, each created once and attempted once now."""
+    async def handle(
+        self, event: Event, *, redelivered_until_done: bool = False
+    ) -> list[NotificationOutcome]:
+        """Every notice `event` calls for, each created once and attempted once now.
+
+        `redelivered_until_done`: the caller (the Kafka consumer) delivers `event` again
+        unless this call returns, so an outcome stored here but not yet published when the
+        process dies is published by the redelivery, which finds it (same event id); such
+        outcomes are stored as published and spare the follow-up write."""
+        token = _REDELIVERED_UNTIL_DONE.set(redelivered_until_done)
+        try:
+            return await self._handle(event)
+        finally:
+            _REDELIVERED_UNTIL_DONE.reset(token)
+
+    async def _handle(self, event: Event) -> list[NotificationOutcome]:
         await self._project(event)
         rules = rules_for(event)
         if not rules:
@@ -208,27 +237,27 @@ class NotifyService:
         return outcomes
 
     async def appeal(self, appeal_id: str) -> AppealView | None:
-        doc = await self.db[APPEALS].find_one({"_id": appeal_id})
+        doc = await self.store.find_by_id(self.db[APPEALS], appeal_id)
         return AppealView.from_document(doc) if doc else None
 
     async def _project(self, event: Event) -> None:
         appeals = self.db[APPEALS]
         if isinstance(event, AppealRegistered):
-            await insert_once(appeals, AppealView.from_registered(event).document())
+            await self.store.insert_once(appeals, AppealView.from_registered(event).document())
         elif isinstance(event, AppealRouted):
-            await appeals.update_one(
-                {"_id": event.appeal_id}, {"$set": {"agency_code": event.agency_code}}
+            await self.store.update_by_id(
+                appeals, event.appeal_id, {"$set": {"agency_code": event.agency_code}}
             )
         elif isinstance(event, DeadlineExtended):
-            await appeals.update_one(
-                {"_id": event.appeal_id}, {"$set": {"answer_due_at": event.new_due_at}}
+            await self.store.update_by_id(
+                appeals, event.appeal_id, {"$set": {"answer_due_at": event.new_due_at}}
             )
 
     # --- parked events (arrived before their registration) -----------------------------
 
     async def _park(self, event: Event) -> None:
         now = self.clock()
-        created = await insert_once(
+        created = await self.store.insert_once(
             self.db[PARKED],
             {
                 "_id": event.event_id,
@@ -247,10 +276,14 @@ class NotifyService:
 
     async def release_parked(self, appeal_id: str | None = None) -> int:
         """Handle parked events whose appeal is now known; drop expired ones (logged)."""
-        query = {"appeal_id": appeal_id} if appeal_id else {}
         released = 0
-        for doc in await self.db[PARKED].find(query).limit(200).to_list():
-            if await self.db[APPEALS].find_one({"_id": doc["appeal_id"]}, {"_id": 1}):
+        if appeal_id:
+            # On every registration: shared with the registrations handled at once.
+            parked = await self.store.find_where(self.db[PARKED], "appeal_id", appeal_id)
+        else:
+            parked = await self.db[PARKED].find({}).limit(200).to_list()
+        for doc in parked:
+            if await self.store.find_by_id(self.db[APPEALS], doc["appeal_id"]):
                 # Taking it off the shelf is the claim: the consumer and the loop may both
                 # try to release the same event.
                 taken = await self.db[PARKED].delete_one({"_id": doc["_id"]})
@@ -334,13 +367,12 @@ class NotifyService:
         wanted = [key for key in keys if key]
         if not wanted:
             return CitizenPreferences()
-        found = {
-            doc["_id"]: doc
-            for doc in await self.db[PREFERENCES].find({"_id": {"$in": wanted}}).to_list()
-        }
-        for key in wanted:
-            if key in found:
-                doc = {k: v for k, v in found[key].items() if k in CitizenPreferences.model_fields}
+        found = await asyncio.gather(
+            *(self.store.find_by_id(self.db[PREFERENCES], key) for key in wanted)
+        )
+        for stored in found:
+            if stored is not None:
+                doc = {k: v for k, v in stored.items() if k in CitizenPreferences.model_fields}
                 return CitizenPreferences.model_validate(doc)
         return CitizenPreferences()
 
@@ -362,8 +394,10 @@ class NotifyService:
         key = deterministic_id("notification-key", event.event_id, recipient.key)
         # Looked up by `_id` (the notification-key document), not by a query on the records:
         # on FerretDB only `_id` lookups stay fast as the collection grows.
-        known = await self.db[KEYS].find_one({"_id": key})
-        record = await notifications.find_one({"_id": known["notification_id"]}) if known else None
+        known = await self.store.find_by_id(self.db[KEYS], key)
+        record = (
+            await self.store.find_by_id(notifications, known["notification_id"]) if known else None
+        )
         if record is None:
             order = (
                 self.settings.citizen_channel_order
@@ -384,21 +418,23 @@ class NotifyService:
             record = self._new_record(
                 notification_id, rule, recipient, channel, address, event, appeal
             )
-            await insert_once(self.db[KEYS], {"_id": key, "notification_id": notification_id})
-            known = await self.db[KEYS].find_one({"_id": key})
-            if known and known["notification_id"] != notification_id:
-                # Another worker chose a different channel first; theirs is the notification.
-                record = await notifications.find_one({"_id": known["notification_id"]})
-                if record is None:
-                    return None
-                return await self._replay_or_advance(record)
-            if await insert_once(notifications, record):
+            key_document = {"_id": key, "notification_id": notification_id}
+            if not await self.store.insert_once(self.db[KEYS], key_document):
+                known = await self.store.find_by_id(self.db[KEYS], key)
+                if known and known["notification_id"] != notification_id:
+                    # Another worker chose a different channel first; theirs is the
+                    # notification.
+                    record = await self.store.find_by_id(notifications, known["notification_id"])
+                    if record is None:
+                        return None
+                    return await self._replay_or_advance(record)
+            if await self.store.insert_once(notifications, record):
                 with self._owning(notification_id) as owned:
                     if owned:
                         return await self._first_step(record, rule, recipient)
                     return None
             # Created meanwhile, or by a version that did not store `recipient`.
-            record = await notifications.find_one({"_id": notification_id})
+            record = await self.store.find_by_id(notifications, notification_id)
             assert record is not None
         return await self._replay_or_advance(record)
 
@@ -519,7 +555,7 @@ class NotifyService:
     async def _attempt(self, record: dict[str, Any], now: datetime) -> NotificationOutcome | None:
         nid, attempt = record["_id"], record["attempts"] + 1
         attempts = self.db[ATTEMPTS]
-        claimed = await insert_once(
+        claimed = await self.store.insert_once(
             attempts,
             {
                 "_id": f"{nid}#{attempt}",
@@ -557,8 +593,9 @@ class NotifyService:
         finished = self.clock()
         result = "failed" if failure else "accepted"
         self.metrics.attempts.labels(record["channel"], result).inc()
-        await attempts.update_one(
-            {"_id": f"{nid}#{attempt}"},
+        await self.store.update_by_id(
+            attempts,
+            f"{nid}#{attempt}",
             {
                 "$set": {
                     "state": result,
@@ -713,12 +750,19 @@ class NotifyService:
             "reason": outcome.reason,
             "updated_at": now,
             "last_outcome": outcome.model_dump(mode="json"),
-            "outcome_published": False,
+            # Otherwise the delivery loop publishes it if this process dies first.
+            "outcome_published": _REDELIVERED_UNTIL_DONE.get(),
         }
-        updated = await self.db[NOTIFICATIONS].update_one(
-            {"_id": record["_id"], **expect}, {"$set": fields}
-        )
-        if updated.matched_count == 0:
+        if expect:
+            updated = await self.db[NOTIFICATIONS].update_one(
+                {"_id": record["_id"], **expect}, {"$set": fields}
+            )
+            matched = updated.matched_count > 0
+        else:  # by `_id` alone: shared with the transitions of notices handled at once
+            matched = await self.store.update_by_id(
+                self.db[NOTIFICATIONS], record["_id"], {"$set": fields}
+            )
+        if not matched:
             return None
         record.update(fields)
         self.metrics.outcomes.labels(
@@ -738,8 +782,8 @@ class NotifyService:
         if not record.get("outcome_published"):
             # By `_id` alone (fast on FerretDB): a newer outcome of the same record can only
             # come from the next attempt's claim holder, which publishes its own.
-            await self.db[NOTIFICATIONS].update_one(
-                {"_id": record["_id"]}, {"$set": {"outcome_published": True}}
+            await self.store.update_by_id(
+                self.db[NOTIFICATIONS], record["_id"], {"$set": {"outcome_published": True}}
             )
             record["outcome_published"] = True
 

@@ -6,7 +6,8 @@ Subscribers (each its own consumer group, so one topic's rebalance never pauses 
 - `agency.actions.v1` → `redirected` answers are re-routed, the other actions are ignored;
 - `appeals.triage.decisions.v1` → the operator's choice is routed.
 Bytes that are not the topic's format go to `appeals.dlq.v1`; an unexpected error leaves the
-offset uncommitted (redelivery, never a skip).
+offset uncommitted (redelivery, never a skip). Registrations, the hot path, are consumed in
+batches with different appeals routed concurrently (services.common.batching).
 
 HTTP: `GET /v1/agencies` (the whole registry with its version; `?category=&kato=` lists the
 bodies competent there, most specific first) and `GET /v1/agencies/{code}`.
@@ -34,6 +35,7 @@ from contracts import (
     TriageDecided,
     topics,
 )
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
@@ -77,16 +79,23 @@ def create_app(
         ack_policy=AckPolicy.NACK_ON_ERROR,
     )
 
-    @runtime.broker.subscriber(
-        runtime.topic(topics.APPEALS_REGISTERED),
-        group_id=settings.consumer_group,
-        title="routing.appeals_registered",
-        description="Registered appeals to route to the competent body.",
-        **subscribe,
-    )
     async def on_appeal_registered(message: KafkaMessage) -> None:
         if appeal := await decode_or_dead_letter(runtime, message, AppealRegistered):
             await service.route_registered(appeal)
+
+    # The hot path: batches, different appeals routed at once, one appeal's messages in
+    # order, the batch committed once every decision is stored and published.
+    keyed_batch_subscriber(
+        runtime,
+        runtime.topic(topics.APPEALS_REGISTERED),
+        group_id=settings.consumer_group,
+        handle=on_appeal_registered,
+        title="routing.appeals_registered",
+        description="Registered appeals to route to the competent body.",
+        # Its store operations are coalesced (StoreBatcher): more handlers make larger
+        # commands, not more writers.
+        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
+    )
 
     @runtime.broker.subscriber(
         runtime.topic(topics.AGENCY_ACTIONS),

@@ -17,7 +17,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import deterministic_id
-from services.common.messaging import insert_once
+from services.common.batching import StoreBatcher
 
 DECISIONS = "decisions"
 
@@ -33,9 +33,11 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
 class DecisionStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.decisions = db[DECISIONS]
+        # Decisions of appeals routed at once reach the store in one command.
+        self.batcher = StoreBatcher()
 
     async def decision(self, appeal_id: str, hop: int) -> dict[str, Any] | None:
-        return await self.decisions.find_one({"_id": decision_key(appeal_id, hop)})
+        return await self.batcher.find_by_id(self.decisions, decision_key(appeal_id, hop))
 
     async def history(self, appeal_id: str) -> list[dict[str, Any]]:
         """Every decision for the appeal, oldest (hop 0) first."""
@@ -44,4 +46,4 @@ class DecisionStore:
 
     async def insert(self, document: dict[str, Any]) -> bool:
         """True if this call stored the decision; False if one for that hop existed."""
-        return await insert_once(self.decisions, document)
+        return await self.batcher.insert_once(self.decisions, document)
