@@ -23,6 +23,7 @@ from contracts import (
     SlaTimerEvent,
     topics,
 )
+from services.common.batching import keyed_batch_subscriber
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
@@ -135,11 +136,17 @@ def create_app(
     service.on_armed = loop.wake_if_due_soon
     routed_topic = runtime.topic(topics.APPEALS_ROUTED)
 
-    @runtime.broker.subscriber(
+    async def on_appeal_routed(message: KafkaMessage) -> None:
+        if routed := await decode_or_dead_letter(runtime, message, AppealRouted):
+            await service.start_timers(routed, shard=message.raw_message.partition)
+
+    # The hot path: batches, different appeals armed at once, one appeal's routing decisions
+    # in order, the batch committed once every timer is stored and its event published.
+    keyed_batch_subscriber(
+        runtime,
         routed_topic,
         group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        handle=on_appeal_routed,
         # The assignment of this consumer is the firing ownership: shard p = partition p.
         listener=ShardOwnership(routed_topic, loop),
         heartbeat_interval_ms=1000,
@@ -147,9 +154,6 @@ def create_app(
         description="Routing decisions: arm the answer timer (first routing) and the "
         "receiving body's forwarding timer; the partition is the timer's firing shard.",
     )
-    async def on_appeal_routed(message: KafkaMessage) -> None:
-        if routed := await decode_or_dead_letter(runtime, message, AppealRouted):
-            await service.start_timers(routed, shard=message.raw_message.partition)
 
     @runtime.broker.subscriber(
         runtime.topic(topics.AGENCY_ACTIONS),
