@@ -40,7 +40,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.pipeline import REPO, free_port, service_env, wait_healthy
+from bench.pipeline import (
+    REPO,
+    free_port,
+    percentiles,
+    proc_status_mb,
+    service_env,
+    wait_healthy,
+)
 from contracts import HttpGatewayAppeal
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.intake.validation import iin_problem
@@ -137,22 +144,6 @@ def gateway_body(channel_appeal_id: str, rng: random.Random, iins: list[str]) ->
     )
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {}
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    return {
-        "p50_ms": pick(0.5),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "max_ms": ordered[-1] * 1000,
-    }
-
-
 async def load(url: str, key: str, connections: int, seconds: float, warmup: float) -> dict:
     """Closed loop: `connections` workers, each POSTing as soon as its last answer came.
     Counted: requests answered inside the window [warm-up end, warm-up end + seconds]."""
@@ -213,14 +204,6 @@ async def load(url: str, key: str, connections: int, seconds: float, warmup: flo
 # --- the stage ------------------------------------------------------------------------------
 
 
-def _proc_status(pid: int, field: str) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -253,7 +236,7 @@ def gateway_load(
     """Start intake, load it from a separate process, return the figures."""
     with intake_as_process(bootstrap, mongodb_url, log_dir) as intake:
         pid = intake.process.pid
-        rss_idle = _proc_status(pid, "VmRSS")
+        rss_idle = proc_status_mb(pid)
         cpu_before = _cpu_s(pid)
         with open(log_dir / "load.log", "w") as errors:
             finished = subprocess.run(
@@ -284,8 +267,8 @@ def gateway_load(
         result["server_processing"] = _server_processing(intake.url)
         result["rss_mb"] = {
             "idle": rss_idle,
-            "after": _proc_status(pid, "VmRSS"),
-            "peak": _proc_status(pid, "VmHWM"),
+            "after": proc_status_mb(pid),
+            "peak": proc_status_mb(pid, "VmHWM"),
         }
     result["cpus"] = os.cpu_count()
     return result

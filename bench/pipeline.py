@@ -65,6 +65,32 @@ def service_env(bootstrap: str, mongodb_url: str, prefix: str, **extra: str) -> 
     }
 
 
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds of samples given in seconds (nearest rank)."""
+    if not seconds:
+        return {}
+    ordered = sorted(seconds)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return {
+        "p50_ms": pick(0.5),
+        "p95_ms": pick(0.95),
+        "p99_ms": pick(0.99),
+        "max_ms": ordered[-1] * 1000,
+    }
+
+
+def proc_status_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory field of /proc/<pid>/status in MB: VmRSS now, VmHWM the peak so far."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def wait_healthy(url: str, process: subprocess.Popen, deadline: float, log: Path) -> None:
     """Until `url`/health answers 200; fails if the process exits or time runs out."""
     while True:
@@ -262,17 +288,6 @@ async def latency(bootstrap: str, prefix: str, rate: float, seconds: float) -> d
     finally:
         await producer.stop()
         await watcher.stop()
-
-    def percentiles(samples: list[float]) -> dict[str, float]:
-        if not samples:
-            return {}
-        ordered = sorted(samples)
-        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-        return {
-            "p50_ms": pick(0.5) * 1000,
-            "p95_ms": pick(0.95) * 1000,
-            "p99_ms": pick(0.99) * 1000,
-        }
 
     routed = [
         watcher.reached["routed"][a] - sent_at[a] for a in sent_at if a in watcher.reached["routed"]

@@ -36,7 +36,7 @@ from pymongo import AsyncMongoClient
 
 from bench.gateway import gateway_load
 from bench.limits import kafka_limit, store_limit
-from bench.pipeline import REPO, latency, services_as_processes, throughput
+from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
 from bench.timers import timer_scale
 
 RESULTS = REPO / "bench" / "results.json"
@@ -85,14 +85,6 @@ async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: in
     return {"messages_per_appeal": messages / appeals, "documents_per_appeal": documents / appeals}
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
@@ -122,7 +114,7 @@ def main() -> None:
         cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
         print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
         lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
-        memory = {name: rss_mb(running.pid(name)) for name in running.processes}
+        memory = {name: proc_status_mb(running.pid(name)) for name in running.processes}
     if not args.skip_timers:
         timers = args.timers or (100_000 if args.quick else 1_000_000)
         print(f"timers: {timers:,} open, a window firing 1,000/s…", flush=True)

@@ -21,7 +21,6 @@ import asyncio
 import copy
 import json
 import os
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from pymongo import AsyncMongoClient
 
+from bench.pipeline import percentiles, proc_status_mb, services_as_processes
 from contracts import AppealRouted, DeadlineKind, topics
 from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, ensure_topics, planned_topics
 from services.common.workdays import WorkingCalendar
@@ -99,33 +99,6 @@ async def seed(
     await asyncio.gather(*writers)
 
 
-class RssSampler(threading.Thread):
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.samples, self.stopped = pid, [], threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(0.5):
-            try:
-                with open(f"/proc/{self.pid}/status") as status:
-                    for line in status:
-                        if line.startswith("VmRSS:"):
-                            self.samples.append(int(line.split()[1]) / 1024)
-            except OSError:
-                return
-
-
-def percentiles(samples: list[float]) -> dict[str, float]:
-    if not samples:
-        return {}
-    ordered = sorted(samples)
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99), "max_ms": ordered[-1]}
-
-
 async def _wait_owning() -> None:
     """A grace after /health answers (services_as_processes waited for it) for the sla
     consumer to join its group and be assigned the routed partitions: that assignment is
@@ -145,8 +118,6 @@ async def measure(
     client: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
     db = client[f"{prefix}sla"]
     template = template_timer()
-    sampler = RssSampler(pid)
-    sampler.start()
     consumer = AIOKafkaConsumer(
         f"{prefix}{topics.SLA_EVENTS}", bootstrap_servers=bootstrap, auto_offset_reset="latest"
     )
@@ -188,7 +159,7 @@ async def measure(
                         continue
                     seen.add(appeal)
                     lag = record.timestamp / 1000 - due[appeal].timestamp()
-                    lags.append(lag * 1000)
+                    lags.append(lag)
                     moments.append(due[appeal].timestamp())
                     published.append(record.timestamp / 1000)
         span = (max(published) - min(published)) if len(published) > 1 else float("nan")
@@ -197,7 +168,7 @@ async def measure(
         worst: dict[int, float] = {}
         for moment, lag in zip(moments, lags, strict=True):
             second = int(moment - start_at.timestamp())
-            worst[second] = max(worst.get(second, 0.0), lag)
+            worst[second] = max(worst.get(second, 0.0), lag * 1000)
         return {
             "open_timers": open_timers,
             "window_timers": window,
@@ -207,11 +178,11 @@ async def measure(
             "firing_rate_per_s": len(seen) / span if span == span and span > 0 else None,
             "lag": percentiles(lags),
             "worst_lag_ms_by_second": [round(worst[k]) for k in sorted(worst)],
-            "rss_mb_max": max(sampler.samples, default=float("nan")),
-            "rss_mb_last": sampler.samples[-1] if sampler.samples else float("nan"),
+            # The kernel's high-water mark: the peak over the whole run, no sampling.
+            "rss_mb_max": proc_status_mb(pid, "VmHWM"),
+            "rss_mb_last": proc_status_mb(pid),
         }
     finally:
-        sampler.stopped.set()
         await consumer.stop()
         await client.close()
 
@@ -224,8 +195,6 @@ def timer_scale(
     seconds: float,
     log_dir: Path = REPO / ".run" / "bench-timers",
 ) -> dict[str, Any]:
-    from bench.pipeline import services_as_processes
-
     prefix = f"benchtimers{os.getpid() % 10000}-"
     asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
     print(f"  seeding {open_timers:,} open timers…", flush=True)
