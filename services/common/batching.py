@@ -53,6 +53,7 @@ import asyncio
 import contextvars
 import copy
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
@@ -109,10 +110,12 @@ def record_key(record: ConsumerRecord) -> Hashable:
     return ("partition", record.topic, record.partition)
 
 
-def record_message(record: ConsumerRecord) -> KafkaMessage:
-    """One record of a batch as the `KafkaMessage` a one-message subscriber would get. It
-    cannot be acked or nacked by itself: the batch is."""
-    headers = {name: _header_text(value) for name, value in record.headers or ()}
+def record_message(record: ConsumerRecord, headers: dict[str, str] | None = None) -> KafkaMessage:
+    """One record of a batch as the `KafkaMessage` a one-message subscriber would get (with
+    `headers` as the batch parser decoded them, else decoded here). It cannot be acked or
+    nacked by itself: the batch is."""
+    if headers is None:
+        headers = {name: _header_text(value) for name, value in record.headers or ()}
     return KafkaMessage(
         body=record.value or b"",
         headers=headers,
@@ -189,11 +192,8 @@ async def handle_keyed(
                 failures.append(BatchFailed(message.raw_message, exc))
                 return
 
-    if len(groups) == 1:
-        await in_order(next(iter(groups.values())))
-    else:
-        # Cancelling the batch (shutdown) cancels every group; nothing is committed then.
-        await asyncio.gather(*(in_order(group) for group in groups.values()))
+    # Cancelling the batch (shutdown) cancels every group; nothing is committed then.
+    await asyncio.gather(*(in_order(group) for group in groups.values()))
     if failures:
         first = failures[0]
         log.error("batch of %d records failed and will be redelivered: %s", len(messages), first)
@@ -208,33 +208,25 @@ def keyed_batch_subscriber(
     title: str,
     description: str,
     concurrency: int | asyncio.Semaphore = DEFAULT_CONCURRENCY,
-    max_records: int = DEFAULT_MAX_RECORDS,
-    batch_timeout_ms: int = DEFAULT_BATCH_TIMEOUT_MS,
-    dead_letter_on: tuple[type[Exception], ...] = (Undecodable,),
-    key: Callable[[ConsumerRecord], Hashable] = record_key,
     attempts: int = DEFAULT_ATTEMPTS,
-    retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS,
-    auto_offset_reset: str = "earliest",
     **subscriber_options: Any,
 ) -> Any:
     """Register a batch subscriber on `runtime.broker` that runs `handle` on each record (as
     described in the module docstring) and return the FastStream subscriber. `title` and
-    `description` document it in the service's AsyncAPI document."""
+    `description` document it in the service's AsyncAPI document; `subscriber_options` go
+    to FastStream (e.g. SLA's rebalance listener)."""
     if isinstance(concurrency, asyncio.Semaphore):
         limit = concurrency
     else:
         limit = asyncio.Semaphore(concurrency)
 
-    async def to_dead_letters(message: KafkaMessage, error: Exception) -> None:
-        await dead_letter(runtime, message, error)
-
     subscriber = runtime.broker.subscriber(
         *topics,
         batch=True,
-        max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
+        max_records=DEFAULT_MAX_RECORDS,
+        batch_timeout_ms=DEFAULT_BATCH_TIMEOUT_MS,
         group_id=group_id,
-        auto_offset_reset=auto_offset_reset,
+        auto_offset_reset="earliest",
         # Commit after the batch handler returns; nack (seek back) when it raises.
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=title,
@@ -243,15 +235,14 @@ def keyed_batch_subscriber(
     )
 
     async def on_batch(batch: KafkaMessageParam) -> None:
+        # The batch parser has decoded every record's headers already.
+        records = zip(batch.raw_message, batch.batch_headers, strict=True)
         await handle_keyed(
-            [record_message(record) for record in batch.raw_message],
+            [record_message(record, headers) for record, headers in records],
             handle,
             limit=limit,
-            dead_letter_to=to_dead_letters,
-            dead_letter_on=dead_letter_on,
-            key=key,
+            dead_letter_to=functools.partial(dead_letter, runtime),
             attempts=attempts,
-            retry_delay=retry_delay,
         )
 
     on_batch.__name__ = getattr(handle, "__name__", "on_batch")

@@ -106,7 +106,7 @@ class MessageContextMiddleware(BaseMiddleware):
         try:
             return await call_next(msg)
         finally:
-            _message_context.reset(token)
+            unbind(token)
 
     async def publish_scope(self, call_next: Any, cmd: Any) -> Any:
         traceparent = _message_context.get().get("traceparent")

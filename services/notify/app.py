@@ -72,7 +72,7 @@ def build_providers(
     settings: NotifySettings,
     runtime: ServiceRuntime,
     http: httpx.AsyncClient,
-    store: StoreBatcher | None = None,
+    store: StoreBatcher,
 ) -> dict[DeliveryChannel, DeliveryProvider]:
     providers: dict[DeliveryChannel, DeliveryProvider] = {}
     if settings.sms_gateway_url:

@@ -79,10 +79,10 @@ class OutboxProvider:
 
     channel = DeliveryChannel.OUTBOX
 
-    def __init__(self, db: AsyncDatabase, store: StoreBatcher | None = None) -> None:
+    def __init__(self, db: AsyncDatabase, store: StoreBatcher) -> None:
         self.db = db
-        # Messages delivered at once are stored in one command.
-        self.store = store or StoreBatcher()
+        # The service's batcher: messages delivered at once are stored in one command.
+        self.store = store
 
     async def deliver(self, message: OutgoingMessage) -> str | None:
         await self.store.insert_once(
