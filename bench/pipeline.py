@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import socket
@@ -28,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import Call1414Appeal, deterministic_id, topics
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
+from services.intake.validation import iin_problem
 from services.routing.registry import AgencyRegistry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,7 +74,8 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     ordered = sorted(seconds)
 
     def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        # Nearest rank: the smallest sample with at least q of all samples at or below it.
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
     return {
         "p50_ms": pick(0.5),
@@ -149,11 +152,30 @@ def services_as_processes(
         asyncio.run(remove_prefixed(bootstrap, mongodb_url, prefix))
 
 
+def citizen_iin(rng: random.Random) -> str:
+    """A valid IIN of a citizen born 1950-1999: birth date, century digit, a serial number,
+    and the first check digit that intake's validator accepts (one in eleven prefixes has
+    none; then another serial is drawn)."""
+    while True:
+        born = datetime(1950, 1, 1) + timedelta(days=rng.randrange(365 * 50))
+        prefix = f"{born:%y%m%d}{rng.choice('34')}{rng.randrange(10_000):04d}"
+        for check in "0123456789":
+            if iin_problem(prefix + check) is None:
+                return prefix + check
+
+
 def call_1414(call_id: str, rng: random.Random) -> dict:
-    """The 1414 contract's example, taken a minute ago, varied in language, kind, topic and
-    place so routing and notify take their different paths."""
+    """The 1414 contract's example, taken a minute ago, varied in caller, language, kind,
+    topic and place so routing and notify take their different paths. Each call has its own
+    caller: real traffic comes from many citizens, and intake keeps a repeat history per
+    applicant, so one shared IIN would serialise every appeal on that history."""
+    caller = Call1414Appeal.example_payload()["caller"] | {
+        "iin": citizen_iin(rng),
+        "phone": f"+7701{rng.randrange(10_000_000):07d}",
+    }
     return Call1414Appeal.example_payload(
         call_id=call_id,
+        caller=caller,
         call_started_at=(datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
         operator_login="op.bench",
         lang=rng.choice(("kk", "ru")),
