@@ -176,6 +176,30 @@ class TopicWatcher:
                 for record in records:
                     self.seen.append((record.key, record.value, dict(record.headers or ())))
 
+    async def wait_for_distinct(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        count: int = 1,
+        key: str = "event_id",
+        timeout: float = 30.0,
+    ) -> list[dict]:
+        """Wait for `count` matching events with different `key`s and return the first of
+        each: the services are at-least-once with deterministic ids, so a redelivered input
+        may legitimately publish the same event again, and it counts once."""
+        deadline = time.monotonic() + timeout
+        while True:
+            first: dict[Any, dict] = {}
+            for event in self.events(predicate):
+                first.setdefault(event.get(key), event)
+            if len(first) >= count:
+                return list(first.values())
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{count} distinct event(s) by {key} did not arrive on {self.topic} within "
+                    f"{timeout} s; {len(first)} arrived"
+                )
+            await self.drain(0.2)
+
     async def drain(self, seconds: float) -> None:
         """Keep reading for `seconds` (to show that nothing more arrives)."""
         deadline = time.monotonic() + seconds
