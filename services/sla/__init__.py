@@ -1,10 +1,10 @@
 """SLA: statutory deadline timers (Art. 65 forwarding, Art. 76 answer) on the Kazakh
 working-day calendar.
 
-Owns: the `sla` database (`timers`, `due`, `breaches`, `tallies`, `pending_actions`) and
-`sla.events.v1` (started, warning, breached, stopped, extension refused). Does not own: the
-calendar (`services.common.workdays`, shared), routing decisions, notifications, or the
-registry of bodies (read for escalation).
+Owns: the `sla` database (`timers`, `due`, `breaches`, `tallies`, `pending_actions`,
+`parked_appeals`) and `sla.events.v1` (started, warning, breached, stopped, extension
+refused). Does not own: the calendar (`services.common.workdays`, shared), routing
+decisions, notifications, or the registry of bodies (read for escalation).
 
 Timers
 ------
@@ -58,7 +58,16 @@ Inputs
   and republishes `sla.started` for the new generation; answered stops the answer timer
   (and any forwarding timer) with on-time/late and working days used. An action that
   arrives before the routing decision it concerns is parked in `pending_actions` and
-  replayed when the timers are armed.
+  replayed when the timers are armed. Parking writes the appeal's marker (`parked_appeals`,
+  `_id` = appeal id, never deleted) first, so arming reads the parked actions only for
+  appeals that have a marker; and an action, once parked, looks for timers again, so an
+  arming that ran between its first look and its parking cannot leave it parked.
+
+Arming is the hot path: the routed subscriber handles up to 64 appeals at once and their
+store operations (timer reads by id, inserts of new timers and due entries, marker reads)
+are coalesced into shared commands (`StoreBatcher`); per appeal that is four round trips
+(read, insert entries, insert timers, publish + marker read), each shared with the batch.
+Compare-and-set updates (redirect, actions) stay commands of their own.
 
 Warnings and breaches
 ---------------------

@@ -23,7 +23,7 @@ from contracts import (
     SlaTimerEvent,
     topics,
 )
-from services.common.batching import keyed_batch_subscriber
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
@@ -147,6 +147,10 @@ def create_app(
         routed_topic,
         group_id=settings.consumer_group,
         handle=on_appeal_routed,
+        # Arming reads and inserts go through the store's StoreBatcher: more handlers at once
+        # make larger commands, not more writers. (A redirect's compare-and-set is a command
+        # of its own, retried when SQLite is busy; redirects are the rare case.)
+        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
         # The assignment of this consumer is the firing ownership: shard p = partition p.
         listener=ShardOwnership(routed_topic, loop),
         heartbeat_interval_ms=1000,

@@ -43,7 +43,7 @@ from services.sla.schedule import (
     plan_firing,
     stop_outcome,
 )
-from services.sla.store import Tallies, TimerStore, breach_id, due_entries
+from services.sla.store import Tallies, TimerStore, all_of, breach_id, due_entries
 from services.sla.timers import (
     breach_event,
     extended_event,
@@ -88,22 +88,20 @@ class TimerService:
         """Arm the answer timer (first routing only: a redirect keeps the receipt date and the
         deadline, the new body just becomes responsible) and, when the decision carries a
         forwarding term, that body's forwarding timer. `shard` is the partition the routed
-        record came from: the instance owning that partition fires these timers."""
+        record came from: the instance owning that partition fires these timers.
+
+        Store round trips (each shared with the other appeals armed at once, see
+        `TimerStore.batcher`): read the timers, insert the due entries, insert the timers,
+        then publish while reading the parked-actions marker. The two timers are independent
+        documents, so they are armed side by side."""
         now = self.clock.now()
         registered_at = self.calendar.registration_time(routed.received_at)
         answer_id = timer_id(routed.appeal_id, DeadlineKind.ANSWER)
         started: list[SlaTimerEvent] = []
 
-        answer, created = await self._arm(
-            routed, DeadlineKind.ANSWER, routed.answer_due_at, registered_at, shard, now
-        )
-        if routed.hop > 0 or answer["agency_code"] != routed.agency_code:
-            # Redirected: the same deadline from the same receipt date; a new body answers.
-            # (Also on a redelivered redirect: the due-index entries must follow the body.)
-            await self._reassign(answer_id, routed.agency_code)
-        elif created or routed.hop == 0:
-            started.append(SlaTimerStarted.model_validate(answer["started_event"]))
-
+        arming = [
+            self._arm(routed, DeadlineKind.ANSWER, routed.answer_due_at, registered_at, shard, now)
+        ]
         if routed.forward_due_at is not None:
             # The receiving body's Art. 65 term runs from its own receipt: for a redirected
             # appeal, the moment routing sent it on.
@@ -112,18 +110,36 @@ class TimerService:
                 if routed.hop == 0
                 else self.calendar.registration_time(routed.occurred_at)
             )
-            forwarding, _ = await self._arm(
-                routed, DeadlineKind.FORWARDING, routed.forward_due_at, day0, shard, now
+            arming.append(
+                self._arm(routed, DeadlineKind.FORWARDING, routed.forward_due_at, day0, shard, now)
             )
-            started.append(SlaTimerStarted.model_validate(forwarding["started_event"]))
+        (answer, created), *forwarding = await all_of(arming)
 
-        for event in started:
-            await self.publish(event)
-        # Actions that overtook this routing decision apply now (idempotently).
-        for parked in await self.store.parked(routed.appeal_id):
-            await self.apply_action(
-                AGENCY_ACTION_ADAPTER.validate_json(parked["action"]), park_if_unmatched=False
-            )
+        if routed.hop > 0 or answer["agency_code"] != routed.agency_code:
+            # Redirected: the same deadline from the same receipt date; a new body answers.
+            # (Also on a redelivered redirect: the due-index entries must follow the body.)
+            await self._reassign(answer_id, routed.agency_code, current=answer)
+        elif created or routed.hop == 0:
+            started.append(SlaTimerStarted.model_validate(answer["started_event"]))
+        for timer, _ in forwarding:
+            started.append(SlaTimerStarted.model_validate(timer["started_event"]))
+
+        async def publish_started() -> None:
+            for event in started:  # in order: one appeal's events share a partition
+                await self.publish(event)
+
+        # Read only now that the timers are stored: an action that found no timer parks
+        # itself (marker first) and then looks for timers again (`apply_action`), so either
+        # this read sees its marker or that second look sees these timers.
+        _, maybe_parked = await all_of(
+            [publish_started(), self.store.may_have_parked(routed.appeal_id)]
+        )
+        if maybe_parked:
+            # Actions that overtook this routing decision apply now (idempotently).
+            for parked in await self.store.parked(routed.appeal_id):
+                await self.apply_action(
+                    AGENCY_ACTION_ADAPTER.validate_json(parked["action"]), park_if_unmatched=False
+                )
         return started
 
     async def _arm(
@@ -194,6 +210,13 @@ class TimerService:
             await self.store.park(
                 action.event_id, action.appeal_id, action.model_dump_json(), action.occurred_at
             )
+            # A routing decision armed in the meantime may have looked for parked actions
+            # before this one was parked: look for timers again, now that it is. (Arming
+            # stores its timers before it reads the parked-actions marker, so one of the two
+            # sees the other.) Applying again is idempotent; the stored outcomes come back.
+            seen = {t["_id"] for t in timers}
+            if {t["_id"] for t in await self.store.of_appeal(action.appeal_id)} - seen:
+                return await self.apply_action(action, park_if_unmatched=False)
         for event in events:
             await self.publish(event)
         return events
@@ -307,14 +330,16 @@ class TimerService:
             "superseded_due": [e["_id"] for e in due_entries(timer)],
         }
 
-    async def _reassign(self, tid: str, agency_code: str) -> None:
+    async def _reassign(
+        self, tid: str, agency_code: str, current: dict[str, Any] | None = None
+    ) -> None:
         seen: dict[str, Any] = {}
 
         def reassign(timer: dict[str, Any]) -> dict[str, Any] | None:
             seen["before"] = timer
             return None if timer["agency_code"] == agency_code else {"agency_code": agency_code}
 
-        timer, changed = await self.store.update(tid, reassign)
+        timer, changed = await self.store.update(tid, reassign, current=current)
         if timer is None or timer["state"] == STOPPED:
             return
         await self.store.set_due_agency(timer)

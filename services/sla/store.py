@@ -16,6 +16,14 @@ queries from its `_id` index. So the ids carry what is looked up:
                 instance each (see `Tallies`).
 - breaches      `<timer id>|<generation>` — one record per breach, with its escalation.
 - pending       `<appeal>:<action event id>` — actions that overtook their routing decision.
+- parked_appeals `<appeal>` — "this appeal may have parked actions", written before the
+                first of them (see `TimerStore.may_have_parked`); plus one `MARKERS_COMPLETE`
+                document once parked actions stored before markers existed have theirs.
+
+Single-document operations by `_id` (reading a timer, inserting a new timer and its due
+entries, the parked-actions marker) go through a `StoreBatcher`, so the appeals armed at once
+share their commands; the compare-and-set of a timer update and the `_id` range reads are
+commands of their own.
 
 Does not decide anything; `schedule` and `service` do.
 """
@@ -27,7 +35,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +43,7 @@ from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.common.batching import StoreBatcher
 from services.common.messaging import insert_once
 from services.sla.schedule import moments
 
@@ -43,6 +52,10 @@ DUE = "due"
 BREACHES = "breaches"
 TALLIES = "tallies"
 PENDING_ACTIONS = "pending_actions"
+PARKED_APPEALS = "parked_appeals"
+# In `parked_appeals`: present once every parked action has its appeal's marker (those parked
+# before markers existed were given theirs); until then every arming reads the range.
+MARKERS_COMPLETE = "~markers-complete"
 
 # Sorts after every character an id holds: the upper end of a prefix range.
 RANGE_END = "~"
@@ -140,18 +153,30 @@ class TimerStore:
         self.breaches = db[BREACHES]
         self.tallies = db[TALLIES]
         self.pending = db[PENDING_ACTIONS]
+        self.parked_appeals = db[PARKED_APPEALS]
+        # Appeals handled at once (the routed subscriber runs up to 64 handlers) share one
+        # command per collection and kind: FerretDB spends most of a single-document command
+        # on per-command overhead. A read queued after a write of the same caller goes out
+        # after it (one command in flight per lane), so reads still see the caller's writes.
+        self.batcher = StoreBatcher()
+        self._markers_complete = False
+        self._marking = asyncio.Lock()
 
     # --- timers -------------------------------------------------------------------------------
 
     async def insert(self, timer: dict[str, Any]) -> bool:
         """Insert a new timer: its due-index entries first, so a crash in between leaves at
         most entries without a timer (dropped when they come due), never a timer that
-        cannot fire."""
-        await self.add_due(due_entries(timer))
-        return await insert_once(self.timers, timer)
+        cannot fire. True if this call created the timer."""
+        # Each entry an insert-once of its own (a redelivered arm finds them there), queued
+        # together: with the other appeals' entries they make one `insert_many`.
+        await all_of(
+            self.batcher.insert_once(self.due_index, encode_entry(e)) for e in due_entries(timer)
+        )
+        return await self.batcher.insert_once(self.timers, timer)
 
     async def get(self, timer_id: str) -> dict[str, Any] | None:
-        return await self.timers.find_one({"_id": timer_id})
+        return await self.batcher.find_by_id(self.timers, timer_id)
 
     async def get_many(self, timer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = sorted(set(timer_ids))
@@ -298,12 +323,14 @@ class TimerStore:
             return {r["_id"] for r in records} - failed
 
     async def breached(self, timer: Mapping[str, Any]) -> bool:
-        record = await self.breaches.find_one({"_id": breach_id(timer)})
+        record = await self.batcher.find_by_id(self.breaches, breach_id(timer))
         return record is not None
 
     # --- actions that arrived before the timer they concern ---------------------------------
 
     async def park(self, action_event_id: str, appeal_id: str, action_json: str, at: datetime):
+        # The marker first: "no marker" then proves "nothing parked" (see may_have_parked).
+        await self.batcher.insert_once(self.parked_appeals, {"_id": appeal_id})
         await insert_once(
             self.pending,
             {
@@ -318,8 +345,53 @@ class TimerStore:
         docs = await self.pending.find({"_id": prefix_range(f"{appeal_id}:")}).to_list(None)
         return sorted(docs, key=lambda d: d["at"])
 
+    async def may_have_parked(self, appeal_id: str) -> bool:
+        """False only if no action of the appeal had begun parking when this read was served:
+        `park` writes the appeal's marker before the action and markers are never deleted.
+        A marker read by `_id` is coalesced with the other appeals' (a range read of
+        `pending_actions` is not), and almost every appeal has none."""
+        await self._ensure_markers()
+        return await self.batcher.find_by_id(self.parked_appeals, appeal_id) is not None
+
     async def forget_parked(self, appeal_id: str) -> None:
+        # The marker stays: deleting it could race with an action being parked right now
+        # (marker written, action not yet), leaving an action without a marker; a stale
+        # marker costs only a range read when the appeal is routed again.
         await self.pending.delete_many({"_id": prefix_range(f"{appeal_id}:")})
+
+    async def _ensure_markers(self) -> None:
+        """Give every parked action its appeal's marker: actions parked by a version that
+        wrote no markers get theirs here, once per database (one full read of
+        `pending_actions`, which holds parked actions only), then once per process a read
+        of the `MARKERS_COMPLETE` document."""
+        if self._markers_complete:
+            return
+        async with self._marking:
+            if self._markers_complete:
+                return
+            if await self.batcher.find_by_id(self.parked_appeals, MARKERS_COMPLETE) is None:
+                appeals = {
+                    doc["appeal_id"]
+                    async for doc in self.pending.find({}, {"appeal_id": 1})
+                    if "appeal_id" in doc
+                }
+                await all_of(
+                    self.batcher.insert_once(self.parked_appeals, {"_id": appeal})
+                    for appeal in appeals
+                )
+                await insert_once(self.parked_appeals, {"_id": MARKERS_COMPLETE})
+            self._markers_complete = True
+
+
+async def all_of(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Await every call, all queued at once (so a `StoreBatcher` sends them together). All
+    of them finish before the first error, if any, is raised: nothing is left running
+    behind a retry of the same appeal (unlike a bare `gather`, which leaves the others)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 TallyKey = tuple[int, str, str, str]  # shard, kind, agency code, state
