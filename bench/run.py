@@ -15,7 +15,7 @@
 Prints a table and writes bench/results.json. A benchmark reports; it never fails CI.
 
     python -m bench.run [--quick] [--appeals N] [--rate R --seconds S] [--timers N]
-                        [--skip-timers]
+                        [--skip-timers] [--profile]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import subprocess
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -37,6 +38,7 @@ from pymongo import AsyncMongoClient
 from bench.gateway import gateway_load
 from bench.limits import kafka_limit, store_limit
 from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
+from bench.profile import CpuShare, infra_pids, profiles, sampled
 from bench.timers import timer_scale
 
 RESULTS = REPO / "bench" / "results.json"
@@ -93,6 +95,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--timers", type=int, default=None, help="open timers to seed")
     parser.add_argument("--skip-timers", action="store_true", help="skip the timer stage")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample each service with py-spy during the throughput stage",
+    )
     args = parser.parse_args()
     appeals = args.appeals or (2_000 if args.quick else 100_000)
     seconds = args.seconds or (15 if args.quick else 60)
@@ -108,9 +115,20 @@ def main() -> None:
     results["limits"] = {"kafka": asdict(kafka), "store": asdict(store)}
     with services_as_processes(bootstrap, mongodb_url, REPO / ".run" / "bench") as running:
         print(f"throughput: {appeals} appeals…", flush=True)
-        tp = asyncio.run(
-            throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
-        )
+        services = {name: running.pid(name) for name in running.processes}
+        cpu = CpuShare(services | infra_pids())
+        with (
+            sampled(services, REPO / ".run" / "bench" / "profiles")
+            if args.profile
+            else nullcontext({})
+        ) as samples:
+            cpu.start()
+            tp = asyncio.run(
+                throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
+            )
+            cpu.stop()
+        if samples:
+            results["profile"] = profiles(samples)
         cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
         print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
         lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
@@ -140,6 +158,7 @@ def main() -> None:
         "ratio_to_bound": tp["appeals_per_s"] / bound if bound else None,
         "latency": lat,
         "rss_mb": memory,
+        "cpu_during_throughput": cpu.result,
     }
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["commit"] = subprocess.run(
@@ -200,6 +219,18 @@ def print_table(r: dict) -> None:
         ),
         ("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in p["rss_mb"].items())),
     ]
+    if cpu := p.get("cpu_during_throughput"):
+        rows.insert(
+            rows.index(next(row for row in rows if row[0] == "ratio to bound")) + 1,
+            (
+                "cores busy during throughput",
+                f"{cpu['cores_busy_total']:.2f} of {cpu['cores']}: "
+                + ", ".join(
+                    f"{name} {share:.2f}"
+                    for name, share in sorted(cpu["cores_busy"].items(), key=lambda x: -x[1])
+                ),
+            ),
+        )
     if t := r.get("timers"):
         rows[-1:-1] = [
             (
@@ -220,6 +251,12 @@ def print_table(r: dict) -> None:
     print()
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
+    for service, summary in r.get("profile", {}).items():
+        print(f"\n  {service} ({summary['samples']} samples), where the time goes:")
+        for name, share in summary.get("inclusive_ours", [])[:5]:
+            print(f"    {share * 100:5.1f} %  {name}")
+        for name, share in summary.get("self", [])[:3]:
+            print(f"    {share * 100:5.1f} %  self: {name}")
     print(f"\n  written to {RESULTS.relative_to(REPO)}")
 
 

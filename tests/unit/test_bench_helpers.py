@@ -3,9 +3,11 @@ make every figure it reports wrong without failing anything."""
 
 from __future__ import annotations
 
+import os
 import random
 
 from bench.pipeline import call_1414, citizen_iin, percentiles
+from bench.profile import cpu_seconds, summarise
 from contracts import Call1414Appeal
 from services.intake.validation import iin_problem
 
@@ -32,3 +34,31 @@ def test_bench_calls_are_valid_1414_appeals_from_different_callers() -> None:
     assert len({call["caller"]["iin"] for call in calls}) == 50
     assert len({call["caller"]["phone"] for call in calls}) == 50
     assert {call["lang"] for call in calls} == {"kk", "ru"}
+
+
+def test_cpu_seconds_grows_while_this_process_works() -> None:
+    before = cpu_seconds(os.getpid())
+    sum(i * i for i in range(2_000_000))
+    assert cpu_seconds(os.getpid()) > before
+
+
+def test_a_profile_summary_gives_self_and_inclusive_shares_of_our_code() -> None:
+    root = "/work/.venv/lib/python3.11/site-packages"
+    collapsed = "\n".join(
+        [
+            f"run (asyncio/base_events.py:600);handle (/repo/services/intake/service.py:120);"
+            f"insert_many ({root}/pymongo/collection.py:900) 6",
+            "run (asyncio/base_events.py:600);handle (/repo/services/intake/service.py:131);"
+            "validate (/repo/services/intake/validation.py:40) 3",
+            "run (/usr/lib/python3.11/asyncio/base_events.py:600) 1",
+            "garbage line without a count",
+        ]
+    )
+    summary = summarise(collapsed)
+    assert summary["samples"] == 10
+    assert summary["self"][0] == ["insert_many (pymongo/collection.py)", 0.6]
+    inclusive = dict(summary["inclusive_ours"])
+    assert inclusive["handle (intake/service.py)"] == 0.9  # one entry whichever line ran
+    assert inclusive["validate (intake/validation.py)"] == 0.3
+    assert ["run (asyncio/base_events.py)", 0.1] in summary["self"]
+    assert summarise("")["samples"] == 0

@@ -1,0 +1,153 @@
+"""Where a stage's time goes: CPU seconds of every process on the path (the four services,
+Kafka, FerretDB) over the stage, and — with `--profile` — py-spy samples of each service,
+summarised as the functions the service spends its time in.
+
+On a 2-core machine the sum of the processes' CPU over the stage's wall time says whether
+the machine is saturated; each process's share says which one to look at first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.pipeline import REPO
+
+STATE_DIR = Path(os.environ.get("TYNDAU_STATE_DIR", REPO / ".run"))
+INFRA_PIDFILES = {
+    "kafka": STATE_DIR / "kafka" / "kafka.pid",
+    "ferretdb": STATE_DIR / "ferretdb" / "ferretdb.pid",
+}
+TICKS = os.sysconf("SC_CLK_TCK")
+# Up to the part of a frame's path that names it: our package, a library, the stdlib.
+_ROOTS = re.compile(r"^.*/(?:services|site-packages|lib/python3\.\d+)/")
+PY_SPY = str(Path(sys.executable).parent / "py-spy")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def infra_pids() -> dict[str, int]:
+    pids = {}
+    for name, pidfile in INFRA_PIDFILES.items():
+        try:
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            continue
+        pids[name] = pid
+    return pids
+
+
+class CpuShare:
+    """CPU seconds each named process used between `start()` and `stop()`, and that as a
+    share of the wall time (1.0 = one core busy the whole time)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._before: dict[str, float] = {}
+        self._started = 0.0
+        self.result: dict = {}
+
+    def start(self) -> None:
+        self._started = time.monotonic()
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict:
+        wall = time.monotonic() - self._started
+        used = {}
+        for name, pid in self.pids.items():
+            try:
+                used[name] = cpu_seconds(pid) - self._before[name]
+            except OSError:
+                continue
+        self.result = {
+            "wall_seconds": wall,
+            "cpu_seconds": used,
+            "cores_busy": {name: seconds / wall for name, seconds in used.items()},
+            "cores_busy_total": sum(used.values()) / wall,
+            "cores": os.cpu_count(),
+        }
+        return self.result
+
+
+@contextmanager
+def sampled(pids: dict[str, int], out_dir: Path, rate: int = 50) -> Iterator[dict[str, Path]]:
+    """py-spy `record` on each process while the block runs (raw collapsed stacks, one file
+    per process); stopped with SIGINT, on which py-spy writes what it has."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {name: out_dir / f"{name}.txt" for name in pids}
+    spies = [
+        subprocess.Popen(
+            [PY_SPY, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
+            + ["--output", str(files[name]), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield files
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+
+
+def summarise(collapsed: str, top: int = 8) -> dict:
+    """From py-spy's raw output (`frame;frame;… count` per line): the share of samples whose
+    innermost frame is each function (self time), and the share that passes through each of
+    our own functions (inclusive time, frames under services/ or contracts/)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        own[_short(frames[-1])] += count
+        ours = {_short(f) for f in frames if "services/" in f or "contracts/" in f}
+        for frame in ours:
+            inclusive[frame] += count
+    if not total:
+        return {"samples": 0}
+
+    def shares(counter: Counter[str]) -> list[list]:
+        return [[name, round(count / total, 3)] for name, count in counter.most_common(top)]
+
+    return {"samples": total, "self": shares(own), "inclusive_ours": shares(inclusive)}
+
+
+def _short(frame: str) -> str:
+    """`handle (services/intake/service.py:120)` → `handle (intake/service.py)`: one entry per
+    function, whichever line was running."""
+    name, _, where = frame.partition(" (")
+    path = _ROOTS.sub("", where.rstrip(")").rsplit(":", 1)[0])
+    return f"{name} ({path})" if path else name
+
+
+def profiles(files: dict[str, Path]) -> dict[str, dict]:
+    return {
+        name: summarise(path.read_text()) if path.exists() else {"samples": 0}
+        for name, path in files.items()
+    }
