@@ -106,7 +106,6 @@ class AppealView:
     email: str | None = None
     iin: str | None = None
     name: str | None = None
-    agency_code: str | None = None
 
     @classmethod
     def from_registered(cls, event: AppealRegistered) -> AppealView:

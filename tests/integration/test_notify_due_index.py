@@ -1,0 +1,490 @@
+"""Notify's delivery loop works from `notify_due` (entries read by `_id` range), not from
+queries over `notifications`: deferred and retried records come due from their entries, a
+crash between an entry and the record change it announces loses nothing, stale entries are
+dropped, unpublished outcomes are found again, and records stored without entries get them.
+
+One notify instance on the real broker and store, with its delivery loop not started: each
+test drives `deliver_due` by hand on a settable clock. SMS goes to an in-process stand-in
+whose answers are scripted per address (a `Crash` in the script is the process dying during
+the provider call).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from contracts import AppealRegistered, AppealRouted, Applicant, DeliveryChannel, Language, topics
+from services.common.topics_admin import ensure_topics
+from services.notify import service as notify_service
+from services.notify.app import create_app
+from services.notify.providers import DeliveryFailed, OutgoingMessage
+from services.notify.service import (
+    NotifyService,
+    due_key,
+    ensure_indexes,
+    notification_of,
+    unpublished_key,
+)
+from services.notify.settings import NotifySettings
+
+ALMATY = ZoneInfo("Asia/Almaty")
+CLAIM_TIMEOUT = 60.0
+
+
+class Crash(BaseException):
+    """The process dies here: nothing in the service catches it."""
+
+
+class Clock:
+    """A fixed "now", moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set_local(self, hour: int, minute: int, days_ahead: int = 0) -> datetime:
+        day = datetime.now(ALMATY).date() + timedelta(days=days_ahead)
+        self.now = datetime.combine(day, time(hour, minute), tzinfo=ALMATY).astimezone(UTC)
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+class SmsStandIn:
+    channel = DeliveryChannel.SMS
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMessage] = []
+        self.script: dict[str, list[BaseException]] = {}
+
+    async def deliver(self, message: OutgoingMessage) -> str:
+        queue = self.script.get(message.address, [])
+        if queue:
+            raise queue.pop(0)
+        self.sent.append(message)
+        return f"sms-{message.notification_id[:8]}"
+
+    def to(self, phone: str) -> list[OutgoingMessage]:
+        return [m for m in self.sent if m.address == phone]
+
+
+class Notify:
+    def __init__(self, service: NotifyService, db: Any, clock: Clock, sms: SmsStandIn) -> None:
+        self.service, self.db, self.clock, self.sms = service, db, clock, sms
+
+    async def entries(self) -> set[str]:
+        return {doc["_id"] for doc in await self.db["notify_due"].find({}).to_list(None)}
+
+    async def record(self, notification_id: str) -> dict[str, Any]:
+        found = await self.db["notifications"].find_one({"_id": notification_id})
+        assert found is not None
+        return found
+
+
+@pytest.fixture(scope="module")
+async def notify(infra) -> AsyncIterator[Notify]:
+    prefix = f"tq{uuid.uuid4().hex[:8]}-"
+    await ensure_topics(
+        infra.kafka_bootstrap_servers,
+        dict.fromkeys(
+            [
+                topics.APPEALS_REGISTERED,
+                topics.APPEALS_REJECTED,
+                topics.APPEALS_ROUTED,
+                topics.AGENCY_ACTIONS,
+                topics.SLA_EVENTS,
+                topics.NOTIFICATION_OUTCOMES,
+                topics.APPEALS_DLQ,
+            ],
+            1,
+        ),
+        prefix,
+    )
+    clock = Clock()
+    settings = NotifySettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_url=infra.mongodb_url,
+        topic_prefix=prefix,
+        database_prefix=prefix,
+        claim_timeout_seconds=CLAIM_TIMEOUT,
+    )
+    app = create_app(settings, clock=clock)
+    app.state.delivery_loop.start = lambda: None  # the tests make the passes
+    mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
+    try:
+        async with app.router.lifespan_context(app):
+            sms = SmsStandIn()
+            app.state.notify.providers[DeliveryChannel.SMS] = sms
+            yield Notify(app.state.notify, mongo[prefix + "notify"], clock, sms)
+    finally:
+        await mongo.close()
+
+
+@pytest.fixture(autouse=True)
+async def fresh(notify: Notify) -> None:
+    """Every test starts at noon in Almaty with an empty work list."""
+    notify.clock.set_local(12, 0)
+    await notify.db["notify_due"].delete_many({})
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[Any]:
+    """Outcomes notify published (and still publishes them)."""
+    sent: list[Any] = []
+    original = notify_service.publish_event
+
+    async def recording(runtime, topic, event):
+        await original(runtime, topic, event)
+        sent.append(event)
+
+    monkeypatch.setattr(notify_service, "publish_event", recording)
+    return sent
+
+
+def registration() -> tuple[AppealRegistered, str]:
+    appeal_id = f"appeal-{uuid.uuid4().hex[:10]}"
+    phone = f"+7701{random.randrange(10**7):07d}"
+    event = AppealRegistered.example().model_copy(
+        update={
+            "event_id": f"registered-{appeal_id}",
+            "appeal_id": appeal_id,
+            "correlation_id": appeal_id,
+            "language": Language.RU,
+            "urgent": False,
+            "applicant": Applicant(name="Айгүл", phone=phone, anonymous=False),
+        }
+    )
+    return event, phone
+
+
+async def consume(notify: Notify, event: Any) -> Any:
+    """As the Kafka consumer hands it over (redelivered until handled)."""
+    [outcome] = await notify.service.handle(event, redelivered_until_done=True)
+    return outcome
+
+
+async def test_a_first_attempt_that_succeeds_writes_no_entry(notify: Notify) -> None:
+    event, phone = registration()
+    outcome = await consume(notify, event)
+
+    assert outcome.status == "sent" and len(notify.sms.to(phone)) == 1
+    assert await notify.entries() == set()
+
+
+async def test_a_notice_deferred_by_quiet_hours_is_sent_from_its_entry_when_they_end(
+    notify: Notify,
+) -> None:
+    notify.clock.set_local(23, 30)
+    morning = datetime.combine(
+        datetime.now(ALMATY).date() + timedelta(days=1), time(8, 0), tzinfo=ALMATY
+    )
+    event, phone = registration()
+    outcome = await consume(notify, event)
+    assert outcome.status == "deferred"
+    nid = outcome.notification_id
+    # Stored as published by the consumer: only the deferral needs an entry.
+    assert await notify.entries() == {due_key(morning, nid)}
+
+    notify.clock.set_local(7, 59, days_ahead=1)
+    assert await notify.service.deliver_due() == 0
+    assert notify.sms.to(phone) == []
+    assert await notify.entries() == {due_key(morning, nid)}
+
+    notify.clock.now = morning.astimezone(UTC)
+    assert await notify.service.deliver_due() == 1
+    assert len(notify.sms.to(phone)) == 1
+    record = await notify.record(nid)
+    assert record["status"] == "sent" and record["attempts"] == 1
+    assert await notify.entries() == set()
+
+
+async def test_a_failed_attempt_is_retried_from_its_entry_after_the_backoff(
+    notify: Notify,
+) -> None:
+    event, phone = registration()
+    notify.sms.script[phone] = [DeliveryFailed("gateway answered HTTP 503")]
+    outcome = await consume(notify, event)
+    assert outcome.status == "deferred" and outcome.attempts == 1
+    record = await notify.record(outcome.notification_id)
+    retry_at = record["next_attempt_at"]
+    assert retry_at > notify.clock.now
+    assert await notify.entries() == {due_key(retry_at, outcome.notification_id)}
+
+    notify.clock.now = retry_at - timedelta(milliseconds=1)
+    assert await notify.service.deliver_due() == 0
+    assert notify.sms.to(phone) == []
+
+    notify.clock.now = retry_at
+    assert await notify.service.deliver_due() == 1
+    record = await notify.record(outcome.notification_id)
+    assert record["status"] == "sent" and record["attempts"] == 2
+    assert len(notify.sms.to(phone)) == 1
+    assert await notify.entries() == set()
+
+
+async def test_a_crash_after_a_retry_is_stored_loses_neither_the_retry_nor_its_outcome(
+    notify: Notify, published: list[Any], monkeypatch
+) -> None:
+    # Deferred overnight by the consumer; at 08:01 the loop's attempt fails, the retry is
+    # stored, and the process dies publishing its outcome.
+    notify.clock.set_local(23, 30)
+    event, phone = registration()
+    deferred = await consume(notify, event)
+    nid = deferred.notification_id
+    [morning_entry] = await notify.entries()
+    published.clear()  # the deferral, told by the consumer
+
+    notify.clock.set_local(8, 1, days_ahead=1)
+    crashed_at = notify.clock.now
+    notify.sms.script[phone] = [DeliveryFailed("gateway answered HTTP 503")]
+
+    async def dies(*_: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(notify_service, "publish_event", dies)
+        with pytest.raises(Crash):
+            await notify.service.deliver_due()
+
+    record = await notify.record(nid)
+    retry_at = record["next_attempt_at"]
+    assert record["status"] == "pending" and record["attempts"] == 1
+    assert record["outcome_published"] is False and retry_at > crashed_at
+    # Both entries were written before the record changed; the one being worked on stays.
+    retry_entry, unpublished_entry = due_key(retry_at, nid), unpublished_key(crashed_at, nid)
+    assert await notify.entries() == {morning_entry, retry_entry, unpublished_entry}
+
+    # Restarted a few seconds later: the morning entry is stale (the record is due later),
+    # the outcome may still be on its way.
+    notify.clock.advance(5)
+    assert await notify.service.deliver_due() == 0
+    assert await notify.entries() == {retry_entry, unpublished_entry}
+    assert published == [] and notify.sms.to(phone) == []
+
+    # Past the grace period the outcome is published, once, and its entry dropped.
+    notify.clock.advance(6)
+    await notify.service.deliver_due()
+    assert [(o.notification_id, o.status, o.attempts) for o in published] == [(nid, "deferred", 1)]
+    assert (await notify.record(nid))["outcome_published"] is True
+    assert await notify.entries() == {retry_entry}
+
+    notify.clock.now = retry_at
+    assert await notify.service.deliver_due() == 1
+    record = await notify.record(nid)
+    assert record["status"] == "sent" and record["attempts"] == 2
+    assert len(notify.sms.to(phone)) == 1
+    assert [o.status for o in published] == ["deferred", "sent"]
+    # The loop's own outcome is published at once; neither entry outlives the pass.
+    assert record["outcome_published"] is True
+    assert await notify.entries() == set()
+
+
+async def test_a_record_is_not_changed_before_its_entry_is_stored(
+    notify: Notify, monkeypatch
+) -> None:
+    # The process dies writing the retry's entry: the record must still be as it was (due,
+    # with its entry), not already waiting for a retry nothing would find.
+    notify.clock.set_local(23, 30)
+    event, phone = registration()
+    nid = (await consume(notify, event)).notification_id
+    [morning_entry] = await notify.entries()
+    before = await notify.record(nid)
+
+    notify.clock.set_local(8, 1, days_ahead=1)
+    notify.sms.script[phone] = [DeliveryFailed("gateway answered HTTP 503")]
+
+    async def dies(*_: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as patched:
+        patched.setattr(notify.service, "_index", dies)
+        with pytest.raises(Crash):
+            await notify.service.deliver_due()
+    assert await notify.record(nid) == before
+    assert await notify.entries() == {morning_entry}
+
+    # After the restart the attempt's stored result is applied and the retry scheduled.
+    notify.clock.advance(1)
+    assert await notify.service.deliver_due() == 1
+    record = await notify.record(nid)
+    assert record["status"] == "pending" and record["attempts"] == 1
+    assert notify.sms.to(phone) == []  # attempt 1 is not made again
+    assert await notify.entries() == {due_key(record["next_attempt_at"], nid)}
+
+    notify.clock.now = record["next_attempt_at"]
+    assert await notify.service.deliver_due() == 1
+    assert (await notify.record(nid))["status"] == "sent" and len(notify.sms.to(phone)) == 1
+
+
+async def test_a_record_created_outside_the_consumer_is_found_after_a_crash_in_its_attempt(
+    notify: Notify,
+) -> None:
+    # A released parked event is not redelivered: a crash during its first attempt must
+    # leave the loop an entry.
+    event, phone = registration()
+    notify.sms.script[phone] = [Crash()]
+    created_at = notify.clock.now
+    with pytest.raises(Crash):
+        await notify.service.handle(event)
+
+    [record] = await notify.db["notifications"].find({"appeal_id": event.appeal_id}).to_list()
+    nid = record["_id"]
+    assert record["status"] == "pending" and record["attempts"] == 0
+    assert await notify.entries() == {due_key(created_at, nid)}
+
+    # Soon after: attempt 1 is claimed and may still be going on somewhere; look again when
+    # the claim times out.
+    notify.clock.advance(1)
+    await notify.service.deliver_due()
+    timeout_at = created_at + timedelta(seconds=CLAIM_TIMEOUT)
+    assert await notify.entries() == {due_key(timeout_at, nid)}
+    assert notify.sms.to(phone) == []
+
+    notify.clock.now = timeout_at
+    assert await notify.service.deliver_due() == 1
+    record = await notify.record(nid)
+    assert record["status"] == "sent" and record["attempts"] == 2  # 1 counts as interrupted
+    assert len(notify.sms.to(phone)) == 1
+    assert await notify.entries() == set()
+
+
+async def test_stale_entries_are_dropped_without_sending_anything(
+    notify: Notify, published: list[Any]
+) -> None:
+    event, phone = registration()
+    nid = (await consume(notify, event)).notification_id
+    published.clear()
+    now = notify.clock.now
+    later = due_key(now + timedelta(hours=1), nid)
+    stale = {
+        due_key(now - timedelta(minutes=5), nid),  # the record is sent
+        due_key(now - timedelta(minutes=5), "no-such-notification"),
+        unpublished_key(now - timedelta(minutes=5), nid),  # its outcome is published
+        unpublished_key(now - timedelta(minutes=5), "no-such-notification"),
+    }
+    await notify.db["notify_due"].insert_many([{"_id": key} for key in [*stale, later]])
+
+    assert await notify.service.deliver_due() == 0
+    assert await notify.entries() == {later}  # not due yet: not even looked at
+    assert len(notify.sms.to(phone)) == 1 and published == []
+
+
+async def test_a_resent_notification_is_sent_from_its_entry(notify: Notify) -> None:
+    event, phone = registration()
+    notify.sms.script[phone] = [DeliveryFailed("unknown subscriber", permanent=True)]
+    nid = (await consume(notify, event)).notification_id
+    assert await notify.entries() == set()
+
+    notify.clock.advance(60)
+    record = await notify.service.resend(nid)
+    assert record is not None and record["status"] == "pending"
+    assert await notify.entries() == {due_key(notify.clock.now, nid)}
+
+    assert await notify.service.deliver_due() == 1
+    assert (await notify.record(nid))["status"] == "sent"
+    assert len(notify.sms.to(phone)) == 1
+    assert await notify.entries() == set()
+
+
+async def test_records_stored_without_entries_get_them_from_the_backfill(
+    notify: Notify, published: list[Any]
+) -> None:
+    event, phone = registration()
+    template = await notify.record((await consume(notify, event)).notification_id)
+    now = notify.clock.now
+    ids = {name: str(uuid.uuid4()) for name in ("due", "later", "unpublished", "done")}
+    common = {k: v for k, v in template.items() if k not in ("last_outcome", "sent_at")}
+    unpublished_outcome = {**template["last_outcome"], "notification_id": ids["unpublished"]}
+    records = [
+        common
+        | {
+            "_id": ids["due"],
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now - timedelta(minutes=1),
+            "outcome_published": None,
+        },
+        common
+        | {
+            "_id": ids["later"],
+            "status": "deferred",
+            "next_attempt_at": now + timedelta(hours=1),
+            "outcome_published": True,
+        },
+        common
+        | {
+            "_id": ids["unpublished"],
+            "status": "sent",
+            "next_attempt_at": None,
+            "updated_at": now - timedelta(minutes=1),
+            "outcome_published": False,
+            "last_outcome": unpublished_outcome,
+        },
+        common | {"_id": ids["done"], "status": "sent", "outcome_published": True},
+    ]
+    await notify.db["notifications"].insert_many(records)
+    expected = {
+        due_key(now - timedelta(minutes=1), ids["due"]),
+        due_key(now + timedelta(hours=1), ids["later"]),
+        unpublished_key(now - timedelta(minutes=1), ids["unpublished"]),
+    }
+
+    async def mine() -> set[str]:  # (other tests' records are done, but only these count)
+        return {key for key in await notify.entries() if notification_of(key) in ids.values()}
+
+    assert await notify.service.backfill_index() >= 3
+    assert await mine() == expected
+    assert await notify.service.backfill_index() == 0  # kept, not duplicated
+    assert await mine() == expected
+
+    assert await notify.service.deliver_due() == 1
+    assert (await notify.record(ids["due"]))["status"] == "sent"
+    assert len(notify.sms.to(phone)) == 2  # the seeded copy went to the same phone
+    assert (await notify.record(ids["unpublished"]))["outcome_published"] is True
+    assert ids["unpublished"] in {o.notification_id for o in published}
+    assert await mine() == {due_key(now + timedelta(hours=1), ids["later"])}
+
+
+async def test_a_routing_decision_no_longer_writes_the_appeal_projection(
+    notify: Notify,
+) -> None:
+    event, _ = registration()
+    await consume(notify, event)
+    before = await notify.db["appeals"].find_one({"_id": event.appeal_id})
+    routed = AppealRouted.example().model_copy(
+        update={
+            "event_id": f"routed-{event.appeal_id}",
+            "appeal_id": event.appeal_id,
+            "correlation_id": event.appeal_id,
+            "agency_code": "akimat-astana",
+            "forwarded": False,
+        }
+    )
+    await notify.service.handle(routed, redelivered_until_done=True)
+
+    after = await notify.db["appeals"].find_one({"_id": event.appeal_id})
+    assert before is not None and after == before
+    assert "agency_code" not in after
+
+
+async def test_the_index_nothing_queries_any_more_is_dropped_at_start(notify: Notify) -> None:
+    notifications = notify.db["notifications"]
+    await notifications.create_index([("status", 1), ("next_attempt_at", 1)])
+    assert "status_1_next_attempt_at_1" in await notifications.index_information()
+
+    await ensure_indexes(notify.db)
+    indexes = await notifications.index_information()
+    assert "status_1_next_attempt_at_1" not in indexes and "appeal_id_1" in indexes
+    await ensure_indexes(notify.db)  # and again: nothing left to drop is fine
