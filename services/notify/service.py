@@ -87,7 +87,7 @@ from contracts import (
 )
 from services.common.batching import DUPLICATE_KEY, StoreBatcher
 from services.common.masking import scrub
-from services.common.messaging import insert_once, publish_event
+from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
 from services.notify.directory import StaffDirectory
 from services.notify.policy import CitizenPreferences, RetryPolicy, choose_channel, quiet_hours_end
@@ -135,6 +135,12 @@ Clock = Callable[[], datetime]
 # See NotifyService.handle. Released parked events and the delivery loop run without it: no
 # redelivery would follow their crash (a parked event is taken off the shelf before it is
 # handled).
+# Records one loop pass advances at most; a full pass is followed by another at once, so a
+# backlog (after an outage, a provider's downtime) drains at the store's pace, not 100 per
+# interval.
+PASS_BATCH = 100
+
+
 _REDELIVERED_UNTIL_DONE: ContextVar[bool] = ContextVar("redelivered_until_done", default=False)
 
 # Set during a pass of the delivery loop: the `notify_due` entries it is done with, deleted in
@@ -353,18 +359,15 @@ class NotifyService:
             parked = await self.db[PARKED].find({}).limit(200).to_list()
         for doc in parked:
             if await self.store.find_by_id(self.db[APPEALS], doc["appeal_id"]):
-                # Taking it off the shelf is the claim: the consumer and the loop may both
-                # try to release the same event.
+                # Handled first, taken off the shelf after: a crash in between (even kill -9)
+                # handles it again, which is idempotent (deterministic notification ids,
+                # claimed attempts), instead of losing it. The consumer and the loop may both
+                # release the same event; whoever deletes it counts it.
+                await self.handle(ANY_EVENT_ADAPTER.validate_json(doc["payload"]))
                 taken = await self.db[PARKED].delete_one({"_id": doc["_id"]})
-                if taken.deleted_count != 1:
-                    continue
-                try:
-                    await self.handle(ANY_EVENT_ADAPTER.validate_json(doc["payload"]))
-                except BaseException:
-                    await insert_once(self.db[PARKED], doc)
-                    raise
-                self.metrics.parked.labels("released").inc()
-                released += 1
+                if taken.deleted_count == 1:
+                    self.metrics.parked.labels("released").inc()
+                    released += 1
             elif doc["expires_at"] <= self.clock():
                 await self.db[PARKED].delete_one({"_id": doc["_id"]})
                 self.metrics.parked.labels("expired").inc()
@@ -910,7 +913,7 @@ class NotifyService:
         docs = await self.db[NOTIFICATIONS].find({"_id": {"$in": ids}}).to_list(None)
         return {doc["_id"]: doc for doc in docs}
 
-    async def deliver_due(self, batch: int = 100) -> int:
+    async def deliver_due(self, batch: int = PASS_BATCH) -> int:
         """One pass of the delivery loop: attempt due records, publish outcomes a crash left
         unpublished, release parked events. Returns how many records it advanced.
 
@@ -1072,7 +1075,8 @@ class DeliveryLoop:
             except Exception:  # noqa: BLE001 - retried next pass; entries written since serve
                 log.exception("delivery loop: backfill of its entries failed; trying again")
             try:
-                await self.service.deliver_due()
+                if await self.service.deliver_due() >= PASS_BATCH:
+                    continue  # more are due: no pause
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass

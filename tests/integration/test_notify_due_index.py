@@ -488,3 +488,46 @@ async def test_the_index_nothing_queries_any_more_is_dropped_at_start(notify: No
     indexes = await notifications.index_information()
     assert "status_1_next_attempt_at_1" not in indexes and "appeal_id_1" in indexes
     await ensure_indexes(notify.db)  # and again: nothing left to drop is fine
+
+
+async def test_a_parked_event_stays_on_the_shelf_until_its_notices_are_handled(
+    notify: Notify,
+) -> None:
+    # A released parked event is not redelivered by Kafka: if the process died (kill -9,
+    # nothing caught) while it was being handled, the shelf is all that is left of it.
+    event, phone = registration()
+    routed = AppealRouted.example().model_copy(
+        update={
+            "event_id": f"routed-{event.appeal_id}",
+            "appeal_id": event.appeal_id,
+            "correlation_id": event.appeal_id,
+            "agency_code": "akimat-astana",
+            "forwarded": True,
+        }
+    )
+    assert await notify.service.handle(routed, redelivered_until_done=True) == []
+    parked = notify.db["parked_events"]
+    assert await parked.count_documents({"appeal_id": event.appeal_id}) == 1
+
+    shelf_during_delivery: list[int] = []
+    deliver = notify.sms.deliver
+
+    async def looking_at_the_shelf(message: OutgoingMessage) -> str:
+        shelf_during_delivery.append(await parked.count_documents({"appeal_id": event.appeal_id}))
+        return await deliver(message)
+
+    notify.sms.deliver = looking_at_the_shelf  # type: ignore[method-assign]
+    try:
+        await consume(notify, event)  # the registration, which releases the parked decision
+    finally:
+        del notify.sms.deliver
+    # Registration notice, then the forwarded notice of the released event: still parked
+    # while both were being sent, gone once they were.
+    assert shelf_during_delivery == [1, 1]
+    assert await parked.count_documents({"appeal_id": event.appeal_id}) == 0
+    templates = sorted(
+        r["template"]
+        for r in await notify.db["notifications"].find({"appeal_id": event.appeal_id}).to_list()
+    )
+    assert templates == ["appeal_forwarded", "appeal_registered"]
+    assert len(notify.sms.to(phone)) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.notify.service import DeliveryLoop
+from services.notify.service import PASS_BATCH, DeliveryLoop
 
 
 class StubService:
@@ -51,3 +51,28 @@ async def test_a_failed_backfill_is_tried_again_and_delivery_goes_on_meanwhile()
     await run(service)
     assert service.calls[:6] == ["backfill", "deliver"] * 3
     assert service.calls.count("backfill") == 3
+
+
+class BacklogService(StubService):
+    """Each pass advances a full batch until the backlog is gone."""
+
+    def __init__(self, full_passes: int) -> None:
+        super().__init__(backfill_failures=0, passes=full_passes + 1)
+        self.full_passes = full_passes
+
+    async def deliver_due(self) -> int:
+        await super().deliver_due()
+        return PASS_BATCH if self.calls.count("deliver") <= self.full_passes else 3
+
+
+async def test_a_full_pass_is_followed_by_the_next_at_once() -> None:
+    service = BacklogService(full_passes=5)
+    loop = DeliveryLoop(service, interval=3600)  # type: ignore[arg-type]
+    loop.start()
+    try:
+        # Six passes within seconds although the interval is an hour: only the last, which
+        # found less than a full batch, waits.
+        await asyncio.wait_for(service.done.wait(), timeout=5)
+    finally:
+        await loop.stop()
+    assert service.calls.count("deliver") == 6
