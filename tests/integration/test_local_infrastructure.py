@@ -50,6 +50,35 @@ def test_the_local_kafka_broker_logs_to_its_known_file(infra: Infra) -> None:
     assert any("Kafka Server started" in log.read_text(errors="replace") for log in logs)
 
 
+def test_the_local_store_runs_with_the_documented_sqlite_synchronous_setting(
+    infra: Infra,
+) -> None:
+    status = run("ferretdb.sh", "status")
+    if "running (pid" not in status.stdout:
+        # A store this checkout did not start: its settings are not ours to check.
+        assert "stopped" not in status.stdout, status.stdout
+        return
+    pid = (REPO / ".run" / "ferretdb" / "ferretdb.pid").read_text().strip()
+    arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    [url] = [a.decode() for a in arguments if a.startswith(b"--sqlite-url=")]
+    expected = os.environ.get("FERRETDB_SQLITE_SYNCHRONOUS", "normal")
+    assert url.endswith(f"?_pragma=synchronous({expected})"), url
+
+
+def test_an_unknown_sqlite_synchronous_setting_is_refused_in_one_clear_line(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "TYNDAU_STATE_DIR": str(tmp_path / "state"),
+        "FERRETDB_PORT": "1",  # nothing listens there, so the script goes on to start one
+        "FERRETDB_SQLITE_SYNCHRONOUS": "off",
+    }
+    result = run("ferretdb.sh", "start", env=env)
+    assert result.returncode != 0
+    assert "FERRETDB_SQLITE_SYNCHRONOUS must be normal or full, not 'off'" in result.stderr
+
+
 async def test_the_store_speaks_the_mongodb_wire_protocol_with_unique_indexes(
     infra: Infra, run_prefix: str
 ) -> None:
