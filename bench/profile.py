@@ -29,6 +29,8 @@ INFRA_PIDFILES = {
 TICKS = os.sysconf("SC_CLK_TCK")
 # Up to the part of a frame's path that names it: our package, a library, the stdlib.
 _ROOTS = re.compile(r"^.*/(?:services|site-packages|lib/python3\.\d+)/")
+# A service's entry frames sit under every sample: they say nothing about where time goes.
+_ENTRY = re.compile(r"^<module> |/__main__\.py|/common/serve\.py")
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 
 
@@ -126,7 +128,11 @@ def summarise(collapsed: str, top: int = 8) -> dict:
         total += count
         frames = stack.split(";")
         own[_short(frames[-1])] += count
-        ours = {_short(f) for f in frames if "services/" in f or "contracts/" in f}
+        ours = {
+            _short(f)
+            for f in frames
+            if ("services/" in f or "contracts/" in f) and not _ENTRY.search(f)
+        }
         for frame in ours:
             inclusive[frame] += count
     if not total:

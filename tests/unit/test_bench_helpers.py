@@ -46,7 +46,9 @@ def test_a_profile_summary_gives_self_and_inclusive_shares_of_our_code() -> None
     root = "/work/.venv/lib/python3.11/site-packages"
     collapsed = "\n".join(
         [
-            f"run (asyncio/base_events.py:600);handle (/repo/services/intake/service.py:120);"
+            "<module> (/repo/services/intake/__main__.py:4);"
+            "serve (/repo/services/common/serve.py:30);"
+            "handle (/repo/services/intake/service.py:120);"
             f"insert_many ({root}/pymongo/collection.py:900) 6",
             "run (asyncio/base_events.py:600);handle (/repo/services/intake/service.py:131);"
             "validate (/repo/services/intake/validation.py:40) 3",
@@ -60,5 +62,6 @@ def test_a_profile_summary_gives_self_and_inclusive_shares_of_our_code() -> None
     inclusive = dict(summary["inclusive_ours"])
     assert inclusive["handle (intake/service.py)"] == 0.9  # one entry whichever line ran
     assert inclusive["validate (intake/validation.py)"] == 0.3
+    assert set(inclusive) == {"handle (intake/service.py)", "validate (intake/validation.py)"}
     assert ["run (asyncio/base_events.py)", 0.1] in summary["self"]
     assert summarise("")["samples"] == 0
