@@ -69,7 +69,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError
 
 from contracts import (
     ANY_EVENT_ADAPTER,
@@ -86,6 +86,7 @@ from contracts import (
     topics,
 )
 from services.common.batching import DUPLICATE_KEY, StoreBatcher
+from services.common.indexes import drop_index_if_present
 from services.common.masking import scrub
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
@@ -124,7 +125,6 @@ UNPUBLISHED_GRACE = timedelta(seconds=10)
 """An outcome stored this long ago and still unpublished was left by a crash (before that,
 its writer may just be about to publish it)."""
 
-INDEX_NOT_FOUND = 27
 
 PENDING = "pending"
 """Record status: waiting for its next attempt (the first, or a retry)."""
@@ -228,11 +228,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     notifications = db[NOTIFICATIONS]
     # No (status, next_attempt_at) index any more: nothing queries those fields (the loop
     # reads `notify_due`), and every index is maintained on every record write.
-    try:
-        await notifications.drop_index("status_1_next_attempt_at_1")
-    except OperationFailure as exc:
-        if exc.code != INDEX_NOT_FOUND:  # never created, or dropped before: fine
-            raise
+    await drop_index_if_present(notifications, "status_1_next_attempt_at_1")
     await notifications.create_index([("appeal_id", ASCENDING)])
     await db[ATTEMPTS].create_index([("notification_id", ASCENDING)])
     await db[PARKED].create_index([("appeal_id", ASCENDING)])

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import deterministic_id
 from services.common.batching import StoreBatcher
+from services.common.indexes import drop_index_if_present
 
 DECISIONS = "decisions"
 
@@ -27,7 +27,8 @@ def decision_key(appeal_id: str, hop: int) -> str:
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
-    await db[DECISIONS].create_index([("appeal_id", ASCENDING), ("hop", ASCENDING)])
+    # No (appeal_id, hop) index any more: an appeal's decisions are read by `_id` (history).
+    await drop_index_if_present(db[DECISIONS], "appeal_id_1_hop_1")
 
 
 class DecisionStore:
@@ -40,9 +41,19 @@ class DecisionStore:
         return await self.batcher.find_by_id(self.decisions, decision_key(appeal_id, hop))
 
     async def history(self, appeal_id: str) -> list[dict[str, Any]]:
-        """Every decision for the appeal, oldest (hop 0) first."""
-        found = await self.decisions.find({"appeal_id": appeal_id}).to_list(None)
-        return sorted(found, key=lambda doc: doc["hop"])
+        """Every decision for the appeal, oldest (hop 0) first.
+
+        Read by `_id`: a hop is always the last one + 1, so the hops are 0..n without gaps and
+        their keys are known; they are read eight keys at a time until a chunk comes
+        back short. (FerretDB serves `_id` `$in` lists from its index; a filter on `appeal_id`
+        would read every decision ever made.)"""
+        found: list[dict[str, Any]] = []
+        while True:
+            keys = [decision_key(appeal_id, hop) for hop in range(len(found), len(found) + 8)]
+            chunk = await self.decisions.find({"_id": {"$in": keys}}).to_list(None)
+            found += chunk
+            if len(chunk) < len(keys):
+                return sorted(found, key=lambda doc: doc["hop"])
 
     async def insert(self, document: dict[str, Any]) -> bool:
         """True if this call stored the decision; False if one for that hop existed."""

@@ -15,7 +15,7 @@ from contracts import AppealRedirected, AppealRegistered, Category, Event, deter
 from services.routing.decisions import Rules
 from services.routing.registry import AgencyRegistry
 from services.routing.service import RoutingMetrics, RoutingService
-from services.routing.store import DecisionStore, ensure_indexes
+from services.routing.store import DecisionStore, decision_key, ensure_indexes
 from tests.conftest import Infra
 
 
@@ -139,3 +139,22 @@ async def test_accepted_and_answered_actions_are_not_routings_business(
     accepted = AppealAccepted.example().model_copy(update={"appeal_id": f"appeal-{unique_id}"})
     assert await routing.handle_action(accepted) is None
     assert recorder.sent == []
+
+
+async def test_a_long_history_is_read_whole_by_id_and_the_old_index_is_dropped(
+    store: DecisionStore, unique_id: str
+) -> None:
+    # More hops than one read of eight keys takes: the history still comes back whole.
+    appeal_id = f"appeal-history-{unique_id}"
+    for hop in range(11):
+        assert await store.insert(
+            {"_id": decision_key(appeal_id, hop), "appeal_id": appeal_id, "hop": hop}
+        )
+    assert [d["hop"] for d in await store.history(appeal_id)] == list(range(11))
+    assert await store.history(f"appeal-unknown-{unique_id}") == []
+
+    decisions = store.decisions
+    await decisions.create_index([("appeal_id", 1), ("hop", 1)])
+    await ensure_indexes(decisions.database)
+    assert "appeal_id_1_hop_1" not in await decisions.index_information()
+    await ensure_indexes(decisions.database)  # nothing left to drop is fine
