@@ -27,7 +27,6 @@ import hmac
 from datetime import UTC, datetime
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import TypeAdapter, ValidationError
 from starlette.applications import Starlette
@@ -128,16 +127,6 @@ def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService
 def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService) -> None:
     adapters = {runtime.topic(name): (name, adapter) for name, adapter in LIFECYCLE_TOPICS.items()}
 
-    @runtime.broker.subscriber(
-        *adapters,
-        # Its own group: a slow timeline never holds back registrations, and vice versa.
-        group_id=f"{runtime.settings.consumer_group}-timeline",
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="intake.timeline",
-        description="Lifecycle events (routed, triaged, agency actions, SLA) for the status "
-        "timeline of GET /v1/appeals/{reg_number}.",
-    )
     async def on_lifecycle_event(message: KafkaMessage) -> None:
         name, adapter = adapters[message.raw_message.topic]
         try:
@@ -148,6 +137,22 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
             return
         if is_timeline_event(event):
             await service.record_lifecycle_event(event)
+
+    # Batches of lifecycle events, different appeals concurrently, one appeal's events in
+    # order (keyed by appeal id); the batch is committed only after every event in it is
+    # stored or dead-lettered, and an unexpected error redelivers it (a redelivered entry is
+    # a duplicate key: nothing added). Entries of concurrent handlers share one insert_many.
+    keyed_batch_subscriber(
+        runtime,
+        *adapters,
+        # Its own group: a slow timeline never holds back registrations, and vice versa.
+        group_id=f"{runtime.settings.consumer_group}-timeline",
+        handle=on_lifecycle_event,
+        title="intake.timeline",
+        description="Lifecycle events (routed, triaged, agency actions, SLA) for the status "
+        "timeline of GET /v1/appeals/{reg_number}.",
+        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
+    )
 
 
 # --- HTTP ---------------------------------------------------------------------------------

@@ -17,16 +17,29 @@ appeal overtakes an earlier one (different partitions), neither is marked.
 Store access: every read and write on the registration path is by `_id` (FerretDB v1 answers
 nothing else from an index; any other filter scans the whole collection). So the "matter" of
 an applicant (IIN, category, KATO) is a document of its own, keyed by a hash of the three, that
-lists the matter's appeals; an appeal's status timeline is one document keyed by appeal id;
-and a registration number is found through its sequence claim. Lists grow with `$addToSet`
-of deterministic entries, so a redelivered event adds nothing. On MongoDB `$addToSet` is
-atomic; FerretDB v1 may lose one of two updates of the *same* document racing from two intake
-instances — the same applicant filing twice at the same moment, or two lifecycle events of one
-appeal handled at once by two instances (they are keyed by appeal id, so normally one
-partition and one consumer) — a known limit of the local store, not of production.
+lists the matter's appeals; and a registration number is found through its sequence claim.
+A matter's list grows with `$addToSet` of deterministic entries, so a redelivery adds
+nothing. On MongoDB `$addToSet` is atomic; FerretDB v1 may lose one of two updates of the
+*same* document racing from two intake instances (the same applicant filing twice at the same
+moment) — a known limit of the local store, not of production.
 
-Concurrency: channel messages are handled in batches, different appeals at once
-(services.common.batching; one appeal's messages in order). Within one process an
+Status timelines (`timelines`): one document per entry, `_id` = `<appeal id>|<event key>`
+(the event id, or a digest of it if it has characters outside [A-Za-z0-9._:-]), holding the
+entry exactly as `timeline_entry` made it, the appeal id, and when it was recorded. Why:
+lifecycle events are several per appeal and arrive at the pipeline's full rate; on FerretDB an
+update costs a query and a write per document, while inserts of concurrent handlers go out
+together in one `insert_many` (StoreBatcher) at a fraction of the cost. An insert is
+idempotent by its `_id` (a redelivered event is a duplicate key: nothing added, not counted
+again), and no two writers ever update one document, so nothing can be lost in a race. An
+appeal's timeline is read with one `_id` range, `[appeal id, appeal id + "|~")` — the only
+kind of range FerretDB answers from the index (it orders the JSON text of string ids, so the
+ids must avoid characters JSON escapes; appeal ids are deterministic UUIDs, event ids are
+checked). The range also returns the document written before this layout, `_id` = appeal id
+with an `entries` list: its entries are shown first, merged with the per-entry documents and
+de-duplicated by event id.
+
+Concurrency: channel messages and lifecycle events are handled in batches, different appeals
+at once (services.common.batching; one appeal's messages in order). Within one process an
 applicant's matter is read and updated under a lock of its own (two appeals of the same
 applicant are different Kafka keys), and registration numbers are taken from a per-day
 counter without racing (numbers.py).
@@ -35,7 +48,10 @@ counter without racing (numbers.py).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,6 +82,13 @@ APPEALS = "appeals"
 REJECTIONS = "rejections"
 MATTERS = "applicant_matters"
 TIMELINES = "timelines"
+
+# Ids that may be part of a timeline entry's `_id` as they are: no character JSON escapes (the
+# `_id` range is ordered by JSON text) and all below "~", so `<appeal id>|<event key>` lies
+# within the appeal's range `[<appeal id>, <appeal id>|~)`.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
+_ENTRY_SEPARATOR = "|"
+_RANGE_END = "|~"  # above "|" followed by any plain character
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
@@ -317,16 +340,48 @@ class IntakeService:
     # --- status timeline ----------------------------------------------------------------
 
     async def record_lifecycle_event(self, event: Event) -> bool:
-        """Add `event` to its appeal's timeline; False if it was already there."""
-        result = await self.runtime.db[TIMELINES].update_one(
-            {"_id": event.appeal_id},
-            {"$addToSet": {"entries": timeline_entry(event)}},
-            upsert=True,
-        )
-        added = bool(result.modified_count or result.upserted_id is not None)
+        """Add `event` to its appeal's timeline; False if it was already there (or if its
+        appeal id is not one intake issues, so no status page could show it)."""
+        if not _PLAIN_ID.fullmatch(event.appeal_id):
+            log.warning(
+                "timeline: %s %s has an appeal id intake never issues; not recorded",
+                event.event_type,
+                event.event_id,
+            )
+            return False
+        document = {
+            "_id": timeline_entry_id(event.appeal_id, event.event_id),
+            "appeal_id": event.appeal_id,
+            # Breaks ties between entries of the same occurred_at, in the order they came.
+            "recorded_ns": time.time_ns(),
+            "entry": timeline_entry(event),
+        }
+        # One insert_many with the other handlers' entries; a duplicate key is a redelivery.
+        added = await self.store.insert_once(self.runtime.db[TIMELINES], document)
         if added:
             self.metrics.timeline_events.labels(event.event_type).inc()
         return added
+
+    async def timeline_of(self, appeal_id: str) -> list[dict]:
+        """The timeline entries of an appeal, in the order they were recorded: one `_id`
+        range read of its entry documents and of its document of the earlier layout."""
+        found = await (
+            self.runtime.db[TIMELINES]
+            .find({"_id": {"$gte": appeal_id, "$lt": appeal_id + _RANGE_END}})
+            .to_list(None)
+        )
+        legacy: list[dict] = []
+        recorded = []
+        for document in found:
+            if document["_id"] == appeal_id:  # written before one document per entry
+                legacy = document.get("entries", [])
+            elif document.get("appeal_id") == appeal_id and "entry" in document:
+                recorded.append(document)  # (the range also holds ids that merely begin so)
+        recorded.sort(key=lambda document: (document.get("recorded_ns", 0), document["_id"]))
+        entries: dict[str, dict] = {}
+        for entry in [*legacy, *(document["entry"] for document in recorded)]:
+            entries.setdefault(entry["event_id"], entry)
+        return list(entries.values())
 
     async def find_by_registration_number(self, registration_number: str) -> dict | None:
         appeal_id = await self.numbers.appeal_of(registration_number)
@@ -344,8 +399,17 @@ class IntakeService:
         if stored is None:
             return None
         registered = AppealRegistered.model_validate(stored["event"])
-        timeline = await self.runtime.db[TIMELINES].find_one({"_id": registered.appeal_id})
-        return appeal_status(registered, timeline["entries"] if timeline else [])
+        return appeal_status(registered, await self.timeline_of(registered.appeal_id))
+
+
+def timeline_entry_id(appeal_id: str, event_id: str) -> str:
+    """`_id` of an appeal's timeline entry for an event: within the appeal's `_id` range, the
+    same for every delivery of the event. An event id with other characters than
+    [A-Za-z0-9._:-] (or very long: agencies choose theirs) is replaced by its digest."""
+    key = event_id
+    if not _PLAIN_ID.fullmatch(event_id):
+        key = "sha256-" + hashlib.sha256(event_id.encode()).hexdigest()
+    return f"{appeal_id}{_ENTRY_SEPARATOR}{key}"
 
 
 def _kind(outcome: AppealDraft | Rejection) -> str:
