@@ -13,7 +13,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ INFRA_PIDFILES = {
 TICKS = os.sysconf("SC_CLK_TCK")
 # Up to the part of a frame's path that names it: our package, a library, the stdlib.
 _ROOTS = re.compile(r"^.*/(?:services|site-packages|lib/python3\.\d+)/")
+# A row of `go tool pprof -top -cum` for a command handler: "… 4.11s 48.41%  …Handler).MsgInsert"
+_HANDLER = re.compile(r"\s(?P<cum>[\d.]+)%\s+\S*handler\.\(\*Handler\)\.Msg(?P<command>\w+)$")
 # A service's entry frames sit under every sample: they say nothing about where time goes.
 _ENTRY = re.compile(r"^<module> |/__main__\.py|/common/serve\.py")
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
@@ -111,6 +115,52 @@ def sampled(pids: dict[str, int], out_dir: Path, rate: int = 50) -> Iterator[dic
                 spy.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 spy.kill()
+
+
+@contextmanager
+def store_sampled(out: Path, seconds: int) -> Iterator[dict]:
+    """FerretDB's CPU profile (Go pprof) over the first `seconds` of the block, when the
+    local store serves its debug address (FERRETDB_DEBUG_ADDR, see deploy/local/ferretdb.sh);
+    summarised as the share of its CPU each command kind takes."""
+    result: dict = {}
+    address = os.environ.get("FERRETDB_DEBUG_ADDR", "")
+    if not address or address == "-":
+        yield result
+        return
+    url = f"http://{address}/debug/pprof/profile?seconds={seconds}"
+
+    def fetch() -> None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with urllib.request.urlopen(url, timeout=seconds + 30) as response:
+                out.write_bytes(response.read())
+        except OSError as exc:
+            result["error"] = str(exc)
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        thread.join(timeout=seconds + 40)
+        if out.exists() and "error" not in result:
+            result.update(store_commands(out))
+
+
+def store_commands(pprof_file: Path) -> dict:
+    """Share of the store's sampled CPU under each command handler (`MsgInsert`, …), from
+    `go tool pprof -top -cum` (Go is on this machine: it builds FerretDB)."""
+    top = subprocess.run(
+        ["go", "tool", "pprof", "-top", "-cum", str(pprof_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    shares = {}
+    for line in top.splitlines():
+        if match := _HANDLER.search(line):
+            shares[match["command"].lower()] = float(match["cum"]) / 100
+    return {"profile": str(pprof_file), "cpu_share_by_command": shares}
 
 
 def summarise(collapsed: str, top: int = 8) -> dict:

@@ -38,7 +38,7 @@ from pymongo import AsyncMongoClient
 from bench.gateway import gateway_load
 from bench.limits import kafka_limit, store_limit
 from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
-from bench.profile import CpuShare, infra_pids, profiles, sampled
+from bench.profile import CpuShare, infra_pids, profiles, sampled, store_sampled
 from bench.timers import timer_scale
 
 RESULTS = REPO / "bench" / "results.json"
@@ -117,11 +117,13 @@ def main() -> None:
         print(f"throughput: {appeals} appeals…", flush=True)
         services = {name: running.pid(name) for name in running.processes}
         cpu = CpuShare(services | infra_pids())
+        profiles_dir = REPO / ".run" / "bench" / "profiles"
         with (
-            sampled(services, REPO / ".run" / "bench" / "profiles")
+            sampled(services, profiles_dir) if args.profile else nullcontext({}) as samples,
+            store_sampled(profiles_dir / "ferretdb.pprof", seconds=20)
             if args.profile
-            else nullcontext({})
-        ) as samples:
+            else nullcontext({}) as store,
+        ):
             cpu.start()
             tp = asyncio.run(
                 throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
@@ -129,6 +131,8 @@ def main() -> None:
             cpu.stop()
         if samples:
             results["profile"] = profiles(samples)
+        if store:
+            results["store_profile"] = store
         cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
         print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
         lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
@@ -257,6 +261,11 @@ def print_table(r: dict) -> None:
             print(f"    {share * 100:5.1f} %  {name}")
         for name, share in summary.get("self", [])[:3]:
             print(f"    {share * 100:5.1f} %  self: {name}")
+    if shares := r.get("store_profile", {}).get("cpu_share_by_command"):
+        print(
+            "\n  ferretdb, share of its CPU by command: "
+            + ", ".join(f"{name} {share * 100:.0f} %" for name, share in shares.items())
+        )
     print(f"\n  written to {RESULTS.relative_to(REPO)}")
 
 

@@ -33,6 +33,9 @@ FERRETDB_VERSION=v1.24.2
 BUILD_REVISION=tyndau2
 PORT="${FERRETDB_PORT:-27017}"
 SYNCHRONOUS="${FERRETDB_SQLITE_SYNCHRONOUS:-normal}"
+# FerretDB's own metrics and Go pprof (e.g. 127.0.0.1:8089; `python -m bench.run --profile`
+# then profiles the store too). Off by default: one port less to collide with.
+DEBUG_ADDR="${FERRETDB_DEBUG_ADDR:--}"
 BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION-$BUILD_REVISION/ferretdb"
 PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb-patches"
 HOME_DIR="$STATE_DIR/ferretdb"
@@ -82,7 +85,7 @@ start() {
   mkdir -p "$DATA_DIR"
   log "starting FerretDB $FERRETDB_VERSION (SQLite in $DATA_DIR, synchronous=$SYNCHRONOUS) on 127.0.0.1:$PORT, log $LOG_FILE"
   spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/?_pragma=synchronous($SYNCHRONOUS)" --state-dir="$HOME_DIR" \
-    --listen-addr="127.0.0.1:$PORT" --debug-addr=- --telemetry=disable \
+    --listen-addr="127.0.0.1:$PORT" --debug-addr="$DEBUG_ADDR" --telemetry=disable \
     --log-level="${FERRETDB_LOG_LEVEL:-error}" --log-format=text
   local waited=0
   until port_open 127.0.0.1 "$PORT"; do

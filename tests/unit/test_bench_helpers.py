@@ -7,7 +7,7 @@ import os
 import random
 
 from bench.pipeline import call_1414, citizen_iin, percentiles
-from bench.profile import cpu_seconds, summarise
+from bench.profile import _HANDLER, cpu_seconds, summarise
 from contracts import Call1414Appeal
 from services.intake.validation import iin_problem
 
@@ -65,3 +65,20 @@ def test_a_profile_summary_gives_self_and_inclusive_shares_of_our_code() -> None
     assert set(inclusive) == {"handle (intake/service.py)", "validate (intake/validation.py)"}
     assert ["run (asyncio/base_events.py)", 0.1] in summary["self"]
     assert summarise("")["samples"] == 0
+
+
+def test_the_store_profile_reads_command_handlers_from_pprof_rows() -> None:
+    rows = {
+        "         0     0%     0%      4.11s 48.41%  github.com/FerretDB/FerretDB/internal/"
+        "handler.(*Handler).MsgInsert": ("Insert", "48.41"),
+        "     0.01s  0.12% 23.20%      0.50s  5.89%  github.com/FerretDB/FerretDB/internal/"
+        "handler.(*Handler).MsgFind": ("Find", "5.89"),
+    }
+    for row, (command, cum) in rows.items():
+        match = _HANDLER.search(row)
+        assert match is not None and (match["command"], match["cum"]) == (command, cum)
+    # Callees of a handler are not handlers.
+    assert not _HANDLER.search(
+        "  0  0%  0%  2.11s 24.85%  github.com/FerretDB/FerretDB/internal/"
+        "handler.(*Handler).updateDocument"
+    )
