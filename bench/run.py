@@ -106,6 +106,10 @@ def main() -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
     started = datetime.now(UTC)
+    # The code measured is the code at the start (a long run may outlast a commit).
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
 
     print("measuring raw limits…", flush=True)
     kafka = asyncio.run(kafka_limit(bootstrap, 20_000 if args.quick else 200_000, 1200))
@@ -165,9 +169,7 @@ def main() -> None:
         "cpu_during_throughput": cpu.result,
     }
     results["finished_at"] = datetime.now(UTC).isoformat()
-    results["commit"] = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    results["commit"] = commit
     RESULTS.write_text(json.dumps(results, indent=2))
     print_table(results)
 
