@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts import AppealRegistered, AppealRouted, Applicant, DeliveryChannel, Language, topics
+from contracts import AppealRegistered, AppealRouted, Applicant, DeliveryChannel, Language
 from services.common.topics_admin import ensure_topics
 from services.notify import service as notify_service
 from services.notify.app import create_app
@@ -34,6 +34,7 @@ from services.notify.service import (
     unpublished_key,
 )
 from services.notify.settings import NotifySettings
+from tests.integration.test_notify_delivery import NOTIFY_TOPICS
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CLAIM_TIMEOUT = 60.0
@@ -98,18 +99,7 @@ async def notify(infra) -> AsyncIterator[Notify]:
     prefix = f"tq{uuid.uuid4().hex[:8]}-"
     await ensure_topics(
         infra.kafka_bootstrap_servers,
-        dict.fromkeys(
-            [
-                topics.APPEALS_REGISTERED,
-                topics.APPEALS_REJECTED,
-                topics.APPEALS_ROUTED,
-                topics.AGENCY_ACTIONS,
-                topics.SLA_EVENTS,
-                topics.NOTIFICATION_OUTCOMES,
-                topics.APPEALS_DLQ,
-            ],
-            1,
-        ),
+        dict.fromkeys(NOTIFY_TOPICS, 1),
         prefix,
     )
     clock = Clock()
