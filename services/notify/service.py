@@ -136,15 +136,14 @@ DUE_STATUSES = [PENDING, DeliveryStatus.DEFERRED.value]
 
 Clock = Callable[[], datetime]
 
-# See NotifyService.handle. Released parked events and the delivery loop run without it: no
-# redelivery would follow their crash (a parked event is taken off the shelf before it is
-# handled).
 # Records one loop pass advances at most; a full pass is followed by another at once, so a
 # backlog (after an outage, a provider's downtime) drains at the store's pace, not 100 per
 # interval.
 PASS_BATCH = 100
 
-
+# See NotifyService.handle. Released parked events and the delivery loop run without it:
+# Kafka does not redeliver what they handle (a released parked event stays on the shelf until
+# handled, so the shelf brings it back, but records it creates still get entries).
 _REDELIVERED_UNTIL_DONE: ContextVar[bool] = ContextVar("redelivered_until_done", default=False)
 
 # Set during a pass of the delivery loop: the `notify_due` entries it is done with, deleted in
@@ -234,7 +233,8 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     # reads `notify_due`), and every index is maintained on every record write.
     await drop_index_if_present(notifications, "status_1_next_attempt_at_1")
     await notifications.create_index([("appeal_id", ASCENDING)])
-    await db[ATTEMPTS].create_index([("notification_id", ASCENDING)])
+    # Nor one on attempts' notification_id: attempts are read by `_id` (`<notification>#<n>`).
+    await drop_index_if_present(db[ATTEMPTS], "notification_id_1")
     await db[PARKED].create_index([("appeal_id", ASCENDING)])
 
 

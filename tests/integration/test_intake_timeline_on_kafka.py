@@ -293,13 +293,16 @@ async def test_an_undecodable_lifecycle_message_is_dead_lettered_and_the_batch_g
     await intake.publish(topics.AGENCY_ACTIONS, accepted)
 
     async with TopicWatcher(intake.bootstrap, intake.topic(topics.APPEALS_DLQ)) as watch:
-        [letter] = await watch.wait_for(
-            lambda e: e.get("payload_b64") and base64.b64decode(e["payload_b64"]) == garbage
-        )
+        # (A redelivered batch would dead-letter it again: the first letter is the one.)
+        letter = (
+            await watch.wait_for(
+                lambda e: e.get("payload_b64") and base64.b64decode(e["payload_b64"]) == garbage
+            )
+        )[0]
     assert letter["topic"] == topic
     assert letter["error_type"] == "Undecodable"
     assert base64.b64decode(letter["key_b64"]) == appeal_id.encode()
-    assert await intake.metric(dead) == before + 1
+    assert await intake.metric(dead) >= before + 1
     status = await timeline_reaching(intake, number, 2)
     assert types_of(status) == ["appeal.registered", "agency.accepted"]
 

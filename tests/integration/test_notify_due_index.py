@@ -474,13 +474,15 @@ async def test_a_routing_decision_no_longer_writes_the_appeal_projection(
 
 
 async def test_the_index_nothing_queries_any_more_is_dropped_at_start(notify: Notify) -> None:
-    notifications = notify.db["notifications"]
+    notifications, attempts = notify.db["notifications"], notify.db["delivery_attempts"]
     await notifications.create_index([("status", 1), ("next_attempt_at", 1)])
+    await attempts.create_index([("notification_id", 1)])
     assert "status_1_next_attempt_at_1" in await notifications.index_information()
 
     await ensure_indexes(notify.db)
     indexes = await notifications.index_information()
     assert "status_1_next_attempt_at_1" not in indexes and "appeal_id_1" in indexes
+    assert "notification_id_1" not in await attempts.index_information()
     await ensure_indexes(notify.db)  # and again: nothing left to drop is fine
 
 

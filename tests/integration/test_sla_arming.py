@@ -278,20 +278,26 @@ async def test_a_batch_of_routing_decisions_and_their_duplicates_arms_each_timer
         for decision in routed[::2]:  # redelivered (same key: handled after the first)
             await harness.send(topics.APPEALS_ROUTED, decision)
         async with harness.instance(clock) as app:
-            started = await events.wait_for(
-                lambda e: e.get("event_type") == "sla.started",
-                count=expected_timers(routed) + expected_timers(routed[::2]),
+
+            def is_started(event: dict) -> bool:
+                return event.get("event_type") == "sla.started"
+
+            # Every copy the redeliveries call for, and every timer's own event. (At least
+            # once: a handler retry or a rebalance may legitimately republish one more copy.)
+            await events.wait_for(
+                is_started, count=expected_timers(routed) + expected_timers(routed[::2])
             )
+            await events.wait_for_distinct(is_started, count=expected_timers(routed))
             assert owned_shards(app)
         await _check_armed(harness, routed)
 
+    started = events.events(is_started)
     ids = Counter(e["event_id"] for e in started)
-    assert len(ids) == expected_timers(routed)
-    assert all(ids[e["event_id"]] == 2 for e in started if _is_in(e, routed[::2]))
+    assert len(ids) == expected_timers(routed)  # one event id per timer, however often told
+    assert all(ids[e["event_id"]] >= 2 for e in started if _is_in(e, routed[::2]))
     for decision in routed[1::2]:
-        assert len(events.events(of(decision.appeal_id, "sla.started"))) == (
-            2 if decision.forward_due_at else 1
-        )
+        told = {e["event_id"] for e in events.events(of(decision.appeal_id, "sla.started"))}
+        assert len(told) == (2 if decision.forward_due_at else 1)
 
 
 def _is_in(event: dict, routed: list) -> bool:
