@@ -151,6 +151,9 @@ _REDELIVERED_UNTIL_DONE: ContextVar[bool] = ContextVar("redelivered_until_done",
 _PASS_DONE: ContextVar[list[str] | None] = ContextVar("pass_done", default=None)
 
 LOOP_CONCURRENCY = 16
+# When working on a due record failed unexpectedly (not a failed delivery: that is a retry
+# with backoff), the loop looks at it again after this long.
+FAILED_WORK_RETRY = timedelta(seconds=60)
 """Records one pass of the delivery loop advances at once: their store operations share
 commands (`StoreBatcher`) and their provider calls overlap, where one after the other each
 record cost ~8 round trips (measured ~25 ms per record, 2.5 s per 100)."""
@@ -948,7 +951,20 @@ class NotifyService:
                 try:
                     await self.advance(record)
                 except Exception:  # noqa: BLE001 - one record must not hold up the others
-                    log.exception("notification %s: delivery failed; retried", record["_id"])
+                    log.exception(
+                        "notification %s: delivery failed; looked at again in %s",
+                        record["_id"],
+                        FAILED_WORK_RETRY,
+                    )
+                    # Its entry moves out of the way: left in place, the oldest entries are
+                    # read first on every pass, and a page of records that keep failing would
+                    # stop delivery for everything behind them. (New entry first, old one
+                    # deleted after, as everywhere.)
+                    try:
+                        await self._index(due_key(now + FAILED_WORK_RETRY, record["_id"]))
+                    except Exception:  # noqa: BLE001 - the old entry stays; next pass
+                        return False
+                    done.extend(keys)
                     return False
             done.extend(keys)
             return True

@@ -527,3 +527,32 @@ async def test_a_parked_event_stays_on_the_shelf_until_its_notices_are_handled(
     )
     assert templates == ["appeal_forwarded", "appeal_registered"]
     assert len(notify.sms.to(phone)) == 2
+
+
+async def test_a_record_whose_work_keeps_failing_moves_out_of_the_way(
+    notify: Notify, monkeypatch
+) -> None:
+    # Deferred by quiet hours, then something unexpected breaks working on it: the entry is
+    # moved a minute on, so a page of such records cannot hold up every pass.
+    notify.clock.set_local(23, 0)
+    event, phone = registration()
+    deferred = await consume(notify, event)
+    nid = deferred.notification_id
+    morning = notify.clock.set_local(8, 0, days_ahead=1)
+    assert await notify.entries() == {due_key(morning, nid)}
+
+    advance = notify.service.advance
+
+    async def broken(record):
+        raise RuntimeError("a bug in the renderer")
+
+    monkeypatch.setattr(notify.service, "advance", broken)
+    assert await notify.service.deliver_due() == 0
+    assert await notify.entries() == {due_key(morning + timedelta(seconds=60), nid)}
+    assert notify.sms.to(phone) == []
+
+    monkeypatch.setattr(notify.service, "advance", advance)
+    notify.clock.advance(60)
+    assert await notify.service.deliver_due() == 1
+    assert (await notify.record(nid))["status"] == "sent"
+    assert await notify.entries() == set()
