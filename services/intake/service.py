@@ -61,6 +61,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
 from services.common.batching import KeyedLock, StoreBatcher
+from services.common.keys import RANGE_END
 from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
@@ -88,7 +89,7 @@ TIMELINES = "timelines"
 # within the appeal's range `[<appeal id>, <appeal id>|~)`.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ENTRY_SEPARATOR = "|"
-_RANGE_END = "|~"  # above "|" followed by any plain character
+_RANGE_END = _ENTRY_SEPARATOR + RANGE_END  # above "|" followed by any plain character
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:

@@ -88,6 +88,7 @@ from contracts import (
 )
 from services.common.batching import DUPLICATE_KEY, StoreBatcher
 from services.common.indexes import drop_index_if_present
+from services.common.keys import iso_ms, until_range
 from services.common.masking import scrub
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
@@ -121,10 +122,6 @@ DUE = "due|"
 UNPUBLISHED = "pub|"
 """`notify_due` key prefix: `pub|<moment>|<notification id>`, an outcome stored then may not
 have been published."""
-RANGE_END = "~"
-"""Sorts after every character an entry id holds ([A-Za-z0-9|:._-]): the upper end of a
-range. (Our FerretDB build orders `_id` ranges as JSON text, where characters such as space,
-`"`, `\\` or `<` would not sort as they do here: keep them out of entry ids.)"""
 UNPUBLISHED_GRACE = timedelta(seconds=10)
 """An outcome stored this long ago and still unpublished was left by a crash (before that,
 its writer may just be about to publish it)."""
@@ -163,12 +160,6 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso_ms(moment: datetime) -> str:
-    """UTC, millisecond precision (what BSON dates keep, truncated as BSON truncates), fixed
-    width: sorts as time does."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def due_key(moment: datetime, notification_id: str) -> str:
@@ -903,7 +894,7 @@ class NotifyService:
         most `batch`, by notification id. An unsorted `_id` range read with a limit stops
         after `batch` rows and comes in index order (FerretDB sorts a sorted read in memory
         after reading the whole range)."""
-        query = {"_id": {"$gte": prefix, "$lt": prefix + iso_ms(until) + RANGE_END}}
+        query = {"_id": until_range(prefix, until)}
         docs = await self.db[WORK].find(query, {"_id": 1}).limit(batch).to_list(batch)
         by_notification: dict[str, list[str]] = {}
         for doc in docs:

@@ -36,7 +36,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
@@ -44,6 +44,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.common.batching import StoreBatcher
+from services.common.keys import RANGE_END, iso_ms, prefix_range
 from services.common.messaging import insert_once
 from services.sla.schedule import moments
 
@@ -57,8 +58,6 @@ PARKED_APPEALS = "parked_appeals"
 # before markers existed were given theirs); until then every arming reads the range.
 MARKERS_COMPLETE = "~markers-complete"
 
-# Sorts after every character an id holds: the upper end of a prefix range.
-RANGE_END = "~"
 
 log = logging.getLogger("tyndau.sla.store")
 
@@ -67,11 +66,6 @@ Mutation = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 class ConcurrentUpdate(RuntimeError):
     """A timer kept changing under us; the message is redelivered and tried again."""
-
-
-def iso_ms(moment: datetime) -> str:
-    """UTC, millisecond precision (what BSON dates keep), fixed width: sorts as time does."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def shard_prefix(shard: int) -> str:
@@ -140,10 +134,6 @@ def due_entries(timer: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def breach_id(timer: Mapping[str, Any]) -> str:
     return f"{timer['_id']}|{timer['generation']}"
-
-
-def prefix_range(prefix: str) -> dict[str, str]:
-    return {"$gte": prefix, "$lt": prefix + RANGE_END}
 
 
 class TimerStore:
