@@ -55,7 +55,7 @@ import copy
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -319,6 +319,17 @@ class _KeyedLockScope:
 
 
 # --- store operations of concurrent handlers, coalesced --------------------------------
+
+
+async def all_of(calls: Iterable[Awaitable[Any]]) -> list[Any]:
+    """Await every call, all queued at once (so a `StoreBatcher` sends them together). All
+    of them finish before the first error, if any, is raised: nothing is left running
+    behind a retry of the same appeal (unlike a bare `gather`, which leaves the others)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 class StoreBatcher:

@@ -86,7 +86,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
-from services.common.batching import DUPLICATE_KEY, StoreBatcher
+from services.common.batching import DUPLICATE_KEY, StoreBatcher, all_of
 from services.common.indexes import drop_index_if_present
 from services.common.keys import iso_ms, until_range
 from services.common.masking import scrub
@@ -887,7 +887,7 @@ class NotifyService:
         have them: the callers change the record only afterwards."""
         if keys:
             work = self.db[WORK]
-            await asyncio.gather(*(self.store.insert_once(work, {"_id": key}) for key in keys))
+            await all_of(self.store.insert_once(work, {"_id": key}) for key in keys)
 
     async def _entries(self, prefix: str, until: datetime, batch: int) -> dict[str, list[str]]:
         """Entry ids under `prefix` whose moment is at or before `until`, soonest first, at

@@ -29,6 +29,7 @@ from contracts import (
     SlaTimerEvent,
     SlaTimerStarted,
 )
+from services.common.batching import all_of
 from services.common.workdays import WorkingCalendar
 from services.sla.clock import Clock
 from services.sla.metrics import SlaMetrics
@@ -43,7 +44,7 @@ from services.sla.schedule import (
     plan_firing,
     stop_outcome,
 )
-from services.sla.store import Tallies, TimerStore, all_of, breach_id, due_entries
+from services.sla.store import Tallies, TimerStore, breach_id, due_entries
 from services.sla.timers import (
     breach_event,
     extended_event,

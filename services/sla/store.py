@@ -35,7 +35,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,7 +43,7 @@ from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from services.common.batching import StoreBatcher
+from services.common.batching import StoreBatcher, all_of
 from services.common.keys import RANGE_END, iso_ms, prefix_range
 from services.common.messaging import insert_once
 from services.sla.schedule import moments
@@ -371,17 +371,6 @@ class TimerStore:
                 )
                 await insert_once(self.parked_appeals, {"_id": MARKERS_COMPLETE})
             self._markers_complete = True
-
-
-async def all_of(calls: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Await every call, all queued at once (so a `StoreBatcher` sends them together). All
-    of them finish before the first error, if any, is raised: nothing is left running
-    behind a retry of the same appeal (unlike a bare `gather`, which leaves the others)."""
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
 
 
 TallyKey = tuple[int, str, str, str]  # shard, kind, agency code, state
