@@ -70,7 +70,6 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from contracts import (
     ANY_EVENT_ADAPTER,
@@ -86,7 +85,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
-from services.common.batching import DUPLICATE_KEY, StoreBatcher, all_of
+from services.common.batching import StoreBatcher, all_of
 from services.common.indexes import drop_index_if_present
 from services.common.keys import iso_ms, until_range
 from services.common.masking import scrub
@@ -1017,16 +1016,10 @@ class NotifyService:
             if record.get("outcome_published") is False and record.get("updated_at"):
                 keys.append(unpublished_key(record["updated_at"], record["_id"]))
         added = 0
-        for start in range(0, len(keys), 1000):
+        for start in range(0, len(keys), 1000):  # (a thousand waiting calls at a time)
             chunk = keys[start : start + 1000]
-            try:
-                await self.db[WORK].insert_many([{"_id": k} for k in chunk], ordered=False)
-                added += len(chunk)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                    raise
-                added += len(chunk) - len(errors)
+            created = await all_of(self.store.insert_once(self.db[WORK], {"_id": k}) for k in chunk)
+            added += sum(created)
         if added:
             log.info("delivery loop: %d entries added for records found without one", added)
         await self.store.insert_once(
