@@ -335,9 +335,10 @@ async def all_of(calls: Iterable[Awaitable[Any]]) -> list[Any]:
 class StoreBatcher:
     """Coalesces the single-document store operations that concurrently running handlers
     issue into one command per collection and kind: inserts into one `insert_many`
-    (unordered), updates by `_id` into one `bulk_write` (ordered), reads into one `find` with
-    `$in`. Each caller still awaits its own result, exactly as with the single-document call
-    it replaces, so handler code keeps its order of effects; only the round trips are shared.
+    (unordered), updates by `_id` into one `bulk_write` (ordered), deletes by `_id` into one
+    `delete_many`, reads into one `find` with `$in`. Each caller still awaits its own result,
+    exactly as with the single-document call it replaces, so handler code keeps its order of
+    effects; only the round trips are shared.
 
     Group commit: per collection and kind, one command is in flight at a time. An operation
     that finds none goes out at once (after the other callers ready in the same turn of the
@@ -370,6 +371,10 @@ class StoreBatcher:
         a document matched (or was upserted). The updates of one command are applied in the
         order they were queued (`ordered=True`)."""
         return await self._queue("update", "_id", collection, (document_id, update, upsert))
+
+    async def delete_by_id(self, collection: Any, document_id: Any) -> None:
+        """Like `collection.delete_one({"_id": document_id})`; an absent document is fine."""
+        await self._queue("delete", "_id", collection, document_id)
 
     async def find_by_id(self, collection: Any, document_id: Any) -> dict[str, Any] | None:
         """Like `collection.find_one({"_id": document_id})`."""
@@ -435,6 +440,8 @@ class _Lane:
                     await self._insert(items)
                 elif self.kind == "update":
                     await self._update(items)
+                elif self.kind == "delete":
+                    await self._delete(items)
                 else:
                     await self._find(items)
         except Exception as exc:  # noqa: BLE001 - handed to every caller of the command
@@ -473,7 +480,8 @@ class _Lane:
         matched = [True] * len(items)
         if result.matched_count + len(result.upserted_ids) < len(items):
             # Some filter matched nothing: the filter is `_id` alone, so those are the
-            # documents that do not exist (nothing here deletes what it updates).
+            # documents that do not exist. (Callers do not delete what they update at the
+            # same time: the lanes of one collection do not order against each other.)
             ids = list(dict.fromkeys(i for (i, _, _), _ in items))
             existing = {
                 document["_id"]
@@ -488,6 +496,13 @@ class _Lane:
         for (_, future), found in zip(items, matched, strict=True):
             if not future.done():
                 future.set_result(found)
+
+    async def _delete(self, items: list[tuple[Any, asyncio.Future]]) -> None:
+        ids = list(dict.fromkeys(document_id for document_id, _ in items))
+        await self.collection.delete_many({"_id": {"$in": ids}})
+        for _, future in items:
+            if not future.done():
+                future.set_result(None)
 
     async def _find(self, items: list[tuple[Any, asyncio.Future]]) -> None:
         values = list(dict.fromkeys(value for value, _ in items))

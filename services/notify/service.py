@@ -142,17 +142,13 @@ PASS_BATCH = 100
 # handled, so the shelf brings it back, but records it creates still get entries).
 _REDELIVERED_UNTIL_DONE: ContextVar[bool] = ContextVar("redelivered_until_done", default=False)
 
-# Set during a pass of the delivery loop: the `notify_due` entries it is done with, deleted in
-# one command at the end of the pass (instead of one delete per outcome it publishes).
-_PASS_DONE: ContextVar[list[str] | None] = ContextVar("pass_done", default=None)
-
 LOOP_CONCURRENCY = 16
-# When working on a due record failed unexpectedly (not a failed delivery: that is a retry
-# with backoff), the loop looks at it again after this long.
-FAILED_WORK_RETRY = timedelta(seconds=60)
 """Records one pass of the delivery loop advances at once: their store operations share
 commands (`StoreBatcher`) and their provider calls overlap, where one after the other each
 record cost ~8 round trips (measured ~25 ms per record, 2.5 s per 100)."""
+# When working on a due record failed unexpectedly (not a failed delivery: that is a retry
+# with backoff), the loop looks at it again after this long.
+FAILED_WORK_RETRY = timedelta(seconds=60)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
 
@@ -861,11 +857,8 @@ class NotifyService:
         if not published:
             # Published now: the entry has no reason left (if this is lost, the loop finds
             # the record published and drops the entry then).
-            key, done = unpublished_key(now, record["_id"]), _PASS_DONE.get()
-            if done is not None:
-                done.append(key)
-            else:
-                await self.db[WORK].delete_one({"_id": key})
+            # (Coalesced with the other transitions' deletes: the loop makes many at once.)
+            await self.store.delete_by_id(self.db[WORK], unpublished_key(now, record["_id"]))
         return outcome
 
     async def _publish(self, record: dict[str, Any]) -> None:
@@ -959,11 +952,7 @@ class NotifyService:
             done.extend(keys)
             return True
 
-        token = _PASS_DONE.set(done)
-        try:
-            advanced = sum(await asyncio.gather(*(work(r, keys) for r, keys in due)))
-        finally:
-            _PASS_DONE.reset(token)
+        advanced = sum(await asyncio.gather(*(work(r, keys) for r, keys in due)))
 
         stale = now - UNPUBLISHED_GRACE
         entries = await self._entries(UNPUBLISHED, stale, batch)

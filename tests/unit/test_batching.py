@@ -340,6 +340,13 @@ class FakeCollection:
         upserts = [{"index": index, "_id": new_id} for index, new_id in upserted.items()]
         return BulkWriteResult({"nMatched": matched, "upserted": upserts}, acknowledged=True)
 
+    async def delete_many(self, query: dict[str, Any]) -> None:
+        ids = query["_id"]["$in"]
+        self.commands.append(("delete_many", ids))
+        await asyncio.sleep(0)
+        for document_id in ids:
+            self.documents.pop(document_id, None)
+
     def find(self, query: dict[str, Any], projection: dict[str, int] | None = None) -> FakeCursor:
         self.commands.append(("find", query))
         ((field, condition),) = query.items()
@@ -359,6 +366,20 @@ async def test_concurrent_inserts_share_one_command_and_each_learns_whether_it_c
     )
     assert created == [True, False, True, False]
     assert things.commands == [("insert_many", ["a", "old", "b", "a"])]
+
+
+async def test_concurrent_deletes_by_id_share_one_command_and_an_absent_one_is_fine() -> None:
+    store, things = StoreBatcher(), FakeCollection()
+    things.documents = {"a": {"_id": "a"}, "b": {"_id": "b"}, "c": {"_id": "c"}}
+
+    await asyncio.gather(
+        store.delete_by_id(things, "a"),
+        store.delete_by_id(things, "gone"),
+        store.delete_by_id(things, "c"),
+        store.delete_by_id(things, "a"),
+    )
+    assert things.commands == [("delete_many", ["a", "gone", "c"])]
+    assert set(things.documents) == {"b"}
 
 
 async def test_concurrent_reads_by_id_share_one_command_and_get_their_own_copies() -> None:
