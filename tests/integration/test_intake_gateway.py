@@ -8,7 +8,6 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,11 +27,10 @@ from contracts import (
     deterministic_id,
     topics,
 )
-from services.common.settings import settings_for
-from services.common.topics_admin import ensure_topics
-from services.intake.app import LIFECYCLE_TOPICS, create_app
+from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.config import IntakeConfig
+from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
 
 if TYPE_CHECKING:
@@ -70,24 +68,11 @@ async def gateway(infra: Infra, run_prefix: str) -> AsyncIterator[Gateway]:
     prefix = f"{run_prefix}gw-"
     needed = [fmt.topic for fmt in CHANNEL_FORMATS] + [*LIFECYCLE_TOPICS]
     needed += [topics.APPEALS_REGISTERED, topics.APPEALS_REJECTED, topics.APPEALS_DLQ]
-    await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(needed, 1), prefix)
-    settings = settings_for(
-        "intake",
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_url=infra.mongodb_url,
-        topic_prefix=prefix,
-        database_prefix=prefix,
-    )
-    config = IntakeConfig(api_keys=f"reception:{RECEPTION_KEY},emailbridge:{BRIDGE_KEY}")
-    app = create_app(settings, config)
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-        stack.push_async_callback(mongo.close)
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        yield Gateway(app, prefix, infra.kafka_bootstrap_servers, mongo, producer)
+    keys = f"reception:{RECEPTION_KEY},emailbridge:{BRIDGE_KEY}"
+    async with running_intake(infra, prefix, dict.fromkeys(needed, 1), keys) as running:
+        yield Gateway(
+            running.app, prefix, infra.kafka_bootstrap_servers, running.mongo, running.producer
+        )
 
 
 def appeal(channel_appeal_id: str, **changes: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import re
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from starlette.applications import Starlette
 
@@ -40,13 +38,13 @@ from contracts import (
 )
 from services.common.runtime import create_runtime
 from services.common.settings import settings_for
-from services.common.topics_admin import ensure_topics
 from services.common.workdays import WorkingCalendar
-from services.intake.app import LIFECYCLE_TOPICS, create_app
+from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.config import IntakeConfig
 from services.intake.service import TIMELINES, IntakeService, timeline_entry_id
 from services.intake.timeline import timeline_entry
+from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
 
 if TYPE_CHECKING:
@@ -112,24 +110,11 @@ async def intake(infra: Infra, run_prefix: str) -> AsyncIterator[Intake]:
     plan |= dict.fromkeys(LIFECYCLE_TOPICS, 3)  # several partitions: batches mix them
     plan |= dict.fromkeys([topics.APPEALS_REGISTERED, topics.APPEALS_REJECTED], 1)
     plan |= {topics.APPEALS_DLQ: 1}
-    await ensure_topics(infra.kafka_bootstrap_servers, plan, prefix)
-    settings = settings_for(
-        "intake",
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_url=infra.mongodb_url,
-        topic_prefix=prefix,
-        database_prefix=prefix,
-    )
-    app = create_app(settings, IntakeConfig(api_keys=f"reception:{KEY}"))
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-        stack.push_async_callback(mongo.close)
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
-        await producer.start()
-        stack.push_async_callback(producer.stop)
-        timelines = mongo[settings.database_name][TIMELINES]
-        yield Intake(app, prefix, infra.kafka_bootstrap_servers, timelines, producer)
+    async with running_intake(infra, prefix, plan, f"reception:{KEY}") as running:
+        timelines = running.mongo[running.settings.database_name][TIMELINES]
+        yield Intake(
+            running.app, prefix, infra.kafka_bootstrap_servers, timelines, running.producer
+        )
 
 
 def like(model: type[Event], appeal_id: str, event_id: str, **changes: Any) -> Any:
