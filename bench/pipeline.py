@@ -28,9 +28,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import Call1414Appeal, deterministic_id, topics
+from reference.agencies import AgencyRegistry
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.intake.validation import iin_problem
-from services.routing.registry import AgencyRegistry
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "routing", "sla", "notify")

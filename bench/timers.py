@@ -31,9 +31,9 @@ from pymongo import AsyncMongoClient
 
 from bench.pipeline import percentiles, proc_status_mb, services_as_processes
 from contracts import AppealRouted, DeadlineKind, topics
+from reference.agencies import AgencyRegistry
+from reference.calendar import WorkingCalendar
 from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, ensure_topics, planned_topics
-from services.common.workdays import WorkingCalendar
-from services.routing.registry import AgencyRegistry
 from services.sla.store import DUE, TIMERS, due_entries, encode_entry
 from services.sla.timers import new_timer, timer_id
 

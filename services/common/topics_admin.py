@@ -11,6 +11,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from pymongo import AsyncMongoClient
 
 from contracts import agency_inbox, topics
+from reference.agencies import AgencyRegistry
 
 # Channel and lifecycle topics carry the load and are keyed by appeal id: more partitions let
 # more consumer instances share them. Inboxes and the dead-letter topic are low-volume.
@@ -95,8 +96,6 @@ async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None
 
 def main() -> None:
     import os
-
-    from services.routing.registry import AgencyRegistry
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = os.environ.get("TYNDAU_TOPIC_PREFIX", "")

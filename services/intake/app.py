@@ -44,6 +44,7 @@ from contracts import (
     HttpGatewayAppeal,
     topics,
 )
+from reference.calendar import CalendarYearNotCovered, WorkingCalendar
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
@@ -55,7 +56,6 @@ from services.common.messaging import (
 )
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
-from services.common.workdays import CalendarYearNotCovered, WorkingCalendar
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS, read_channel_message
 from services.intake.config import IntakeConfig

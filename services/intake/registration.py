@@ -22,11 +22,9 @@ from contracts import (
     Channel,
     deterministic_id,
 )
-from services.common.workdays import WorkingCalendar
+from reference import statute
+from reference.calendar import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection
-
-# Art. 76: an appeal is considered within 15 working days of registration.
-ANSWER_WORKING_DAYS = 15
 
 KIND_PREFIX = {
     AppealKind.APPLICATION: "ZA",
@@ -52,7 +50,7 @@ def registration_number(kind: AppealKind, registration_day: date, sequence: int)
 
 def registration_time(draft: AppealDraft, calendar: WorkingCalendar) -> datetime:
     """Art. 64: received after hours or on a day off → the next working day, 09:00."""
-    return calendar.registration_time(draft.received_at)
+    return statute.registration_time(calendar, draft.received_at)
 
 
 def register(
@@ -87,7 +85,7 @@ def register(
         urgent=draft.urgent,
         received_at=draft.received_at,
         registered_at=registered_at,
-        answer_due_at=calendar.deadline(registered_at, ANSWER_WORKING_DAYS),
+        answer_due_at=statute.answer_deadline(calendar, registered_at),
         repeat_of=repeat_of,
     )
 

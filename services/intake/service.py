@@ -60,12 +60,12 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
+from reference.calendar import WorkingCalendar
 from services.common.batching import KeyedLock, StoreBatcher
 from services.common.keys import RANGE_END
 from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
-from services.common.workdays import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection
 from services.intake.config import IntakeConfig
 from services.intake.numbers import REGISTRATION_NUMBERS, DailySequence, ensure_number_indexes

@@ -19,7 +19,7 @@ nobody is told; that is logged and counted (`tyndau_notify_unaddressed_total`), 
 silent. An agency's production directory would be an HR/IDM integration; this shape is what
 it would have to provide.
 
-Body names come from the agency registry routing ships (`services/routing/agencies.json`,
+Body names come from the shared agency registry (`reference/agencies.json`,
 read as data — notify never reads routing's database); a name in the directory overrides
 it, and an unknown body is shown by its code.
 """
@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import Language, RecipientRole
-from services.routing.registry import AgencyRegistry
+from reference.agencies import AgencyRegistry
 
 log = logging.getLogger("tyndau.notify.directory")
 
@@ -90,7 +90,7 @@ def parse_directory(source: str | None) -> dict[str, AgencyEntry]:
 
 
 def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
-    """Names per agency code and language, from routing's agency registry (data)."""
+    """Names per agency code and language, from the shared agency registry (data)."""
     try:
         registry = AgencyRegistry.from_file(Path(path)) if path else AgencyRegistry.default()
     except (OSError, KeyError, ValueError) as exc:

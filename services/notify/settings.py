@@ -82,7 +82,7 @@ class NotifySettings(ServiceSettings):
         default=None,
         validation_alias="NOTIFY_AGENCY_NAMES_FILE",
         description="Agency registry JSON to read body names from; default: the registry "
-        "routing ships (services/routing/agencies.json).",
+        "every service reads (reference/agencies.json).",
     )
 
     # --- quiet hours (local time, Asia/Almaty) -----------------------------------------

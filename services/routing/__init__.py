@@ -1,7 +1,8 @@
 """Routing: sends each registered appeal to the body competent for its category and place.
 
-Owns: the agency registry (agencies.json) and the text classifier's stems (classifier.json),
-both versioned data; the routing rules and every decision with the rule that made it
+Owns: the ranking of the shared agency registry (`reference/agencies.json`) — what "the most
+specific competent body" means (ranking.py) — and the text classifier's stems
+(classifier.json, versioned data); the routing rules and every decision with the rule that made it
 (`decisions`, one per appeal and hop); `appeals.routed.v1`, `appeals.triage.v1` and the
 agencies' inbox topics; re-routing on `agency.redirected` and on human triage decisions
 (`appeals.triage.decisions.v1`). Does not register appeals (intake) or watch deadlines (sla):

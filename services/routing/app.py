@@ -35,6 +35,7 @@ from contracts import (
     TriageDecided,
     topics,
 )
+from reference.agencies import Agency, AgencyRegistry
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
@@ -42,7 +43,7 @@ from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.routing.decisions import Rules
 from services.routing.policy import RoutingPolicy
-from services.routing.registry import Agency, AgencyRegistry
+from services.routing.ranking import competent_bodies
 from services.routing.service import RoutingMetrics, RoutingService
 from services.routing.store import DecisionStore, ensure_indexes
 
@@ -141,7 +142,7 @@ def registry_routes(registry: AgencyRegistry) -> list[Route]:
             bodies = list(registry.by_code.values())
         else:
             try:
-                bodies = registry.competent(Category(category), kato)
+                bodies = competent_bodies(registry, Category(category), kato)
             except ValueError:
                 return JSONResponse({"error": "unknown_category", "category": category}, 400)
         return JSONResponse(

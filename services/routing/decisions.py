@@ -51,12 +51,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contracts import AppealRedirected, AppealRegistered, Category, TriageCandidate, TriageDecided
-from services.common.workdays import CalendarYearNotCovered, WorkingCalendar
+from reference.agencies import Agency, AgencyRegistry
+from reference.calendar import CalendarYearNotCovered, WorkingCalendar
+from reference.statute import forwarding_deadline
 from services.routing.classifier import Classification, TextClassifier
 from services.routing.policy import RoutingPolicy
-from services.routing.registry import Agency, AgencyRegistry
-
-FORWARDING_WORKING_DAYS = 3  # Art. 65
+from services.routing.ranking import competent_bodies, only_fallback_is_competent
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,7 @@ class Rules:
     def forward_deadline(self, received_at: datetime) -> datetime | None:
         """Art. 65: 3 working days from receipt (as registered under Art. 64)."""
         try:
-            registered = self.calendar.registration_time(received_at)
-            return self.calendar.deadline(registered, FORWARDING_WORKING_DAYS)
+            return forwarding_deadline(self.calendar, received_at)
         except CalendarYearNotCovered:
             # A year the calendar has no data for must not block routing; sla reports it.
             return None
@@ -316,7 +315,9 @@ def decide_redirect(
         )
 
     remaining = [
-        body for body in registry.competent(state.category, kato) if body.code not in declined
+        body
+        for body in competent_bodies(registry, state.category, kato)
+        if body.code not in declined
     ]
     if not remaining:
         return Triaged(
@@ -389,8 +390,8 @@ def _working_category(
     appeal: AppealRegistered, rules: Rules
 ) -> tuple[Category, Classification | None]:
     """The category to route on, and the classification if the text was consulted."""
-    if appeal.category is not Category.OTHER and not rules.registry.only_fallback_is_competent(
-        appeal.category, appeal.region_kato
+    if appeal.category is not Category.OTHER and not only_fallback_is_competent(
+        rules.registry, appeal.category, appeal.region_kato
     ):
         return appeal.category, None
     classification = rules.classifier.classify(appeal.subject, appeal.text)
@@ -407,13 +408,13 @@ def _addressed_is_competent(
     Government Office about lifts in Astana is forwarded to whoever handles lifts there."""
     if addressed is None or not addressed.is_competent(category, kato):
         return False
-    return addressed.code != registry.fallback or registry.only_fallback_is_competent(
-        category, kato
+    return addressed.code != registry.fallback or only_fallback_is_competent(
+        registry, category, kato
     )
 
 
 def _most_specific(registry: AgencyRegistry, category: Category, kato: str | None) -> Agency:
-    candidates = registry.competent(category, kato)
+    candidates = competent_bodies(registry, category, kato)
     if not candidates:
         # The registry is validated so that a national body covers every category; reaching
         # this means the data is broken, and the message will be retried, not dropped.
@@ -463,10 +464,10 @@ def _candidates(
             add(_most_specific(registry, score.category, kato), score.confidence, TEXT_CLASSIFIED)
     add(registry.get(suggested), 0.5, REDIRECT_SUGGESTED)
     if category is not Category.OTHER:
-        for body in registry.competent(category, kato):
+        for body in competent_bodies(registry, category, kato):
             add(body, 0.3, MOST_SPECIFIC)
     add(registry.get(appeal.addressed_to), 0.2, ADDRESSED_CANDIDATE)
     # The local body of general competence (the akimat), or the catch-all without a place.
-    add(next(iter(registry.competent(Category.OTHER, kato)), None), 0.1, GENERAL_COMPETENCE)
+    add(next(iter(competent_bodies(registry, Category.OTHER, kato)), None), 0.1, GENERAL_COMPETENCE)
     ranked = sorted(found.values(), key=lambda c: -c.confidence)
     return tuple(ranked[: rules.policy.triage_candidates])

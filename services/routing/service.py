@@ -37,6 +37,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
+from reference.agencies import AgencyRegistry
 from services.routing.decisions import (
     Decision,
     Routed,
@@ -46,7 +47,6 @@ from services.routing.decisions import (
     decide_redirect,
     decide_route,
 )
-from services.routing.registry import AgencyRegistry
 from services.routing.store import DecisionStore, decision_key
 
 log = logging.getLogger("tyndau.routing")

@@ -3,7 +3,7 @@ working-day calendar.
 
 Owns: the `sla` database (`timers`, `due`, `breaches`, `tallies`, `pending_actions`,
 `parked_appeals`) and `sla.events.v1` (started, warning, breached, stopped, extension
-refused). Does not own: the calendar (`services.common.workdays`, shared), routing
+refused). Does not own: the calendar (`reference.calendar`, shared), routing
 decisions, notifications, or the registry of bodies (read for escalation).
 
 Timers

@@ -23,12 +23,13 @@ from contracts import (
     SlaTimerEvent,
     topics,
 )
+from reference.agencies import AgencyRegistry
+from reference.calendar import WorkingCalendar
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
-from services.common.workdays import WorkingCalendar
 from services.sla.clock import Clock, SystemClock
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
@@ -53,18 +54,21 @@ class SlaConfig(BaseSettings):
         default_factory=dict,
         description="Supervising body per body code; overrides the agency registry's parent.",
     )
-    default_supervisor: str = "government-office"
+    default_supervisor: str | None = Field(
+        default=None,
+        description="Supervisor of bodies without one; default: the registry's catch-all body.",
+    )
     lookahead_seconds: float = 2.0
     poll_interval_seconds: float = 0.5
     batch_size: int = 500
     gauge_interval_seconds: float = 15.0
 
-    def policy(self) -> SlaPolicy:
+    def policy(self, registry: AgencyRegistry) -> SlaPolicy:
         return SlaPolicy(
             warning_working_days=self.warning_working_days,
             escalation_levels=self.escalation_levels,
-            supervisors={**registry_supervisors(), **self.supervisors},
-            default_supervisor=self.default_supervisor,
+            supervisors={**registry.supervisors(), **self.supervisors},
+            default_supervisor=self.default_supervisor or registry.fallback,
         )
 
     def firing(self) -> FiringSettings:
@@ -74,17 +78,6 @@ class SlaConfig(BaseSettings):
             batch_size=self.batch_size,
             gauge_interval=self.gauge_interval_seconds,
         )
-
-
-def registry_supervisors() -> dict[str, str]:
-    """Each body's supervising body, from the versioned agency registry (its `parent`)."""
-    from services.routing.registry import AgencyRegistry
-
-    return {
-        code: agency.parent
-        for code, agency in AgencyRegistry.default().by_code.items()
-        if agency.parent is not None
-    }
 
 
 def create_app(
@@ -114,7 +107,13 @@ def create_app(
         await publish_event(runtime, topics.SLA_EVENTS, event)
 
     service = TimerService(
-        store, publish, clock, calendar, policy or config.policy(), metrics, tallies=tallies
+        store,
+        publish,
+        clock,
+        calendar,
+        policy or config.policy(AgencyRegistry.default()),
+        metrics,
+        tallies=tallies,
     )
 
     async def recount(shards: frozenset[int]) -> None:

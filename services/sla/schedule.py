@@ -3,18 +3,20 @@ extension stands, whom a breach escalates to, what a firing does to a timer.
 
 No I/O and no clock: every function takes "now" and the calendar as arguments, so the rules
 are tested without a broker, a store or waiting. The working-day arithmetic itself belongs to
-`services.common.workdays.WorkingCalendar`; this module only asks it questions.
+`reference.calendar.WorkingCalendar` and the statutory terms to `reference.statute`; this
+module only asks them questions.
 """
 
 from __future__ import annotations
 
-import calendar as gregorian
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.common.workdays import WorkingCalendar
+from reference.agencies import AgencyRegistry
+from reference.calendar import WorkingCalendar
+from reference.statute import extension_cap
 
 OPEN = "open"
 BREACHED = "breached"
@@ -36,14 +38,13 @@ class SlaPolicy:
 
     # Warn this many working days before a deadline (DESIGN §2 default: 3 and 1).
     warning_working_days: tuple[int, ...] = (3, 1)
-    # Art. 76: an extension may not go beyond this many calendar months from receipt.
-    extension_cap_months: int = 2
     # Whom a breach escalates to, in order: `head` → "<body>:head", `supervisor` → the body's
     # supervising body; any other entry is used as it is (e.g. a prosecutor's office code).
     escalation_levels: tuple[str, ...] = (HEAD, SUPERVISOR)
-    # Supervising body of each body; bodies not listed escalate to `default_supervisor`.
+    # Supervising body of each body; bodies not listed escalate to `default_supervisor`,
+    # by default the agency registry's catch-all body (the Government Office).
     supervisors: Mapping[str, str] = field(default_factory=dict)
-    default_supervisor: str = "government-office"
+    default_supervisor: str = field(default_factory=lambda: AgencyRegistry.default().fallback)
 
     def __post_init__(self) -> None:
         if any(n < 1 for n in self.warning_working_days):
@@ -135,13 +136,6 @@ def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
 # --- extensions and stops -----------------------------------------------------------------
 
 
-def add_calendar_months(day: date, months: int) -> date:
-    """``day`` plus whole calendar months, clamped to the month's end (31 Dec + 2 → 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, gregorian.monthrange(year, month)[1]))
-
-
 def extension_refusal(
     calendar: WorkingCalendar,
     policy: SlaPolicy,
@@ -151,8 +145,9 @@ def extension_refusal(
 ) -> str | None:
     """Why an extension of the answer deadline cannot stand, or None if it is accepted.
 
-    The cap is a calendar date: the new deadline's local date may be at most
-    ``extension_cap_months`` after the local date of receipt (Art. 76).
+    The cap is a calendar date (`reference.statute.extension_cap`, Art. 76): the new
+    deadline's local date may be at most two calendar months after the local date of
+    receipt.
     """
     if timer["state"] == STOPPED:
         return EXTENSION_AFTER_ANSWER
@@ -160,9 +155,7 @@ def extension_refusal(
         return EXTENSION_AFTER_DEADLINE
     if new_due_at <= timer["due_at"]:
         return EXTENSION_NOT_LATER
-    received_day = timer["received_at"].astimezone(calendar.tz).date()
-    cap = add_calendar_months(received_day, policy.extension_cap_months)
-    if new_due_at.astimezone(calendar.tz).date() > cap:
+    if new_due_at.astimezone(calendar.tz).date() > extension_cap(calendar, timer["received_at"]):
         return EXTENSION_TOO_LONG
     return None
 

@@ -29,8 +29,9 @@ from contracts import (
     SlaTimerEvent,
     SlaTimerStarted,
 )
+from reference.calendar import WorkingCalendar
+from reference.statute import registration_time
 from services.common.batching import all_of
-from services.common.workdays import WorkingCalendar
 from services.sla.clock import Clock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import (
@@ -96,7 +97,7 @@ class TimerService:
         then publish while reading the parked-actions marker. The two timers are independent
         documents, so they are armed side by side."""
         now = self.clock.now()
-        registered_at = self.calendar.registration_time(routed.received_at)
+        registered_at = registration_time(self.calendar, routed.received_at)
         answer_id = timer_id(routed.appeal_id, DeadlineKind.ANSWER)
         started: list[SlaTimerEvent] = []
 
@@ -109,7 +110,7 @@ class TimerService:
             day0 = (
                 registered_at
                 if routed.hop == 0
-                else self.calendar.registration_time(routed.occurred_at)
+                else registration_time(self.calendar, routed.occurred_at)
             )
             arming.append(
                 self._arm(routed, DeadlineKind.FORWARDING, routed.forward_due_at, day0, shard, now)

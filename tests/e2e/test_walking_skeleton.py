@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from contracts import deterministic_id, topics
-from services.common.workdays import WorkingCalendar
+from reference.calendar import WorkingCalendar
 from tests.support.system import RunningSystem, TopicWatcher, eventually
 
 ALMATY = timezone(timedelta(hours=5))

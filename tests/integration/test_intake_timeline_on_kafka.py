@@ -36,9 +36,9 @@ from contracts import (
     SlaWarning,
     topics,
 )
+from reference.calendar import WorkingCalendar
 from services.common.runtime import create_runtime
 from services.common.settings import settings_for
-from services.common.workdays import WorkingCalendar
 from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.config import IntakeConfig

@@ -12,8 +12,8 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from contracts import AppealRedirected, AppealRegistered, Category, Event, deterministic_id
+from reference.agencies import AgencyRegistry
 from services.routing.decisions import Rules
-from services.routing.registry import AgencyRegistry
 from services.routing.service import RoutingMetrics, RoutingService
 from services.routing.store import DecisionStore, decision_key, ensure_indexes
 from tests.conftest import Infra

@@ -19,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, monitoring
 
 from contracts import AppealAnswered, SlaTimerEvent, topics
-from services.common.workdays import WorkingCalendar
+from reference.calendar import WorkingCalendar
 from services.sla.clock import ManualClock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from starlette.applications import Starlette
 
 from contracts import topics
-from services.common.workdays import WorkingCalendar
+from reference.calendar import WorkingCalendar
 from services.sla.clock import ManualClock
 from tests.conftest import Infra
 from tests.integration.test_sla_timers import (

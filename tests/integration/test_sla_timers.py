@@ -29,9 +29,9 @@ from contracts import (
     deterministic_id,
     topics,
 )
+from reference.calendar import WorkingCalendar
 from services.common.settings import settings_for
 from services.common.topics_admin import ensure_topics
-from services.common.workdays import WorkingCalendar
 from services.sla.app import create_app
 from services.sla.clock import ManualClock
 from services.sla.firing import FiringSettings

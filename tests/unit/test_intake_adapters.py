@@ -24,8 +24,8 @@ from contracts import (
     IKomek109Appeal,
     Language,
 )
+from reference.calendar import WorkingCalendar
 from services.common.messaging import Undecodable
-from services.common.workdays import WorkingCalendar
 from services.intake.adapters import (
     AppealDraft,
     Rejection,

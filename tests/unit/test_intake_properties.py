@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import AppealRegistered, AppealRejected, HttpGatewayAppeal
+from reference.calendar import WorkingCalendar
 from services.common.messaging import Undecodable
-from services.common.workdays import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection, adapt_http
 from services.intake.channels import CHANNEL_FORMATS, ChannelFormat, read_channel_message
 from services.intake.registration import register, rejected_event

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from contracts import AppealKind, Call1414Appeal, Category, Channel, Language
-from services.common.workdays import WorkingCalendar
+from reference.calendar import WorkingCalendar
 from services.intake.adapters import AppealDraft, Rejection, adapt_1414
 from services.intake.registration import register, registration_number, rejected_event
 

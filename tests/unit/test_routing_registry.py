@@ -1,12 +1,14 @@
-"""The agency registry and the routing decision (services/routing/registry.py, decisions.py)."""
+"""The agency registry (reference/agencies.py) and routing's ranking and first decision
+(services/routing/ranking.py, decisions.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from contracts import REGION_KATO, AppealRegistered, Category, agency_inbox
+from reference.agencies import Agency, AgencyRegistry, Level
 from services.routing.decisions import MOST_SPECIFIC_RULE, decide_route
-from services.routing.registry import Agency, AgencyRegistry, Level
+from services.routing.ranking import competent_bodies
 
 ASTANA_ALMATY_DISTRICT = "711210000"
 
@@ -80,7 +82,7 @@ def test_every_category_has_a_competent_national_body(registry: AgencyRegistry) 
     for category in Category:
         assert any(
             body.level is Level.NATIONAL and "" in body.jurisdiction
-            for body in registry.competent(category, None)
+            for body in competent_bodies(registry, category, None)
         ), category
 
 
@@ -142,7 +144,7 @@ def test_competent_ranks_longer_kato_prefixes_first() -> None:
         require_national_fallback=False,
     )
 
-    ranked = registry.competent(Category.UTILITIES_HEATING, ASTANA_ALMATY_DISTRICT)
+    ranked = competent_bodies(registry, Category.UTILITIES_HEATING, ASTANA_ALMATY_DISTRICT)
 
     # almaty-city has no jurisdiction over 71…, so it is not a candidate at all.
     assert [body.code for body in ranked] == ["astana-almaty-district", "astana", "national"]
@@ -158,8 +160,10 @@ def test_competent_leaves_out_bodies_that_are_not_competent_for_the_category() -
         require_national_fallback=False,
     )
 
-    assert [b.code for b in registry.competent(Category.POLICE, "711210000")] == ["national"]
-    assert registry.competent(Category.HEALTH, "711210000") == []
+    assert [b.code for b in competent_bodies(registry, Category.POLICE, "711210000")] == [
+        "national"
+    ]
+    assert competent_bodies(registry, Category.HEALTH, "711210000") == []
 
 
 def test_equally_specific_bodies_are_ranked_by_code_so_the_choice_is_stable() -> None:
@@ -171,7 +175,9 @@ def test_equally_specific_bodies_are_ranked_by_code_so_the_choice_is_stable() ->
         ],
         require_national_fallback=False,
     )
-    assert [b.code for b in registry.competent(Category.UTILITIES_HEATING, "711210000")] == [
+    assert [
+        b.code for b in competent_bodies(registry, Category.UTILITIES_HEATING, "711210000")
+    ] == [
         "alpha",
         "zeta",
     ]
@@ -183,7 +189,9 @@ def test_without_a_place_only_bodies_with_nationwide_jurisdiction_are_competent(
         [agency("national", Level.NATIONAL, ("",)), agency("astana", Level.CITY, ("71",))],
         require_national_fallback=False,
     )
-    assert [b.code for b in registry.competent(Category.UTILITIES_HEATING, None)] == ["national"]
+    assert [b.code for b in competent_bodies(registry, Category.UTILITIES_HEATING, None)] == [
+        "national"
+    ]
 
 
 def test_routing_fails_loudly_when_no_body_is_competent() -> None:

@@ -1,4 +1,4 @@
-"""The bundled competence registry (services/routing/agencies.json) covers who the issue says
+"""The bundled competence registry (reference/agencies.json) covers who the issue says
 it must, consistently; and `GET /v1/agencies` serves it."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import pytest
 from starlette.applications import Starlette
 
 from contracts import IKOMEK_CATEGORY_MAP, IKOMEK_DISTRICT_KATO, REGION_KATO, Category
+from reference.agencies import Agency, AgencyRegistry, Level
 from services.routing.app import registry_routes
-from services.routing.registry import Agency, AgencyRegistry, Level
+from services.routing.ranking import competent_bodies
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_every_category_in_every_region_reaches_a_body_with_jurisdiction_there(
     registry: AgencyRegistry, prefix: str, category: Category
 ) -> None:
     kato = f"{prefix}1010000"
-    [first, *_] = registry.competent(category, kato)
+    [first, *_] = competent_bodies(registry, category, kato)
     assert first.covers(kato) is not None
 
 
@@ -128,14 +129,16 @@ def test_every_ikomek_category_stays_in_astana(
     registry: AgencyRegistry, ikomek_category: str
 ) -> None:
     for kato in IKOMEK_DISTRICT_KATO.values():
-        [first, *_] = registry.competent(IKOMEK_CATEGORY_MAP[ikomek_category], kato)
+        [first, *_] = competent_bodies(registry, IKOMEK_CATEGORY_MAP[ikomek_category], kato)
         assert first.jurisdiction[0].startswith("71"), (ikomek_category, first.code)
 
 
 def test_a_housing_appeal_goes_to_the_district_before_the_city(
     registry: AgencyRegistry,
 ) -> None:
-    codes = [b.code for b in registry.competent(Category.HOUSING, IKOMEK_DISTRICT_KATO["NURA"])]
+    codes = [
+        b.code for b in competent_bodies(registry, Category.HOUSING, IKOMEK_DISTRICT_KATO["NURA"])
+    ]
     assert codes[:3] == ["akimat-astana-nura", "astana-housing", "akimat-astana"]
     assert codes[-1] == "government-office"
 
@@ -160,7 +163,7 @@ def test_on_the_same_territory_the_narrower_body_is_more_specific() -> None:
         require_national_fallback=False,
     )
 
-    codes = [b.code for b in registry.competent(Category.UTILITIES_HEATING, "711210000")]
+    codes = [b.code for b in competent_bodies(registry, Category.UTILITIES_HEATING, "711210000")]
     assert codes == ["b-energy", "a-akimat"]
 
 

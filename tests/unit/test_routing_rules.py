@@ -27,6 +27,7 @@ from services.routing.decisions import (
     decide_route,
 )
 from services.routing.policy import RoutingPolicy
+from services.routing.ranking import competent_bodies
 
 ASTANA_YESIL = "711610000"
 NOW = datetime.fromisoformat("2026-03-06T15:10:00+05:00")
@@ -309,7 +310,9 @@ def test_more_declines_than_the_hop_limit_send_the_appeal_to_triage(rules: Rules
 
 
 def test_when_every_competent_body_has_declined_the_appeal_goes_to_triage(rules: Rules) -> None:
-    everyone = [b.code for b in rules.registry.competent(Category.UTILITIES_HEATING, "711210000")]
+    everyone = [
+        b.code for b in competent_bodies(rules.registry, Category.UTILITIES_HEATING, "711210000")
+    ]
     *declined, last = everyone
     generous = Rules(rules.registry, rules.classifier, RoutingPolicy(max_hops=10), rules.calendar)
 

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.common.workdays import WorkingCalendar
+from reference.calendar import WorkingCalendar
+from reference.statute import add_calendar_months
 from services.sla.schedule import (
     EXTENSION_AFTER_ANSWER,
     EXTENSION_AFTER_DEADLINE,
@@ -18,7 +19,6 @@ from services.sla.schedule import (
     OPEN,
     STOPPED,
     SlaPolicy,
-    add_calendar_months,
     escalation_targets,
     extension_changes,
     extension_refusal,

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from contracts import agency_inbox, topics
+from reference.agencies import AgencyRegistry
 from services.common.topics_admin import planned_topics
-from services.routing.registry import AgencyRegistry
 
 CHANNEL_TOPICS = (topics.CHANNEL_1414, topics.CHANNEL_IKOMEK109, topics.CHANNEL_EOTINISH)
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.common.workdays import (
+from reference.calendar import (
     CalendarYearNotCovered,
     WorkingCalendar,
     load_bundled_calendar_data,

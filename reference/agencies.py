@@ -1,18 +1,15 @@
-"""The agency registry: which bodies exist, where they have jurisdiction, what they are
-competent for. Versioned data (agencies.json); this module only loads and queries it.
+"""The agency registry: which state bodies exist, where they have jurisdiction, what they
+are competent for and who supervises whom. Versioned data (`agencies.json`, beside this
+module); every service reads it from here — routing to choose a body, sla to escalate a
+breach to the supervising body, notify to name bodies in messages, the topic plan to create
+one inbox per top-level body.
 
-Owns: the shape of a body, the registry's integrity checks (unique codes, known parents, no
-parent cycles, a national body for every category, a named catch-all) and the ranking that
-"most specific competent body" means. Does not own: which rule applies to an appeal
-(decisions.py) or anything about storage and Kafka.
-
-Ranking, most specific first:
-1. the longest KATO prefix of the body's jurisdiction matching the place (a district's
-   4 digits beat a city's or region's 2, which beat the nationwide ``""``);
-2. on equal territory, the narrower body — fewer competences — wins: a city department
-   for heating beats the city akimat, whose general competence also names heating, and a
-   ministry beats the Government Office;
-3. then the code, so the choice is stable.
+Owns: the shape of a body, loading the bundled data, and the registry's integrity checks
+(unique codes that can name a topic, known parents, no parent cycles, a national body for
+every category, a nationwide catch-all), plus the facts a body answers about itself
+(jurisdiction over a place, competence for a category) and the supervision chain
+(`supervisor_of`). Does not own: which body is *most* specific for an appeal — that ranking
+is routing's (`services/routing/ranking.py`) — nor anything about storage and Kafka.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import Category, agency_inbox
 
-REGISTRY_PATH = Path(__file__).with_name("agencies.json")
+BUNDLED_REGISTRY_PATH = Path(__file__).with_name("agencies.json")
 
 
 class Level(StrEnum):
@@ -108,7 +105,7 @@ class AgencyRegistry:
     @classmethod
     @cache
     def default(cls) -> AgencyRegistry:
-        return cls.from_file(REGISTRY_PATH)
+        return cls.from_file(BUNDLED_REGISTRY_PATH)
 
     @classmethod
     def from_file(cls, path: Path) -> AgencyRegistry:
@@ -122,19 +119,10 @@ class AgencyRegistry:
     def get(self, code: str | None) -> Agency | None:
         return self.by_code.get(code) if code else None
 
-    def competent(self, category: Category, kato: str | None) -> list[Agency]:
-        """Bodies competent for `category` with jurisdiction over `kato`, most specific first
-        (see the module docstring for the ranking)."""
-        ranked = [
-            (depth, agency)
-            for agency in self.by_code.values()
-            if category in agency.competences and (depth := agency.covers(kato)) is not None
-        ]
-        ranked.sort(key=lambda pair: (-pair[0], len(pair[1].competences), pair[1].code))
-        return [agency for _, agency in ranked]
-
-    def only_fallback_is_competent(self, category: Category, kato: str | None) -> bool:
-        """True when no body but the catch-all takes `category` at `kato`: no specialised
-        rule covers it, so the text may know better."""
-        codes = [agency.code for agency in self.competent(category, kato)]
-        return self.fallback is not None and codes in ([], [self.fallback])
+    def supervisors(self) -> dict[str, str]:
+        """Each body's supervising body, for those that have a parent."""
+        return {
+            code: agency.parent
+            for code, agency in self.by_code.items()
+            if agency.parent is not None
+        }

@@ -1,0 +1,71 @@
+"""The terms of the Administrative Procedural Code of the Republic of Kazakhstan (2020, in
+force 2021) as Tyndau counts them — the one place where a statutory period is written down.
+
+- Art. 64: an appeal is registered on receipt; one received outside working hours or on a
+  day off is registered at the start of the next working day (`registration_time`).
+- Art. 65: a body without competence forwards the appeal to the competent body within
+  `FORWARDING_WORKING_DAYS` working days of its receipt, and tells the applicant
+  (`forwarding_deadline`).
+- Art. 76: the appeal is considered within `ANSWER_WORKING_DAYS` working days of receipt
+  (`answer_deadline`); the head of the body may extend that by a reasoned decision, but not
+  beyond `EXTENSION_CAP_MONTHS` calendar months from receipt in total (`extension_cap`), and
+  the applicant is told of the extension within `EXTENSION_NOTICE_WORKING_DAYS` working days.
+- Art. 91: a deadline that passes without a decision counts as a refusal — a breach.
+
+The counting convention of this project (DESIGN.md §2): the registration day is day 0 and a
+term of N working days ends at the end of work (18:00 local time) on the N-th working day
+after it; which days are working days, the hours and the time zone belong to the working-day
+calendar (`reference.calendar.WorkingCalendar`), which this module asks. Pure: no clock, no
+I/O; callers pass the moments.
+"""
+
+from __future__ import annotations
+
+import calendar as gregorian
+from datetime import date, datetime
+
+from reference.calendar import WorkingCalendar
+
+FORWARDING_WORKING_DAYS = 3
+"""Art. 65: working days a body without competence has to forward an appeal."""
+
+ANSWER_WORKING_DAYS = 15
+"""Art. 76 (1): working days within which an appeal is considered."""
+
+EXTENSION_CAP_MONTHS = 2
+"""Art. 76 (2): an extended term ends at most this many calendar months after receipt."""
+
+EXTENSION_NOTICE_WORKING_DAYS = 3
+"""Art. 76 (2): working days within which the applicant is told of an extension."""
+
+
+def registration_time(calendar: WorkingCalendar, received_at: datetime) -> datetime:
+    """Art. 64: when an appeal received at `received_at` counts as registered — at once
+    within working hours, else at the start of the next working day (start of work that day
+    when it came before it)."""
+    return calendar.registration_time(received_at)
+
+
+def answer_deadline(calendar: WorkingCalendar, registered_at: datetime) -> datetime:
+    """Art. 76: the end of the consideration term of an appeal registered at
+    `registered_at` (day 0)."""
+    return calendar.deadline(registered_at, ANSWER_WORKING_DAYS)
+
+
+def forwarding_deadline(calendar: WorkingCalendar, received_at: datetime) -> datetime:
+    """Art. 65: the end of the forwarding term of a body that received the appeal at
+    `received_at` — counted from that receipt as registered under Art. 64."""
+    return calendar.deadline(registration_time(calendar, received_at), FORWARDING_WORKING_DAYS)
+
+
+def extension_cap(calendar: WorkingCalendar, received_at: datetime) -> date:
+    """Art. 76 (2): the last local date an extended answer deadline may fall on."""
+    received_day = received_at.astimezone(calendar.tz).date()
+    return add_calendar_months(received_day, EXTENSION_CAP_MONTHS)
+
+
+def add_calendar_months(day: date, months: int) -> date:
+    """``day`` plus whole calendar months, clamped to the month's end (31 Dec + 2 → 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, gregorian.monthrange(year, month)[1]))
