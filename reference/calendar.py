@@ -117,7 +117,13 @@ class WorkingCalendar:
     @classmethod
     def default(cls) -> WorkingCalendar:
         """The bundled calendar with the default zone and hours, loaded once per process."""
-        return _bundled_default_calendar()
+        return cls.bundled(DEFAULT_TIME_ZONE)
+
+    @classmethod
+    def bundled(cls, tz: str) -> WorkingCalendar:
+        """The bundled calendar in time zone `tz` with the default hours, one per zone and
+        process."""
+        return _bundled_calendar(tz)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -241,8 +247,8 @@ class WorkingCalendar:
 
 
 @functools.cache
-def _bundled_default_calendar() -> WorkingCalendar:
-    return WorkingCalendar(load_bundled_calendar_data())
+def _bundled_calendar(tz: str) -> WorkingCalendar:
+    return WorkingCalendar(load_bundled_calendar_data(), tz=tz)
 
 
 def _require_date(d: object) -> None:

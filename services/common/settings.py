@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reference.calendar import DEFAULT_TIME_ZONE, WorkingCalendar
 
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
 
@@ -31,6 +36,31 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field(default="", validation_alias="TYNDAU_TOPIC_PREFIX")
     database_prefix: str = Field(default="", validation_alias="TYNDAU_DATABASE_PREFIX")
     log_level: str = Field(default="INFO", validation_alias="TYNDAU_LOG_LEVEL")
+    # The one time zone of every service: working days and hours, registration times,
+    # deadlines, quiet hours and the times shown in messages are all local to it.
+    # (NOTIFY_TIME_ZONE is its former, notify-only name, still read.)
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        validation_alias=AliasChoices("TYNDAU_TIME_ZONE", "NOTIFY_TIME_ZONE"),
+        description="IANA time zone of the working-day calendar and of local times.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def working_calendar(self) -> WorkingCalendar:
+        """The bundled working-day calendar in this service's time zone."""
+        return WorkingCalendar.bundled(self.time_zone)
 
     def model_post_init(self, __context: object) -> None:
         if not self.http_port:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
@@ -44,7 +43,7 @@ from contracts import (
     HttpGatewayAppeal,
     topics,
 )
-from reference.calendar import CalendarYearNotCovered, WorkingCalendar
+from reference.calendar import CalendarYearNotCovered
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
@@ -85,7 +84,7 @@ def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) ->
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
-    service = IntakeService(runtime, WorkingCalendar.default(), config or IntakeConfig())
+    service = IntakeService(runtime, settings.working_calendar(), config or IntakeConfig())
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
     return build_http_app(runtime, routes=http_routes(service))
@@ -99,7 +98,7 @@ def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService
         with service.metrics.processing.labels(fmt.channel.value).time():
             try:
                 outcome = read_channel_message(
-                    fmt, message.body, datetime.now(UTC), service.earliest_received_at
+                    fmt, message.body, service.clock.now(), service.earliest_received_at
                 )
                 await service.accept(outcome, correlation_of(message))
             except (Undecodable, CalendarYearNotCovered) as exc:
@@ -213,7 +212,7 @@ async def _register_from_gateway(
         refused.labels("not_the_format").inc()
         return _unprocessable("not_the_format", _format_errors(exc))
     try:
-        outcome = adapt_http(appeal, client, datetime.now(UTC), service.earliest_received_at)
+        outcome = adapt_http(appeal, client, service.clock.now(), service.earliest_received_at)
     except Undecodable as exc:
         refused.labels("not_the_format").inc()
         error = {"field": "channel_appeal_id", "code": "channel_id_invalid", "message": str(exc)}

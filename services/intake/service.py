@@ -53,7 +53,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
@@ -62,6 +62,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
 from reference.calendar import WorkingCalendar
 from services.common.batching import KeyedLock, StoreBatcher
+from services.common.clock import Clock, SystemClock
 from services.common.keys import RANGE_END
 from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import publish_event
@@ -189,11 +190,16 @@ class Accepted:
 
 class IntakeService:
     def __init__(
-        self, runtime: ServiceRuntime, calendar: WorkingCalendar, config: IntakeConfig
+        self,
+        runtime: ServiceRuntime,
+        calendar: WorkingCalendar,
+        config: IntakeConfig,
+        clock: Clock | None = None,
     ) -> None:
         self.runtime = runtime
         self.calendar = calendar
         self.config = config
+        self.clock = clock or SystemClock()
         self.metrics = IntakeMetrics(runtime)
         # Concurrent registrations share store round trips (services.common.batching).
         self.store = StoreBatcher()
@@ -236,7 +242,7 @@ class IntakeService:
         event = register(
             draft,
             self.calendar,
-            datetime.now(UTC),
+            self.clock.now(),
             correlation_id,
             sequence=sequence,
             repeat_of=repeat_of,
@@ -310,7 +316,7 @@ class IntakeService:
         )
 
     async def _reject(self, rejection: Rejection, correlation_id: str | None) -> Accepted:
-        event = rejected_event(rejection, datetime.now(UTC), correlation_id)
+        event = rejected_event(rejection, self.clock.now(), correlation_id)
         document = {
             "_id": event.event_id,
             "appeal_id": event.appeal_id,

@@ -7,7 +7,6 @@ loop starts once the broker and store are up and stops before they do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,6 +34,7 @@ from services.common.batching import (
     StoreBatcher,
     keyed_batch_subscriber,
 )
+from services.common.clock import Clock
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, describe_validation_error
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
@@ -54,7 +54,6 @@ from services.notify.service import (
     DeliveryLoop,
     NotifyService,
     ensure_indexes,
-    utc_now,
 )
 from services.notify.settings import NotifySettings, notify_settings
 
@@ -102,7 +101,7 @@ def build_providers(
 def create_app(
     settings: ServiceSettings,
     *,
-    clock: Callable[[], Any] = utc_now,
+    clock: Clock | None = None,
     retry: RetryPolicy | None = None,
 ) -> Starlette:
     """Notify's app. `settings` may be plain ServiceSettings (notify's own values then come

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from contracts import (
@@ -144,17 +144,23 @@ AgencyName = Callable[[str, Language], str]
 
 
 def template_variables(
-    template: str, event: Any, appeal: AppealView | None, language: Language, name: AgencyName
+    template: str,
+    event: Any,
+    appeal: AppealView | None,
+    language: Language,
+    name: AgencyName,
+    tz: tzinfo,
 ) -> dict[str, str]:
-    """The values a template needs, from the event and (when needed) the appeal projection."""
+    """The values a template needs, from the event and (when needed) the appeal projection;
+    moments are shown as local time in `tz` (the service's time zone)."""
     number = appeal.registration_number if appeal else getattr(event, "registration_number", "")
     match template:
         case "appeal_registered":
             assert isinstance(event, AppealRegistered)
             return {
                 "registration_number": event.registration_number,
-                "registered_at": local_time(event.registered_at),
-                "answer_due_at": local_time(event.answer_due_at),
+                "registered_at": local_time(event.registered_at, tz),
+                "answer_due_at": local_time(event.answer_due_at, tz),
             }
         case "anonymous_not_considered":
             assert isinstance(event, AppealRejected)
@@ -163,7 +169,7 @@ def template_variables(
             assert isinstance(event, AppealRouted)
             return {
                 "registration_number": event.registration_number,
-                "forwarded_at": local_time(event.occurred_at),
+                "forwarded_at": local_time(event.occurred_at, tz),
                 "agency_name": name(event.agency_code, language),
             }
         case "new_assignment":
@@ -171,20 +177,20 @@ def template_variables(
             return {
                 "registration_number": event.registration_number,
                 "agency_name": name(event.agency_code, language),
-                "answer_due_at": local_time(event.answer_due_at),
+                "answer_due_at": local_time(event.answer_due_at, tz),
             }
         case "appeal_accepted":
             assert isinstance(event, AppealAccepted) and appeal is not None
             return {
                 "registration_number": number,
                 "agency_name": name(event.agency_code, language),
-                "answer_due_at": local_time(appeal.answer_due_at),
+                "answer_due_at": local_time(appeal.answer_due_at, tz),
             }
         case "deadline_extended":
             assert isinstance(event, DeadlineExtended)
             return {
                 "registration_number": number,
-                "new_due_at": local_time(event.new_due_at),
+                "new_due_at": local_time(event.new_due_at, tz),
                 "reason": event.reason.rstrip("."),
                 "decision_ref": event.decision_ref,
             }
@@ -200,7 +206,7 @@ def template_variables(
             return {
                 "registration_number": number,
                 "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
-                "due_at": local_time(event.due_at),
+                "due_at": local_time(event.due_at, tz),
                 "working_days_left": str(event.working_days_left),
             }
         case "sla_breached":
@@ -208,7 +214,7 @@ def template_variables(
             return {
                 "registration_number": number,
                 "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
-                "due_at": local_time(event.due_at),
+                "due_at": local_time(event.due_at, tz),
                 "agency_name": name(event.agency_code, language),
             }
     raise KeyError(f"no variables known for template {template!r}")

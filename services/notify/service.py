@@ -59,13 +59,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
@@ -86,6 +85,7 @@ from contracts import (
     topics,
 )
 from services.common.batching import StoreBatcher, all_of
+from services.common.clock import Clock, SystemClock
 from services.common.indexes import drop_index_if_present
 from services.common.keys import iso_ms, until_range
 from services.common.masking import scrub
@@ -130,8 +130,6 @@ PENDING = "pending"
 """Record status: waiting for its next attempt (the first, or a retry)."""
 DUE_STATUSES = [PENDING, DeliveryStatus.DEFERRED.value]
 
-Clock = Callable[[], datetime]
-
 # Records one loop pass advances at most; a full pass is followed by another at once, so a
 # backlog (after an outage, a provider's downtime) drains at the store's pace, not 100 per
 # interval.
@@ -151,10 +149,6 @@ record cost ~8 round trips (measured ~25 ms per record, 2.5 s per 100)."""
 FAILED_WORK_RETRY = timedelta(seconds=60)
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def due_key(moment: datetime, notification_id: str) -> str:
@@ -235,18 +229,18 @@ class NotifyService:
         settings: NotifySettings,
         directory: StaffDirectory | None = None,
         *,
-        clock: Clock = utc_now,
+        clock: Clock | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
         self.runtime = runtime
         self.providers = providers
         self.settings = settings
         self.directory = directory or StaffDirectory({}, {})
-        self.clock = clock
+        self.clock = clock or SystemClock()
         self.retry = retry or RetryPolicy(
             settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         )
-        self.tz = ZoneInfo(settings.time_zone)
+        self.tz = settings.tz
         self.metrics = NotifyMetrics(runtime)
         # Single-document operations of events handled at once share store commands.
         self.store = StoreBatcher()
@@ -320,7 +314,7 @@ class NotifyService:
     # --- parked events (arrived before their registration) -----------------------------
 
     async def _park(self, event: Event) -> None:
-        now = self.clock()
+        now = self.clock.now()
         created = await self.store.insert_once(
             self.db[PARKED],
             {
@@ -357,7 +351,7 @@ class NotifyService:
                 if taken.deleted_count == 1:
                     self.metrics.parked.labels("released").inc()
                     released += 1
-            elif doc["expires_at"] <= self.clock():
+            elif doc["expires_at"] <= self.clock.now():
                 await self.db[PARKED].delete_one({"_id": doc["_id"]})
                 self.metrics.parked.labels("expired").inc()
                 log.error(
@@ -440,7 +434,7 @@ class NotifyService:
     async def set_preferences(self, key: str, preferences: CitizenPreferences) -> None:
         await self.db[PREFERENCES].replace_one(
             {"_id": key},
-            {"_id": key, **preferences.model_dump(mode="json"), "updated_at": self.clock()},
+            {"_id": key, **preferences.model_dump(mode="json"), "updated_at": self.clock.now()},
             upsert=True,
         )
 
@@ -522,9 +516,9 @@ class NotifyService:
     ) -> dict[str, Any]:
         language = recipient.language
         variables = template_variables(
-            rule.template, event, appeal, language, self.directory.agency_name
+            rule.template, event, appeal, language, self.directory.agency_name, self.tz
         )
-        now = self.clock()
+        now = self.clock.now()
         number = (
             appeal.registration_number if appeal else getattr(event, "registration_number", None)
         )
@@ -599,7 +593,7 @@ class NotifyService:
             self._inflight.discard(notification_id)
 
     async def _advance_owned(self, record: dict[str, Any]) -> NotificationOutcome | None:
-        now = self.clock()
+        now = self.clock.now()
         if record["channel"] == DeliveryChannel.SMS.value and not record.get("urgent"):
             start, end = self.settings.quiet_hours_start, self.settings.quiet_hours_end
             if record.get("quiet_hours"):
@@ -610,7 +604,7 @@ class NotifyService:
                     record,
                     DeliveryStatus.DEFERRED,
                     DeliveryStatus.DEFERRED.value,
-                    f"quiet_hours: SMS deferred until {local_time(until)}",
+                    f"quiet_hours: SMS deferred until {local_time(until, self.tz)}",
                     {"next_attempt_at": until},
                     expect={"attempts": record["attempts"], "status": record["status"]},
                     step=f"quiet:{until.isoformat()}",
@@ -655,7 +649,7 @@ class NotifyService:
             failure = exc
         except Exception as exc:  # noqa: BLE001 - any provider error is a failed attempt
             failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
-        finished = self.clock()
+        finished = self.clock.now()
         result = "failed" if failure else "accepted"
         self.metrics.attempts.labels(record["channel"], result).inc()
         await self.store.update_by_id(
@@ -772,7 +766,7 @@ class NotifyService:
             DeliveryStatus.DEFERRED,
             PENDING,
             f"retry: attempt {attempt} failed ({failure.reason}); "
-            f"next attempt at {local_time(retry_at)}",
+            f"next attempt at {local_time(retry_at, self.tz)}",
             {"attempts": attempt, "next_attempt_at": retry_at},
             expect=expect,
             step="retry",
@@ -794,7 +788,7 @@ class NotifyService:
         """Store the new state with its outcome, then publish the outcome. Nothing happens
         when the record is no longer as `expect`ed (someone else moved it on)."""
         attempts = changes.get("attempts", record["attempts"])
-        now = self.clock()
+        now = self.clock.now()
         outcome = NotificationOutcome(
             event_id=deterministic_id(
                 "notification.outcome", record["_id"], outcome_status.value, str(attempts), step
@@ -906,7 +900,7 @@ class NotifyService:
         Reads `notify_due` by `_id` range and records by `_id` only (module docstring). An
         entry is deleted once its record was worked on, or found not to need it; it is kept
         when its record is busy in this process or working on it failed."""
-        now = self.clock()
+        now = self.clock.now()
         entries = await self._entries(DUE, now, batch)
         records = await self._records(list(entries))
         done: list[str] = []
@@ -1012,13 +1006,13 @@ class NotifyService:
         if added:
             log.info("delivery loop: %d entries added for records found without one", added)
         await self.store.insert_once(
-            self.db[META], {"_id": BACKFILLED, "at": self.clock(), "entries_added": added}
+            self.db[META], {"_id": BACKFILLED, "at": self.clock.now(), "entries_added": added}
         )
         return added
 
     async def resend(self, notification_id: str) -> dict[str, Any] | None:
         """Give a failed notification a fresh round of attempts (an operator's decision)."""
-        now = self.clock()
+        now = self.clock.now()
         record = await self.db[NOTIFICATIONS].find_one({"_id": notification_id})
         if record is None or record["status"] != DeliveryStatus.FAILED.value:
             return record

@@ -85,10 +85,9 @@ class NotifySettings(ServiceSettings):
         "every service reads (reference/agencies.json).",
     )
 
-    # --- quiet hours (local time, Asia/Almaty) -----------------------------------------
+    # --- quiet hours (local time of the shared TYNDAU_TIME_ZONE) ------------------------
     quiet_hours_start: time = Field(default=time(22, 0), validation_alias="NOTIFY_QUIET_START")
     quiet_hours_end: time = Field(default=time(8, 0), validation_alias="NOTIFY_QUIET_END")
-    time_zone: str = Field(default="Asia/Almaty", validation_alias="NOTIFY_TIME_ZONE")
 
     # --- retries ------------------------------------------------------------------------
     max_attempts: int = Field(default=6, ge=1, validation_alias="NOTIFY_MAX_ATTEMPTS")

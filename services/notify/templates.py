@@ -5,19 +5,17 @@ missing variable raises instead of sending half a text. Every template exists in
 Russian and English with a subject (e-mail subject, push title) and a body; `VARIABLES`
 names what each needs, and a test renders every one in every language.
 
-Dates are shown in Asia/Almaty local time as `DD.MM.YYYY HH:MM`, the form both Kazakh and
-Russian official correspondence use.
+Dates are shown as local time of the service's time zone (`TYNDAU_TIME_ZONE`, Asia/Almaty
+by default — the same zone quiet hours and the working-day calendar use) as
+`DD.MM.YYYY HH:MM`, the form both Kazakh and Russian official correspondence use.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from string import Template
-from zoneinfo import ZoneInfo
 
 from contracts import AnswerOutcome, DeadlineKind, Language
-
-LOCAL_TZ = ZoneInfo("Asia/Almaty")
 
 KK, RU, EN = Language.KK, Language.RU, Language.EN
 
@@ -239,8 +237,9 @@ DEADLINE_WORDS: dict[DeadlineKind, dict[Language, str]] = {
 }
 
 
-def local_time(value: datetime) -> str:
-    return value.astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M")
+def local_time(value: datetime, tz: tzinfo) -> str:
+    """`value` as local time in `tz`, `DD.MM.YYYY HH:MM`."""
+    return value.astimezone(tz).strftime("%d.%m.%Y %H:%M")
 
 
 def render(template_name: str, language: Language, variables: dict[str, str]) -> str:

@@ -65,7 +65,7 @@ def create_app(
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
-    rules = Rules.default(registry)
+    rules = Rules.default(registry, settings.working_calendar())
     if policy is not None:
         rules = Rules(rules.registry, rules.classifier, policy, rules.calendar)
 

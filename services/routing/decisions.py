@@ -139,12 +139,14 @@ class Rules:
     calendar: WorkingCalendar
 
     @classmethod
-    def default(cls, registry: AgencyRegistry | None = None) -> Rules:
+    def default(
+        cls, registry: AgencyRegistry | None = None, calendar: WorkingCalendar | None = None
+    ) -> Rules:
         return cls(
             registry or AgencyRegistry.default(),
             TextClassifier.default(),
             RoutingPolicy(),
-            WorkingCalendar.default(),
+            calendar or WorkingCalendar.default(),
         )
 
     def version(self, rule: Rule, classification: Classification | None = None) -> str:

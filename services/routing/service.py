@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -38,6 +38,7 @@ from contracts import (
     topics,
 )
 from reference.agencies import AgencyRegistry
+from services.common.clock import Clock, SystemClock
 from services.routing.decisions import (
     Decision,
     Routed,
@@ -52,7 +53,6 @@ from services.routing.store import DecisionStore, decision_key
 log = logging.getLogger("tyndau.routing")
 
 Publish = Callable[[str, Event], Awaitable[None]]
-Clock = Callable[[], datetime]
 
 TRIGGER_REGISTERED = "registered"
 TRIGGER_REDIRECTED = "redirected"
@@ -101,13 +101,13 @@ class RoutingService:
         publish: Publish,
         rules: Rules,
         metrics: RoutingMetrics,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.publish = publish
         self.rules = rules
         self.metrics = metrics
-        self.clock = clock
+        self.clock = clock or SystemClock()
 
     @property
     def registry(self) -> AgencyRegistry:
@@ -199,7 +199,7 @@ class RoutingService:
 
         state = _state_of(history)
         hop = state.hop + 1
-        decision = decide(appeal, state, self.clock())
+        decision = decide(appeal, state, self.clock.now())
         document = self._record(
             appeal, hop, decision, cause, cause_key, trigger, state, newly_declined
         )
@@ -268,7 +268,7 @@ class RoutingService:
         state: RoutingState,
         newly_declined: tuple[str, ...],
     ) -> dict[str, Any]:
-        now = self.clock()
+        now = self.clock.now()
         declined_by = [*state.declined_by, *newly_declined]
         base: dict[str, Any] = {
             "_id": decision_key(appeal.appeal_id, hop),

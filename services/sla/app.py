@@ -26,11 +26,11 @@ from contracts import (
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
-from services.sla.clock import Clock, SystemClock
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import HEAD, SUPERVISOR, SlaPolicy
@@ -90,7 +90,7 @@ def create_app(
 ) -> Starlette:
     config = SlaConfig()
     clock = clock or SystemClock()
-    calendar = calendar or WorkingCalendar.default()
+    calendar = calendar or settings.working_calendar()
     runtime = create_runtime(settings)
     document_publications(
         runtime,

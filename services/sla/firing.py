@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from services.sla.clock import Clock
+from services.common.clock import Clock
 from services.sla.store import TimerStore
 
 log = logging.getLogger("tyndau.sla.firing")

@@ -32,7 +32,7 @@ from contracts import (
 from reference.calendar import WorkingCalendar
 from reference.statute import registration_time
 from services.common.batching import all_of
-from services.sla.clock import Clock
+from services.common.clock import Clock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import (
     BREACHED,

@@ -19,7 +19,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ from services.notify.app import create_app
 from services.notify.directory import load_agency_names
 from services.notify.policy import RetryPolicy
 from services.notify.settings import NotifySettings
+from tests.support.clocks import ShiftedClock
 from tests.support.system import TopicWatcher, eventually
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -161,22 +162,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class AlmatyClock:
-    """Real time shifted so that "now" is a chosen local time in Almaty; settable."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def set_local(self, hour: int, minute: int, days_ahead: int = 0) -> datetime:
-        today = datetime.now(ALMATY).date() + timedelta(days=days_ahead)
-        target = datetime.combine(today, time(hour, minute), tzinfo=ALMATY)
-        self.offset = target - datetime.now(UTC)
-        return target
-
-
 @pytest.fixture(scope="module")
 async def standins() -> AsyncIterator[dict[str, Any]]:
     sms, push, smtp = HttpStandIn("to"), HttpStandIn("iin"), SmtpStandIn()
@@ -194,7 +179,7 @@ async def standins() -> AsyncIterator[dict[str, Any]]:
 
 @asynccontextmanager
 async def notify_instance(
-    infra: Any, prefix: str, standins: dict[str, Any], clock: Callable[[], datetime], **overrides
+    infra: Any, prefix: str, standins: dict[str, Any], clock: ShiftedClock, **overrides
 ) -> AsyncIterator[Starlette]:
     values: dict[str, Any] = dict(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -221,12 +206,12 @@ async def notify_instance(
 
 
 @pytest.fixture(scope="module")
-def clock() -> AlmatyClock:
-    return AlmatyClock()
+def clock() -> ShiftedClock:
+    return ShiftedClock()
 
 
 @pytest.fixture(autouse=True)
-def noon_in_almaty(clock: AlmatyClock) -> None:
+def noon_in_almaty(clock: ShiftedClock) -> None:
     clock.set_local(12, 0)
 
 
@@ -455,7 +440,7 @@ async def test_an_anonymous_appeal_with_a_phone_is_told_in_kazakh_that_it_is_not
 
 
 async def test_a_registration_at_night_is_deferred_to_the_morning_then_sent(
-    notify: Notify, standins: dict[str, Any], clock: AlmatyClock
+    notify: Notify, standins: dict[str, Any], clock: ShiftedClock
 ) -> None:
     clock.set_local(23, 30)
     story = Story("ru")
@@ -474,8 +459,43 @@ async def test_a_registration_at_night_is_deferred_to_the_morning_then_sent(
     assert len(standins["sms"].delivered(story.phone)) == 1
 
 
+async def test_quiet_hours_and_the_times_in_a_message_follow_the_one_configured_time_zone(
+    infra: Any, standins: dict[str, Any], clock: ShiftedClock
+) -> None:
+    # A deployment in Tokyo (UTC+9): 19:00 in Almaty is 23:00 there, inside quiet hours, and
+    # the registration (10:02:47 at UTC+5) is 14:02 local. Before the time zone came from one
+    # place, the quiet hours used it but the text showed Almaty time.
+    prefix = f"tz{uuid.uuid4().hex[:8]}-"
+    await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
+    clock.set_local(19, 0)
+    story = Story("ru")
+    async with notify_instance(infra, prefix, standins, clock, time_zone="Asia/Tokyo"):
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                prefix + topics.APPEALS_REGISTERED,
+                story.registered().model_dump_json().encode(),
+                key=story.appeal_id.encode(),
+            )
+        finally:
+            await producer.stop()
+        async with TopicWatcher(
+            infra.kafka_bootstrap_servers, prefix + topics.NOTIFICATION_OUTCOMES
+        ) as watch:
+            [deferred] = await watch.wait_for(story.mine(status="deferred"))
+            clock.set_local(0, 5, days_ahead=1)  # 04:05 in Tokyo: still quiet there
+            await asyncio.sleep(0.3)
+            assert standins["sms"].received(story.phone) == []
+            clock.set_local(4, 1, days_ahead=1)  # 08:01 in Tokyo
+            await watch.wait_for(story.mine(status="sent"))
+    assert "08:00" in deferred["reason"]
+    [message] = standins["sms"].delivered(story.phone)
+    assert "(05.03.2026 14:02)" in message["text"]
+
+
 async def test_an_urgent_appeal_is_not_held_back_by_quiet_hours(
-    notify: Notify, standins: dict[str, Any], clock: AlmatyClock
+    notify: Notify, standins: dict[str, Any], clock: ShiftedClock
 ) -> None:
     clock.set_local(2, 0)
     story = Story("kk", urgent=True)
@@ -670,7 +690,7 @@ async def test_a_restart_in_the_middle_of_retrying_resumes_without_sending_twice
     await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
     story = Story("ru")
     standins["sms"].script[story.phone] = [503]
-    clock = AlmatyClock()
+    clock = ShiftedClock()
     clock.set_local(12, 0)
     slow_retries = {"retry_base_seconds": 3600.0, "retry_max_seconds": 3600.0}
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
@@ -716,7 +736,7 @@ async def test_a_restart_in_the_middle_of_retrying_resumes_without_sending_twice
 
 
 async def simulate_accepted_attempt_then_crash(
-    infra: Any, prefix: str, standins: dict[str, Any], retry: dict, clock: AlmatyClock
+    infra: Any, prefix: str, standins: dict[str, Any], retry: dict, clock: ShiftedClock
 ) -> None:
     notification_id = retry["notification_id"]
     mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
@@ -730,7 +750,7 @@ async def simulate_accepted_attempt_then_crash(
                 "attempt": 2,
                 "channel": "sms",
                 "state": "started",
-                "started_at": clock(),
+                "started_at": clock.now(),
             }
         )
     finally:

@@ -35,6 +35,7 @@ from services.notify.service import (
 )
 from services.notify.settings import NotifySettings
 from tests.integration.test_notify_delivery import NOTIFY_TOPICS
+from tests.support.clocks import SettableClock
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CLAIM_TIMEOUT = 60.0
@@ -42,25 +43,6 @@ CLAIM_TIMEOUT = 60.0
 
 class Crash(BaseException):
     """The process dies here: nothing in the service catches it."""
-
-
-class Clock:
-    """A fixed "now", moved only by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set_local(self, hour: int, minute: int, days_ahead: int = 0) -> datetime:
-        day = datetime.now(ALMATY).date() + timedelta(days=days_ahead)
-        self.now = datetime.combine(day, time(hour, minute), tzinfo=ALMATY).astimezone(UTC)
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 class SmsStandIn:
@@ -82,7 +64,9 @@ class SmsStandIn:
 
 
 class Notify:
-    def __init__(self, service: NotifyService, db: Any, clock: Clock, sms: SmsStandIn) -> None:
+    def __init__(
+        self, service: NotifyService, db: Any, clock: SettableClock, sms: SmsStandIn
+    ) -> None:
         self.service, self.db, self.clock, self.sms = service, db, clock, sms
 
     async def entries(self) -> set[str]:
@@ -102,7 +86,7 @@ async def notify(infra) -> AsyncIterator[Notify]:
         dict.fromkeys(NOTIFY_TOPICS, 1),
         prefix,
     )
-    clock = Clock()
+    clock = SettableClock()
     settings = NotifySettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_url=infra.mongodb_url,
@@ -192,7 +176,7 @@ async def test_a_notice_deferred_by_quiet_hours_is_sent_from_its_entry_when_they
     assert notify.sms.to(phone) == []
     assert await notify.entries() == {due_key(morning, nid)}
 
-    notify.clock.now = morning.astimezone(UTC)
+    notify.clock.set(morning.astimezone(UTC))
     assert await notify.service.deliver_due() == 1
     assert len(notify.sms.to(phone)) == 1
     record = await notify.record(nid)
@@ -209,14 +193,14 @@ async def test_a_failed_attempt_is_retried_from_its_entry_after_the_backoff(
     assert outcome.status == "deferred" and outcome.attempts == 1
     record = await notify.record(outcome.notification_id)
     retry_at = record["next_attempt_at"]
-    assert retry_at > notify.clock.now
+    assert retry_at > notify.clock.now()
     assert await notify.entries() == {due_key(retry_at, outcome.notification_id)}
 
-    notify.clock.now = retry_at - timedelta(milliseconds=1)
+    notify.clock.set(retry_at - timedelta(milliseconds=1))
     assert await notify.service.deliver_due() == 0
     assert notify.sms.to(phone) == []
 
-    notify.clock.now = retry_at
+    notify.clock.set(retry_at)
     assert await notify.service.deliver_due() == 1
     record = await notify.record(outcome.notification_id)
     assert record["status"] == "sent" and record["attempts"] == 2
@@ -237,7 +221,7 @@ async def test_a_crash_after_a_retry_is_stored_loses_neither_the_retry_nor_its_o
     published.clear()  # the deferral, told by the consumer
 
     notify.clock.set_local(8, 1, days_ahead=1)
-    crashed_at = notify.clock.now
+    crashed_at = notify.clock.now()
     notify.sms.script[phone] = [DeliveryFailed("gateway answered HTTP 503")]
 
     async def dies(*_: Any) -> None:
@@ -270,7 +254,7 @@ async def test_a_crash_after_a_retry_is_stored_loses_neither_the_retry_nor_its_o
     assert (await notify.record(nid))["outcome_published"] is True
     assert await notify.entries() == {retry_entry}
 
-    notify.clock.now = retry_at
+    notify.clock.set(retry_at)
     assert await notify.service.deliver_due() == 1
     record = await notify.record(nid)
     assert record["status"] == "sent" and record["attempts"] == 2
@@ -313,7 +297,7 @@ async def test_a_record_is_not_changed_before_its_entry_is_stored(
     assert notify.sms.to(phone) == []  # attempt 1 is not made again
     assert await notify.entries() == {due_key(record["next_attempt_at"], nid)}
 
-    notify.clock.now = record["next_attempt_at"]
+    notify.clock.set(record["next_attempt_at"])
     assert await notify.service.deliver_due() == 1
     assert (await notify.record(nid))["status"] == "sent" and len(notify.sms.to(phone)) == 1
 
@@ -325,7 +309,7 @@ async def test_a_record_created_outside_the_consumer_is_found_after_a_crash_in_i
     # leave the loop an entry.
     event, phone = registration()
     notify.sms.script[phone] = [Crash()]
-    created_at = notify.clock.now
+    created_at = notify.clock.now()
     with pytest.raises(Crash):
         await notify.service.handle(event)
 
@@ -342,7 +326,7 @@ async def test_a_record_created_outside_the_consumer_is_found_after_a_crash_in_i
     assert await notify.entries() == {due_key(timeout_at, nid)}
     assert notify.sms.to(phone) == []
 
-    notify.clock.now = timeout_at
+    notify.clock.set(timeout_at)
     assert await notify.service.deliver_due() == 1
     record = await notify.record(nid)
     assert record["status"] == "sent" and record["attempts"] == 2  # 1 counts as interrupted
@@ -356,7 +340,7 @@ async def test_stale_entries_are_dropped_without_sending_anything(
     event, phone = registration()
     nid = (await consume(notify, event)).notification_id
     published.clear()
-    now = notify.clock.now
+    now = notify.clock.now()
     later = due_key(now + timedelta(hours=1), nid)
     stale = {
         due_key(now - timedelta(minutes=5), nid),  # the record is sent
@@ -380,7 +364,7 @@ async def test_a_resent_notification_is_sent_from_its_entry(notify: Notify) -> N
     notify.clock.advance(60)
     record = await notify.service.resend(nid)
     assert record is not None and record["status"] == "pending"
-    assert await notify.entries() == {due_key(notify.clock.now, nid)}
+    assert await notify.entries() == {due_key(notify.clock.now(), nid)}
 
     assert await notify.service.deliver_due() == 1
     assert (await notify.record(nid))["status"] == "sent"
@@ -393,7 +377,7 @@ async def test_records_stored_without_entries_get_them_from_the_backfill(
 ) -> None:
     event, phone = registration()
     template = await notify.record((await consume(notify, event)).notification_id)
-    now = notify.clock.now
+    now = notify.clock.now()
     ids = {name: str(uuid.uuid4()) for name in ("due", "later", "unpublished", "done")}
     common = {k: v for k, v in template.items() if k not in ("last_outcome", "sent_at")}
     unpublished_outcome = {**template["last_outcome"], "notification_id": ids["unpublished"]}

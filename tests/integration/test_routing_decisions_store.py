@@ -13,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from contracts import AppealRedirected, AppealRegistered, Category, Event, deterministic_id
 from reference.agencies import AgencyRegistry
+from services.common.clock import ManualClock
 from services.routing.decisions import Rules
 from services.routing.service import RoutingMetrics, RoutingService
 from services.routing.store import DecisionStore, decision_key, ensure_indexes
@@ -41,7 +42,7 @@ async def store(infra: Infra, run_prefix: str, unique_id: str) -> AsyncIterator[
 
 def service(store: DecisionStore, rules: Rules | None = None) -> tuple[RoutingService, Recorder]:
     recorder = Recorder()
-    clock = lambda: datetime.fromisoformat("2026-03-06T15:10:00+05:00")  # noqa: E731
+    clock = ManualClock(datetime.fromisoformat("2026-03-06T15:10:00+05:00"))
     routing = RoutingService(
         store, recorder, rules or Rules.default(), RoutingMetrics(CollectorRegistry()), clock
     )

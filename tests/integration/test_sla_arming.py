@@ -20,7 +20,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from contracts import AppealAnswered, SlaTimerEvent, topics
 from reference.calendar import WorkingCalendar
-from services.sla.clock import ManualClock
+from services.common.clock import ManualClock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy
 from services.sla.service import TimerService

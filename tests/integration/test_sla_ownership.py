@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from contracts import topics
 from reference.calendar import WorkingCalendar
-from services.sla.clock import ManualClock
+from services.common.clock import ManualClock
 from tests.conftest import Infra
 from tests.integration.test_sla_timers import (
     PARTITIONS,

@@ -30,10 +30,10 @@ from contracts import (
     topics,
 )
 from reference.calendar import WorkingCalendar
+from services.common.clock import ManualClock
 from services.common.settings import settings_for
 from services.common.topics_admin import ensure_topics
 from services.sla.app import create_app
-from services.sla.clock import ManualClock
 from services.sla.firing import FiringSettings
 from services.sla.schedule import SlaPolicy
 from services.sla.store import TimerStore

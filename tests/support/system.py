@@ -19,13 +19,13 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from reference.agencies import AgencyRegistry
+from services.common.clock import ManualClock
 from services.common.settings import ServiceSettings, settings_for
 from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
 from services.intake.app import create_app as create_intake
 from services.notify.app import create_app as create_notify
 from services.routing.app import create_app as create_routing
 from services.sla.app import create_app as create_sla
-from services.sla.clock import ManualClock
 
 FACTORIES: dict[str, Callable[[ServiceSettings], Starlette]] = {
     "intake": create_intake,

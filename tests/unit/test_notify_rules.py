@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from contracts import (
@@ -28,6 +30,8 @@ from services.notify.rules import (
     template_variables,
 )
 from services.notify.templates import TEMPLATES, VARIABLES
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 def name_of(code: str, language: Language) -> str:
@@ -116,7 +120,7 @@ def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> Non
     event = event_class.example()
     appeal = AppealView.from_registered(AppealRegistered.example())
 
-    variables = template_variables(rule.template, event, appeal, language, name_of)
+    variables = template_variables(rule.template, event, appeal, language, name_of, ALMATY)
 
     assert set(variables) == VARIABLES[rule.template]
     assert all(isinstance(v, str) and v for v in variables.values())
@@ -125,7 +129,7 @@ def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> Non
 def test_dates_in_variables_are_almaty_local_time() -> None:
     appeal = AppealView.from_registered(AppealRegistered.example())
     variables = template_variables(
-        "deadline_extended", DeadlineExtended.example(), appeal, Language.RU, name_of
+        "deadline_extended", DeadlineExtended.example(), appeal, Language.RU, name_of, ALMATY
     )
     assert variables["new_due_at"] == "30.04.2026 18:00"
 
@@ -133,10 +137,10 @@ def test_dates_in_variables_are_almaty_local_time() -> None:
 def test_the_answer_outcome_is_worded_in_the_recipients_language() -> None:
     appeal = AppealView.from_registered(AppealRegistered.example())
     kk = template_variables(
-        "appeal_answered", AppealAnswered.example(), appeal, Language.KK, name_of
+        "appeal_answered", AppealAnswered.example(), appeal, Language.KK, name_of, ALMATY
     )
     ru = template_variables(
-        "appeal_answered", AppealAnswered.example(), appeal, Language.RU, name_of
+        "appeal_answered", AppealAnswered.example(), appeal, Language.RU, name_of, ALMATY
     )
     assert (kk["outcome"], ru["outcome"]) == ("қанағаттандырылды", "удовлетворено")
 

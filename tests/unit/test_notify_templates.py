@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from contracts import Language
+from reference.calendar import DEFAULT_TIME_ZONE
 from services.notify.templates import TEMPLATES, local_time, render
 
 UTC = UTC
@@ -47,19 +49,22 @@ def test_an_unknown_template_name_raises() -> None:
         render("appeal_teleported", Language.EN, REGISTERED_VARIABLES)
 
 
+ALMATY = ZoneInfo(DEFAULT_TIME_ZONE)
+
+
 def test_local_time_shows_a_utc_instant_in_almaty_time() -> None:
     # Kazakhstan is UTC+5 since 2024-03-01: 13:00 UTC is 18:00 in Almaty.
-    assert local_time(datetime(2026, 4, 1, 13, 0, tzinfo=UTC)) == "01.04.2026 18:00"
+    assert local_time(datetime(2026, 4, 1, 13, 0, tzinfo=UTC), ALMATY) == "01.04.2026 18:00"
 
 
 def test_local_time_moves_to_the_next_day_when_utc_evening_is_after_midnight_in_almaty() -> None:
     # 20:30 UTC on 31 Mar + 5 h = 01:30 on 1 Apr.
-    assert local_time(datetime(2026, 3, 31, 20, 30, tzinfo=UTC)) == "01.04.2026 01:30"
+    assert local_time(datetime(2026, 3, 31, 20, 30, tzinfo=UTC), ALMATY) == "01.04.2026 01:30"
 
 
 def test_local_time_of_an_instant_already_at_plus_5_is_unchanged() -> None:
     plus_5 = timezone(timedelta(hours=5))
-    assert local_time(datetime(2026, 3, 5, 10, 15, tzinfo=plus_5)) == "05.03.2026 10:15"
+    assert local_time(datetime(2026, 3, 5, 10, 15, tzinfo=plus_5), ALMATY) == "05.03.2026 10:15"
 
 
 def test_a_value_that_looks_like_code_is_inserted_literally_never_evaluated() -> None:
@@ -135,3 +140,10 @@ def test_every_outcome_and_deadline_kind_has_words_in_every_language() -> None:
     assert set(DEADLINE_WORDS) == set(DeadlineKind)
     for words in (*OUTCOME_WORDS.values(), *DEADLINE_WORDS.values()):
         assert set(words) == set(Language) and all(words.values())
+
+
+def test_local_time_follows_the_time_zone_it_is_given() -> None:
+    # The same instant in Tokyo (UTC+9): a deployment in another zone shows its own time.
+    assert local_time(datetime(2026, 4, 1, 13, 0, tzinfo=UTC), ZoneInfo("Asia/Tokyo")) == (
+        "01.04.2026 22:00"
+    )

@@ -7,7 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.sla.clock import ManualClock
+from services.common.clock import ManualClock
 from services.sla.firing import FiringLoop, FiringSettings
 
 NOW = datetime(2026, 3, 27, 4, tzinfo=UTC)

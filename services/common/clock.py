@@ -1,5 +1,7 @@
-"""Where the SLA service gets "now" from. Injected everywhere a deadline is compared with
-the present, so tests move time by days without sleeping."""
+"""Where a service gets "now" from: one `Clock` protocol for all four. The composition root
+injects a `SystemClock`; tests and replays inject a `ManualClock` and move time by days
+without sleeping. Nothing else in a service reads the machine's clock for a business
+moment (registration, deadlines, firing, delivery attempts)."""
 
 from __future__ import annotations
 
