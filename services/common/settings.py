@@ -1,8 +1,18 @@
-"""Configuration of a service, read from the environment (names as in DESIGN.md §6)."""
+"""Configuration of a service, read from the environment (names as in DESIGN.md §6).
+
+One style for all four services: `ServiceSettings` holds what every service reads (broker,
+store, port, prefixes, time zone); each service's `settings.py` subclasses it with its own
+values under its own prefix (`INTAKE_*`, `ROUTING_*`, `SLA_*`, `NOTIFY_*`). A composition
+root takes whatever `ServiceSettings` it is given and `specialise`s it to its own class, so
+`python -m services.<name>`, the tests and the docs generator all start a service the same
+way. Values that only the rules need (a routing policy, an SLA policy) are made from the
+settings by a method, so the rules never read the environment.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator
@@ -11,6 +21,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from reference.calendar import DEFAULT_TIME_ZONE, WorkingCalendar
 
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
+
+SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 
 
 class ServiceSettings(BaseSettings):
@@ -61,6 +73,17 @@ class ServiceSettings(BaseSettings):
     def working_calendar(self) -> WorkingCalendar:
         """The bundled working-day calendar in this service's time zone."""
         return WorkingCalendar.bundled(self.time_zone)
+
+    @classmethod
+    def specialise(cls: type[SettingsT], base: ServiceSettings, **overrides: Any) -> SettingsT:
+        """This service's settings: `base`'s values (the environment already applied to
+        them), this class's own values from the environment, then `overrides`."""
+        if type(base) is cls and not overrides:
+            return base
+        values = {name: getattr(base, name) for name in type(base).model_fields}
+        values = {name: value for name, value in values.items() if name in cls.model_fields}
+        values.pop("service_name", None)
+        return cls(**(values | overrides))
 
     def model_post_init(self, __context: object) -> None:
         if not self.http_port:

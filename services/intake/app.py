@@ -4,7 +4,7 @@ only convert; IntakeService and the pure modules decide.
 
 HTTP gateway (DESIGN §3), decisions where the issue is silent:
 - The key travels in the `X-API-Key` header; each key belongs to one gateway client
-  (`INTAKE_API_KEYS`, see config.py). No key → 401, a key no client has → 403; both counted
+  (`INTAKE_API_KEYS`, see settings.py). No key → 401, a key no client has → 403; both counted
   in `tyndau_intake_gateway_refused_total`. Keys are compared in constant time (digests of
   equal length) against every configured key, and never logged. No keys configured → the
   gateway refuses everything.
@@ -45,6 +45,7 @@ from contracts import (
 )
 from reference.calendar import CalendarYearNotCovered
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.clock import Clock
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
 from services.common.messaging import (
@@ -57,8 +58,8 @@ from services.common.runtime import ServiceRuntime, create_runtime, document_pub
 from services.common.settings import ServiceSettings
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS, read_channel_message
-from services.intake.config import IntakeConfig
 from services.intake.service import IntakeService, ensure_indexes
+from services.intake.settings import IntakeSettings
 from services.intake.timeline import is_timeline_event
 
 API_KEY_HEADER = "x-api-key"
@@ -73,7 +74,8 @@ LIFECYCLE_TOPICS: dict[str, TypeAdapter[Any]] = {
 }
 
 
-def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) -> Starlette:
+def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Starlette:
+    settings = IntakeSettings.specialise(settings)
     runtime = create_runtime(settings)
     document_publications(
         runtime,
@@ -84,7 +86,7 @@ def create_app(settings: ServiceSettings, config: IntakeConfig | None = None) ->
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
-    service = IntakeService(runtime, settings.working_calendar(), config or IntakeConfig())
+    service = IntakeService(runtime, settings.working_calendar(), settings, clock)
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
     return build_http_app(runtime, routes=http_routes(service))
@@ -158,8 +160,8 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
 
 
 def http_routes(service: IntakeService) -> list[Route]:
-    keys = {client: _digest(key) for client, key in service.config.gateway_keys().items()}
-    limit = service.config.max_body_bytes
+    keys = {client: _digest(key) for client, key in service.settings.gateway_keys().items()}
+    limit = service.settings.max_body_bytes
     refused = service.metrics.gateway_refused
 
     def client_for(presented: str) -> str | None:

@@ -68,7 +68,6 @@ from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
 from services.intake.adapters import AppealDraft, Rejection
-from services.intake.config import IntakeConfig
 from services.intake.numbers import REGISTRATION_NUMBERS, DailySequence, ensure_number_indexes
 from services.intake.registration import (
     appeal_id_for,
@@ -76,6 +75,7 @@ from services.intake.registration import (
     registration_time,
     rejected_event,
 )
+from services.intake.settings import IntakeSettings
 from services.intake.timeline import appeal_status, timeline_entry
 
 log = logging.getLogger("tyndau.intake")
@@ -193,12 +193,12 @@ class IntakeService:
         self,
         runtime: ServiceRuntime,
         calendar: WorkingCalendar,
-        config: IntakeConfig,
+        settings: IntakeSettings,
         clock: Clock | None = None,
     ) -> None:
         self.runtime = runtime
         self.calendar = calendar
-        self.config = config
+        self.settings = settings
         self.clock = clock or SystemClock()
         self.metrics = IntakeMetrics(runtime)
         # Concurrent registrations share store round trips (services.common.batching).
@@ -284,7 +284,7 @@ class IntakeService:
                     matters, key, {"$addToSet": {"appeals": entry}}, upsert=True
                 )
         matter = matter or {"appeals": []}
-        since = draft.received_at - self.config.repeat_window
+        since = draft.received_at - self.settings.repeat_window
         earlier = [
             entry
             for entry in matter["appeals"]

@@ -55,7 +55,7 @@ from services.notify.service import (
     NotifyService,
     ensure_indexes,
 )
-from services.notify.settings import NotifySettings, notify_settings
+from services.notify.settings import NotifySettings
 
 # What notify listens to, and how each topic's messages are decoded.
 SUBSCRIBED: dict[str, TypeAdapter[Any]] = {
@@ -106,7 +106,7 @@ def create_app(
 ) -> Starlette:
     """Notify's app. `settings` may be plain ServiceSettings (notify's own values then come
     from the environment); `clock` and `retry` are injectable for tests."""
-    config = notify_settings(settings)
+    config = NotifySettings.specialise(settings)
     runtime = create_runtime(config)
     document_publications(
         runtime,

@@ -37,14 +37,17 @@ from contracts import (
 )
 from reference.agencies import Agency, AgencyRegistry
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.clock import Clock
 from services.common.http import build_http_app
 from services.common.messaging import decode_or_dead_letter, publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
+from services.routing.classifier import TextClassifier
 from services.routing.decisions import Rules
 from services.routing.policy import RoutingPolicy
 from services.routing.ranking import competent_bodies
 from services.routing.service import RoutingMetrics, RoutingService
+from services.routing.settings import RoutingSettings
 from services.routing.store import DecisionStore, ensure_indexes
 
 
@@ -53,7 +56,9 @@ def create_app(
     *,
     registry: AgencyRegistry | None = None,
     policy: RoutingPolicy | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
+    settings = RoutingSettings.specialise(settings)
     runtime = create_runtime(settings)
     document_publications(
         runtime,
@@ -65,15 +70,18 @@ def create_app(
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
-    rules = Rules.default(registry, settings.working_calendar())
-    if policy is not None:
-        rules = Rules(rules.registry, rules.classifier, policy, rules.calendar)
+    rules = Rules(
+        registry or AgencyRegistry.default(),
+        TextClassifier.default(),
+        policy or settings.policy(),
+        settings.working_calendar(),
+    )
 
     async def publish(topic_name: str, event: Event) -> None:
         await publish_event(runtime, topic_name, event)
 
     service = RoutingService(
-        DecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry)
+        DecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry), clock
     )
     subscribe = dict(
         auto_offset_reset="earliest",

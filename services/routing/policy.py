@@ -1,31 +1,25 @@
-"""Routing's tunable policy, read from the environment.
-
-Owns: the two knobs operations may turn without a code change. Changing them affects new
-decisions only; decisions already stored are never re-made.
-"""
+"""Routing's tunable policy: the knobs operations may turn without a code change
+(`ROUTING_*`, see settings.py). Changing them affects new decisions only; decisions already
+stored are never re-made."""
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dataclasses import dataclass
 
 
-class RoutingPolicy(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTING_", extra="ignore", frozen=True)
+@dataclass(frozen=True)
+class RoutingPolicy:
+    classification_threshold: float = 0.6
+    """Minimum confidence of the text classification to route on it; below it the appeal
+    goes to triage."""
+    max_hops: int = 3
+    """Redirections routing performs on its own; the next 'not our competence' sends the
+    appeal to triage."""
+    triage_candidates: int = 4
+    """At most this many candidate bodies in a triage event."""
 
-    classification_threshold: float = Field(
-        default=0.6,
-        ge=0,
-        le=1,
-        description="Minimum confidence of the text classification to route on it "
-        "(ROUTING_CLASSIFICATION_THRESHOLD); below it the appeal goes to triage.",
-    )
-    max_hops: int = Field(
-        default=3,
-        ge=0,
-        description="Redirections routing performs on its own (ROUTING_MAX_HOPS); the "
-        "next 'not our competence' sends the appeal to triage.",
-    )
-    triage_candidates: int = Field(
-        default=4, ge=1, description="At most this many candidate bodies in a triage event."
-    )
+    def __post_init__(self) -> None:
+        if not 0 <= self.classification_threshold <= 1:
+            raise ValueError("classification_threshold must be within [0, 1]")
+        if self.max_hops < 0 or self.triage_candidates < 1:
+            raise ValueError("max_hops must be >= 0 and triage_candidates >= 1")

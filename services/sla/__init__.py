@@ -114,7 +114,7 @@ so no increment is lost on a store without atomic updates), and the gauge is the
 instances' documents for the owned shards. Known drift: deltas not yet flushed when a
 process is killed are lost (at most one interval of changes; a clean stop flushes).
 
-Configuration (`SlaConfig`, env `SLA_*`): WARNING_WORKING_DAYS (JSON list),
+Configuration (`SlaSettings` in settings.py, env `SLA_*`): WARNING_WORKING_DAYS (JSON list),
 ESCALATION_LEVELS, SUPERVISORS (JSON object), DEFAULT_SUPERVISOR, LOOKAHEAD_SECONDS,
 POLL_INTERVAL_SECONDS, BATCH_SIZE, GAUGE_INTERVAL_SECONDS.
 

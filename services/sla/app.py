@@ -2,17 +2,13 @@
 decisions, agency actions), the firing loop and its shard ownership, wired in one place.
 
 Everything time- or policy-dependent is injectable: `create_app(settings, clock=...,
-policy=..., firing=...)`; the defaults read the environment (`SlaConfig`).
+policy=..., firing=...)`; the defaults come from the settings (`SlaSettings`, `SLA_*`).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream import AckPolicy
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 
 from contracts import (
@@ -33,51 +29,10 @@ from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
-from services.sla.schedule import HEAD, SUPERVISOR, SlaPolicy
+from services.sla.schedule import SlaPolicy
 from services.sla.service import TimerService
+from services.sla.settings import SlaSettings
 from services.sla.store import Tallies, TimerStore
-
-
-class SlaConfig(BaseSettings):
-    """SLA-only settings, from `SLA_*` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="SLA_", extra="ignore")
-
-    warning_working_days: tuple[int, ...] = Field(
-        default=(3, 1), description="Warn this many working days before a deadline."
-    )
-    escalation_levels: tuple[str, ...] = Field(
-        default=(HEAD, SUPERVISOR),
-        description="Breach escalation chain: `head`, `supervisor` or literal codes.",
-    )
-    supervisors: dict[str, str] = Field(
-        default_factory=dict,
-        description="Supervising body per body code; overrides the agency registry's parent.",
-    )
-    default_supervisor: str | None = Field(
-        default=None,
-        description="Supervisor of bodies without one; default: the registry's catch-all body.",
-    )
-    lookahead_seconds: float = 2.0
-    poll_interval_seconds: float = 0.5
-    batch_size: int = 500
-    gauge_interval_seconds: float = 15.0
-
-    def policy(self, registry: AgencyRegistry) -> SlaPolicy:
-        return SlaPolicy(
-            warning_working_days=self.warning_working_days,
-            escalation_levels=self.escalation_levels,
-            supervisors={**registry.supervisors(), **self.supervisors},
-            default_supervisor=self.default_supervisor or registry.fallback,
-        )
-
-    def firing(self) -> FiringSettings:
-        return FiringSettings(
-            lookahead=timedelta(seconds=self.lookahead_seconds),
-            poll_interval=self.poll_interval_seconds,
-            batch_size=self.batch_size,
-            gauge_interval=self.gauge_interval_seconds,
-        )
 
 
 def create_app(
@@ -88,7 +43,7 @@ def create_app(
     firing: FiringSettings | None = None,
     calendar: WorkingCalendar | None = None,
 ) -> Starlette:
-    config = SlaConfig()
+    settings = SlaSettings.specialise(settings)
     clock = clock or SystemClock()
     calendar = calendar or settings.working_calendar()
     runtime = create_runtime(settings)
@@ -111,7 +66,7 @@ def create_app(
         publish,
         clock,
         calendar,
-        policy or config.policy(AgencyRegistry.default()),
+        policy or settings.policy(AgencyRegistry.default()),
         metrics,
         tallies=tallies,
     )
@@ -128,7 +83,7 @@ def create_app(
         store,
         service.fire,
         clock,
-        firing or config.firing(),
+        firing or settings.firing(),
         on_gauge=recount,
         on_stop=tallies.flush,
     )

@@ -29,7 +29,7 @@ from contracts import (
 )
 from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
-from services.intake.config import IntakeConfig
+from services.intake.settings import IntakeSettings
 from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
 
@@ -231,7 +231,7 @@ async def test_a_body_over_the_size_limit_is_refused_413_even_without_a_content_
     gateway: Gateway, unique_id: str
 ) -> None:
     huge = json.dumps(appeal(f"VR-{unique_id}", text="ы" * 70_000)).encode()  # ~140 KB
-    assert len(huge) > IntakeConfig().max_body_bytes
+    assert len(huge) > IntakeSettings().max_body_bytes
 
     async def chunked():  # a streamed body: no Content-Length to trust
         for start in range(0, len(huge), 16_384):

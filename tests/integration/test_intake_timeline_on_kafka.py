@@ -41,8 +41,8 @@ from services.common.runtime import create_runtime
 from services.common.settings import settings_for
 from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
-from services.intake.config import IntakeConfig
 from services.intake.service import TIMELINES, IntakeService, timeline_entry_id
+from services.intake.settings import IntakeSettings
 from services.intake.timeline import timeline_entry
 from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
@@ -302,7 +302,7 @@ async def service(infra: Infra, run_prefix: str) -> AsyncIterator[IntakeService]
     )
     runtime = create_runtime(settings)
     try:
-        yield IntakeService(runtime, WorkingCalendar.default(), IntakeConfig())
+        yield IntakeService(runtime, WorkingCalendar.default(), IntakeSettings())
     finally:
         await runtime.mongo.close()
 

@@ -12,10 +12,10 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
-from services.common.settings import ServiceSettings, settings_for
+from services.common.settings import ServiceSettings
 from services.common.topics_admin import ensure_topics
 from services.intake.app import create_app
-from services.intake.config import IntakeConfig
+from services.intake.settings import IntakeSettings
 
 if TYPE_CHECKING:
     from tests.conftest import Infra
@@ -35,14 +35,14 @@ async def running_intake(
 ) -> AsyncIterator[RunningIntake]:
     """`partitions`: topic (without prefix) → partition count, created before the start."""
     await ensure_topics(infra.kafka_bootstrap_servers, partitions, prefix)
-    settings = settings_for(
-        "intake",
+    settings = IntakeSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_url=infra.mongodb_url,
         topic_prefix=prefix,
         database_prefix=prefix,
+        api_keys=api_keys,
     )
-    app = create_app(settings, IntakeConfig(api_keys=api_keys))
+    app = create_app(settings)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(app.router.lifespan_context(app))
         mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
 from services.common.settings import DEFAULT_PORTS, ServiceSettings
@@ -19,9 +20,9 @@ APP_SERVICES = ("intake", "routing", "sla", "notify")
 # Settings classes whose environment names the services read.
 SETTINGS_CLASSES = (
     "services.common.settings:ServiceSettings",
-    "services.intake.config:IntakeConfig",
-    "services.routing.policy:RoutingPolicy",
-    "services.sla.app:SlaConfig",
+    "services.intake.settings:IntakeSettings",
+    "services.routing.settings:RoutingSettings",
+    "services.sla.settings:SlaSettings",
     "services.notify.settings:NotifySettings",
 )
 # Read by the image's HEALTHCHECK, not by Python code.
@@ -36,7 +37,12 @@ def environment_names_the_code_reads() -> set[str]:
         prefix = cls.model_config.get("env_prefix", "")
         for name, info in cls.model_fields.items():
             alias = info.validation_alias
-            names.add(alias.upper() if isinstance(alias, str) else f"{prefix}{name}".upper())
+            if isinstance(alias, str):
+                names.add(alias.upper())
+            elif isinstance(alias, AliasChoices):
+                names.update(str(choice).upper() for choice in alias.choices)
+            else:
+                names.add(f"{prefix}{name}".upper())
     return names
 
 

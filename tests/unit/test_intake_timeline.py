@@ -1,5 +1,5 @@
 """The status page of an appeal, folded from lifecycle events (services/intake/timeline.py),
-and the gateway's key configuration (services/intake/config.py)."""
+and the gateway's key configuration (services/intake/settings.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from contracts import (
     SlaTimerStarted,
     SlaWarning,
 )
-from services.intake.config import IntakeConfig, parse_api_keys
+from services.intake.settings import IntakeSettings, parse_api_keys
 from services.intake.timeline import appeal_status, is_timeline_event, timeline_entry
 
 REGISTERED = AppealRegistered.example()
@@ -140,13 +140,13 @@ def test_api_keys_are_read_per_client() -> None:
 )
 def test_a_malformed_key_list_is_refused_without_showing_the_keys(raw: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        IntakeConfig(api_keys=raw)
+        IntakeSettings(api_keys=raw)
     assert "0123456789abcdef" not in str(refused.value)
     assert "fedcba9876543210" not in str(refused.value)
 
 
 def test_the_keys_do_not_show_in_the_config_repr() -> None:
-    config = IntakeConfig(api_keys="reception:0123456789abcdef")
+    config = IntakeSettings(api_keys="reception:0123456789abcdef")
     assert "0123456789abcdef" not in repr(config)
     assert config.gateway_keys() == {"reception": b"0123456789abcdef"}
     assert config.repeat_window.days == 90

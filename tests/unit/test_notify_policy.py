@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contracts import DeliveryChannel, Language, RecipientRole
+from services.common.settings import ServiceSettings
 from services.notify.directory import StaffDirectory, load_agency_names, parse_directory
 from services.notify.policy import CitizenPreferences, RetryPolicy, choose_channel, quiet_hours_end
 from services.notify.providers import DeliveryFailed, mask_address
-from services.notify.settings import NotifySettings, notify_settings
+from services.notify.settings import NotifySettings
 
 ALMATY = ZoneInfo("Asia/Almaty")
 SMS, EMAIL, PUSH, OUTBOX = (
@@ -143,7 +144,9 @@ def test_notify_settings_come_from_the_environment_on_top_of_the_shared_ones(mon
     monkeypatch.setenv("NOTIFY_SMS_GATEWAY_URL", "http://gw.example/send")
     monkeypatch.setenv("NOTIFY_QUIET_START", "23:00")
     monkeypatch.setenv("NOTIFY_CITIZEN_CHANNEL_ORDER", '["email", "sms"]')
-    settings = notify_settings(NotifySettings(topic_prefix="x-", database_prefix="x-"))
+    settings = NotifySettings.specialise(
+        ServiceSettings(service_name="notify", topic_prefix="x-", database_prefix="x-")
+    )
     assert settings.sms_gateway_url == "http://gw.example/send"
     assert settings.quiet_hours_start == time(23, 0)
     assert settings.quiet_hours_end == time(8, 0)
@@ -154,6 +157,6 @@ def test_notify_settings_come_from_the_environment_on_top_of_the_shared_ones(mon
 def test_plain_service_settings_become_notify_settings() -> None:
     from services.common.settings import settings_for
 
-    settings = notify_settings(settings_for("notify", topic_prefix="p-"))
+    settings = NotifySettings.specialise(settings_for("notify", topic_prefix="p-"))
     assert isinstance(settings, NotifySettings)
     assert settings.topic_prefix == "p-" and settings.max_attempts >= 1

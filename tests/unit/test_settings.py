@@ -15,6 +15,8 @@ ENVIRONMENT_NAMES = (
     "TYNDAU_HTTP_HOST",
     "TYNDAU_LOG_LEVEL",
     "HTTP_PORT",
+    "TYNDAU_TIME_ZONE",
+    "NOTIFY_TIME_ZONE",
     *(f"{service.upper()}_PORT" for service in SERVICES),
 )
 
@@ -98,3 +100,48 @@ def test_each_service_owns_its_database_and_consumer_group() -> None:
 def test_explicit_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTAKE_PORT", "18001")
     assert settings_for("intake", http_port=9999).http_port == 9999
+
+
+@pytest.mark.parametrize(
+    ("settings_class", "variable", "field", "value"),
+    [
+        (
+            "services.intake.settings:IntakeSettings",
+            "INTAKE_REPEAT_WINDOW_DAYS",
+            "repeat_window_days",
+            30,
+        ),
+        ("services.routing.settings:RoutingSettings", "ROUTING_MAX_HOPS", "max_hops", 5),
+        ("services.sla.settings:SlaSettings", "SLA_BATCH_SIZE", "batch_size", 50),
+        ("services.notify.settings:NotifySettings", "NOTIFY_MAX_ATTEMPTS", "max_attempts", 2),
+    ],
+)
+def test_each_services_own_settings_keep_the_shared_values_and_read_their_own_prefix(
+    monkeypatch: pytest.MonkeyPatch, settings_class: str, variable: str, field: str, value: int
+) -> None:
+    import importlib
+
+    module, _, name = settings_class.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    monkeypatch.setenv(variable, str(value))
+    shared = settings_for(cls.model_fields["service_name"].default, topic_prefix="p-")
+
+    settings = cls.specialise(shared)
+
+    assert isinstance(settings, cls)
+    assert getattr(settings, field) == value
+    assert settings.topic_prefix == "p-"
+    assert settings.database_name == shared.database_name
+
+
+def test_the_time_zone_is_one_setting_for_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TYNDAU_TIME_ZONE", "Asia/Tokyo")
+    for service in SERVICES:
+        settings = settings_for(service)
+        assert settings.time_zone == "Asia/Tokyo"
+        assert str(settings.working_calendar().tz) == "Asia/Tokyo"
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown time zone"):
+        settings_for("sla", time_zone="Asia/Atlantis")

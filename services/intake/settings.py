@@ -1,4 +1,4 @@
-"""Intake's own settings, read from the environment next to the shared `ServiceSettings`.
+"""Intake's settings: the shared `ServiceSettings` plus intake's own, from `INTAKE_*`.
 
 - `INTAKE_API_KEYS` (default empty: the gateway refuses everything) — HTTP gateway clients
   and their keys, `reception:KEY1,emailbridge:KEY2`;
@@ -17,17 +17,21 @@ import re
 from datetime import timedelta
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
 
 CLIENT_NAME = re.compile(r"[a-z0-9_-]{1,32}", re.ASCII)
 MIN_KEY_CHARS = 16
 
 
-class IntakeConfig(BaseSettings):
+class IntakeSettings(ServiceSettings):
     # Validation errors must not echo the input: it holds the keys.
     model_config = SettingsConfigDict(
         env_prefix="INTAKE_", extra="ignore", hide_input_in_errors=True
     )
+
+    service_name: str = "intake"
 
     api_keys: SecretStr = Field(
         default=SecretStr(""), description="`client:key` pairs separated by commas."
