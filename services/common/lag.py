@@ -14,21 +14,27 @@ import contextlib
 import logging
 
 from faststream.kafka import KafkaBroker
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry
+
+from services.common.metrics import MetricSet, gauge
 
 log = logging.getLogger("tyndau.lag")
+
+
+class LagMetrics(MetricSet):
+    lag = gauge(
+        "tyndau_consumer_lag_messages",
+        "Messages in assigned partitions not yet consumed, by topic and partition.",
+        "topic",
+        "partition",
+    )
 
 
 class ConsumerLagMonitor:
     def __init__(self, broker: KafkaBroker, registry: CollectorRegistry, interval: float = 5.0):
         self.broker = broker
         self.interval = interval
-        self.lag = Gauge(
-            "tyndau_consumer_lag_messages",
-            "Messages in assigned partitions not yet consumed, by topic and partition.",
-            ["topic", "partition"],
-            registry=registry,
-        )
+        self.lag = LagMetrics(registry).lag
         self._task: asyncio.Task | None = None
 
     async def refresh(self) -> None:

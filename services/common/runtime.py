@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.lag import ConsumerLagMonitor
 from services.common.logs import MessageContextMiddleware
+from services.common.metrics import MetricSet, counter
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger("tyndau.runtime")
@@ -28,6 +29,16 @@ log = logging.getLogger("tyndau.runtime")
 disable_created_metrics()
 
 IndexSetup = Callable[[AsyncDatabase], Awaitable[None]]
+
+
+class RuntimeMetrics(MetricSet):
+    """What every service counts besides its own metrics (and FastStream's per handler)."""
+
+    dead_letters = counter(
+        "tyndau_dead_letters_total",
+        "Messages sent to appeals.dlq.v1 because they could not be read, by source topic.",
+        "topic",
+    )
 
 
 @dataclass
@@ -96,12 +107,7 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
         mongo=mongo,
         registry=registry,
         lag_monitor=ConsumerLagMonitor(broker, registry),
-        dead_letters=Counter(
-            "tyndau_dead_letters_total",
-            "Messages sent to appeals.dlq.v1 because they could not be read, by source topic.",
-            ["topic"],
-            registry=registry,
-        ),
+        dead_letters=RuntimeMetrics(registry).dead_letters,
     )
 
 

@@ -55,7 +55,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -68,6 +67,7 @@ from services.common.masking import scrub as mask_personal_data
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
 from services.intake.adapters import AppealDraft, Rejection
+from services.intake.metrics import IntakeMetrics
 from services.intake.numbers import REGISTRATION_NUMBERS, DailySequence, ensure_number_indexes
 from services.intake.registration import (
     appeal_id_for,
@@ -104,82 +104,6 @@ def region_label(kato: str | None) -> str:
     return kato[:2] if kato and kato[:2] in REGION_KATO else "unknown"
 
 
-class IntakeMetrics:
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        registry = runtime.registry
-        by_appeal = ["channel", "kind", "region"]
-        self.received = Counter(
-            "tyndau_intake_appeals_received_total",
-            "Channel messages and gateway requests that were the channel's format, "
-            "redeliveries included; kind and region `unknown` when they could not be read.",
-            by_appeal,
-            registry=registry,
-        )
-        self.registered = Counter(
-            "tyndau_intake_appeals_registered_total",
-            "Appeals registered, by channel, kind and region (2-digit KATO).",
-            by_appeal,
-            registry=registry,
-        )
-        self.rejected = Counter(
-            "tyndau_intake_appeals_rejected_total",
-            "Appeals rejected with reasons, by channel, reason code, kind and region.",
-            ["channel", "reason", "kind", "region"],
-            registry=registry,
-        )
-        self.rejection_errors = Counter(
-            "tyndau_intake_rejection_errors_total",
-            "Field errors in rejected appeals, by channel and error code.",
-            ["channel", "code"],
-            registry=registry,
-        )
-        self.anonymous_refused = Counter(
-            "tyndau_intake_anonymous_refused_total",
-            "Anonymous appeals not considered (not a crime or security report).",
-            by_appeal,
-            registry=registry,
-        )
-        self.urgent_anonymous = Counter(
-            "tyndau_intake_urgent_anonymous_registered_total",
-            "Anonymous crime or security reports registered as urgent.",
-            by_appeal,
-            registry=registry,
-        )
-        self.repeats = Counter(
-            "tyndau_intake_repeat_appeals_total",
-            "Registered appeals that repeat an earlier one (same IIN, category and KATO).",
-            by_appeal,
-            registry=registry,
-        )
-        self.dead_letters = Counter(
-            "tyndau_intake_dead_letters_total",
-            "Messages that were not the expected format at all, by source topic.",
-            ["topic"],
-            registry=registry,
-        )
-        self.processing = Histogram(
-            "tyndau_intake_processing_seconds",
-            "Time from a channel message or request reaching intake to its event being "
-            "acknowledged by Kafka.",
-            ["channel"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
-        )
-        self.gateway_refused = Counter(
-            "tyndau_intake_gateway_refused_total",
-            "HTTP gateway requests refused before adapting: api_key_missing, api_key_wrong, "
-            "too_large, invalid_json, not_the_format.",
-            ["reason"],
-            registry=registry,
-        )
-        self.timeline_events = Counter(
-            "tyndau_intake_timeline_events_total",
-            "Lifecycle events added to appeals' status timelines, by event type.",
-            ["event_type"],
-            registry=registry,
-        )
-
-
 @dataclass(frozen=True)
 class Accepted:
     """What became of one adapted appeal: its event, and whether this call created it."""
@@ -200,7 +124,7 @@ class IntakeService:
         self.calendar = calendar
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.metrics = IntakeMetrics(runtime)
+        self.metrics = IntakeMetrics(runtime.registry)
         # Concurrent registrations share store round trips (services.common.batching).
         self.store = StoreBatcher()
         self.numbers = DailySequence(runtime.db[REGISTRATION_NUMBERS], self.store)

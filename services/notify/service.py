@@ -66,7 +66,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from prometheus_client import Counter, Histogram
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -92,6 +91,7 @@ from services.common.masking import scrub
 from services.common.messaging import publish_event
 from services.common.runtime import ServiceRuntime
 from services.notify.directory import StaffDirectory
+from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy, choose_channel, quiet_hours_end
 from services.notify.providers import (
     DeliveryFailed,
@@ -148,8 +148,6 @@ record cost ~8 round trips (measured ~25 ms per record, 2.5 s per 100)."""
 # with backoff), the loop looks at it again after this long.
 FAILED_WORK_RETRY = timedelta(seconds=60)
 
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600)
-
 
 def due_key(moment: datetime, notification_id: str) -> str:
     return f"{DUE}{iso_ms(moment)}|{notification_id}"
@@ -172,42 +170,6 @@ class Recipient:
     language: Language
     addresses: dict[DeliveryChannel, str | None]
     preferences: CitizenPreferences = field(default_factory=CitizenPreferences)
-
-
-class NotifyMetrics:
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        registry = runtime.registry
-        self.outcomes = Counter(
-            "tyndau_notify_notifications_total",
-            "Notification outcomes, by delivery channel, template, language and status.",
-            ["channel", "template", "language", "status"],
-            registry=registry,
-        )
-        self.attempts = Counter(
-            "tyndau_notify_delivery_attempts_total",
-            "Delivery attempts, by channel and result (accepted, failed).",
-            ["channel", "result"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "tyndau_notify_delivery_latency_seconds",
-            "From the cause event's occurred_at to the provider's acceptance.",
-            ["channel", "template"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.unaddressed = Counter(
-            "tyndau_notify_unaddressed_total",
-            "Notices nobody could be told: no contact on any channel, or no directory entry.",
-            ["role", "template"],
-            registry=registry,
-        )
-        self.parked = Counter(
-            "tyndau_notify_parked_events_total",
-            "Events parked until their appeal's registration arrives, by what became of them.",
-            ["result"],
-            registry=registry,
-        )
 
 
 async def ensure_indexes(db: AsyncDatabase) -> None:
@@ -241,7 +203,7 @@ class NotifyService:
             settings.max_attempts, settings.retry_base_seconds, settings.retry_max_seconds
         )
         self.tz = settings.tz
-        self.metrics = NotifyMetrics(runtime)
+        self.metrics = NotifyMetrics(runtime.registry)
         # Single-document operations of events handled at once share store commands.
         self.store = StoreBatcher()
         # Notification ids this process is working on: keeps the consumer and the delivery

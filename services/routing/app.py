@@ -44,9 +44,10 @@ from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.routing.classifier import TextClassifier
 from services.routing.decisions import Rules
+from services.routing.metrics import RoutingMetrics
 from services.routing.policy import RoutingPolicy
 from services.routing.ranking import competent_bodies
-from services.routing.service import RoutingMetrics, RoutingService
+from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
 from services.routing.store import DecisionStore, ensure_indexes
 

@@ -21,8 +21,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-
 from contracts import (
     AgencyAction,
     AgencyAssignment,
@@ -48,6 +46,7 @@ from services.routing.decisions import (
     decide_redirect,
     decide_route,
 )
+from services.routing.metrics import RoutingMetrics
 from services.routing.store import DecisionStore, decision_key
 
 log = logging.getLogger("tyndau.routing")
@@ -57,41 +56,6 @@ Publish = Callable[[str, Event], Awaitable[None]]
 TRIGGER_REGISTERED = "registered"
 TRIGGER_REDIRECTED = "redirected"
 TRIGGER_TRIAGE_DECIDED = "triage_decided"
-
-
-class RoutingMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.routed = Counter(
-            "tyndau_routing_appeals_routed_total",
-            "Appeals sent to a body, by body, its level, the rule and whether forwarded.",
-            ["agency", "level", "rule", "forwarded"],
-            registry=registry,
-        )
-        self.triaged = Counter(
-            "tyndau_routing_appeals_triaged_total",
-            "Appeals sent to human triage, by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        self.redirects = Counter(
-            "tyndau_routing_redirects_total",
-            "'Not our competence' answers acted on, by the body that declined.",
-            ["agency"],
-            registry=registry,
-        )
-        self.ignored = Counter(
-            "tyndau_routing_messages_ignored_total",
-            "Redirects and triage decisions without effect (stale, unknown appeal), by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        self.latency = Histogram(
-            "tyndau_routing_decision_seconds",
-            "From receiving a cause to its decision stored and its events acknowledged.",
-            ["trigger"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
-        )
 
 
 class RoutingService:

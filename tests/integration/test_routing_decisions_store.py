@@ -15,7 +15,8 @@ from contracts import AppealRedirected, AppealRegistered, Category, Event, deter
 from reference.agencies import AgencyRegistry
 from services.common.clock import ManualClock
 from services.routing.decisions import Rules
-from services.routing.service import RoutingMetrics, RoutingService
+from services.routing.metrics import RoutingMetrics
+from services.routing.service import RoutingService
 from services.routing.store import DecisionStore, decision_key, ensure_indexes
 from tests.conftest import Infra
 

@@ -1,0 +1,35 @@
+"""Routing's metrics: where appeals went (by body, its level, the rule and whether forwarded
+— the KPI "forwarding share"), what went to humans and why, redirects, and decision time."""
+
+from __future__ import annotations
+
+from services.common.metrics import MetricSet, counter, histogram
+
+
+class RoutingMetrics(MetricSet):
+    routed = counter(
+        "tyndau_routing_appeals_routed_total",
+        "Appeals sent to a body, by body, its level, the rule and whether forwarded.",
+        "agency",
+        "level",
+        "rule",
+        "forwarded",
+    )
+    triaged = counter(
+        "tyndau_routing_appeals_triaged_total", "Appeals sent to human triage, by reason.", "reason"
+    )
+    redirects = counter(
+        "tyndau_routing_redirects_total",
+        "'Not our competence' answers acted on, by the body that declined.",
+        "agency",
+    )
+    ignored = counter(
+        "tyndau_routing_messages_ignored_total",
+        "Redirects and triage decisions without effect (stale, unknown appeal), by reason.",
+        "reason",
+    )
+    latency = histogram(
+        "tyndau_routing_decision_seconds",
+        "From receiving a cause to its decision stored and its events acknowledged.",
+        "trigger",
+    )
