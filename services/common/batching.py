@@ -28,7 +28,7 @@ What it promises:
   record that keeps failing, exactly as with one-message subscribers.
 - **Dead letters one by one.** A handler raising one of `dead_letter_on` (default:
   `Undecodable`) sends that record alone, with its original bytes, to `appeals.dlq.v1` and
-  the batch goes on. Handlers that dead-letter themselves (`decode_or_dead_letter`) work as
+  the batch goes on. Handlers that dead-letter themselves work as
   before. Headers that are not UTF-8 (which FastStream's batch parser cannot read, and which
   would otherwise fail every record of the batch forever) are read leniently.
 - **Logs** of each handler call carry that record's ids (services.common.logs.bind_message),
@@ -66,7 +66,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, WriteError
 
 from services.common.logs import bind_message, unbind
-from services.common.messaging import Undecodable, dead_letter
+from services.common.messaging import Undecodable, dead_letter, documented_function
 from services.common.runtime import ServiceRuntime
 
 log = logging.getLogger("tyndau.batching")
@@ -209,12 +209,17 @@ def keyed_batch_subscriber(
     description: str,
     concurrency: int | asyncio.Semaphore = DEFAULT_CONCURRENCY,
     attempts: int = DEFAULT_ATTEMPTS,
+    documents: Any = None,
+    dead_letter_to: DeadLetterSink | None = None,
     **subscriber_options: Any,
 ) -> Any:
     """Register a batch subscriber on `runtime.broker` that runs `handle` on each record (as
-    described in the module docstring) and return the FastStream subscriber. `title` and
-    `description` document it in the service's AsyncAPI document; `subscriber_options` go
-    to FastStream (e.g. SLA's rebalance listener)."""
+    described in the module docstring) and return the FastStream subscriber. `title`,
+    `description` and `documents` (the contract type one record carries) document it in the
+    service's AsyncAPI document; `dead_letter_to` receives what `handle` cannot read
+    (default: the dead-letter topic); `subscriber_options` go to FastStream (e.g. SLA's
+    rebalance listener). Services declare their subscribers through
+    `services.common.subscribing`, which decodes each record to its contract type."""
     if isinstance(concurrency, asyncio.Semaphore):
         limit = concurrency
     else:
@@ -241,14 +246,32 @@ def keyed_batch_subscriber(
             [record_message(record, headers) for record, headers in records],
             handle,
             limit=limit,
-            dead_letter_to=functools.partial(dead_letter, runtime),
+            dead_letter_to=dead_letter_to or functools.partial(dead_letter, runtime),
             attempts=attempts,
         )
 
-    on_batch.__name__ = getattr(handle, "__name__", "on_batch")
-    on_batch.__doc__ = handle.__doc__
-    subscriber(on_batch, parser=lenient_batch_parser)
+    name = getattr(handle, "__name__", "on_batch")
+    if documents is None:
+        on_batch.__name__ = name
+        on_batch.__doc__ = handle.__doc__
+        subscriber(on_batch, parser=lenient_batch_parser)
+    else:
+
+        async def documented(_: None, batch: KafkaMessageParam) -> None:
+            await on_batch(batch)
+
+        subscriber(
+            documented_function(name, handle.__doc__, documents, documented),
+            parser=lenient_batch_parser,
+            decoder=_decoded_per_record,
+        )
     return subscriber
+
+
+async def _decoded_per_record(message: Any, _default: Any) -> None:
+    """Nothing is decoded for the batch as a whole: the handler reads each record in its
+    turn (so one that is not the format is dead-lettered in its place)."""
+    return None
 
 
 async def lenient_batch_parser(

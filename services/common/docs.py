@@ -5,7 +5,8 @@
     python -m services.common.docs [--check]
 
 `--check` writes nothing and exits 1 when the committed files differ from what the code
-generates (the test suite runs it), so documentation cannot drift from the code.
+generates, or when a service consumes a topic without a documented payload schema (the test
+suite runs it), so documentation cannot drift from the code or leave an input blank.
 """
 
 from __future__ import annotations
@@ -42,6 +43,27 @@ def generated_documents() -> dict[Path, str]:
     return files
 
 
+def undocumented_inputs(document: dict) -> list[str]:
+    """The topics an AsyncAPI document says the service consumes without saying what a
+    message there looks like (FastStream's `EmptyPayload`, or a schema with no shape)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    messages = document.get("components", {}).get("messages", {})
+    missing = []
+    for operation in document.get("operations", {}).values():
+        if operation.get("action") != "receive":
+            continue
+        channel = document["channels"][operation["channel"]["$ref"].rsplit("/", 1)[-1]]
+        for reference in channel.get("messages", {}).values():
+            key = reference["$ref"].rsplit("/", 1)[-1].replace("%7B", "{").replace("%7D", "}")
+            payload = messages[key]["payload"]
+            if "$ref" in payload:
+                payload = schemas.get(payload["$ref"].rsplit("/", 1)[-1], {})
+            shaped = any(k in payload for k in ("properties", "oneOf", "anyOf", "allOf"))
+            if payload.get("title") == "EmptyPayload" or not shaped:
+                missing.append(channel["address"])
+    return missing
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Write or check docs/ from the code.")
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on drift")
@@ -63,7 +85,15 @@ def main() -> int:
         ]
         for name in stale + extra:
             print(f"docs/{name} is out of date: run `make docs`", file=sys.stderr)
-        return 1 if stale or extra else 0
+        blank = [
+            f"{path}: {topic}"
+            for path, text in expected.items()
+            if path.parts[0] == "asyncapi"
+            for topic in undocumented_inputs(json.loads(text))
+        ]
+        for entry in blank:
+            print(f"docs/{entry} is consumed without a payload schema", file=sys.stderr)
+        return 1 if stale or extra or blank else 0
     for sub in ("asyncapi", "schemas"):
         (args.out / sub).mkdir(parents=True, exist_ok=True)
         for old in (args.out / sub).glob("*.json"):

@@ -1,5 +1,7 @@
-"""How services read and write events: decode-or-dead-letter on the way in, keyed and
-correlated publishing on the way out, and insert-once for idempotent effects.
+"""How services read and write events: decoding to a contract type (or the reason it is not
+one) and dead-lettering on the way in — wired into subscribers by
+`services.common.subscribing` —, keyed and correlated publishing on the way out, and
+insert-once for idempotent effects.
 
 Delivery is at-least-once (a handler may see a message twice); these helpers make the effect
 exactly-once: deterministic ids + unique keys turn a duplicate into a no-op. Nothing here
@@ -9,13 +11,15 @@ decides business rules.
 from __future__ import annotations
 
 import base64
+import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
 from faststream.kafka.message import KafkaMessage
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError, WrapValidator
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -26,6 +30,7 @@ from services.common.runtime import ServiceRuntime
 log = logging.getLogger("tyndau.messaging")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+T = TypeVar("T")
 
 
 class Undecodable(Exception):
@@ -33,6 +38,41 @@ class Undecodable(Exception):
 
 
 Schema = type[ModelT] | TypeAdapter[Any]
+
+
+def _already_decoded(value: Any, _validate: Any) -> Any:
+    return value
+
+
+Decoded = Annotated[T, WrapValidator(_already_decoded)]
+"""A subscriber parameter documented as the contract type `T` (FastStream derives the
+AsyncAPI payload from it) whose value the subscriber's own decoder made: not validated a
+second time. For a keyed batch subscriber it only documents what one record carries; the
+records are decoded one by one in their turn."""
+
+
+def documented_function(
+    name: str, doc: str | None, documented: Any, body: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    """`body(payload, message)` under a signature FastStream reads: the payload documented
+    as `documented`, the message injected from the context."""
+
+    async def function(payload: Any, message: Any) -> None:
+        await body(payload, message)
+
+    function.__name__ = name
+    function.__doc__ = doc
+    function.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "payload", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Decoded[documented]
+            ),
+            inspect.Parameter(
+                "message", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=KafkaMessageParam
+            ),
+        ]
+    )
+    return function
 
 
 def decode(message: KafkaMessage, model: Schema) -> Any:
@@ -49,18 +89,6 @@ def decode_bytes(raw: bytes, model: Schema) -> Any:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         raise Undecodable(describe_validation_error(exc)) from exc
-
-
-async def decode_or_dead_letter(
-    runtime: ServiceRuntime, message: KafkaMessage, model: Schema
-) -> Any | None:
-    """The edge of every subscriber: the message as `model`, or None once it has been sent to
-    the dead-letter topic (the caller then acknowledges it and moves on)."""
-    try:
-        return decode(message, model)
-    except Undecodable as exc:
-        await dead_letter(runtime, message, exc)
-        return None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

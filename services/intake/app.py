@@ -22,29 +22,31 @@ HTTP gateway (DESIGN §3), decisions where the issue is silent:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter, ValidationError
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracts import (
-    AGENCY_ACTION_ADAPTER,
-    ANY_EVENT_ADAPTER,
-    SLA_EVENT_ADAPTER,
+    AgencyAction,
+    AnyEvent,
     AppealRegistered,
     AppealRejected,
     DeadLetter,
+    Event,
     HttpGatewayAppeal,
+    SlaEvent,
     topics,
 )
 from reference.calendar import CalendarYearNotCovered
-from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, DeadLetterSink
 from services.common.clock import Clock
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
@@ -52,12 +54,12 @@ from services.common.messaging import (
     Undecodable,
     correlation_of,
     dead_letter,
-    describe_validation_error,
 )
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
+from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
-from services.intake.channels import CHANNEL_FORMATS, read_channel_message
+from services.intake.channels import CHANNEL_FORMATS
 from services.intake.service import IntakeService, ensure_indexes
 from services.intake.settings import IntakeSettings
 from services.intake.timeline import is_timeline_event
@@ -65,12 +67,14 @@ from services.intake.timeline import is_timeline_event
 API_KEY_HEADER = "x-api-key"
 CORRELATION_MAX_CHARS = 128
 
-# Lifecycle topics feeding the status timeline, each decoded with its contract union.
-LIFECYCLE_TOPICS: dict[str, TypeAdapter[Any]] = {
-    topics.APPEALS_ROUTED: ANY_EVENT_ADAPTER,
-    topics.APPEALS_TRIAGE: ANY_EVENT_ADAPTER,
-    topics.AGENCY_ACTIONS: AGENCY_ACTION_ADAPTER,
-    topics.SLA_EVENTS: SLA_EVENT_ADAPTER,
+# Lifecycle topics feeding the status timeline, and the contract each carries (the routed
+# and triage topics are read as any event: the timeline shows whatever lifecycle event
+# arrives there).
+LIFECYCLE_TOPICS: dict[str, Any] = {
+    topics.APPEALS_ROUTED: AnyEvent,
+    topics.APPEALS_TRIAGE: AnyEvent,
+    topics.AGENCY_ACTIONS: AgencyAction,
+    topics.SLA_EVENTS: SlaEvent,
 }
 
 
@@ -92,50 +96,57 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     return build_http_app(runtime, routes=http_routes(service))
 
 
-def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService) -> None:
-    formats = {runtime.topic(fmt.topic): fmt for fmt in CHANNEL_FORMATS}
+def counted_dead_letters(runtime: ServiceRuntime, service: IntakeService) -> DeadLetterSink:
+    """The dead-letter topic, counted by intake per source topic as well."""
 
-    async def on_channel_appeal(message: KafkaMessage) -> None:
-        fmt = formats[message.raw_message.topic]
+    async def to_dead_letters(message: KafkaMessage, error: Exception) -> None:
+        topic = message.raw_message.topic.removeprefix(runtime.settings.topic_prefix)
+        service.metrics.dead_letters.labels(topic).inc()
+        await dead_letter(runtime, message, error)
+
+    return to_dead_letters
+
+
+def register_channel_subscribers(runtime: ServiceRuntime, service: IntakeService) -> None:
+    formats = {fmt.topic: fmt for fmt in CHANNEL_FORMATS}
+    to_dead_letters = counted_dead_letters(runtime, service)
+
+    async def on_channel_appeal(appeal: Any, message: KafkaMessage) -> None:
+        fmt = formats[message.raw_message.topic.removeprefix(runtime.settings.topic_prefix)]
         with service.metrics.processing.labels(fmt.channel.value).time():
             try:
-                outcome = read_channel_message(
-                    fmt, message.body, service.clock.now(), service.earliest_received_at
-                )
+                outcome = fmt.adapt(appeal, service.clock.now(), service.earliest_received_at)
                 await service.accept(outcome, correlation_of(message))
             except (Undecodable, CalendarYearNotCovered) as exc:
-                # Not the format, or a date the working-day calendar has no data for yet:
-                # kept whole on the dead-letter topic, to be replayed once fixed.
-                service.metrics.dead_letters.labels(fmt.topic).inc()
-                await dead_letter(runtime, message, exc)
+                # No usable channel id, or a date the working-day calendar has no data for
+                # yet: kept whole on the dead-letter topic, to be replayed once fixed.
+                await to_dead_letters(message, exc)
 
     # Batches of channel messages, different appeals concurrently, one appeal's messages in
     # order; the batch is committed only after every appeal in it is stored and its event
     # acknowledged by Kafka, and an unexpected error redelivers it (services.common.batching).
-    keyed_batch_subscriber(
-        runtime,
-        *formats,
-        group_id=runtime.settings.consumer_group,
-        handle=on_channel_appeal,
-        title="intake.channels",
-        description="Appeals in each channel's native format (1414, iKomek 109, e-Otinish).",
-        # Its store operations are coalesced (StoreBatcher): more handlers make larger
-        # commands, not more writers.
-        concurrency=CONCURRENCY_WITH_STORE_BATCHER,
-    )
+    # One subscriber per channel, so each channel's AsyncAPI entry shows its own format; all
+    # in intake's one consumer group, sharing one bound on handlers running at once (their
+    # store operations are coalesced by a StoreBatcher: more handlers make larger commands,
+    # not more writers).
+    concurrency = asyncio.Semaphore(CONCURRENCY_WITH_STORE_BATCHER)
+    for fmt in CHANNEL_FORMATS:
+        subscribe_in_keyed_batches(
+            runtime,
+            {fmt.topic: fmt.model},
+            group_id=runtime.settings.consumer_group,
+            handle=on_channel_appeal,
+            dead_letter_to=to_dead_letters,
+            title=f"intake.channel.{fmt.channel.value}",
+            description=f"Appeals in the native format of channel {fmt.channel.value}.",
+            concurrency=concurrency,
+        )
 
 
 def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService) -> None:
-    adapters = {runtime.topic(name): (name, adapter) for name, adapter in LIFECYCLE_TOPICS.items()}
+    to_dead_letters = counted_dead_letters(runtime, service)
 
-    async def on_lifecycle_event(message: KafkaMessage) -> None:
-        name, adapter = adapters[message.raw_message.topic]
-        try:
-            event = adapter.validate_json(message.body)
-        except ValidationError as exc:
-            service.metrics.dead_letters.labels(name).inc()
-            await dead_letter(runtime, message, Undecodable(describe_validation_error(exc)))
-            return
+    async def on_lifecycle_event(event: Event, _: KafkaMessage) -> None:
         if is_timeline_event(event):
             await service.record_lifecycle_event(event)
 
@@ -143,12 +154,13 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
     # order (keyed by appeal id); the batch is committed only after every event in it is
     # stored or dead-lettered, and an unexpected error redelivers it (a redelivered entry is
     # a duplicate key: nothing added). Entries of concurrent handlers share one insert_many.
-    keyed_batch_subscriber(
+    subscribe_in_keyed_batches(
         runtime,
-        *adapters,
+        LIFECYCLE_TOPICS,
         # Its own group: a slow timeline never holds back registrations, and vice versa.
         group_id=f"{runtime.settings.consumer_group}-timeline",
         handle=on_lifecycle_event,
+        dead_letter_to=to_dead_letters,
         title="intake.timeline",
         description="Lifecycle events (routed, triaged, agency actions, SLA) for the status "
         "timeline of GET /v1/appeals/{reg_number}.",

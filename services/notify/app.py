@@ -11,34 +11,35 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import TypeAdapter, ValidationError
+from faststream.kafka.message import KafkaMessage
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contracts import (
-    AGENCY_ACTION_ADAPTER,
-    SLA_EVENT_ADAPTER,
+    AgencyAction,
     AppealRegistered,
     AppealRejected,
     AppealRouted,
     DeadLetter,
     DeliveryChannel,
+    Event,
     NotificationOutcome,
+    SlaEvent,
     topics,
 )
 from services.common.batching import (
     CONCURRENCY_WITH_STORE_BATCHER,
     StoreBatcher,
-    keyed_batch_subscriber,
 )
 from services.common.clock import Clock
 from services.common.http import build_http_app
-from services.common.messaging import decode_or_dead_letter, describe_validation_error
+from services.common.messaging import describe_validation_error
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
+from services.common.subscribing import subscribe_in_keyed_batches
 from services.notify.directory import StaffDirectory
 from services.notify.policy import CitizenPreferences, RetryPolicy
 from services.notify.providers import (
@@ -57,13 +58,13 @@ from services.notify.service import (
 )
 from services.notify.settings import NotifySettings
 
-# What notify listens to, and how each topic's messages are decoded.
-SUBSCRIBED: dict[str, TypeAdapter[Any]] = {
-    topics.APPEALS_REGISTERED: TypeAdapter(AppealRegistered),
-    topics.APPEALS_REJECTED: TypeAdapter(AppealRejected),
-    topics.APPEALS_ROUTED: TypeAdapter(AppealRouted),
-    topics.AGENCY_ACTIONS: AGENCY_ACTION_ADAPTER,
-    topics.SLA_EVENTS: SLA_EVENT_ADAPTER,
+# What notify listens to, and the contract each topic carries.
+SUBSCRIBED: dict[str, Any] = {
+    topics.APPEALS_REGISTERED: AppealRegistered,
+    topics.APPEALS_REJECTED: AppealRejected,
+    topics.APPEALS_ROUTED: AppealRouted,
+    topics.AGENCY_ACTIONS: AgencyAction,
+    topics.SLA_EVENTS: SlaEvent,
 }
 
 
@@ -126,18 +127,16 @@ def create_app(
     )
     loop = DeliveryLoop(service, config.scheduler_interval_seconds)
 
-    async def on_lifecycle_event(message: KafkaMessage) -> None:
-        public_topic = message.raw_message.topic.removeprefix(config.topic_prefix)
-        if event := await decode_or_dead_letter(runtime, message, SUBSCRIBED[public_topic]):
-            # Committed only once handled: a crash before an outcome is published redelivers.
-            await service.handle(event, redelivered_until_done=True)
+    async def on_lifecycle_event(event: Event, _: KafkaMessage) -> None:
+        # Committed only once handled: a crash before an outcome is published redelivers.
+        await service.handle(event, redelivered_until_done=True)
 
     # Batches, different appeals at once, one appeal's events (keyed by appeal id, whatever
     # the topic) in order; committed once every notice of the batch is stored and its
     # outcome published; an unexpected error redelivers the batch (services.common.batching).
-    keyed_batch_subscriber(
+    subscribe_in_keyed_batches(
         runtime,
-        *(runtime.topic(name) for name in SUBSCRIBED),
+        SUBSCRIBED,
         group_id=config.consumer_group,
         handle=on_lifecycle_event,
         title="notify.lifecycle",

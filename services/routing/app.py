@@ -15,15 +15,13 @@ bodies competent there, most specific first) and `GET /v1/agencies/{code}`.
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from contracts import (
-    AGENCY_ACTION_ADAPTER,
     AgencyAction,
     AgencyAssignment,
     AppealRegistered,
@@ -36,12 +34,13 @@ from contracts import (
     topics,
 )
 from reference.agencies import Agency, AgencyRegistry
-from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock
 from services.common.http import build_http_app
-from services.common.messaging import decode_or_dead_letter, publish_event
+from services.common.messaging import publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
+from services.common.subscribing import subscribe, subscribe_in_keyed_batches
 from services.routing.classifier import TextClassifier
 from services.routing.decisions import Rules
 from services.routing.metrics import RoutingMetrics
@@ -84,20 +83,21 @@ def create_app(
     service = RoutingService(
         DecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry), clock
     )
-    subscribe = dict(
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )
 
-    async def on_appeal_registered(message: KafkaMessage) -> None:
-        if appeal := await decode_or_dead_letter(runtime, message, AppealRegistered):
-            await service.route_registered(appeal)
+    async def on_appeal_registered(appeal: AppealRegistered, _: KafkaMessage) -> None:
+        await service.route_registered(appeal)
+
+    async def on_agency_action(action: AgencyAction, _: KafkaMessage) -> None:
+        await service.handle_action(action)
+
+    async def on_triage_decision(decided: TriageDecided, _: KafkaMessage) -> None:
+        await service.handle_triage_decision(decided)
 
     # The hot path: batches, different appeals routed at once, one appeal's messages in
     # order, the batch committed once every decision is stored and published.
-    keyed_batch_subscriber(
+    subscribe_in_keyed_batches(
         runtime,
-        runtime.topic(topics.APPEALS_REGISTERED),
+        {topics.APPEALS_REGISTERED: AppealRegistered},
         group_id=settings.consumer_group,
         handle=on_appeal_registered,
         title="routing.appeals_registered",
@@ -106,31 +106,23 @@ def create_app(
         # commands, not more writers.
         concurrency=CONCURRENCY_WITH_STORE_BATCHER,
     )
-
-    @runtime.broker.subscriber(
-        runtime.topic(topics.AGENCY_ACTIONS),
+    # Each its own consumer group, so one topic's rebalance never pauses another.
+    subscribe(
+        runtime,
+        {topics.AGENCY_ACTIONS: AgencyAction},
         group_id=f"{settings.consumer_group}.actions",
+        handle=on_agency_action,
         title="routing.agency_actions",
         description="Agencies' answers; 'redirected' (not our competence) is re-routed.",
-        **subscribe,
     )
-    async def on_agency_action(message: KafkaMessage) -> None:
-        action: AgencyAction | None = await decode_or_dead_letter(
-            runtime, message, AGENCY_ACTION_ADAPTER
-        )
-        if action:
-            await service.handle_action(action)
-
-    @runtime.broker.subscriber(
-        runtime.topic(topics.TRIAGE_DECISIONS),
+    subscribe(
+        runtime,
+        {topics.TRIAGE_DECISIONS: TriageDecided},
         group_id=f"{settings.consumer_group}.triage",
+        handle=on_triage_decision,
         title="routing.triage_decisions",
         description="Human triage operators' choices of body, routed with the operator as reason.",
-        **subscribe,
     )
-    async def on_triage_decision(message: KafkaMessage) -> None:
-        if decided := await decode_or_dead_letter(runtime, message, TriageDecided):
-            await service.handle_triage_decision(decided)
 
     app = build_http_app(runtime, routes=registry_routes(rules.registry))
     app.state.routing = service

@@ -7,12 +7,11 @@ policy=..., firing=...)`; the defaults come from the settings (`SlaSettings`, `S
 
 from __future__ import annotations
 
-from faststream import AckPolicy
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaMessage
 from starlette.applications import Starlette
 
 from contracts import (
-    AGENCY_ACTION_ADAPTER,
+    AgencyAction,
     AppealRouted,
     DeadLetter,
     SlaEvent,
@@ -21,12 +20,13 @@ from contracts import (
 )
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
-from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, keyed_batch_subscriber
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
-from services.common.messaging import decode_or_dead_letter, publish_event
+from services.common.messaging import publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
+from services.common.subscribing import subscribe, subscribe_in_keyed_batches
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy
@@ -90,15 +90,17 @@ def create_app(
     service.on_armed = loop.wake_if_due_soon
     routed_topic = runtime.topic(topics.APPEALS_ROUTED)
 
-    async def on_appeal_routed(message: KafkaMessage) -> None:
-        if routed := await decode_or_dead_letter(runtime, message, AppealRouted):
-            await service.start_timers(routed, shard=message.raw_message.partition)
+    async def on_appeal_routed(routed: AppealRouted, message: KafkaMessage) -> None:
+        await service.start_timers(routed, shard=message.raw_message.partition)
+
+    async def on_agency_action(action: AgencyAction, _: KafkaMessage) -> None:
+        await service.apply_action(action)
 
     # The hot path: batches, different appeals armed at once, one appeal's routing decisions
     # in order, the batch committed once every timer is stored and its event published.
-    keyed_batch_subscriber(
+    subscribe_in_keyed_batches(
         runtime,
-        routed_topic,
+        {topics.APPEALS_ROUTED: AppealRouted},
         group_id=settings.consumer_group,
         handle=on_appeal_routed,
         # Arming reads and inserts go through the store's StoreBatcher: more handlers at once
@@ -112,23 +114,17 @@ def create_app(
         description="Routing decisions: arm the answer timer (first routing) and the "
         "receiving body's forwarding timer; the partition is the timer's firing shard.",
     )
-
-    @runtime.broker.subscriber(
-        runtime.topic(topics.AGENCY_ACTIONS),
+    subscribe(
+        runtime,
+        {topics.AGENCY_ACTIONS: AgencyAction},
         # Its own group: action consumers may sit on any instance (updates are by timer id),
         # and their rebalances must not disturb the firing ownership above.
         group_id=f"{settings.consumer_group}.actions",
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        handle=on_agency_action,
         title="sla.agency_actions",
         description="Agency decisions: accepted/redirected close a forwarding timer, extended "
         "moves the answer deadline (within two months of receipt), answered stops it.",
     )
-    async def on_agency_action(message: KafkaMessage) -> None:
-        action = await decode_or_dead_letter(runtime, message, AGENCY_ACTION_ADAPTER)
-        if action is None:
-            return
-        await service.apply_action(action)
 
     # The firing loop stops before the broker: it must not fire after this instance leaves
     # the consumer group (the consumer's close does not call the rebalance listener).

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+from services.common.docs import undocumented_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,3 +38,15 @@ def test_the_check_notices_a_stale_document(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "schemas/AppealRegistered.json is out of date" in result.stderr
+
+
+def test_every_topic_a_service_consumes_has_its_payload_schema_documented() -> None:
+    for path in sorted((REPO / "docs" / "asyncapi").glob("*.json")):
+        assert undocumented_inputs(json.loads(path.read_text())) == [], path.name
+
+
+def test_an_input_documented_as_an_empty_payload_is_caught() -> None:
+    document = json.loads((REPO / "docs" / "asyncapi" / "routing.json").read_text())
+    message = document["components"]["messages"]["routing.appeals_registered:SubscribeMessage"]
+    message["payload"] = {"title": "EmptyPayload", "type": "null"}
+    assert undocumented_inputs(document) == ["appeals.registered.v1"]
