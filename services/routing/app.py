@@ -48,7 +48,7 @@ from services.routing.policy import RoutingPolicy
 from services.routing.ranking import competent_bodies
 from services.routing.service import RoutingService
 from services.routing.settings import RoutingSettings
-from services.routing.store import DecisionStore, ensure_indexes
+from services.routing.store import MongoDecisionStore, ensure_indexes
 
 
 def create_app(
@@ -81,7 +81,7 @@ def create_app(
         await publish_event(runtime, topic_name, event)
 
     service = RoutingService(
-        DecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry), clock
+        MongoDecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry), clock
     )
 
     async def on_appeal_registered(appeal: AppealRegistered, _: KafkaMessage) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from contracts import (
     AgencyAction,
@@ -28,7 +28,6 @@ from contracts import (
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
-    Category,
     Event,
     TriageDecided,
     agency_inbox,
@@ -47,15 +46,19 @@ from services.routing.decisions import (
     decide_route,
 )
 from services.routing.metrics import RoutingMetrics
-from services.routing.store import DecisionStore, decision_key
+from services.routing.records import (
+    ROUTED,
+    TRIAGED,
+    TRIGGER_REDIRECTED,
+    TRIGGER_REGISTERED,
+    TRIGGER_TRIAGE_DECIDED,
+    DecisionRecord,
+)
+from services.routing.store import DecisionStore
 
 log = logging.getLogger("tyndau.routing")
 
 Publish = Callable[[str, Event], Awaitable[None]]
-
-TRIGGER_REGISTERED = "registered"
-TRIGGER_REDIRECTED = "redirected"
-TRIGGER_TRIAGE_DECIDED = "triage_decided"
 
 
 class RoutingService:
@@ -86,18 +89,18 @@ class RoutingService:
         started = time.perf_counter()
         decision = decide_route(appeal, self.rules.registry, self.rules)
         state = RoutingState(hop=-1, agency_code=None, category=appeal.category)
-        document = self._record(
+        record = self._record(
             appeal, 0, decision, appeal, appeal.event_id, TRIGGER_REGISTERED, state, ()
         )
         # Hop 0 keeps the appeal as routing received it, for later redirects and triage.
-        document["registered"] = appeal.model_dump(mode="json")
-        if not await self.store.insert(document):
+        record = replace(record, registered=appeal)
+        if not await self.store.insert(record):
             stored = await self.store.decision(appeal.appeal_id, 0)
             if stored is None:  # a duplicate key means it exists; retry rather than guess
                 raise RuntimeError(f"decision 0 of {appeal.appeal_id} vanished")
             return await self._publish(stored)
-        self._count(document)
-        event = await self._publish(document)
+        self._count(record)
+        event = await self._publish(record)
         self.metrics.latency.labels(TRIGGER_REGISTERED).observe(time.perf_counter() - started)
         return event
 
@@ -106,8 +109,8 @@ class RoutingService:
             return None
         redirect = action
 
-        def holds_it(latest: dict[str, Any]) -> bool:
-            return latest["outcome"] == "routed" and latest["agency_code"] == redirect.agency_code
+        def holds_it(latest: DecisionRecord) -> bool:
+            return latest.is_routed and latest.agency_code == redirect.agency_code
 
         def decide(appeal: AppealRegistered, state: RoutingState, now: datetime) -> Decision:
             return decide_redirect(appeal, state, redirect, self.rules, now)
@@ -124,8 +127,8 @@ class RoutingService:
     async def handle_triage_decision(
         self, decided: TriageDecided
     ) -> AppealRouted | AppealTriaged | None:
-        def waits_for_it(latest: dict[str, Any]) -> bool:
-            return latest["outcome"] == "triaged" and latest["event_id"] == decided.triage_event_id
+        def waits_for_it(latest: DecisionRecord) -> bool:
+            return not latest.is_routed and latest.event_id == decided.triage_event_id
 
         def decide(appeal: AppealRegistered, state: RoutingState, now: datetime) -> Decision:
             return decide_operator(appeal, state, decided, self.rules, now)
@@ -146,16 +149,16 @@ class RoutingService:
         cause: Event,
         cause_key: str,
         trigger: str,
-        applies_to: Callable[[dict[str, Any]], bool],
+        applies_to: Callable[[DecisionRecord], bool],
         decide: Callable[[AppealRegistered, RoutingState, datetime], Decision],
         newly_declined: tuple[str, ...],
     ) -> AppealRouted | AppealTriaged | None:
         started = time.perf_counter()
         history = await self.store.history(cause.appeal_id)
-        if not history:
+        if not history or history[0].registered is None:
             return self._ignore("unknown_appeal", cause, trigger)
-        appeal = AppealRegistered.model_validate(history[0]["registered"])
-        if done := self._decided_by(history, cause, cause_key):
+        appeal = history[0].registered
+        if done := next((r for r in history if r.decided_by(cause.event_id, cause_key)), None):
             return await self._publish(done)
         latest = history[-1]
         if not applies_to(latest):
@@ -164,30 +167,21 @@ class RoutingService:
         state = _state_of(history)
         hop = state.hop + 1
         decision = decide(appeal, state, self.clock.now())
-        document = self._record(
+        record = self._record(
             appeal, hop, decision, cause, cause_key, trigger, state, newly_declined
         )
-        if not await self.store.insert(document):
+        if not await self.store.insert(record):
             # Another cause took this hop between our read and our write.
             stored = await self.store.decision(cause.appeal_id, hop)
-            if stored is not None and self._decided_by([stored], cause, cause_key):
+            if stored is not None and stored.decided_by(cause.event_id, cause_key):
                 return await self._publish(stored)
             return self._ignore("stale", cause, trigger)
-        self._count(document)
+        self._count(record)
         if trigger == TRIGGER_REDIRECTED:
             self.metrics.redirects.labels(newly_declined[0]).inc()
-        event = await self._publish(document)
+        event = await self._publish(record)
         self.metrics.latency.labels(trigger).observe(time.perf_counter() - started)
         return event
-
-    @staticmethod
-    def _decided_by(
-        history: list[dict[str, Any]], cause: Event, cause_key: str
-    ) -> dict[str, Any] | None:
-        for document in history:
-            if document["cause_event_id"] == cause.event_id or document["cause_key"] == cause_key:
-                return document
-        return None
 
     def _ignore(self, reason: str, cause: Event, trigger: str) -> None:
         self.metrics.ignored.labels(reason).inc()
@@ -196,30 +190,26 @@ class RoutingService:
         )
         return None
 
-    def _count(self, document: dict[str, Any]) -> None:
-        if document["outcome"] == "routed":
+    def _count(self, record: DecisionRecord) -> None:
+        if record.is_routed:
             self.metrics.routed.labels(
-                document["agency_code"],
-                document["level"],
-                document["rule_id"],
-                str(document["forwarded"]).lower(),
+                record.agency_code, record.level, record.rule_id, str(record.forwarded).lower()
             ).inc()
         else:
-            self.metrics.triaged.labels(document["reason_code"]).inc()
+            self.metrics.triaged.labels(record.reason_code).inc()
 
     # --- events -------------------------------------------------------------------------
 
-    async def _publish(self, document: dict[str, Any]) -> AppealRouted | AppealTriaged:
-        if document["outcome"] == "routed":
-            routed = AppealRouted.model_validate(document["routed"])
-            assignment = AgencyAssignment.model_validate(document["assignment"])
+    async def _publish(self, record: DecisionRecord) -> AppealRouted | AppealTriaged:
+        if record.is_routed:
+            assert record.routed is not None and record.assignment is not None
             # The agency learns of the appeal before the rest of the system hears it was routed.
-            await self.publish(agency_inbox(assignment.agency_code), assignment)
-            await self.publish(topics.APPEALS_ROUTED, routed)
-            return routed
-        triaged = AppealTriaged.model_validate(document["triaged"])
-        await self.publish(topics.APPEALS_TRIAGE, triaged)
-        return triaged
+            await self.publish(agency_inbox(record.assignment.agency_code), record.assignment)
+            await self.publish(topics.APPEALS_ROUTED, record.routed)
+            return record.routed
+        assert record.triaged is not None
+        await self.publish(topics.APPEALS_TRIAGE, record.triaged)
+        return record.triaged
 
     def _record(
         self,
@@ -231,20 +221,19 @@ class RoutingService:
         trigger: str,
         state: RoutingState,
         newly_declined: tuple[str, ...],
-    ) -> dict[str, Any]:
+    ) -> DecisionRecord:
         now = self.clock.now()
-        declined_by = [*state.declined_by, *newly_declined]
-        base: dict[str, Any] = {
-            "_id": decision_key(appeal.appeal_id, hop),
-            "appeal_id": appeal.appeal_id,
-            "hop": hop,
-            "trigger": trigger,
-            "cause_event_id": cause.event_id,
-            "cause_key": cause_key,
-            "category": decision.category.value,
-            "declined_by": declined_by,
-            "decided_at": now,
-        }
+        declined_by = (*state.declined_by, *newly_declined)
+        base = dict(
+            appeal_id=appeal.appeal_id,
+            hop=hop,
+            trigger=trigger,
+            cause_event_id=cause.event_id,
+            cause_key=cause_key,
+            category=decision.category,
+            declined_by=declined_by,
+            decided_at=now,
+        )
         envelope = {
             "appeal_id": appeal.appeal_id,
             "occurred_at": now,
@@ -268,7 +257,7 @@ class RoutingService:
                 addressed_to=appeal.addressed_to,
                 forward_due_at=decision.forward_due_at,
                 hop=hop,
-                declined_by=declined_by,
+                declined_by=list(declined_by),
                 urgent=appeal.urgent,
                 received_at=appeal.received_at,
                 answer_due_at=appeal.answer_due_at,
@@ -296,17 +285,18 @@ class RoutingService:
                 forwarded=decision.forwarded,
                 urgent=appeal.urgent,
             )
-            return base | {
-                "outcome": "routed",
-                "event_id": routed.event_id,
-                "agency_code": agency.code,
-                "level": agency.level.value,
-                "rule_id": decision.rule.id,
-                "rule_version": decision.rule_version,
-                "forwarded": decision.forwarded,
-                "routed": routed.model_dump(mode="json"),
-                "assignment": assignment.model_dump(mode="json"),
-            }
+            return DecisionRecord(
+                **base,
+                outcome=ROUTED,
+                event_id=routed.event_id,
+                agency_code=agency.code,
+                level=agency.level.value,
+                rule_id=decision.rule.id,
+                rule_version=decision.rule_version,
+                forwarded=decision.forwarded,
+                routed=routed,
+                assignment=assignment,
+            )
         triaged = AppealTriaged(
             **envelope,
             event_id=deterministic_id("appeal.triaged", appeal.appeal_id, str(hop)),
@@ -314,23 +304,23 @@ class RoutingService:
             registration_number=appeal.registration_number,
             reason=decision.reason,
             candidates=list(decision.candidates),
-            declined_by=declined_by,
+            declined_by=list(declined_by),
         )
-        return base | {
-            "outcome": "triaged",
-            "event_id": triaged.event_id,
-            "agency_code": None,
-            "reason_code": decision.reason_code,
-            "triaged": triaged.model_dump(mode="json"),
-        }
+        return DecisionRecord(
+            **base,
+            outcome=TRIAGED,
+            event_id=triaged.event_id,
+            reason_code=decision.reason_code,
+            triaged=triaged,
+        )
 
 
-def _state_of(history: list[dict[str, Any]]) -> RoutingState:
+def _state_of(history: list[DecisionRecord]) -> RoutingState:
     latest = history[-1]
     return RoutingState(
-        hop=latest["hop"],
-        agency_code=latest["agency_code"],
-        category=Category(latest["category"]),
-        declined_by=tuple(latest["declined_by"]),
-        held_by=tuple(d["agency_code"] for d in history if d["outcome"] == "routed"),
+        hop=latest.hop,
+        agency_code=latest.agency_code,
+        category=latest.category,
+        declined_by=latest.declined_by,
+        held_by=tuple(r.agency_code for r in history if r.is_routed and r.agency_code),
     )

@@ -1,25 +1,49 @@
 """Routing's own database: every decision it made, and the appeal it made them for.
 
-Owns: the `decisions` collection of the `routing` database: one document per (appeal, hop)
-— `_id` = deterministic_id("routing.decision", appeal id, hop) — holding the outcome (routed
-or triaged), the rule, the cause and the very events published for it; hop 0 also keeps the
-registered appeal as routing received it, so a later redirect or triage decision is routed
-without asking intake. The unique `_id` is what makes a decision happen once: a redelivered
-cause finds its decision and republishes the stored events (same ids).
-Stored decisions are never rewritten; a registry or rule change affects only new decisions.
+`DecisionStore` is the port the service uses; `MongoDecisionStore` keeps the records in the
+`decisions` collection of the `routing` database, `memory.MemoryDecisionStore` in a dict
+(unit tests, the in-memory scenario suite). Both promise the same: a record is stored once
+per (appeal, hop) — the second insert of a hop returns False and changes nothing — and an
+appeal's history comes back oldest (hop 0) first.
+
+Layout in MongoDB: one document per (appeal, hop), `_id` = deterministic_id("routing.decision",
+appeal id, hop), holding the outcome, the rule, the cause and the very events published for
+it (as JSON-mode dicts); hop 0 also `registered`. The unique `_id` is what makes a decision
+happen once: a redelivered cause finds its decision and republishes the stored events (same
+ids). Stored decisions are never rewritten; a registry or rule change affects only new ones.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts import deterministic_id
+from contracts import (
+    AgencyAssignment,
+    AppealRegistered,
+    AppealRouted,
+    AppealTriaged,
+    Category,
+    deterministic_id,
+)
 from services.common.batching import StoreBatcher
 from services.common.indexes import drop_index_if_present
+from services.routing.records import DecisionRecord
 
 DECISIONS = "decisions"
+
+
+class DecisionStore(Protocol):
+    async def insert(self, record: DecisionRecord) -> bool:
+        """True if this call stored the record; False if one for that hop existed."""
+        ...
+
+    async def decision(self, appeal_id: str, hop: int) -> DecisionRecord | None: ...
+
+    async def history(self, appeal_id: str) -> list[DecisionRecord]:
+        """Every decision for the appeal, oldest (hop 0) first."""
+        ...
 
 
 def decision_key(appeal_id: str, hop: int) -> str:
@@ -31,30 +55,93 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await drop_index_if_present(db[DECISIONS], "appeal_id_1_hop_1")
 
 
-class DecisionStore:
+_EVENTS = {
+    "routed": AppealRouted,
+    "assignment": AgencyAssignment,
+    "triaged": AppealTriaged,
+    "registered": AppealRegistered,
+}
+
+
+def to_document(record: DecisionRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": decision_key(record.appeal_id, record.hop),
+        "appeal_id": record.appeal_id,
+        "hop": record.hop,
+        "trigger": record.trigger,
+        "cause_event_id": record.cause_event_id,
+        "cause_key": record.cause_key,
+        "category": record.category.value,
+        "declined_by": list(record.declined_by),
+        "decided_at": record.decided_at,
+        "outcome": record.outcome,
+        "event_id": record.event_id,
+        "agency_code": record.agency_code,
+    }
+    if record.is_routed:
+        document |= {
+            "level": record.level,
+            "rule_id": record.rule_id,
+            "rule_version": record.rule_version,
+            "forwarded": record.forwarded,
+        }
+    else:
+        document["reason_code"] = record.reason_code
+    for field in _EVENTS:
+        if (event := getattr(record, field)) is not None:
+            document[field] = event.model_dump(mode="json")
+    return document
+
+
+def from_document(document: dict[str, Any]) -> DecisionRecord:
+    events = {
+        field: model.model_validate(document[field])
+        for field, model in _EVENTS.items()
+        if document.get(field) is not None
+    }
+    return DecisionRecord(
+        appeal_id=document["appeal_id"],
+        hop=document["hop"],
+        trigger=document["trigger"],
+        cause_event_id=document["cause_event_id"],
+        cause_key=document["cause_key"],
+        category=Category(document["category"]),
+        declined_by=tuple(document["declined_by"]),
+        decided_at=document["decided_at"],
+        outcome=document["outcome"],
+        event_id=document["event_id"],
+        agency_code=document.get("agency_code"),
+        level=document.get("level"),
+        rule_id=document.get("rule_id"),
+        rule_version=document.get("rule_version"),
+        forwarded=bool(document.get("forwarded", False)),
+        reason_code=document.get("reason_code"),
+        **events,
+    )
+
+
+class MongoDecisionStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.decisions = db[DECISIONS]
         # Decisions of appeals routed at once reach the store in one command.
         self.batcher = StoreBatcher()
 
-    async def decision(self, appeal_id: str, hop: int) -> dict[str, Any] | None:
-        return await self.batcher.find_by_id(self.decisions, decision_key(appeal_id, hop))
+    async def insert(self, record: DecisionRecord) -> bool:
+        return await self.batcher.insert_once(self.decisions, to_document(record))
 
-    async def history(self, appeal_id: str) -> list[dict[str, Any]]:
-        """Every decision for the appeal, oldest (hop 0) first.
+    async def decision(self, appeal_id: str, hop: int) -> DecisionRecord | None:
+        found = await self.batcher.find_by_id(self.decisions, decision_key(appeal_id, hop))
+        return from_document(found) if found else None
 
-        Read by `_id`: a hop is always the last one + 1, so the hops are 0..n without gaps and
-        their keys are known; they are read eight keys at a time until a chunk comes
-        back short. (FerretDB serves `_id` `$in` lists from its index; a filter on `appeal_id`
-        would read every decision ever made.)"""
+    async def history(self, appeal_id: str) -> list[DecisionRecord]:
+        """Read by `_id`: a hop is always the last one + 1, so the hops are 0..n without
+        gaps and their keys are known; they are read eight keys at a time until a chunk
+        comes back short. (FerretDB serves `_id` `$in` lists from its index; a filter on
+        `appeal_id` would read every decision ever made.)"""
         found: list[dict[str, Any]] = []
         while True:
             keys = [decision_key(appeal_id, hop) for hop in range(len(found), len(found) + 8)]
             chunk = await self.decisions.find({"_id": {"$in": keys}}).to_list(None)
             found += chunk
             if len(chunk) < len(keys):
-                return sorted(found, key=lambda doc: doc["hop"])
-
-    async def insert(self, document: dict[str, Any]) -> bool:
-        """True if this call stored the decision; False if one for that hop existed."""
-        return await self.batcher.insert_once(self.decisions, document)
+                return [from_document(d) for d in sorted(found, key=lambda d: d["hop"])]

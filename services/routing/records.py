@@ -1,0 +1,64 @@
+"""What routing remembers of a decision: one `DecisionRecord` per appeal and hop.
+
+A record names its cause (the registered appeal, an agency's redirect, a human triage
+decision), the outcome (routed to a body, or triaged), the rule and — so that a redelivered
+cause republishes exactly what was published the first time — the very events published for
+it. Hop 0 also keeps the registered appeal as routing received it, so a later redirect or
+triage decision is routed without asking intake. Records are never rewritten.
+
+Typed values only; how a record is laid out in the store is `store.py`'s business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from contracts import AgencyAssignment, AppealRegistered, AppealRouted, AppealTriaged, Category
+
+ROUTED = "routed"
+TRIAGED = "triaged"
+
+TRIGGER_REGISTERED = "registered"
+TRIGGER_REDIRECTED = "redirected"
+TRIGGER_TRIAGE_DECIDED = "triage_decided"
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    appeal_id: str
+    hop: int
+    trigger: str
+    """What caused it: `registered`, `redirected` or `triage_decided`."""
+    cause_event_id: str
+    cause_key: str
+    """The cause's natural key (an agency's action id, a triage decision id): the same
+    decision sent again under a new event id is recognised."""
+    category: Category
+    declined_by: tuple[str, ...]
+    decided_at: datetime
+    outcome: Literal["routed", "triaged"]
+    event_id: str
+    """Of the routed or triaged event."""
+    agency_code: str | None = None
+    level: str | None = None
+    rule_id: str | None = None
+    rule_version: str | None = None
+    forwarded: bool = False
+    reason_code: str | None = None
+    """Why it went to triage (a bounded code, a metric label)."""
+    routed: AppealRouted | None = None
+    assignment: AgencyAssignment | None = None
+    triaged: AppealTriaged | None = None
+    registered: AppealRegistered | None = None
+    """Hop 0 only: the appeal as routing received it."""
+
+    @property
+    def is_routed(self) -> bool:
+        return self.outcome == ROUTED
+
+    def decided_by(self, cause_event_id: str, cause_key: str) -> bool:
+        """This record is the decision for that cause (same event, or the same natural key
+        sent again)."""
+        return self.cause_event_id == cause_event_id or self.cause_key == cause_key

@@ -1,0 +1,269 @@
+"""Routing's scenarios: RoutingService with its store, the events it would publish recorded.
+One decision per (appeal, hop) whatever is redelivered, stale answers without effect, a
+registry change that never re-routes what was already routed, redirects, triage and the
+operator's decision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry
+
+from contracts import (
+    AppealAccepted,
+    AppealRedirected,
+    AppealRegistered,
+    AppealRouted,
+    AppealTriaged,
+    Category,
+    Event,
+    TriageDecided,
+    deterministic_id,
+    topics,
+)
+from reference.agencies import AgencyRegistry
+from services.common.clock import ManualClock
+from services.routing.decisions import Rules
+from services.routing.metrics import RoutingMetrics
+from services.routing.records import DecisionRecord
+from services.routing.service import RoutingService
+from services.routing.store import DecisionStore
+
+NOW = datetime.fromisoformat("2026-03-06T15:10:00+05:00")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Event]] = []
+
+    async def __call__(self, topic: str, event: Event) -> None:
+        self.sent.append((topic, event))
+
+    def topics(self) -> list[str]:
+        return [topic for topic, _ in self.sent]
+
+
+def service(store: DecisionStore, rules: Rules | None = None) -> tuple[RoutingService, Recorder]:
+    recorder = Recorder()
+    routing = RoutingService(
+        store,
+        recorder,
+        rules or Rules.default(),
+        RoutingMetrics(CollectorRegistry()),
+        ManualClock(NOW),
+    )
+    return routing, recorder
+
+
+def appeal(unique_id: str, **changes: object) -> AppealRegistered:
+    return AppealRegistered.example().model_copy(
+        update={
+            "appeal_id": f"appeal-{unique_id}",
+            "event_id": f"registered-{unique_id}",
+            **changes,
+        }
+    )
+
+
+def redirect(
+    appeal_id: str, agency: str, event_id: str, action_id: str, suggested: str | None = None
+) -> AppealRedirected:
+    return AppealRedirected.example().model_copy(
+        update={
+            "appeal_id": appeal_id,
+            "agency_code": agency,
+            "event_id": event_id,
+            "action_id": action_id,
+            "suggested_agency_code": suggested,
+        }
+    )
+
+
+def unclassifiable(unique_id: str) -> AppealRegistered:
+    """Category `other`, no addressee, and a text that names no competence: triage."""
+    return appeal(
+        unique_id,
+        category=Category.OTHER,
+        addressed_to=None,
+        subject="Вопрос",
+        text="Прошу рассмотреть моё обращение.",
+    )
+
+
+def minimal_record(appeal_id: str, hop: int) -> DecisionRecord:
+    return DecisionRecord(
+        appeal_id=appeal_id,
+        hop=hop,
+        trigger="registered",
+        cause_event_id=f"cause-{hop}",
+        cause_key=f"key-{hop}",
+        category=Category.OTHER,
+        declined_by=(),
+        decided_at=NOW,
+        outcome="triaged",
+        event_id=f"event-{hop}",
+        reason_code="low_confidence",
+    )
+
+
+class RoutingScenarios:
+    """Subclasses provide a `store` fixture (a fresh, empty `DecisionStore`)."""
+
+    async def test_the_competent_body_gets_the_appeal_in_its_inbox_before_routed_is_told(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        routed = await routing.route_registered(appeal(unique_id))
+
+        assert isinstance(routed, AppealRouted) and routed.agency_code == "astana-energy"
+        assert recorder.topics() == ["agency.astana-energy.inbox.v1", topics.APPEALS_ROUTED]
+        [record] = await store.history(f"appeal-{unique_id}")
+        assert (record.hop, record.agency_code, record.rule_id) == (
+            0,
+            "astana-energy",
+            routed.rule_id,
+        )
+        assert record.registered == appeal(unique_id)
+
+    async def test_a_redelivered_registration_republishes_the_same_events_and_decides_nothing(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        first = await routing.route_registered(appeal(unique_id))
+        again = await routing.route_registered(appeal(unique_id))
+
+        assert again == first
+        assert [e.event_id for _, e in recorder.sent[2:]] == [
+            e.event_id for _, e in recorder.sent[:2]
+        ]
+        assert len(await store.history(f"appeal-{unique_id}")) == 1
+
+    async def test_a_registry_change_never_re_routes_an_appeal_already_routed(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        before, _ = service(store)
+        first = await before.route_registered(appeal(unique_id))
+
+        # Version 2 of the registry takes heating away from the energy department.
+        registry = AgencyRegistry.default()
+        changed = [
+            b.model_copy(update={"competences": b.competences - {Category.UTILITIES_HEATING}})
+            if b.code == "astana-energy"
+            else b
+            for b in registry.by_code.values()
+        ]
+        v2 = AgencyRegistry("v2-test", changed, fallback=registry.fallback)
+        after, recorder = service(store, Rules.default(v2))
+        again = await after.route_registered(appeal(unique_id))
+        fresh = await after.route_registered(appeal(f"{unique_id}-new"))
+
+        assert again == first and again.agency_code == "astana-energy"
+        assert recorder.topics()[:2] == ["agency.astana-energy.inbox.v1", "appeals.routed.v1"]
+        assert fresh.agency_code == "akimat-astana" and fresh.rule_version.endswith("v2-test")
+
+    async def test_a_redirect_goes_to_the_suggested_body_as_a_forwarding_with_its_deadline(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+
+        moved = await routing.handle_action(
+            redirect(
+                registered.appeal_id, "astana-energy", f"ev-{unique_id}", "a-1", "akimat-astana"
+            )
+        )
+
+        assert isinstance(moved, AppealRouted)
+        assert (moved.hop, moved.agency_code, moved.rule_id) == (
+            1,
+            "akimat-astana",
+            "redirect-to-suggested-body",
+        )
+        assert moved.forwarded and moved.forward_due_at is not None
+        assert moved.declined_by == ["astana-energy"]
+        assert routing.metrics.redirects.labels("astana-energy")._value.get() == 1
+
+    async def test_the_same_agency_action_resent_with_a_new_event_id_makes_no_second_hop(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, _ = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+
+        action = redirect(registered.appeal_id, "astana-energy", f"ev1-{unique_id}", "act-1")
+        resent = redirect(registered.appeal_id, "astana-energy", f"ev2-{unique_id}", "act-1")
+        first = await routing.handle_action(action)
+        second = await routing.handle_action(resent)
+        redelivered = await routing.handle_action(action)
+
+        assert first is not None and first.hop == 1
+        assert second == first == redelivered
+        assert [r.hop for r in await store.history(registered.appeal_id)] == [0, 1]
+        assert first.event_id == deterministic_id("appeal.routed", registered.appeal_id, "1")
+
+    async def test_a_redirect_from_a_body_that_does_not_hold_the_appeal_has_no_effect(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+        sent_before = len(recorder.sent)
+
+        stale = redirect(registered.appeal_id, "akimat-shymkent", f"ev-{unique_id}", "x-1")
+        unknown = redirect(f"nobody-{unique_id}", "astana-energy", f"ev-u-{unique_id}", "x-2")
+
+        assert await routing.handle_action(stale) is None
+        assert await routing.handle_action(unknown) is None
+        assert len(recorder.sent) == sent_before
+        assert routing.metrics.ignored.labels("stale")._value.get() == 1
+        assert routing.metrics.ignored.labels("unknown_appeal")._value.get() == 1
+
+    async def test_accepted_and_answered_actions_are_not_routings_business(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        accepted = AppealAccepted.example().model_copy(update={"appeal_id": f"appeal-{unique_id}"})
+        assert await routing.handle_action(accepted) is None
+        assert recorder.sent == []
+
+    async def test_an_appeal_nobody_can_place_waits_in_triage_until_the_operator_decides(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        triaged = await routing.route_registered(unclassifiable(unique_id))
+        assert isinstance(triaged, AppealTriaged)
+        assert recorder.topics() == [topics.APPEALS_TRIAGE]
+
+        decided = TriageDecided.example().model_copy(
+            update={
+                "appeal_id": triaged.appeal_id,
+                "event_id": f"decided-{unique_id}",
+                "decision_id": f"d-{unique_id}",
+                "triage_event_id": triaged.event_id,
+                "agency_code": "akimat-astana",
+            }
+        )
+        routed = await routing.handle_triage_decision(decided)
+        late = decided.model_copy(update={"event_id": f"late-{unique_id}", "decision_id": "d-2"})
+
+        assert isinstance(routed, AppealRouted)
+        assert (routed.hop, routed.agency_code, routed.rule_id) == (
+            1,
+            "akimat-astana",
+            "triage-operator-decision",
+        )
+        assert await routing.handle_triage_decision(decided) == routed  # redelivered
+        assert await routing.handle_triage_decision(late) is None  # the appeal left triage
+        assert [r.outcome for r in await store.history(triaged.appeal_id)] == ["triaged", "routed"]
+
+    async def test_a_long_history_comes_back_whole_and_in_order(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        appeal_id = f"appeal-history-{unique_id}"
+        for hop in (3, 0, 10, 1, 2, 4, 5, 6, 7, 8, 9):
+            assert await store.insert(minimal_record(appeal_id, hop))
+        assert not await store.insert(minimal_record(appeal_id, 3))
+        assert [r.hop for r in await store.history(appeal_id)] == list(range(11))
+        assert await store.history(f"appeal-unknown-{unique_id}") == []
+        assert await store.decision(appeal_id, 10) == minimal_record(appeal_id, 10)

@@ -1,0 +1,14 @@
+"""Routing's scenario suite in memory (tests/support/scenarios/routing.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.routing.memory import MemoryDecisionStore
+from tests.support.scenarios.routing import RoutingScenarios
+
+
+class TestRoutingInMemory(RoutingScenarios):
+    @pytest.fixture
+    def store(self) -> MemoryDecisionStore:
+        return MemoryDecisionStore()
