@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import os
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,50 +34,45 @@ from contracts import AppealRouted, DeadlineKind, topics
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, ensure_topics, planned_topics
-from services.sla.store import DUE, TIMERS, due_entries, encode_entry
-from services.sla.timers import new_timer, timer_id
+from services.sla.schedule import warning_schedule
+from services.sla.store import DUE, TIMERS, encode_entry, to_document
+from services.sla.timers import Timer, Warning, new_timer, timer_id
 
 REPO = Path(__file__).resolve().parents[1]
 AGENCIES = ("akimat-astana", "astana-energy", "min-health", "police-astana", "akimat-almaty")
 
 
-def template_timer() -> dict[str, Any]:
-    """One timer document as the service writes it (copied and varied for every seed)."""
+def template_timer() -> Timer:
+    """One timer as the service makes it (varied for every seed)."""
     routed = AppealRouted.example()
     calendar = WorkingCalendar.default()
+    registered_at = calendar.registration_time(routed.received_at)
     return new_timer(
         routed=routed,
         kind=DeadlineKind.ANSWER,
         due_at=routed.answer_due_at,
-        registered_at=calendar.registration_time(routed.received_at),
+        registered_at=registered_at,
         shard=0,
-        warning_days=(3, 1),
-        calendar=calendar,
+        warnings=warning_schedule(calendar, routed.answer_due_at, registered_at, (3, 1)),
         now=routed.occurred_at,
     )
 
 
-def seeded_timer(
-    template: dict[str, Any], n: int, due_at: datetime, warnings: list[datetime]
-) -> dict[str, Any]:
+def seeded_timer(template: Timer, n: int, due_at: datetime, warnings: list[datetime]) -> Timer:
     appeal = f"bench-{n:09d}"
-    tid = timer_id(appeal, DeadlineKind.ANSWER)
-    timer = copy.copy(template)
-    timer.update(
-        _id=tid,
+    return replace(
+        template,
+        timer_id=timer_id(appeal, DeadlineKind.ANSWER),
         appeal_id=appeal,
         agency_code=AGENCIES[n % len(AGENCIES)],
         shard=n % BUSY_TOPIC_PARTITIONS,
         due_at=due_at,
-        warnings=[{"days_left": d, "at": at} for d, at in zip((3, 1), warnings, strict=False)],
-        started_event={**template["started_event"], "event_id": f"bench-started-{n}"},
+        warnings=tuple(Warning(d, at) for d, at in zip((3, 1), warnings, strict=False)),
+        started_event=template.started_event.model_copy(update={"event_id": f"bench-started-{n}"}),
     )
-    return timer
 
 
-async def seed(
-    db, template: dict[str, Any], first: int, count: int, due_at, warnings_of, batch: int = 2000
-):
+async def seed(db, template: Timer, first: int, count: int, due_at, warnings_of, batch: int = 2000):
     """Insert `count` timers (documents and due entries) with two concurrent writers."""
     queue: asyncio.Queue[tuple[list, list] | None] = asyncio.Queue(maxsize=4)
 
@@ -93,7 +88,8 @@ async def seed(
             seeded_timer(template, n, due_at(n), warnings_of(n))
             for n in range(start, min(first + count, start + batch))
         ]
-        await queue.put((timers, [encode_entry(e) for t in timers for e in due_entries(t)]))
+        entries = [encode_entry(e) for t in timers for e in t.due_entries()]
+        await queue.put(([to_document(t) for t in timers], entries))
     for _ in writers:
         await queue.put(None)
     await asyncio.gather(*writers)

@@ -32,7 +32,8 @@ from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy
 from services.sla.service import TimerService
 from services.sla.settings import SlaSettings
-from services.sla.store import Tallies, TimerStore
+from services.sla.store import MongoTimerStore
+from services.sla.tallies import Tallies
 
 
 def create_app(
@@ -55,7 +56,7 @@ def create_app(
         ],
     )
     metrics = SlaMetrics(runtime.registry)
-    store = TimerStore(runtime.db)
+    store = MongoTimerStore(runtime.db)
     tallies = Tallies(store)
 
     async def publish(event: SlaTimerEvent) -> None:

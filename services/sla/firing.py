@@ -16,16 +16,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from services.common.clock import Clock
 from services.sla.store import TimerStore
+from services.sla.timers import DueEntry
 
 log = logging.getLogger("tyndau.sla.firing")
 
-Fire = Callable[[list[dict[str, Any]]], Awaitable[int]]
+Fire = Callable[[list[DueEntry]], Awaitable[int]]
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,15 @@ module only asks them questions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from reference.statute import extension_cap
+from services.sla.timers import DueEntry, Timer, TimerState, Warning
 
-OPEN = "open"
-BREACHED = "breached"
-STOPPED = "stopped"
+OPEN, BREACHED, STOPPED = TimerState.OPEN, TimerState.BREACHED, TimerState.STOPPED
 
 # Escalation levels a policy may name; anything else is taken as a literal body or role code.
 HEAD = "head"
@@ -73,7 +71,7 @@ def warning_schedule(
     due_at: datetime,
     armed_at: datetime,
     working_days_before: Sequence[int],
-) -> list[dict[str, Any]]:
+) -> tuple[Warning, ...]:
     """The warnings of one deadline: at the start of work on the day with N working days
     left, for each configured N, oldest first.
 
@@ -86,14 +84,8 @@ def warning_schedule(
         day = working_day_before(calendar, due_day, n)
         at = datetime.combine(day, calendar.work_start, tzinfo=calendar.tz)
         if armed_at < at < due_at:
-            schedule.append({"days_left": n, "at": at})
-    return schedule
-
-
-def moments(timer: Mapping[str, Any]) -> list[datetime]:
-    """Every moment at which the timer's current generation acts: its warnings and its
-    deadline, oldest first. The SLA due index holds one entry per moment."""
-    return sorted([*(w["at"] for w in timer.get("warnings", ())), timer["due_at"]])
+            schedule.append(Warning(days_left=n, at=at))
+    return tuple(schedule)
 
 
 @dataclass(frozen=True)
@@ -104,7 +96,7 @@ class Firing:
     days_left: int | None
 
 
-def plan_firing(entry: Mapping[str, Any], now: datetime) -> Firing | None:
+def plan_firing(entry: DueEntry, now: datetime) -> Firing | None:
     """Decide what a due-index entry does at `now`; None if nothing (it is then dropped).
 
     The entry carries its timer generation's whole schedule (`moments`), so this needs no
@@ -113,12 +105,12 @@ def plan_firing(entry: Mapping[str, Any], now: datetime) -> Firing | None:
     deadline breaches (remaining warnings are moot) and only the most recent warning is sent
     (older ones, missed while the service was down, are not sent late one after another).
     """
-    come = [m for m in entry["moments"] if m <= now]
-    if not come or come[-1] != entry["at"]:
+    come = [m for m in entry.moments if m <= now]
+    if not come or come[-1] != entry.at:
         return None
-    if entry["at"] == entry["timer"]["due_at"]:
+    if entry.at == entry.timer.due_at:
         return Firing(what="breach", days_left=None)
-    return Firing(what="warning", days_left=entry["days_left"])
+    return Firing(what="warning", days_left=entry.days_left)
 
 
 def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
@@ -139,7 +131,7 @@ def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:
 def extension_refusal(
     calendar: WorkingCalendar,
     policy: SlaPolicy,
-    timer: Mapping[str, Any],
+    timer: Timer,
     new_due_at: datetime,
     decided_at: datetime,
 ) -> str | None:
@@ -149,13 +141,13 @@ def extension_refusal(
     deadline's local date may be at most two calendar months after the local date of
     receipt.
     """
-    if timer["state"] == STOPPED:
+    if timer.state is STOPPED:
         return EXTENSION_AFTER_ANSWER
-    if timer["due_at"] < decided_at:
+    if timer.due_at < decided_at:
         return EXTENSION_AFTER_DEADLINE
-    if new_due_at <= timer["due_at"]:
+    if new_due_at <= timer.due_at:
         return EXTENSION_NOT_LATER
-    if new_due_at.astimezone(calendar.tz).date() > extension_cap(calendar, timer["received_at"]):
+    if new_due_at.astimezone(calendar.tz).date() > extension_cap(calendar, timer.received_at):
         return EXTENSION_TOO_LONG
     return None
 
@@ -163,18 +155,17 @@ def extension_refusal(
 def extension_changes(
     calendar: WorkingCalendar,
     policy: SlaPolicy,
-    timer: Mapping[str, Any],
+    timer: Timer,
     new_due_at: datetime,
     decided_at: datetime,
-) -> dict[str, Any]:
-    """The timer after an accepted extension: a new generation with its own warnings."""
+) -> Timer:
+    """The timer after an accepted extension: a new generation with its own warnings (its
+    started event and due entries are the service's to make)."""
     warnings = warning_schedule(calendar, new_due_at, decided_at, policy.warning_working_days)
-    return {"due_at": new_due_at, "generation": timer["generation"] + 1, "warnings": warnings}
+    return replace(timer, due_at=new_due_at, generation=timer.generation + 1, warnings=warnings)
 
 
-def stop_outcome(
-    calendar: WorkingCalendar, timer: Mapping[str, Any], decided_at: datetime
-) -> tuple[bool, int]:
+def stop_outcome(calendar: WorkingCalendar, timer: Timer, decided_at: datetime) -> tuple[bool, int]:
     """(on time?, working days used from the term's day 0 to the decision)."""
-    on_time = decided_at <= timer["due_at"]
-    return on_time, calendar.working_days_between(timer["registered_at"], decided_at)
+    on_time = decided_at <= timer.due_at
+    return on_time, calendar.working_days_between(timer.registered_at, decided_at)

@@ -1,9 +1,10 @@
 """SLA's core: starts timers from routing decisions, applies agency actions to them, and
 fires what has come due. Transport-free: events go out through the `publish` callable the
-composition root gives it, "now" comes from the injected clock.
+composition root gives it, "now" comes from the injected clock, state goes through the
+`TimerStore` port.
 
-Effects of an input (routed appeal or agency action) are stored in the timer document first
-and published after, so a redelivered input finds them and republishes the same events. A
+Effects of an input (routed appeal or agency action) are stored in the timer first and
+published after, so a redelivered input finds them and republishes the same events. A
 firing is published first and recorded after, so a crash in between re-fires with the same
 event id.
 """
@@ -13,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from contracts import (
-    AGENCY_ACTION_ADAPTER,
-    SLA_EVENT_ADAPTER,
     AgencyActionEvent,
     AppealAccepted,
     AppealAnswered,
@@ -27,7 +26,6 @@ from contracts import (
     DeadlineExtended,
     DeadlineKind,
     SlaTimerEvent,
-    SlaTimerStarted,
 )
 from reference.calendar import WorkingCalendar
 from reference.statute import registration_time
@@ -35,19 +33,23 @@ from services.common.batching import all_of
 from services.common.clock import Clock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import (
-    BREACHED,
-    OPEN,
-    STOPPED,
     SlaPolicy,
     escalation_targets,
     extension_changes,
     extension_refusal,
     plan_firing,
     stop_outcome,
+    warning_schedule,
 )
-from services.sla.store import Tallies, TimerStore, breach_id, due_entries
+from services.sla.store import TimerStore
+from services.sla.tallies import Tallies
 from services.sla.timers import (
+    Breach,
+    DueEntry,
+    Timer,
+    TimerState,
     breach_event,
+    breach_key,
     extended_event,
     new_timer,
     refused_event,
@@ -59,6 +61,8 @@ from services.sla.timers import (
 log = logging.getLogger("tyndau.sla")
 
 Publish = Callable[[SlaTimerEvent], Awaitable[None]]
+
+OPEN, BREACHED, STOPPED = TimerState.OPEN, TimerState.BREACHED, TimerState.STOPPED
 
 
 class TimerService:
@@ -92,10 +96,10 @@ class TimerService:
         forwarding term, that body's forwarding timer. `shard` is the partition the routed
         record came from: the instance owning that partition fires these timers.
 
-        Store round trips (each shared with the other appeals armed at once, see
-        `TimerStore.batcher`): read the timers, insert the due entries, insert the timers,
-        then publish while reading the parked-actions marker. The two timers are independent
-        documents, so they are armed side by side."""
+        Store round trips (each shared with the other appeals armed at once): read the
+        timers, insert the due entries, insert the timers, then publish while reading the
+        parked-actions marker. The two timers are independent, so they are armed side by
+        side."""
         now = self.clock.now()
         registered_at = registration_time(self.calendar, routed.received_at)
         answer_id = timer_id(routed.appeal_id, DeadlineKind.ANSWER)
@@ -117,14 +121,14 @@ class TimerService:
             )
         (answer, created), *forwarding = await all_of(arming)
 
-        if routed.hop > 0 or answer["agency_code"] != routed.agency_code:
+        if routed.hop > 0 or answer.agency_code != routed.agency_code:
             # Redirected: the same deadline from the same receipt date; a new body answers.
             # (Also on a redelivered redirect: the due-index entries must follow the body.)
             await self._reassign(answer_id, routed.agency_code, current=answer)
         elif created or routed.hop == 0:
-            started.append(SlaTimerStarted.model_validate(answer["started_event"]))
+            started.append(answer.started_event)
         for timer, _ in forwarding:
-            started.append(SlaTimerStarted.model_validate(timer["started_event"]))
+            started.append(timer.started_event)
 
         async def publish_started() -> None:
             for event in started:  # in order: one appeal's events share a partition
@@ -139,9 +143,7 @@ class TimerService:
         if maybe_parked:
             # Actions that overtook this routing decision apply now (idempotently).
             for parked in await self.store.parked(routed.appeal_id):
-                await self.apply_action(
-                    AGENCY_ACTION_ADAPTER.validate_json(parked["action"]), park_if_unmatched=False
-                )
+                await self.apply_action(parked, park_if_unmatched=False)
         return started
 
     async def _arm(
@@ -152,7 +154,7 @@ class TimerService:
         registered_at: datetime,
         shard: int,
         now: datetime,
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Timer, bool]:
         """The timer, created if missing; and whether this call created it."""
         tid = timer_id(routed.appeal_id, kind, routed.hop)
         existing = await self.store.get(tid)
@@ -164,14 +166,15 @@ class TimerService:
             due_at=due_at,
             registered_at=registered_at,
             shard=shard,
-            warning_days=self.policy.warning_working_days,
-            calendar=self.calendar,
+            warnings=warning_schedule(
+                self.calendar, due_at, registered_at, self.policy.warning_working_days
+            ),
             now=now,
         )
         if await self.store.insert(timer):
             self.metrics.started.labels(kind.value).inc()
             self._tally(timer, OPEN, +1)
-            self.on_armed(min(e["at"] for e in due_entries(timer)))
+            self.on_armed(min(timer.moments))
             return timer, True
         stored = await self.store.get(tid)
         assert stored is not None, f"timer {tid} vanished after a duplicate insert"
@@ -183,7 +186,7 @@ class TimerService:
         self, action: AgencyActionEvent, park_if_unmatched: bool = True
     ) -> list[SlaTimerEvent]:
         timers = await self.store.of_appeal(action.appeal_id)
-        answer = next((t for t in timers if t["kind"] == DeadlineKind.ANSWER.value), None)
+        answer = next((t for t in timers if t.kind is DeadlineKind.ANSWER), None)
         events: list[SlaTimerEvent] = []
         unmatched = answer is None
 
@@ -191,33 +194,31 @@ class TimerService:
             forwarding = [
                 t
                 for t in timers
-                if t["kind"] == DeadlineKind.FORWARDING.value
-                and (isinstance(action, AppealAnswered) or t["agency_code"] == action.agency_code)
+                if t.kind is DeadlineKind.FORWARDING
+                and (isinstance(action, AppealAnswered) or t.agency_code == action.agency_code)
             ]
             for timer in forwarding:
-                events += await self._stop(timer["_id"], action)
+                events += await self._stop(timer.timer_id, action)
             if not forwarding and not isinstance(action, AppealAnswered):
                 # Accepted/redirected before its routing decision reached us — or no forwarding
                 # term applies; parking costs little either way and is cleared on the answer.
                 unmatched = True
 
         if answer is not None and isinstance(action, AppealAnswered):
-            events += await self._stop(answer["_id"], action)
+            events += await self._stop(answer.timer_id, action)
             await self.store.forget_parked(action.appeal_id)
             unmatched = False
         elif answer is not None and isinstance(action, DeadlineExtended):
-            events += await self._extend(answer["_id"], action)
+            events += await self._extend(answer.timer_id, action)
 
         if unmatched and park_if_unmatched:
-            await self.store.park(
-                action.event_id, action.appeal_id, action.model_dump_json(), action.occurred_at
-            )
+            await self.store.park(action)
             # A routing decision armed in the meantime may have looked for parked actions
             # before this one was parked: look for timers again, now that it is. (Arming
             # stores its timers before it reads the parked-actions marker, so one of the two
             # sees the other.) Applying again is idempotent; the stored outcomes come back.
-            seen = {t["_id"] for t in timers}
-            if {t["_id"] for t in await self.store.of_appeal(action.appeal_id)} - seen:
+            seen = {t.timer_id for t in timers}
+            if {t.timer_id for t in await self.store.of_appeal(action.appeal_id)} - seen:
                 return await self.apply_action(action, park_if_unmatched=False)
         for event in events:
             await self.publish(event)
@@ -226,49 +227,50 @@ class TimerService:
     async def _stop(self, tid: str, action: AgencyActionEvent) -> list[SlaTimerEvent]:
         tz = self.calendar.tz
         now = self.clock.now()
-        seen: dict[str, Any] = {}
+        seen: dict[str, Timer] = {}
 
-        def stop(timer: dict[str, Any]) -> dict[str, Any] | None:
+        def stop(timer: Timer) -> Timer | None:
             seen["before"] = timer
-            if action.event_id in timer["outcomes"] or timer["state"] == STOPPED:
+            if action.event_id in timer.outcomes or timer.state is STOPPED:
                 return None
             on_time, used = stop_outcome(self.calendar, timer, action.occurred_at)
             event = stopped_event(
-                timer,
+                timer.ref,
                 on_time=on_time,
                 working_days_used=used,
                 stopped_by=action.event_id,
                 now=now,
                 tz=tz,
             )
-            return {
-                "state": STOPPED,
-                "stopped_at": action.occurred_at,
-                "on_time": on_time,
-                "working_days_used": used,
-                f"outcomes.{action.event_id}": event.model_dump(mode="json"),
-            }
+            return replace(
+                timer,
+                state=STOPPED,
+                stopped_at=action.occurred_at,
+                on_time=on_time,
+                working_days_used=used,
+                outcomes={**timer.outcomes, action.event_id: event},
+            )
 
         timer, changed = await self.store.update(tid, stop)
-        if timer is None or action.event_id not in timer["outcomes"]:
+        if timer is None or (event := timer.outcome_of(action.event_id)) is None:
             return []  # stopped earlier by another decision
-        event = _stored_outcome(timer, action.event_id)
         if changed:
-            kind, agency = timer["kind"], timer["agency_code"]
-            self.metrics.stopped.labels(kind, agency, str(timer["on_time"]).lower()).inc()
-            self.metrics.working_days_used.labels(kind).observe(timer["working_days_used"])
+            assert timer.on_time is not None and timer.working_days_used is not None
+            self.metrics.stopped.labels(
+                timer.kind.value, timer.agency_code, str(timer.on_time).lower()
+            ).inc()
+            self.metrics.working_days_used.labels(timer.kind.value).observe(timer.working_days_used)
             self._tally(timer, await self._state_of(seen["before"]), -1)
         # The stopped timer must not fire: its entries go (again, on a redelivered answer).
-        await self.store.drop_due(e["_id"] for e in due_entries(timer))
+        await self.store.drop_due(e.key for e in timer.due_entries())
         return [event]
 
     async def _extend(self, tid: str, action: DeadlineExtended) -> list[SlaTimerEvent]:
-        tz = self.calendar.tz
         now = self.clock.now()
         current = await self.store.get(tid)
         if current is None:
             return []
-        if action.event_id not in current["outcomes"] and (
+        if action.event_id not in current.outcomes and (
             extension_refusal(
                 self.calendar, self.policy, current, action.new_due_at, action.occurred_at
             )
@@ -276,73 +278,73 @@ class TimerService:
         ):
             # The new generation's due-index entries go in before the timer points at them,
             # so no crash can leave it unable to fire (unused ones are dropped when due).
-            prospective = {**current, **self._extension(current, action, now)}
-            await self.store.add_due(due_entries(prospective))
+            await self.store.add_due(self._extended(current, action, now).due_entries())
 
-        def extend(timer: dict[str, Any]) -> dict[str, Any] | None:
-            if action.event_id in timer["outcomes"]:
+        def extend(timer: Timer) -> Timer | None:
+            if action.event_id in timer.outcomes:
                 return None
             reason = extension_refusal(
                 self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
             )
             if reason is not None:
-                event = refused_event(
-                    timer,
+                refused = refused_event(
+                    timer.ref,
                     extension_event_id=action.event_id,
                     requested_due_at=action.new_due_at,
                     reason=reason,
                     now=now,
-                    tz=tz,
+                    tz=self.calendar.tz,
                 )
-                return {f"outcomes.{action.event_id}": event.model_dump(mode="json")}
-            changes = self._extension(timer, action, now)
-            return {**changes, f"outcomes.{action.event_id}": changes["started_event"]}
+                return replace(timer, outcomes={**timer.outcomes, action.event_id: refused})
+            extended = self._extended(timer, action, now)
+            return replace(
+                extended, outcomes={**timer.outcomes, action.event_id: extended.started_event}
+            )
 
         timer, changed = await self.store.update(tid, extend, current=current)
-        if timer is None:
+        if timer is None or (event := timer.outcome_of(action.event_id)) is None:
             return []
-        event = _stored_outcome(timer, action.event_id)
         accepted = event.event_type == "sla.started"
         if accepted:
             # Normally inserted above already (this differs only if the timer changed in
             # between); then the old generation's entries go. Again on a redelivery.
-            await self.store.add_due(due_entries(timer))
-            await self.store.drop_due(timer.get("superseded_due", ()))
+            await self.store.add_due(timer.due_entries())
+            await self.store.drop_due(timer.superseded_due)
         if changed:
             if accepted:
-                self.on_armed(min(e["at"] for e in due_entries(timer)))
+                self.on_armed(min(timer.moments))
             self.metrics.extensions.labels(
-                timer["agency_code"], "accepted" if accepted else "refused"
+                timer.agency_code, "accepted" if accepted else "refused"
             ).inc()
         return [event]
 
-    def _extension(
-        self, timer: dict[str, Any], action: DeadlineExtended, now: datetime
-    ) -> dict[str, Any]:
-        """The timer's fields after an accepted extension: a new generation with its own
-        schedule and started event; the old generation's due-index entries recorded as
-        superseded, so they are dropped even if this process dies right after."""
-        changes = extension_changes(
+    def _extended(self, timer: Timer, action: DeadlineExtended, now: datetime) -> Timer:
+        """The timer after an accepted extension: a new generation with its own schedule and
+        started event; the old generation's due-index entries recorded as superseded, so
+        they are dropped even if this process dies right after."""
+        renewed = extension_changes(
             self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
         )
-        started = extended_event({**timer, **changes}, action.event_id, now, self.calendar.tz)
-        return {
-            **changes,
-            "started_event": started.model_dump(mode="json"),
-            "superseded_due": [e["_id"] for e in due_entries(timer)],
-        }
+        started = extended_event(renewed.ref, action.event_id, now, self.calendar.tz)
+        return replace(
+            renewed,
+            started_event=started,
+            superseded_due=tuple(e.key for e in timer.due_entries()),
+        )
 
-    async def _reassign(
-        self, tid: str, agency_code: str, current: dict[str, Any] | None = None
-    ) -> None:
-        seen: dict[str, Any] = {}
+    async def _reassign(self, tid: str, agency_code: str, current: Timer | None = None) -> None:
+        seen: dict[str, Timer] = {}
 
-        def reassign(timer: dict[str, Any]) -> dict[str, Any] | None:
+        def reassign(timer: Timer) -> Timer | None:
             seen["before"] = timer
-            return None if timer["agency_code"] == agency_code else {"agency_code": agency_code}
+            return (
+                None
+                if timer.agency_code == agency_code
+                else replace(timer, agency_code=agency_code)
+            )
 
         timer, changed = await self.store.update(tid, reassign, current=current)
-        if timer is None or timer["state"] == STOPPED:
+        if timer is None or timer.state is STOPPED:
             return
         await self.store.set_due_agency(timer)
         if changed:
@@ -350,45 +352,45 @@ class TimerService:
             self._tally(seen["before"], state, -1)
             self._tally(timer, state, +1)
 
-    async def _state_of(self, timer: dict[str, Any]) -> str:
+    async def _state_of(self, timer: Timer) -> TimerState:
         """Open or breached, for the tallies: a breach is a record of its own (see fire)."""
         return BREACHED if await self.store.breached(timer) else OPEN
 
-    def _tally(self, timer: dict[str, Any], state: str, delta: int) -> None:
-        self.tallies.add(timer["shard"], timer["kind"], timer["agency_code"], state, delta)
+    def _tally(self, timer: Timer, state: TimerState, delta: int) -> None:
+        self.tallies.add(timer.shard, timer.kind.value, timer.agency_code, state.value, delta)
 
     # --- firing -------------------------------------------------------------------------------
 
-    async def fire(self, entries: Iterable[dict[str, Any]]) -> int:
+    async def fire(self, entries: Iterable[DueEntry]) -> int:
         """Publish what each due-index entry says now, record breaches, then drop the
-        entries (that is the record of a warning). Reads no timer document: the entry
-        carries its timer's identity and schedule. Returns events sent."""
+        entries (that is the record of a warning). Reads no timer: the entry carries its
+        timer's identity and schedule. Returns events sent."""
         now = self.clock.now()
         entries = list(entries)
         tz = self.calendar.tz
 
-        fired: list[tuple[dict[str, Any], str]] = []
+        fired: list[tuple[DueEntry, str]] = []
         events: list[SlaTimerEvent] = []
-        breaches: list[dict[str, Any]] = []
+        breaches: list[Breach] = []
         for entry in entries:
             plan = plan_firing(entry, now)
             if plan is None:
                 continue  # superseded by a later moment of the same timer
-            timer = entry["timer"]
+            timer = entry.timer
             if plan.what == "breach":
-                targets = escalation_targets(self.policy, timer["agency_code"])
+                targets = escalation_targets(self.policy, timer.agency_code)
                 events.append(breach_event(timer, targets, now, tz))
                 breaches.append(
-                    {
-                        "_id": breach_id(timer),
-                        "timer_id": timer["_id"],
-                        "appeal_id": timer["appeal_id"],
-                        "kind": timer["kind"],
-                        "agency_code": timer["agency_code"],
-                        "breached_at": timer["due_at"],
-                        "escalate_to": targets,
-                        "fired_at": now,
-                    }
+                    Breach(
+                        timer_id=timer.timer_id,
+                        generation=timer.generation,
+                        appeal_id=timer.appeal_id,
+                        kind=timer.kind,
+                        agency_code=timer.agency_code,
+                        breached_at=timer.due_at,
+                        escalate_to=tuple(targets),
+                        fired_at=now,
+                    )
                 )
             else:
                 assert plan.days_left is not None
@@ -404,20 +406,17 @@ class TimerService:
         # (the record must exist before its entry is gone): a crash in between fires these
         # entries again with the same event ids (and finds their breach records there).
         recorded = await self.store.record_breaches(breaches)
-        await self.store.drop_due(e["_id"] for e in entries)
+        await self.store.drop_due(e.key for e in entries)
 
         for entry, what in fired:
-            timer = entry["timer"]
+            timer = entry.timer
+            kind = timer.kind.value
             if what == "breach":
-                self.metrics.breaches.labels(timer["kind"], timer["agency_code"]).inc()
-                if breach_id(timer) in recorded:
-                    self._tally(timer, OPEN, -1)
-                    self._tally(timer, BREACHED, +1)
+                self.metrics.breaches.labels(kind, timer.agency_code).inc()
+                if breach_key(timer.timer_id, timer.generation) in recorded:
+                    self.tallies.add(timer.shard, kind, timer.agency_code, OPEN.value, -1)
+                    self.tallies.add(timer.shard, kind, timer.agency_code, BREACHED.value, +1)
             else:
-                self.metrics.warnings.labels(timer["kind"], timer["agency_code"]).inc()
-            self.metrics.firing_lag.observe(max(0.0, (now - entry["at"]).total_seconds()))
+                self.metrics.warnings.labels(kind, timer.agency_code).inc()
+            self.metrics.firing_lag.observe(max(0.0, (now - entry.at).total_seconds()))
         return len(events)
-
-
-def _stored_outcome(timer: dict[str, Any], action_event_id: str) -> SlaTimerEvent:
-    return SLA_EVENT_ADAPTER.validate_python(timer["outcomes"][action_event_id])

@@ -1,31 +1,46 @@
-"""The SLA database: `timers`, the `due` index, `breaches`, `tallies` and `pending_actions`; the one
-way a timer document is changed: compare-and-set on its revision.
+"""The SLA's store: the `TimerStore` port the service and the firing loop use, and its MongoDB
+implementation — the `timers`, `due`, `breaches`, `tallies`, `pending_actions` and
+`parked_appeals` collections of the `sla` database. (`memory.MemoryTimerStore` keeps the
+same in dicts, for unit tests and the in-memory scenario suite.)
 
-Every read is by `_id`: equality, `$in`, or a string range. FerretDB v1 on SQLite serves only
-those from an index (our build pushes ranges and `$in` down to the `_id` index, see
-deploy/local/ferretdb.sh); any other filter reads the whole collection (~0.1 ms per document
-measured), which at a million timers would be minutes per query. MongoDB serves the same
-queries from its `_id` index. So the ids carry what is looked up:
+What every implementation promises:
+- a timer is inserted once (`insert` is False when it exists), after its due entries, so a
+  crash in between leaves at most entries without a timer (dropped when they come due),
+  never a timer that cannot fire;
+- the one way a timer changes is `update`: compare-and-set on its revision, the decision
+  re-made on the fresh timer when another writer got there first;
+- `due` returns the entries of the given shards whose moment has come, soonest first, an
+  equal share per shard; inserting an entry that exists, or dropping one that does not, is
+  fine (redeliveries do both);
+- a breach is recorded once per timer generation (`record_breaches` returns the keys this
+  call recorded);
+- "no marker" proves "nothing parked" (`may_have_parked`), because `park` writes the
+  appeal's marker before the action and markers are never deleted.
+
+MongoDB layout — every read is by `_id`: equality, `$in`, or a string range. FerretDB v1 on
+SQLite serves only those from an index (our build pushes ranges and `$in` down to the `_id`
+index, see deploy/local/ferretdb.sh); any other filter reads the whole collection, which at
+a million timers would be minutes per query. MongoDB serves the same queries from its `_id`
+index. So the ids carry what is looked up:
 
 - timers        `<appeal>:answer`, `<appeal>:forwarding:<hop>` — an appeal's timers are the
                 range `<appeal>:` … `<appeal>:~`.
 - due           `<shard:04d>|<moment, UTC ISO ms>|<timer id>|<generation>` — one entry per
                 moment (warnings, deadline) of a timer generation; "shard p, due by t,
-                soonest first" is the range `<p>|` … `<p>|<t>~`.
+                soonest first" is the range `<p>|` … `<p>|<t>~`. Stored as `{_id, v}` with
+                the entry as one JSON text: FerretDB converts documents field by field.
 - tallies       `<shard:04d>|<instance>` — open/breached counts per shard written by one
-                instance each (see `Tallies`).
+                instance each (see `services.sla.tallies`).
 - breaches      `<timer id>|<generation>` — one record per breach, with its escalation.
 - pending       `<appeal>:<action event id>` — actions that overtook their routing decision.
-- parked_appeals `<appeal>` — "this appeal may have parked actions", written before the
-                first of them (see `TimerStore.may_have_parked`); plus one `MARKERS_COMPLETE`
-                document once parked actions stored before markers existed have theirs.
+- parked_appeals `<appeal>` — "this appeal may have parked actions"; plus one
+                `MARKERS_COMPLETE` document once parked actions stored before markers
+                existed have theirs.
 
 Single-document operations by `_id` (reading a timer, inserting a new timer and its due
 entries, the parked-actions marker) go through a `StoreBatcher`, so the appeals armed at once
 share their commands; the compare-and-set of a timer update and the `_id` range reads are
-commands of their own.
-
-Does not decide anything; `schedule` and `service` do.
+commands of their own. Nothing here decides anything; `schedule` and `service` do.
 """
 
 from __future__ import annotations
@@ -37,16 +52,32 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    SLA_EVENT_ADAPTER,
+    AgencyActionEvent,
+    DeadlineKind,
+    SlaTimerStarted,
+)
 from services.common.batching import StoreBatcher, all_of
 from services.common.keys import RANGE_END, iso_ms, prefix_range
 from services.common.messaging import insert_once
-from services.sla.schedule import moments
+from services.sla.timers import (
+    Breach,
+    DueEntry,
+    Timer,
+    TimerRef,
+    TimerState,
+    Warning,
+    breach_key,
+    shard_prefix,
+)
 
 TIMERS = "timers"
 DUE = "due"
@@ -58,85 +89,205 @@ PARKED_APPEALS = "parked_appeals"
 # before markers existed were given theirs); until then every arming reads the range.
 MARKERS_COMPLETE = "~markers-complete"
 
-
 log = logging.getLogger("tyndau.sla.store")
 
-Mutation = Callable[[dict[str, Any]], dict[str, Any] | None]
+Mutation = Callable[[Timer], Timer | None]
+"""The fresh timer → the timer it should become, or None for "nothing to do"."""
+
+TallyKey = tuple[str, str, str]  # kind, agency code, state
 
 
 class ConcurrentUpdate(RuntimeError):
     """A timer kept changing under us; the message is redelivered and tried again."""
 
 
-def shard_prefix(shard: int) -> str:
-    return f"{shard:04d}|"
+class TimerStore(Protocol):
+    # timers
+    async def insert(self, timer: Timer) -> bool: ...
+    async def get(self, timer_id: str) -> Timer | None: ...
+    async def of_appeal(self, appeal_id: str) -> list[Timer]: ...
+    async def update(
+        self, timer_id: str, mutate: Mutation, current: Timer | None = None
+    ) -> tuple[Timer | None, bool]:
+        """Apply `mutate` with compare-and-set; returns the timer as last seen (after the
+        change, if one was made) and whether this call changed it. `current` is a copy the
+        caller just read (saves the first read)."""
+        ...
+
+    # the due index
+    async def add_due(self, entries: list[DueEntry]) -> None: ...
+    async def due(
+        self, shards: Iterable[int], until: datetime, limit: int
+    ) -> tuple[list[DueEntry], bool]:
+        """Entries of `shards` whose moment is at or before `until`, soonest first, about
+        `limit` in all (an equal share per shard); and whether some shard may have more."""
+        ...
+
+    async def next_moment(
+        self, shards: Iterable[int], after: datetime, until: datetime
+    ) -> datetime | None: ...
+    async def set_due_agency(self, timer: Timer) -> None:
+        """Point the timer's entries still there at its (new) responsible body."""
+        ...
+
+    async def entries_of(self, timer: Timer) -> list[DueEntry]: ...
+    async def drop_due(self, keys: Iterable[str]) -> None: ...
+
+    # breaches
+    async def record_breaches(self, breaches: list[Breach]) -> set[str]: ...
+    async def breached(self, timer: Timer) -> bool: ...
+
+    # actions that arrived before the timer they concern
+    async def park(self, action: AgencyActionEvent) -> None: ...
+    async def parked(self, appeal_id: str) -> list[AgencyActionEvent]: ...
+    async def may_have_parked(self, appeal_id: str) -> bool: ...
+    async def forget_parked(self, appeal_id: str) -> None: ...
+
+    # open-timer tallies, one writer per (shard, instance)
+    async def add_to_tallies(
+        self, instance: str, deltas: Mapping[int, Mapping[TallyKey, int]]
+    ) -> None: ...
+    async def tally_counts(self, shards: Iterable[int]) -> dict[TallyKey, int]: ...
 
 
-def due_entry(timer: Mapping[str, Any], moment: datetime) -> dict[str, Any]:
-    """The entry for one moment of the timer's current generation. It carries what the
-    event needs (a snapshot of the timer's identity and its generation's schedule), so
-    firing reads no timer document; the paths that change a timer (stop, extension,
-    redirect) keep its entries in step, again on a redelivered input."""
-    key = f"{shard_prefix(timer['shard'])}{iso_ms(moment)}|{timer['_id']}|{timer['generation']}"
-    warning = next((w for w in timer.get("warnings", ()) if w["at"] == moment), None)
-    return {
-        "_id": key,
-        "timer_id": timer["_id"],
-        "generation": timer["generation"],
-        "at": moment,
-        "moments": moments(timer),
-        "days_left": warning["days_left"] if warning else None,
-        "timer": {
-            "_id": timer["_id"],
-            "appeal_id": timer["appeal_id"],
-            "correlation_id": timer["correlation_id"],
-            "kind": timer["kind"],
-            "agency_code": timer["agency_code"],
-            "shard": timer["shard"],
-            "due_at": timer["due_at"],
-            "generation": timer["generation"],
-            "started_event": {"event_id": timer["started_event"]["event_id"]},
-        },
+# --- documents ---------------------------------------------------------------------------------
+
+
+def to_document(timer: Timer) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": timer.timer_id,
+        "appeal_id": timer.appeal_id,
+        "correlation_id": timer.correlation_id,
+        "kind": timer.kind.value,
+        "hop": timer.hop,
+        "agency_code": timer.agency_code,
+        "received_at": timer.received_at,
+        "registered_at": timer.registered_at,
+        "due_at": timer.due_at,
+        "generation": timer.generation,
+        "state": timer.state.value,
+        "shard": timer.shard,
+        "warnings": [{"days_left": w.days_left, "at": w.at} for w in timer.warnings],
+        "escalate_to": list(timer.escalate_to),
+        "created_at": timer.created_at,
+        "rev": timer.rev,
+        "started_event": timer.started_event.model_dump(mode="json"),
+        "outcomes": {k: e.model_dump(mode="json") for k, e in timer.outcomes.items()},
     }
+    if timer.state is TimerState.STOPPED:
+        document |= {
+            "stopped_at": timer.stopped_at,
+            "on_time": timer.on_time,
+            "working_days_used": timer.working_days_used,
+        }
+    if timer.superseded_due:
+        document["superseded_due"] = list(timer.superseded_due)
+    return document
 
 
-def encode_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+def from_document(document: Mapping[str, Any]) -> Timer:
+    return Timer(
+        timer_id=document["_id"],
+        appeal_id=document["appeal_id"],
+        correlation_id=document["correlation_id"],
+        kind=DeadlineKind(document["kind"]),
+        hop=document.get("hop", 0),
+        agency_code=document["agency_code"],
+        received_at=document["received_at"],
+        registered_at=document["registered_at"],
+        due_at=document["due_at"],
+        generation=document["generation"],
+        state=TimerState(document["state"]),
+        shard=document["shard"],
+        warnings=tuple(Warning(w["days_left"], w["at"]) for w in document.get("warnings", ())),
+        created_at=document["created_at"],
+        started_event=SlaTimerStarted.model_validate(document["started_event"]),
+        outcomes={
+            k: SLA_EVENT_ADAPTER.validate_python(e) for k, e in document.get("outcomes", {}).items()
+        },
+        escalate_to=tuple(document.get("escalate_to", ())),
+        rev=document.get("rev", 0),
+        stopped_at=document.get("stopped_at"),
+        on_time=document.get("on_time"),
+        working_days_used=document.get("working_days_used"),
+        superseded_due=tuple(document.get("superseded_due", ())),
+    )
+
+
+def encode_entry(entry: DueEntry) -> dict[str, Any]:
     """Stored as `{_id, v: <JSON text>}`: FerretDB converts each document field by field,
     and a nested entry cost ~1 ms to read or delete where one string field costs ~0.25 ms
     (measured on 500-entry pages) — the difference between ~350 and >1,000 firings/s."""
+    timer = entry.timer
     payload = {
-        **entry,
-        "at": entry["at"].isoformat(),
-        "moments": [m.isoformat() for m in entry["moments"]],
-        "timer": {**entry["timer"], "due_at": entry["timer"]["due_at"].isoformat()},
+        "timer_id": timer.timer_id,
+        "generation": timer.generation,
+        "at": entry.at.isoformat(),
+        "moments": [m.isoformat() for m in entry.moments],
+        "days_left": entry.days_left,
+        "timer": {
+            "_id": timer.timer_id,
+            "appeal_id": timer.appeal_id,
+            "correlation_id": timer.correlation_id,
+            "kind": timer.kind.value,
+            "agency_code": timer.agency_code,
+            "shard": timer.shard,
+            "due_at": timer.due_at.isoformat(),
+            "generation": timer.generation,
+            "started_event": {"event_id": timer.started_event_id},
+        },
     }
-    del payload["_id"]
-    return {"_id": entry["_id"], "v": json.dumps(payload, separators=(",", ":"))}
+    return {"_id": entry.key, "v": json.dumps(payload, separators=(",", ":"))}
 
 
-def _moment_of(entry_id: str) -> datetime:
-    return datetime.fromisoformat(entry_id.split("|", 2)[1].replace("Z", "+00:00"))
+def decode_entry(document: Mapping[str, Any]) -> DueEntry:
+    payload = json.loads(document["v"])
+    timer = payload["timer"]
+    return DueEntry(
+        key=document["_id"],
+        timer=TimerRef(
+            timer_id=timer["_id"],
+            appeal_id=timer["appeal_id"],
+            correlation_id=timer["correlation_id"],
+            kind=DeadlineKind(timer["kind"]),
+            agency_code=timer["agency_code"],
+            shard=timer["shard"],
+            due_at=datetime.fromisoformat(timer["due_at"]),
+            generation=timer["generation"],
+            started_event_id=timer["started_event"]["event_id"],
+        ),
+        at=datetime.fromisoformat(payload["at"]),
+        moments=tuple(datetime.fromisoformat(m) for m in payload["moments"]),
+        days_left=payload["days_left"],
+    )
 
 
-def decode_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
-    entry = json.loads(doc["v"])
-    entry["_id"] = doc["_id"]
-    entry["at"] = datetime.fromisoformat(entry["at"])
-    entry["moments"] = [datetime.fromisoformat(m) for m in entry["moments"]]
-    entry["timer"]["due_at"] = datetime.fromisoformat(entry["timer"]["due_at"])
-    return entry
+def breach_document(breach: Breach) -> dict[str, Any]:
+    return {
+        "_id": breach.key,
+        "timer_id": breach.timer_id,
+        "appeal_id": breach.appeal_id,
+        "kind": breach.kind.value,
+        "agency_code": breach.agency_code,
+        "breached_at": breach.breached_at,
+        "escalate_to": list(breach.escalate_to),
+        "fired_at": breach.fired_at,
+    }
 
 
-def due_entries(timer: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The due-index entries of the timer's current generation."""
-    return [due_entry(timer, m) for m in moments(timer)]
+def _moment_of(entry_key: str) -> datetime:
+    return datetime.fromisoformat(entry_key.split("|", 2)[1].replace("Z", "+00:00"))
 
 
-def breach_id(timer: Mapping[str, Any]) -> str:
-    return f"{timer['_id']}|{timer['generation']}"
+def _changed_fields(before: Timer, after: Timer) -> dict[str, Any]:
+    old, new = to_document(before), to_document(after)
+    return {k: v for k, v in new.items() if k not in ("_id", "rev") and old.get(k) != v}
 
 
-class TimerStore:
+# --- MongoDB -----------------------------------------------------------------------------------
+
+
+class MongoTimerStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.timers = db[TIMERS]
         self.due_index = db[DUE]
@@ -154,60 +305,49 @@ class TimerStore:
 
     # --- timers -------------------------------------------------------------------------------
 
-    async def insert(self, timer: dict[str, Any]) -> bool:
-        """Insert a new timer: its due-index entries first, so a crash in between leaves at
-        most entries without a timer (dropped when they come due), never a timer that
-        cannot fire. True if this call created the timer."""
+    async def insert(self, timer: Timer) -> bool:
         # Each entry an insert-once of its own (a redelivered arm finds them there), queued
         # together: with the other appeals' entries they make one `insert_many`.
         await all_of(
-            self.batcher.insert_once(self.due_index, encode_entry(e)) for e in due_entries(timer)
+            self.batcher.insert_once(self.due_index, encode_entry(e)) for e in timer.due_entries()
         )
-        return await self.batcher.insert_once(self.timers, timer)
+        return await self.batcher.insert_once(self.timers, to_document(timer))
 
-    async def get(self, timer_id: str) -> dict[str, Any] | None:
-        return await self.batcher.find_by_id(self.timers, timer_id)
+    async def get(self, timer_id: str) -> Timer | None:
+        found = await self.batcher.find_by_id(self.timers, timer_id)
+        return from_document(found) if found else None
 
-    async def get_many(self, timer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        ids = sorted(set(timer_ids))
-        if not ids:
-            return {}
-        docs = await self.timers.find({"_id": {"$in": ids}}).to_list(None)
-        return {d["_id"]: d for d in docs}
-
-    async def of_appeal(self, appeal_id: str) -> list[dict[str, Any]]:
-        return await self.timers.find({"_id": prefix_range(f"{appeal_id}:")}).to_list(None)
+    async def of_appeal(self, appeal_id: str) -> list[Timer]:
+        found = await self.timers.find({"_id": prefix_range(f"{appeal_id}:")}).to_list(None)
+        return [from_document(d) for d in found]
 
     async def update(
-        self, timer_id: str, mutate: Mutation, current: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any] | None, bool]:
-        """Apply `mutate` (fresh document → fields to set, or None for "nothing to do") with
-        compare-and-set on `rev`; re-read and re-decide on a conflict. `current` is a copy
-        the caller just read (saves the first read).
-
-        Returns the document as last seen (after the change, if one was made) and whether this
-        call changed it. The write carries a unique token that is read back: on a store whose
-        single-document update is not atomic across callers (FerretDB v1 on SQLite) a write
-        that another writer overwrote in the same instant is detected and decided again.
-        """
+        self, timer_id: str, mutate: Mutation, current: Timer | None = None
+    ) -> tuple[Timer | None, bool]:
+        """The write carries a unique token that is read back: on a store whose single-
+        document update is not atomic across callers (FerretDB v1 on SQLite) a write that
+        another writer overwrote in the same instant is detected and decided again."""
         for attempt in range(20):
             try:
                 timer = current if current is not None else await self.get(timer_id)
                 current = None
                 if timer is None:
                     return None, False
-                changes = mutate(timer)
-                if changes is None:
+                changed = mutate(timer)
+                if changed is None:
                     return timer, False
                 token = uuid.uuid4().hex
                 result = await self.timers.update_one(
-                    {"_id": timer_id, "rev": timer["rev"]},
-                    {"$set": {**changes, "write_token": token}, "$inc": {"rev": 1}},
+                    {"_id": timer_id, "rev": timer.rev},
+                    {
+                        "$set": {**_changed_fields(timer, changed), "write_token": token},
+                        "$inc": {"rev": 1},
+                    },
                 )
                 if result.matched_count == 1:
-                    written = await self.get(timer_id)
+                    written = await self.batcher.find_by_id(self.timers, timer_id)
                     if written is not None and written.get("write_token") == token:
-                        return written, True
+                        return from_document(written), True
             except OperationFailure as exc:
                 # e.g. FerretDB/SQLite "database is locked" under concurrent writers; the
                 # compare-and-set makes a retry safe.
@@ -219,8 +359,7 @@ class TimerStore:
 
     # --- the due index ------------------------------------------------------------------------
 
-    async def add_due(self, entries: list[dict[str, Any]]) -> None:
-        """Insert entries; ones already there (a redelivered input) are fine."""
+    async def add_due(self, entries: list[DueEntry]) -> None:
         if not entries:
             return
         try:
@@ -232,12 +371,8 @@ class TimerStore:
 
     async def due(
         self, shards: Iterable[int], until: datetime, limit: int
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Due-index entries of `shards` whose moment is at or before `until`, soonest first,
-        about `limit` in all (one `_id` range per shard, read concurrently, an equal share
-        each); and whether some shard may have more.
-
-        No server-side sort: FerretDB sorts in memory after reading the whole range (a
+    ) -> tuple[list[DueEntry], bool]:
+        """No server-side sort: FerretDB sorts in memory after reading the whole range (a
         million overdue entries after an outage), while an unsorted range read with a limit
         stops after `limit` rows; both stores scan an `_id` index range in index order,
         i.e. soonest first. The entries are sorted here again all the same."""
@@ -247,20 +382,19 @@ class TimerStore:
         share = max(1, -(-limit // len(owned)))
         end = iso_ms(until) + RANGE_END
 
-        async def of_shard(shard: int) -> list[dict[str, Any]]:
+        async def of_shard(shard: int) -> list[DueEntry]:
             prefix = shard_prefix(shard)
             query = {"_id": {"$gte": prefix, "$lt": prefix + end}}
             page = await self.due_index.find(query).limit(share).to_list(share)
             return [decode_entry(doc) for doc in page]
 
         found = await asyncio.gather(*(of_shard(s) for s in owned))
-        entries = sorted((e for page in found for e in page), key=lambda e: (e["at"], e["_id"]))
+        entries = sorted((e for page in found for e in page), key=lambda e: (e.at, e.key))
         return entries, any(len(page) >= share for page in found)
 
     async def next_moment(
         self, shards: Iterable[int], after: datetime, until: datetime
     ) -> datetime | None:
-        """The soonest entry moment of `shards` later than `after` and at most `until`."""
         start = iso_ms(after + timedelta(milliseconds=1))
         end = iso_ms(until) + RANGE_END
 
@@ -273,72 +407,67 @@ class TimerStore:
         found = [m for m in await asyncio.gather(*(first_of(s) for s in shards)) if m]
         return min(found, default=None)
 
-    async def set_due_agency(self, timer: Mapping[str, Any]) -> None:
-        """Point the timer's entries at its (new) responsible body after a redirect (only
-        those still there: a fired one must not come back)."""
+    async def set_due_agency(self, timer: Timer) -> None:
+        # Only those still there (ReplaceOne without upsert): a fired one must not come back.
         await self.due_index.bulk_write(
-            [
-                ReplaceOne({"_id": entry["_id"]}, encode_entry(entry))
-                for entry in due_entries(timer)
-            ],
+            [ReplaceOne({"_id": e.key}, encode_entry(e)) for e in timer.due_entries()],
             ordered=False,
         )
 
-    async def entries_of(self, timer: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The stored entries of the timer's current generation (for checks and tests)."""
-        ids = [e["_id"] for e in due_entries(timer)]
-        docs = await self.due_index.find({"_id": {"$in": ids}}).to_list(None)
-        return sorted((decode_entry(d) for d in docs), key=lambda e: e["at"])
+    async def entries_of(self, timer: Timer) -> list[DueEntry]:
+        keys = [e.key for e in timer.due_entries()]
+        docs = await self.due_index.find({"_id": {"$in": keys}}).to_list(None)
+        return sorted((decode_entry(d) for d in docs), key=lambda e: e.at)
 
-    async def drop_due(self, entry_ids: Iterable[str]) -> None:
-        ids = sorted(set(entry_ids))
+    async def drop_due(self, keys: Iterable[str]) -> None:
+        ids = sorted(set(keys))
         for start in range(0, len(ids), 1000):
             await self.due_index.delete_many({"_id": {"$in": ids[start : start + 1000]}})
 
     # --- breaches -----------------------------------------------------------------------------
 
-    async def record_breaches(self, records: list[dict[str, Any]]) -> set[str]:
-        """Insert breach records (`_id` = `<timer id>|<generation>`); returns the ids this call
-        inserted (a re-fire after a crash finds its records there already)."""
-        if not records:
+    async def record_breaches(self, breaches: list[Breach]) -> set[str]:
+        if not breaches:
             return set()
+        documents = [breach_document(b) for b in breaches]
         try:
-            await self.breaches.insert_many(records, ordered=False)
-            return {r["_id"] for r in records}
+            await self.breaches.insert_many(documents, ordered=False)
+            return {d["_id"] for d in documents}
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
                 raise
-            failed = {records[e["index"]]["_id"] for e in errors}
-            return {r["_id"] for r in records} - failed
+            failed = {documents[e["index"]]["_id"] for e in errors}
+            return {d["_id"] for d in documents} - failed
 
-    async def breached(self, timer: Mapping[str, Any]) -> bool:
-        record = await self.batcher.find_by_id(self.breaches, breach_id(timer))
-        return record is not None
+    async def breached(self, timer: Timer) -> bool:
+        key = breach_key(timer.timer_id, timer.generation)
+        return await self.batcher.find_by_id(self.breaches, key) is not None
 
     # --- actions that arrived before the timer they concern ---------------------------------
 
-    async def park(self, action_event_id: str, appeal_id: str, action_json: str, at: datetime):
+    async def park(self, action: AgencyActionEvent) -> None:
         # The marker first: "no marker" then proves "nothing parked" (see may_have_parked).
-        await self.batcher.insert_once(self.parked_appeals, {"_id": appeal_id})
+        await self.batcher.insert_once(self.parked_appeals, {"_id": action.appeal_id})
         await insert_once(
             self.pending,
             {
-                "_id": f"{appeal_id}:{action_event_id}",
-                "appeal_id": appeal_id,
-                "action": action_json,
-                "at": at,
+                "_id": f"{action.appeal_id}:{action.event_id}",
+                "appeal_id": action.appeal_id,
+                "action": action.model_dump_json(),
+                "at": action.occurred_at,
             },
         )
 
-    async def parked(self, appeal_id: str) -> list[dict[str, Any]]:
+    async def parked(self, appeal_id: str) -> list[AgencyActionEvent]:
         docs = await self.pending.find({"_id": prefix_range(f"{appeal_id}:")}).to_list(None)
-        return sorted(docs, key=lambda d: d["at"])
+        return [
+            AGENCY_ACTION_ADAPTER.validate_json(d["action"])
+            for d in sorted(docs, key=lambda d: d["at"])
+        ]
 
     async def may_have_parked(self, appeal_id: str) -> bool:
-        """False only if no action of the appeal had begun parking when this read was served:
-        `park` writes the appeal's marker before the action and markers are never deleted.
-        A marker read by `_id` is coalesced with the other appeals' (a range read of
+        """A marker read by `_id` is coalesced with the other appeals' (a range read of
         `pending_actions` is not), and almost every appeal has none."""
         await self._ensure_markers()
         return await self.batcher.find_by_id(self.parked_appeals, appeal_id) is not None
@@ -372,57 +501,29 @@ class TimerStore:
                 await insert_once(self.parked_appeals, {"_id": MARKERS_COMPLETE})
             self._markers_complete = True
 
+    # --- tallies ------------------------------------------------------------------------------
 
-TallyKey = tuple[int, str, str, str]  # shard, kind, agency code, state
+    async def add_to_tallies(
+        self, instance: str, deltas: Mapping[int, Mapping[TallyKey, int]]
+    ) -> None:
+        """`$inc` into this instance's own document per shard (`<shard>|<instance>`): one
+        writer per document, so no increment is lost on a store without atomic updates."""
+        ops = [
+            UpdateOne(
+                {"_id": f"{shard_prefix(shard)}{instance}"},
+                {"$inc": {_field(*key): n for key, n in counts.items()}},
+                upsert=True,
+            )
+            for shard, counts in deltas.items()
+            if counts
+        ]
+        if ops:
+            await self.tallies.bulk_write(ops, ordered=True)
 
-
-class Tallies:
-    """Open and breached timers per shard, kind and body, without counting documents.
-
-    Counting a million timer documents takes minutes on FerretDB (measured: 16.5 s per
-    100,000), so every change of a timer's state adds a delta here; deltas are flushed with
-    `$inc` to this instance's own document per shard (`<shard>|<instance>`: one writer per
-    document, so no increments are lost on a store without atomic updates), and the gauge
-    is the sum of every instance's document of the owned shards.
-
-    Known drift: deltas not yet flushed when a process dies are lost (at most one flush
-    interval of changes); a redelivered input does not count again. The tally documents of
-    dead instances stay and keep counting for their shards, as they should.
-    """
-
-    def __init__(self, store: TimerStore, instance: str | None = None) -> None:
-        self.collection = store.tallies
-        self.instance = instance or uuid.uuid4().hex[:12]
-        self.pending: Counter[TallyKey] = Counter()
-        self._flushing = asyncio.Lock()
-
-    def add(self, shard: int, kind: str, agency: str, state: str, delta: int) -> None:
-        self.pending[(shard, kind, agency, state)] += delta
-
-    async def flush(self) -> None:
-        async with self._flushing:
-            deltas, self.pending = self.pending, Counter()
-            by_shard: dict[int, dict[str, int]] = {}
-            for (shard, kind, agency, state), n in deltas.items():
-                if n:
-                    by_shard.setdefault(shard, {})[_field(kind, agency, state)] = n
-            if not by_shard:
-                return
-            ops = [
-                UpdateOne({"_id": f"{shard_prefix(s)}{self.instance}"}, {"$inc": inc}, upsert=True)
-                for s, inc in by_shard.items()
-            ]
-            try:
-                await self.collection.bulk_write(ops, ordered=True)
-            except Exception:
-                self.pending.update(deltas)  # try again at the next flush
-                raise
-
-    async def counts(self, shards: Iterable[int]) -> dict[tuple[str, str, str], int]:
-        """(kind, agency, state) → count over the given shards, every instance's share."""
-        total: Counter[tuple[str, str, str]] = Counter()
+    async def tally_counts(self, shards: Iterable[int]) -> dict[TallyKey, int]:
+        total: Counter[TallyKey] = Counter()
         for shard in sorted(shards):
-            async for doc in self.collection.find({"_id": prefix_range(shard_prefix(shard))}):
+            async for doc in self.tallies.find({"_id": prefix_range(shard_prefix(shard))}):
                 for name, n in doc.items():
                     if name != "_id":
                         total[_unfield(name)] += n
@@ -438,7 +539,7 @@ def _field(kind: str, agency: str, state: str) -> str:
     )
 
 
-def _unfield(name: str) -> tuple[str, str, str]:
+def _unfield(name: str) -> TallyKey:
     kind, agency, state = (
         p.replace("%2E", ".").replace("%24", "$").replace("%25", "%") for p in name.split("|")
     )

@@ -1,16 +1,29 @@
-"""Timer identity, timer documents and the events a timer emits.
+"""Timers as typed values, and the events a timer emits.
 
 A timer's id is stable per (appeal, deadline kind[, hop]); its generation grows when the
 deadline moves (extension), so every event it emits has a deterministic id: timer id +
 generation + what happened (+ warning index). A re-fire after a crash therefore repeats the
 same event id, which downstream consumers recognise as a duplicate.
+
+- `Timer` — one statutory term of one appeal: who answers, when it is due, its warnings, its
+  state, and the events it produced (its started event; per agency action, the event that
+  action produced, so a redelivered action republishes it).
+- `TimerRef` — what a timer's events and due-index entries carry of it (identity, body,
+  deadline, generation): firing needs nothing more, so it never reads a timer.
+- `DueEntry` — one moment (a warning or the deadline) of a timer generation, with the whole
+  schedule of that generation, in the due index.
+- `Breach` — the record of a breached deadline and whom it was escalated to.
+
+How they are laid out in the store is `store.py`'s business; what the rules do with them,
+`schedule.py`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from enum import StrEnum
 
 from contracts import (
     AppealRouted,
@@ -18,14 +31,21 @@ from contracts import (
     SlaBreached,
     SlaExtensionRefused,
     SlaStopped,
+    SlaTimerEvent,
     SlaTimerStarted,
     SlaWarning,
     deterministic_id,
 )
-from services.sla.schedule import OPEN, warning_schedule
+from services.common.keys import iso_ms
 
 # The answer timer starts at generation 1; every accepted extension adds one.
 FIRST_GENERATION = 1
+
+
+class TimerState(StrEnum):
+    OPEN = "open"
+    BREACHED = "breached"
+    STOPPED = "stopped"
 
 
 def timer_id(appeal_id: str, kind: DeadlineKind, hop: int = 0) -> str:
@@ -36,6 +56,143 @@ def timer_id(appeal_id: str, kind: DeadlineKind, hop: int = 0) -> str:
     return f"{appeal_id}:forwarding:{hop}"
 
 
+def shard_prefix(shard: int) -> str:
+    return f"{shard:04d}|"
+
+
+@dataclass(frozen=True)
+class Warning:
+    days_left: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TimerRef:
+    timer_id: str
+    appeal_id: str
+    correlation_id: str
+    kind: DeadlineKind
+    agency_code: str
+    shard: int
+    due_at: datetime
+    generation: int
+    started_event_id: str
+    """The event that armed this generation: the cause of everything it fires."""
+
+
+@dataclass(frozen=True)
+class Timer:
+    timer_id: str
+    appeal_id: str
+    correlation_id: str
+    kind: DeadlineKind
+    hop: int
+    agency_code: str
+    received_at: datetime
+    registered_at: datetime
+    """Day 0 of the term: working days used are counted from it."""
+    due_at: datetime
+    generation: int
+    state: TimerState
+    shard: int
+    warnings: tuple[Warning, ...]
+    created_at: datetime
+    started_event: SlaTimerStarted
+    outcomes: Mapping[str, SlaTimerEvent] = field(default_factory=dict)
+    """Agency action event id → the SLA event it produced (republished on redelivery)."""
+    escalate_to: tuple[str, ...] = ()
+    rev: int = 0
+    """Revision, for compare-and-set."""
+    stopped_at: datetime | None = None
+    on_time: bool | None = None
+    working_days_used: int | None = None
+    superseded_due: tuple[str, ...] = ()
+    """Due-index keys of the generation an accepted extension replaced (dropped after)."""
+
+    @property
+    def ref(self) -> TimerRef:
+        return TimerRef(
+            timer_id=self.timer_id,
+            appeal_id=self.appeal_id,
+            correlation_id=self.correlation_id,
+            kind=self.kind,
+            agency_code=self.agency_code,
+            shard=self.shard,
+            due_at=self.due_at,
+            generation=self.generation,
+            started_event_id=self.started_event.event_id,
+        )
+
+    @property
+    def moments(self) -> tuple[datetime, ...]:
+        """Every moment at which the current generation acts: its warnings and its
+        deadline, oldest first. The due index holds one entry per moment."""
+        return tuple(sorted([*(w.at for w in self.warnings), self.due_at]))
+
+    def due_entries(self) -> list[DueEntry]:
+        """The due-index entries of the current generation."""
+        return [self.due_entry(moment) for moment in self.moments]
+
+    def due_entry(self, moment: datetime) -> DueEntry:
+        warning = next((w for w in self.warnings if w.at == moment), None)
+        return DueEntry(
+            key=due_key(self.shard, moment, self.timer_id, self.generation),
+            timer=self.ref,
+            at=moment,
+            moments=self.moments,
+            days_left=warning.days_left if warning else None,
+        )
+
+    def outcome_of(self, action_event_id: str) -> SlaTimerEvent | None:
+        return self.outcomes.get(action_event_id)
+
+
+def due_key(shard: int, moment: datetime, timer_id: str, generation: int) -> str:
+    """`<shard:04d>|<moment, UTC ISO ms>|<timer id>|<generation>`: "shard p, due by t,
+    soonest first" is one `_id` range."""
+    return f"{shard_prefix(shard)}{iso_ms(moment)}|{timer_id}|{generation}"
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    key: str
+    timer: TimerRef
+    at: datetime
+    moments: tuple[datetime, ...]
+    """The whole schedule of the timer's generation: an entry superseded by a later moment
+    that has also come is not sent (see schedule.plan_firing)."""
+    days_left: int | None
+    """Of a warning; None for the deadline."""
+
+    @property
+    def timer_id(self) -> str:
+        return self.timer.timer_id
+
+    @property
+    def generation(self) -> int:
+        return self.timer.generation
+
+
+@dataclass(frozen=True)
+class Breach:
+    timer_id: str
+    generation: int
+    appeal_id: str
+    kind: DeadlineKind
+    agency_code: str
+    breached_at: datetime
+    escalate_to: tuple[str, ...]
+    fired_at: datetime
+
+    @property
+    def key(self) -> str:
+        return breach_key(self.timer_id, self.generation)
+
+
+def breach_key(timer_id: str, generation: int) -> str:
+    return f"{timer_id}|{generation}"
+
+
 def new_timer(
     *,
     routed: AppealRouted,
@@ -43,13 +200,11 @@ def new_timer(
     due_at: datetime,
     registered_at: datetime,
     shard: int,
-    warning_days: tuple[int, ...],
-    calendar: Any,
+    warnings: tuple[Warning, ...],
     now: datetime,
-) -> dict[str, Any]:
-    """A fresh open timer document, with its started event stored inside it."""
+) -> Timer:
+    """A fresh open timer, with its started event."""
     tid = timer_id(routed.appeal_id, kind, routed.hop)
-    warnings = warning_schedule(calendar, due_at, registered_at, warning_days)
     started = SlaTimerStarted(
         event_id=deterministic_id("sla.started", tid, str(FIRST_GENERATION)),
         appeal_id=routed.appeal_id,
@@ -62,75 +217,65 @@ def new_timer(
         due_at=due_at,
         generation=FIRST_GENERATION,
     )
+    return Timer(
+        timer_id=tid,
+        appeal_id=routed.appeal_id,
+        correlation_id=routed.correlation_id,
+        kind=kind,
+        hop=routed.hop,
+        agency_code=routed.agency_code,
+        received_at=routed.received_at,
+        registered_at=registered_at,
+        due_at=due_at,
+        generation=FIRST_GENERATION,
+        state=TimerState.OPEN,
+        shard=shard,
+        warnings=warnings,
+        created_at=now,
+        started_event=started,
+    )
+
+
+# --- the events a timer emits -----------------------------------------------------------------
+
+
+def _timer_fields(timer: TimerRef, tz: tzinfo) -> dict:
     return {
-        "_id": tid,
-        "appeal_id": routed.appeal_id,
-        "correlation_id": routed.correlation_id,
-        "kind": kind.value,
-        "hop": routed.hop,
-        "agency_code": routed.agency_code,
-        "received_at": routed.received_at,
-        # Day 0 of the term: working days used are counted from it.
-        "registered_at": registered_at,
-        "due_at": due_at,
-        "generation": FIRST_GENERATION,
-        "state": OPEN,
-        "shard": shard,
-        "warnings": warnings,
-        "escalate_to": [],
-        "created_at": now,
-        "rev": 0,
-        "started_event": started.model_dump(mode="json"),
-        # Action event id → the SLA event it produced, for republishing on redelivery.
-        "outcomes": {},
+        "appeal_id": timer.appeal_id,
+        "correlation_id": timer.correlation_id,
+        "timer_id": timer.timer_id,
+        "deadline_kind": timer.kind,
+        "agency_code": timer.agency_code,
+        "due_at": timer.due_at.astimezone(tz),
+        "generation": timer.generation,
     }
 
 
-def _timer_fields(timer: Mapping[str, Any], tz: tzinfo) -> dict[str, Any]:
-    return {
-        "appeal_id": timer["appeal_id"],
-        "correlation_id": timer["correlation_id"],
-        "timer_id": timer["_id"],
-        "deadline_kind": DeadlineKind(timer["kind"]),
-        "agency_code": timer["agency_code"],
-        "due_at": timer["due_at"].astimezone(tz),
-        "generation": timer["generation"],
-    }
-
-
-def _cause(timer: Mapping[str, Any]) -> str:
-    return timer["started_event"]["event_id"]
-
-
-def warning_event(
-    timer: Mapping[str, Any], days_left: int, now: datetime, tz: tzinfo
-) -> SlaWarning:
+def warning_event(timer: TimerRef, days_left: int, now: datetime, tz: tzinfo) -> SlaWarning:
     return SlaWarning(
         event_id=deterministic_id(
-            "sla.warning", timer["_id"], str(timer["generation"]), str(days_left)
+            "sla.warning", timer.timer_id, str(timer.generation), str(days_left)
         ),
         occurred_at=now,
-        causation_id=_cause(timer),
+        causation_id=timer.started_event_id,
         working_days_left=days_left,
         **_timer_fields(timer, tz),
     )
 
 
-def breach_event(
-    timer: Mapping[str, Any], escalate_to: list[str], now: datetime, tz: tzinfo
-) -> SlaBreached:
+def breach_event(timer: TimerRef, escalate_to: list[str], now: datetime, tz: tzinfo) -> SlaBreached:
     return SlaBreached(
-        event_id=deterministic_id("sla.breached", timer["_id"], str(timer["generation"])),
+        event_id=deterministic_id("sla.breached", timer.timer_id, str(timer.generation)),
         occurred_at=now,
-        causation_id=_cause(timer),
+        causation_id=timer.started_event_id,
         escalate_to=escalate_to,
-        breached_at=timer["due_at"].astimezone(tz),
+        breached_at=timer.due_at.astimezone(tz),
         **_timer_fields(timer, tz),
     )
 
 
 def stopped_event(
-    timer: Mapping[str, Any],
+    timer: TimerRef,
     *,
     on_time: bool,
     working_days_used: int,
@@ -139,7 +284,7 @@ def stopped_event(
     tz: tzinfo,
 ) -> SlaStopped:
     return SlaStopped(
-        event_id=deterministic_id("sla.stopped", timer["_id"], str(timer["generation"])),
+        event_id=deterministic_id("sla.stopped", timer.timer_id, str(timer.generation)),
         occurred_at=now,
         causation_id=stopped_by,
         on_time=on_time,
@@ -149,10 +294,12 @@ def stopped_event(
     )
 
 
-def extended_event(timer: Mapping[str, Any], extension_event_id: str, now: datetime, tz: tzinfo):
+def extended_event(
+    timer: TimerRef, extension_event_id: str, now: datetime, tz: tzinfo
+) -> SlaTimerStarted:
     """The timer re-armed for its new generation (an accepted extension)."""
     return SlaTimerStarted(
-        event_id=deterministic_id("sla.started", timer["_id"], str(timer["generation"])),
+        event_id=deterministic_id("sla.started", timer.timer_id, str(timer.generation)),
         occurred_at=now,
         causation_id=extension_event_id,
         **_timer_fields(timer, tz),
@@ -160,7 +307,7 @@ def extended_event(timer: Mapping[str, Any], extension_event_id: str, now: datet
 
 
 def refused_event(
-    timer: Mapping[str, Any],
+    timer: TimerRef,
     *,
     extension_event_id: str,
     requested_due_at: datetime,
@@ -169,7 +316,7 @@ def refused_event(
     tz: tzinfo,
 ) -> SlaExtensionRefused:
     return SlaExtensionRefused(
-        event_id=deterministic_id("sla.extension_refused", timer["_id"], extension_event_id),
+        event_id=deterministic_id("sla.extension_refused", timer.timer_id, extension_event_id),
         occurred_at=now,
         causation_id=extension_event_id,
         requested_due_at=requested_due_at,

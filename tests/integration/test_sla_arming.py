@@ -24,9 +24,9 @@ from services.common.clock import ManualClock
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy
 from services.sla.service import TimerService
-from services.sla.store import MARKERS_COMPLETE, PARKED_APPEALS, TimerStore, due_entries
+from services.sla.store import MARKERS_COMPLETE, PARKED_APPEALS, MongoTimerStore, from_document
 from tests.conftest import Infra
-from tests.integration.test_sla_timers import (
+from tests.support.sla import (
     SlaHarness,
     action,
     of,
@@ -64,7 +64,7 @@ class Sla:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self.store = TimerStore(db)
+        self.store = MongoTimerStore(db)
         self.published: list[SlaTimerEvent] = []
         self.metrics = SlaMetrics(CollectorRegistry())
 
@@ -135,7 +135,7 @@ async def test_appeals_armed_at_once_share_commands_and_each_timer_gets_exactly_
         kinds = [e.deadline_kind.value for e in started]
         assert kinds == (["answer", "forwarding"] if decision.forward_due_at else ["answer"])
     # Every moment of every timer has its entry, and there is nothing else in the index.
-    wanted = sorted(e["_id"] for t in timers for e in due_entries(t))
+    wanted = sorted(e.key for t in timers for e in from_document(t).due_entries())
     assert await sla.stored_due_ids() == wanted
     assert len(sla.published) == len(timers)
     assert sla.started_count("answer") == len(routed)
@@ -179,7 +179,7 @@ async def test_a_redelivered_batch_duplicates_nothing_and_brings_back_no_dropped
     assert len(sla.published) == published_before + sum(len(r) for r in again)
     assert sla.started_count("answer") == len(routed)
     answer = await sla.store.get(f"{answered.appeal_id}:answer")
-    assert answer["state"] == "stopped"
+    assert answer.state == "stopped"
 
 
 async def test_parked_actions_are_read_only_for_appeals_with_a_marker_and_then_applied(
@@ -208,7 +208,7 @@ async def test_parked_actions_are_read_only_for_appeals_with_a_marker_and_then_a
         (parked.appeal_id, "forwarding"),
     ]
     assert {e.stopped_by_event_id for e in stops} == {answered.event_id}
-    assert (await sla.store.get(f"{parked.appeal_id}:answer"))["state"] == "stopped"
+    assert (await sla.store.get(f"{parked.appeal_id}:answer")).state == "stopped"
     assert await sla.db["pending_actions"].count_documents({}) == 0
 
 
@@ -234,7 +234,7 @@ async def test_an_action_parked_while_its_routing_decision_was_armed_still_appli
         ("sla.stopped", "answer"),
         ("sla.stopped", "forwarding"),
     ]
-    assert (await sla.store.get(f"{routed.appeal_id}:answer"))["state"] == "stopped"
+    assert (await sla.store.get(f"{routed.appeal_id}:answer")).state == "stopped"
     assert await sla.stored_due_ids() == []
     # Answered: the parked copy is gone too.
     assert await sla.db["pending_actions"].count_documents({}) == 0
@@ -257,11 +257,11 @@ async def test_an_action_parked_before_markers_existed_is_found_after_the_backfi
 
     await sla.service.start_timers(routed, shard=0)
 
-    assert (await sla.store.get(f"{routed.appeal_id}:answer"))["state"] == "stopped"
+    assert (await sla.store.get(f"{routed.appeal_id}:answer")).state == "stopped"
     assert await sla.db[PARKED_APPEALS].find_one({"_id": routed.appeal_id})
     assert await sla.db[PARKED_APPEALS].find_one({"_id": MARKERS_COMPLETE})
     # A new store (another process) trusts the markers without reading them all again.
-    assert await TimerStore(sla.db).may_have_parked(str(uuid.uuid4())) is False
+    assert await MongoTimerStore(sla.db).may_have_parked(str(uuid.uuid4())) is False
 
 
 async def test_a_batch_of_routing_decisions_and_their_duplicates_arms_each_timer_once_on_kafka(
@@ -308,7 +308,7 @@ async def _check_armed(harness: SlaHarness, routed: list) -> None:
     timers = await eventually(lambda: _all_timers(harness, expected_timers(routed)))
     shards = {t["appeal_id"]: t["shard"] for t in timers}
     assert all(t["shard"] == shards[t["appeal_id"]] for t in timers)
-    wanted = sorted(e["_id"] for t in timers for e in due_entries(t))
+    wanted = sorted(e.key for t in timers for e in from_document(t).due_entries())
     stored = await harness.db["due"].find({}, {"_id": 1}).to_list(None)
     assert sorted(d["_id"] for d in stored) == wanted
 

@@ -16,8 +16,9 @@ from starlette.applications import Starlette
 from contracts import topics
 from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
+from services.sla.store import from_document
 from tests.conftest import Infra
-from tests.integration.test_sla_timers import (
+from tests.support.sla import (
     PARTITIONS,
     SlaHarness,
     of,
@@ -212,13 +213,13 @@ async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event
 ) -> None:
     clock = ManualClock(datetime(2026, 2, 2, 10, tzinfo=ALMATY))
     async with one_armed_appeal(infra, clock) as (harness, events, app, appeal):
-        answer = await harness.db["timers"].find_one({"_id": f"{appeal}:answer"})
-        first_warning = min(w["at"] for w in answer["warnings"])
+        answer = from_document(await harness.db["timers"].find_one({"_id": f"{appeal}:answer"}))
+        first_warning = min(w.at for w in answer.warnings)
         store = app.state.sla.store
         store.drop_due, crashes = failing_once(
             store.drop_due, "store went away after the warning was published"
         )
-        assert first_warning in [e["at"] for e in await store.entries_of(answer)]
+        assert first_warning in [e.at for e in await store.entries_of(answer)]
         clock.set(first_warning + timedelta(seconds=1))
         app.state.firing.wake()
         warnings = await events.wait_for(of(appeal, "sla.warning"), count=2)
@@ -230,4 +231,4 @@ async def test_a_warning_whose_entry_was_not_dropped_refires_with_the_same_event
 
 
 async def _none_left(store, timer, moment: datetime) -> bool:
-    return all(e["at"] != moment for e in await store.entries_of(timer))
+    return all(e.at != moment for e in await store.entries_of(timer))

@@ -10,163 +10,35 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from contracts import (
     AppealAccepted,
     AppealAnswered,
-    AppealRouted,
     DeadlineExtended,
     deterministic_id,
     topics,
 )
-from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
-from services.common.settings import settings_for
-from services.common.topics_admin import ensure_topics
-from services.sla.app import create_app
-from services.sla.firing import FiringSettings
-from services.sla.schedule import SlaPolicy
-from services.sla.store import TimerStore
+from services.sla.store import MongoTimerStore, from_document
 from tests.conftest import Infra
-from tests.support.system import TopicWatcher, eventually
-
-ALMATY = ZoneInfo("Asia/Almaty")
-CAL = WorkingCalendar.default()
-PARTITIONS = 6
-SLA_TOPICS = {
-    topics.APPEALS_ROUTED: PARTITIONS,
-    topics.AGENCY_ACTIONS: PARTITIONS,
-    topics.SLA_EVENTS: PARTITIONS,
-    topics.APPEALS_DLQ: 1,
-}
-FAST = FiringSettings(
-    lookahead=timedelta(seconds=1), poll_interval=0.05, batch_size=100, gauge_interval=0.2
+from tests.support.sla import (
+    ALMATY,
+    CAL,
+    PARTITIONS,
+    SlaHarness,
+    action,
+    iso,
+    of,
+    owned_shards,
+    routed_event,
+    sla_harness,
 )
-POLICY = SlaPolicy(supervisors={"astana-energy": "akimat-astana"})
-
-
-# --- harness (also used by the restart and two-instance tests) --------------------------------
-
-
-@dataclass
-class SlaHarness:
-    infra: Infra
-    prefix: str
-    producer: AIOKafkaProducer
-    mongo: AsyncMongoClient
-
-    def topic(self, name: str) -> str:
-        return self.prefix + name
-
-    @property
-    def db(self):
-        return self.mongo[self.prefix + "sla"]
-
-    @asynccontextmanager
-    async def instance(
-        self, clock: ManualClock, firing: FiringSettings = FAST
-    ) -> AsyncIterator[Starlette]:
-        settings = settings_for(
-            "sla",
-            kafka_bootstrap_servers=self.infra.kafka_bootstrap_servers,
-            mongodb_url=self.infra.mongodb_url,
-            topic_prefix=self.prefix,
-            database_prefix=self.prefix,
-        )
-        app = create_app(settings, clock=clock, policy=POLICY, firing=firing)
-        async with app.router.lifespan_context(app):
-            yield app
-
-    async def send(self, topic_name: str, event: Any) -> None:
-        await self.producer.send_and_wait(
-            self.topic(topic_name),
-            event.model_dump_json().encode(),
-            key=event.appeal_id.encode(),
-        )
-
-
-@asynccontextmanager
-async def sla_harness(infra: Infra, prefix: str) -> AsyncIterator[SlaHarness]:
-    await ensure_topics(infra.kafka_bootstrap_servers, SLA_TOPICS, prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
-    mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    await producer.start()
-    try:
-        yield SlaHarness(infra, prefix, producer, mongo)
-    finally:
-        await producer.stop()
-        await mongo.close()
-
-
-def owned_shards(app: Starlette) -> frozenset[int]:
-    return app.state.firing.owned
-
-
-def routed_event(
-    appeal_id: str,
-    received_at: datetime,
-    *,
-    agency: str = "astana-energy",
-    hop: int = 0,
-    forward_due_at: datetime | None = None,
-    occurred_at: datetime | None = None,
-) -> AppealRouted:
-    registered = CAL.registration_time(received_at)
-    return AppealRouted.example().model_copy(
-        update={
-            "event_id": deterministic_id("test.routed", appeal_id, str(hop)),
-            "appeal_id": appeal_id,
-            "correlation_id": appeal_id,
-            "occurred_at": occurred_at or received_at,
-            "agency_code": agency,
-            "inbox_topic": f"agency.{agency}.inbox.v1",
-            "hop": hop,
-            "forwarded": hop > 0,
-            "forward_due_at": forward_due_at,
-            "received_at": received_at,
-            "answer_due_at": CAL.deadline(registered, 15),
-        }
-    )
-
-
-def action(model: type, appeal_id: str, at: datetime, agency: str = "astana-energy", **extra):
-    return model.example().model_copy(
-        update={
-            "event_id": deterministic_id("test.action", appeal_id, model.__name__, at.isoformat()),
-            "appeal_id": appeal_id,
-            "correlation_id": appeal_id,
-            "occurred_at": at,
-            "action_id": f"{agency}/{uuid.uuid4().hex[:8]}",
-            "agency_code": agency,
-            **extra,
-        }
-    )
-
-
-def of(appeal_id: str, event_type: str, **fields: Any):
-    def matches(event: dict[str, Any]) -> bool:
-        return (
-            event.get("appeal_id") == appeal_id
-            and event.get("event_type") == event_type
-            and all(event.get(k) == v for k, v in fields.items())
-        )
-
-    return matches
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(ALMATY).isoformat()
-
+from tests.support.system import TopicWatcher, eventually
 
 # --- module fixtures ---------------------------------------------------------------------------
 
@@ -236,13 +108,13 @@ async def test_a_first_routing_arms_the_answer_timer_and_a_forwarding_term_its_o
     # 12 Jan + 15 working days = Mon 2 Feb; first warning at 09:00 with 3 days left (28 Jan).
     assert timer["due_at"] == datetime(2026, 2, 2, 18, tzinfo=ALMATY)
     # The due index holds one entry per moment: both warnings and the deadline.
-    entries = await TimerStore(harness.db).entries_of(timer)
-    assert [e["at"] for e in entries] == [
+    entries = await MongoTimerStore(harness.db).entries_of(from_document(timer))
+    assert [e.at for e in entries] == [
         datetime(2026, 1, 28, 9, tzinfo=ALMATY),
         datetime(2026, 1, 30, 9, tzinfo=ALMATY),
         timer["due_at"],
     ]
-    assert all(e["_id"].startswith(f"{timer['shard']:04d}|") for e in entries)
+    assert all(e.key.startswith(f"{timer['shard']:04d}|") for e in entries)
 
 
 async def test_warnings_then_a_breach_with_escalation_and_a_late_answer_counted_late(
@@ -435,7 +307,7 @@ async def test_a_redirect_keeps_the_receipt_date_and_answer_deadline_and_arms_a_
     assert len(events.events(of(appeal, "sla.started", deadline_kind="answer"))) == 1
     # The answer deadline's pending moments now speak for the new body.
     entries = await eventually(lambda: _entries_for(harness, answer, "akimat-astana"))
-    assert [e["at"] for e in entries] == sorted(
+    assert [e.at for e in entries] == sorted(
         [*(w["at"] for w in answer["warnings"]), answer["due_at"]]
     )
 
@@ -498,6 +370,6 @@ async def _gauge_ready(scrape) -> str | None:
     return text if "tyndau_sla_open_timers{" in text else None
 
 
-async def _entries_for(harness: SlaHarness, timer: dict, agency: str) -> list[dict] | None:
-    entries = await TimerStore(harness.db).entries_of(timer)
-    return entries if all(e["timer"]["agency_code"] == agency for e in entries) else None
+async def _entries_for(harness: SlaHarness, timer: dict, agency: str) -> list | None:
+    entries = await MongoTimerStore(harness.db).entries_of(from_document(timer))
+    return entries if all(e.timer.agency_code == agency for e in entries) else None

@@ -4,11 +4,13 @@ the 2026 calendar (9 Mar, 23–25 Mar, 1, 7, 11 May are days off)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from contracts import AppealRouted, DeadlineKind
 from reference.calendar import WorkingCalendar
 from reference.statute import add_calendar_months
 from services.sla.schedule import (
@@ -22,12 +24,12 @@ from services.sla.schedule import (
     escalation_targets,
     extension_changes,
     extension_refusal,
-    moments,
     plan_firing,
     stop_outcome,
     warning_schedule,
     working_day_before,
 )
+from services.sla.timers import DueEntry, Timer, new_timer
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CAL = WorkingCalendar.default()
@@ -43,18 +45,22 @@ ANSWER_DUE = almaty(2026, 4, 1, 18)  # DESIGN §2 worked example
 FORWARD_DUE = almaty(2026, 3, 11, 18)  # 3 working days: 6, 10, 11 Mar (9 Mar off)
 
 
-def timer(due_at: datetime = ANSWER_DUE, **fields) -> dict:
+def timer(due_at: datetime = ANSWER_DUE, **fields) -> Timer:
+    routed = AppealRouted.example().model_copy(
+        update={"received_at": almaty(2026, 3, 5, 10, 2, 45)}
+    )
     warnings = warning_schedule(CAL, due_at, REGISTERED, POLICY.warning_working_days)
-    doc = {
-        "_id": "a:answer",
-        "state": OPEN,
-        "generation": 1,
-        "received_at": almaty(2026, 3, 5, 10, 2, 45),
-        "registered_at": REGISTERED,
-        "due_at": due_at,
-        "warnings": warnings,
-    }
-    return doc | fields
+    armed = new_timer(
+        routed=routed,
+        kind=DeadlineKind.ANSWER,
+        due_at=due_at,
+        registered_at=REGISTERED,
+        shard=0,
+        warnings=warnings,
+        now=REGISTERED,
+    )
+    assert armed.state is OPEN and armed.generation == 1
+    return replace(armed, **fields)
 
 
 def test_the_working_day_before_skips_weekends_and_nauryz() -> None:
@@ -69,31 +75,25 @@ def test_the_working_day_before_skips_weekends_and_nauryz() -> None:
 
 def test_answer_warnings_come_at_nine_with_three_and_one_working_days_left() -> None:
     schedule = warning_schedule(CAL, ANSWER_DUE, REGISTERED, (3, 1))
-    assert [(w["days_left"], w["at"]) for w in schedule] == [
+    assert [(w.days_left, w.at) for w in schedule] == [
         (3, almaty(2026, 3, 27, 9)),  # matches the contract's SlaWarning example
         (1, almaty(2026, 3, 31, 9)),
     ]
-    assert moments(timer()) == [almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9), ANSWER_DUE]
+    assert timer().moments == (almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9), ANSWER_DUE)
 
 
 def test_a_three_day_forwarding_term_gets_no_warning_before_it_was_armed() -> None:
     # "3 days left" would be 09:00 on the registration day, before the 10:02 registration.
     schedule = warning_schedule(CAL, FORWARD_DUE, REGISTERED, (3, 1))
-    assert [(w["days_left"], w["at"]) for w in schedule] == [(1, almaty(2026, 3, 10, 9))]
+    assert [(w.days_left, w.at) for w in schedule] == [(1, almaty(2026, 3, 10, 9))]
 
 
 W3, W1 = almaty(2026, 3, 27, 9), almaty(2026, 3, 31, 9)
 
 
-def entry(moment: datetime, doc: dict | None = None) -> dict:
-    """The due-index entry of one moment of `doc` (as the store writes it)."""
-    doc = doc or timer()
-    return {
-        "at": moment,
-        "moments": moments(doc),
-        "days_left": next((w["days_left"] for w in doc["warnings"] if w["at"] == moment), None),
-        "timer": {"due_at": doc["due_at"]},
-    }
+def entry(moment: datetime, of: Timer | None = None) -> DueEntry:
+    """The due-index entry of one moment of a timer (as the store writes it)."""
+    return (of or timer()).due_entry(moment)
 
 
 def test_nothing_fires_before_its_moment() -> None:
@@ -168,17 +168,17 @@ def test_an_answered_timer_cannot_be_extended() -> None:
 
 
 def test_an_accepted_extension_is_a_new_generation_with_fresh_warnings() -> None:
-    changes = extension_changes(
+    extended = extension_changes(
         CAL, POLICY, timer(), almaty(2026, 4, 30, 18), almaty(2026, 3, 27, 16, 45)
     )
-    assert changes["generation"] == 2
-    assert changes["due_at"] == almaty(2026, 4, 30, 18)
+    assert extended.generation == 2
+    assert extended.due_at == almaty(2026, 4, 30, 18)
     # Thu 30 Apr: from Mon 27 Apr three working days are left (28, 29, 30), from Wed 29 one.
-    assert [w["at"] for w in changes["warnings"]] == [
+    assert [w.at for w in extended.warnings] == [
         almaty(2026, 4, 27, 9),
         almaty(2026, 4, 29, 9),
     ]
-    assert moments(timer() | changes)[0] == almaty(2026, 4, 27, 9)
+    assert extended.moments[0] == almaty(2026, 4, 27, 9)
 
 
 def test_an_answer_counts_working_days_from_registration_and_is_on_time_until_the_deadline() -> (

@@ -1,0 +1,458 @@
+"""The SLA's scenarios, written once and run on every `TimerStore` (in memory and on
+FerretDB):
+
+- `TimerStoreScenarios` — the store's contract: the due index read per owned shard, soonest
+  first, bounded, nothing beyond the horizon; an appeal's timers and parked actions by
+  prefix; compare-and-set updates; breaches recorded once; tallies that add up every
+  instance's share.
+- `SlaScenarios` — TimerService with its store, the events it would publish recorded and
+  time moved by hand: arming, warnings, breach and escalation, a re-fire after a crash with
+  the same ids, stop on answer, extension accepted and refused, acceptance closing a
+  forwarding term, a redirect keeping the receipt date, an action that overtakes its routing
+  decision, and the open-timer tallies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry
+
+from contracts import (
+    AppealAccepted,
+    AppealAnswered,
+    AppealRedirected,
+    AppealRouted,
+    DeadlineExtended,
+    DeadlineKind,
+    SlaTimerEvent,
+    deterministic_id,
+)
+from services.common.clock import ManualClock
+from services.sla.metrics import SlaMetrics
+from services.sla.service import TimerService
+from services.sla.store import TimerStore
+from services.sla.tallies import Tallies
+from services.sla.timers import Breach, Timer, TimerState, new_timer, timer_id
+from tests.support.sla import ALMATY, CAL, POLICY, action, routed_event
+
+T0 = datetime(2026, 3, 5, 13, tzinfo=UTC)
+NOW = datetime(2026, 1, 12, 10, tzinfo=ALMATY)  # a Monday
+
+
+def bare_timer(tid: str, shard: int, due_at: datetime, generation: int = 1) -> Timer:
+    """A timer with only its deadline (no warnings), for the store's contract."""
+    appeal = tid.split(":")[0]
+    armed = new_timer(
+        routed=AppealRouted.example().model_copy(update={"appeal_id": appeal}),
+        kind=DeadlineKind.ANSWER,
+        due_at=due_at,
+        registered_at=due_at - timedelta(days=20),
+        shard=shard,
+        warnings=(),
+        now=due_at - timedelta(days=20),
+    )
+    return replace(armed, timer_id=tid, generation=generation)
+
+
+def entry_of(shard: int, seconds: float, tid: str):
+    return bare_timer(tid, shard, T0 + timedelta(seconds=seconds)).due_entries()[0]
+
+
+class TimerStoreScenarios:
+    """Subclasses provide a `store` fixture (a fresh, empty `TimerStore`)."""
+
+    async def test_due_entries_come_per_owned_shard_soonest_first_up_to_the_horizon(
+        self, store: TimerStore
+    ) -> None:
+        await store.add_due(
+            [
+                entry_of(1, 30, "b:answer"),
+                entry_of(1, -3600, "a:answer"),
+                entry_of(2, 0, "c:answer"),
+                entry_of(12, -10, "other-shard:answer"),
+                entry_of(1, 0.5, "d:forwarding:0"),
+                entry_of(1, 90, "beyond-horizon:answer"),
+            ]
+        )
+        await store.add_due([entry_of(1, 30, "b:answer")])  # a redelivered arm: no copy
+
+        due, more = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
+
+        assert [e.timer_id for e in due] == ["a:answer", "c:answer", "d:forwarding:0", "b:answer"]
+        assert not more
+        # An equal share per shard: shard 1's soonest and shard 2's only one; 1 has more.
+        page, more = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=2)
+        assert [e.timer_id for e in page] == ["a:answer", "c:answer"] and more
+        # Shard 1 is not a prefix of shard 12: ids are zero-padded.
+        twelve, _ = await store.due({12}, T0, 10)
+        assert [e.timer_id for e in twelve] == ["other-shard:answer"]
+
+        # The next moment after T0 within a minute: d (T0 + 0.5 s) — not c (T0), not b.
+        assert await store.next_moment({1, 2}, T0, T0 + timedelta(seconds=60)) == T0 + timedelta(
+            seconds=0.5
+        )
+        assert await store.next_moment({2}, T0, T0 + timedelta(seconds=60)) is None
+
+        await store.drop_due(e.key for e in due[:2])
+        await store.drop_due(["never-there"])
+        left, _ = await store.due({1, 2}, T0 + timedelta(seconds=60), limit=10)
+        assert [e.timer_id for e in left] == ["d:forwarding:0", "b:answer"]
+        assert left[0] == entry_of(1, 0.5, "d:forwarding:0")  # read back as written
+
+    async def test_an_appeals_timers_and_parked_actions_are_found_by_id_prefix(
+        self, store: TimerStore
+    ) -> None:
+        for tid in ("ap1:answer", "ap1:forwarding:0", "ap1:forwarding:1", "ap10:answer"):
+            assert await store.insert(bare_timer(tid, 0, T0))
+        assert not await store.insert(bare_timer("ap1:answer", 0, T0))
+        assert sorted(t.timer_id for t in await store.of_appeal("ap1")) == [
+            "ap1:answer",
+            "ap1:forwarding:0",
+            "ap1:forwarding:1",
+        ]
+        assert await store.get("ap1:answer") == bare_timer("ap1:answer", 0, T0)
+
+        later, first, other = (
+            action(AppealAccepted, "ap1", T0 + timedelta(seconds=5)),
+            action(AppealAccepted, "ap1", T0),
+            action(AppealAccepted, "ap10", T0),
+        )
+        assert not await store.may_have_parked("ap1")
+        for parked in (later, first, other):
+            await store.park(parked)
+        await store.park(first)  # parked again: once
+        assert await store.may_have_parked("ap1")
+        assert [a.event_id for a in await store.parked("ap1")] == [first.event_id, later.event_id]
+        await store.forget_parked("ap1")
+        assert await store.parked("ap1") == []
+        assert await store.may_have_parked("ap1")  # markers stay
+        assert len(await store.parked("ap10")) == 1
+
+    async def test_an_update_is_a_compare_and_set_on_the_revision(self, store: TimerStore) -> None:
+        await store.insert(bare_timer("cas:answer", 0, T0))
+        stale = await store.get("cas:answer")
+        assert stale is not None
+
+        moved, changed = await store.update(
+            "cas:answer", lambda t: replace(t, agency_code="akimat-astana")
+        )
+        assert changed and moved is not None and moved.rev == stale.rev + 1
+
+        seen: list[str] = []
+
+        def stop(timer: Timer) -> Timer | None:
+            seen.append(timer.agency_code)
+            return replace(timer, state=TimerState.STOPPED)
+
+        # Given the stale copy, the write misses and the decision is made again on the fresh one.
+        stopped, changed = await store.update("cas:answer", stop, current=stale)
+        assert changed and seen == [stale.agency_code, "akimat-astana"]
+        assert stopped is not None and stopped.state is TimerState.STOPPED
+        assert (await store.get("cas:answer")) == stopped
+        unchanged, changed = await store.update("cas:answer", lambda t: None)
+        assert unchanged == stopped and not changed
+        assert await store.update("nobody:answer", stop) == (None, False)
+
+    async def test_a_breach_is_recorded_once_per_generation(self, store: TimerStore) -> None:
+        timer = bare_timer("br:answer", 0, T0)
+        breach = Breach(
+            timer_id=timer.timer_id,
+            generation=1,
+            appeal_id="br",
+            kind=DeadlineKind.ANSWER,
+            agency_code=timer.agency_code,
+            breached_at=T0,
+            escalate_to=("x:head",),
+            fired_at=T0,
+        )
+        assert not await store.breached(timer)
+        assert await store.record_breaches([breach]) == {"br:answer|1"}
+        assert await store.record_breaches([breach]) == set()
+        assert await store.breached(timer)
+        assert not await store.breached(replace(timer, generation=2))
+
+    async def test_tallies_add_up_every_instances_share_of_the_owned_shards(
+        self, store: TimerStore
+    ) -> None:
+        a, b = Tallies(store, instance="a"), Tallies(store, instance="b")
+        for _ in range(3):
+            a.add(0, "answer", "akimat-astana", "open", +1)
+        a.add(1, "answer", "akimat-astana", "open", +1)
+        b.add(0, "answer", "akimat-astana", "open", -1)  # b stopped one of shard 0's timers
+        b.add(0, "forwarding", "min.health", "breached", +1)  # a dot in a code is escaped
+        await a.flush()
+        await b.flush()
+        a.add(0, "answer", "akimat-astana", "open", +2)
+        await a.flush()
+
+        assert await a.counts({0}) == {
+            ("answer", "akimat-astana", "open"): 4,
+            ("forwarding", "min.health", "breached"): 1,
+        }
+        assert await b.counts({0, 1}) == {
+            ("answer", "akimat-astana", "open"): 5,
+            ("forwarding", "min.health", "breached"): 1,
+        }
+        assert not any(a.pending.values())
+
+
+class Sla:
+    """A TimerService on a store, publishing into a list, on a hand-moved clock."""
+
+    def __init__(self, store: TimerStore) -> None:
+        self.store = store
+        self.clock = ManualClock(NOW)
+        self.published: list[SlaTimerEvent] = []
+        self.metrics = SlaMetrics(CollectorRegistry())
+        self.tallies = Tallies(store, instance="scenario")
+
+        async def publish(event: SlaTimerEvent) -> None:
+            self.published.append(event)
+
+        self.service = TimerService(
+            store, publish, self.clock, CAL, POLICY, self.metrics, tallies=self.tallies
+        )
+
+    async def fire_at(self, moment: datetime) -> list[SlaTimerEvent]:
+        """Move time to `moment` and fire what has come due, as the firing loop would."""
+        self.clock.set(moment)
+        before = len(self.published)
+        entries, _ = await self.store.due(range(6), moment, 1000)
+        await self.service.fire(entries)
+        return self.published[before:]
+
+    def of(self, appeal_id: str, event_type: str) -> list[SlaTimerEvent]:
+        return [
+            e for e in self.published if e.appeal_id == appeal_id and e.event_type == event_type
+        ]
+
+
+def new_appeal() -> str:
+    return f"appeal-{uuid.uuid4().hex[:10]}"
+
+
+class SlaScenarios:
+    """Subclasses provide a `store` fixture (a fresh, empty `TimerStore`)."""
+
+    async def test_a_first_routing_arms_the_answer_timer_and_the_forwarding_term_its_own(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        forward_due = CAL.deadline(CAL.registration_time(NOW), 3)
+        routed = routed_event(appeal, NOW, forward_due_at=forward_due)
+
+        started = await sla.service.start_timers(routed, shard=2)
+
+        assert [(e.deadline_kind, e.timer_id, e.generation) for e in started] == [
+            (DeadlineKind.ANSWER, f"{appeal}:answer", 1),
+            (DeadlineKind.FORWARDING, f"{appeal}:forwarding:0", 1),
+        ]
+        assert sla.published == started
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None and answer.due_at == routed.answer_due_at
+        assert (answer.state, answer.shard) == (TimerState.OPEN, 2)
+        # One due entry per moment: the two warnings and the deadline.
+        entries = await store.entries_of(answer)
+        assert [e.at for e in entries] == list(answer.moments) and len(entries) == 3
+
+    async def test_a_redelivered_routing_decision_arms_nothing_twice(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        first = await sla.service.start_timers(routed, shard=0)
+        again = await sla.service.start_timers(routed, shard=0)
+
+        assert [e.event_id for e in again] == [e.event_id for e in first]
+        assert sla.metrics.started.labels("answer")._value.get() == 1
+        assert len(await store.of_appeal(appeal)) == 1
+
+    async def test_warnings_then_a_breach_with_escalation_then_a_late_answer_counted_late(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        three_left, one_left = (w.at for w in answer.warnings)
+
+        assert await sla.fire_at(three_left - timedelta(seconds=1)) == []
+        [warning] = await sla.fire_at(three_left)
+        assert warning.event_type == "sla.warning" and warning.working_days_left == 3
+        assert warning.event_id == deterministic_id("sla.warning", f"{appeal}:answer", "1", "3")
+        [breach] = await sla.fire_at(routed.answer_due_at + timedelta(seconds=1))  # 1-day missed
+        assert breach.event_type == "sla.breached"
+        assert breach.escalate_to == ["astana-energy:head", "akimat-astana"]
+        assert await sla.fire_at(routed.answer_due_at + timedelta(days=3)) == []
+
+        late = routed.answer_due_at + timedelta(days=2)
+        [stopped] = await sla.service.apply_action(action(AppealAnswered, appeal, late))
+        assert stopped.on_time is False
+        assert stopped.working_days_used == CAL.working_days_between(answer.registered_at, late)
+        assert (await store.get(f"{appeal}:answer")).state is TimerState.STOPPED  # type: ignore[union-attr]
+
+    async def test_a_firing_repeated_after_a_crash_sends_the_same_event_ids_and_counts_once(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        due = routed.answer_due_at + timedelta(seconds=1)
+        sla.clock.set(due)
+        entries, _ = await store.due({0}, due, 1000)
+        mine = [e for e in entries if e.timer.appeal_id == appeal]
+
+        await sla.service.fire(mine)
+        await sla.service.fire(mine)  # as if the drop had not happened before a crash
+
+        breaches = sla.of(appeal, "sla.breached")
+        assert len(breaches) == 2 and breaches[0].event_id == breaches[1].event_id
+        await sla.tallies.flush()
+        counts = await sla.tallies.counts({0})
+        assert counts[("answer", "astana-energy", "breached")] == 1
+        assert counts.get(("answer", "astana-energy", "open"), 0) == 0
+
+    async def test_an_answer_in_time_stops_the_timer_and_nothing_fires_after(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answered = action(AppealAnswered, appeal, NOW + timedelta(days=3))
+
+        [stopped] = await sla.service.apply_action(answered)
+        again = await sla.service.apply_action(answered)  # redelivered
+
+        assert stopped.on_time is True and stopped.stopped_by_event_id == answered.event_id
+        assert again == [stopped]
+        timer = await store.get(f"{appeal}:answer")
+        assert timer is not None and await store.entries_of(timer) == []
+        assert await sla.fire_at(routed.answer_due_at + timedelta(days=1)) == []
+
+    async def test_an_extension_within_two_months_moves_the_deadline_to_a_new_generation(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        new_due = routed.answer_due_at + timedelta(days=14)
+        extended = action(DeadlineExtended, appeal, NOW + timedelta(days=5), new_due_at=new_due)
+
+        [renewed] = await sla.service.apply_action(extended)
+        assert renewed.event_type == "sla.started" and renewed.generation == 2
+        assert renewed.due_at == new_due
+        timer = await store.get(f"{appeal}:answer")
+        assert timer is not None
+        assert [e.generation for e in await store.entries_of(timer)] == [2] * len(timer.moments)
+        old_entries, _ = await store.due({0}, routed.answer_due_at + timedelta(days=1), 1000)
+        assert all(e.generation == 2 for e in old_entries if e.timer.appeal_id == appeal)
+
+        assert await sla.fire_at(routed.answer_due_at + timedelta(hours=1)) == []
+        breaches = [
+            e
+            for e in await sla.fire_at(new_due + timedelta(minutes=1))
+            if e.event_type == "sla.breached"
+        ]
+        assert [(b.generation, b.due_at) for b in breaches] == [(2, new_due)]
+
+    async def test_an_extension_beyond_two_months_is_refused_and_the_old_deadline_stands(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        too_late = routed.received_at + timedelta(days=70)
+        extended = action(DeadlineExtended, appeal, NOW + timedelta(days=1), new_due_at=too_late)
+
+        [refused] = await sla.service.apply_action(extended)
+        assert refused.event_type == "sla.extension_refused"
+        assert refused.reason == "exceeds_two_months_from_receipt"
+        assert (refused.due_at, refused.generation) == (routed.answer_due_at, 1)
+        [breach] = await sla.fire_at(routed.answer_due_at + timedelta(seconds=1))
+        assert breach.generation == 1
+
+    async def test_acceptance_closes_the_forwarding_timer_and_an_unanswered_one_breaches(
+        self, store: TimerStore
+    ) -> None:
+        sla = Sla(store)
+        accepted_appeal, ignored_appeal = new_appeal(), new_appeal()
+        forward_due = CAL.deadline(CAL.registration_time(NOW), 3)
+        for appeal in (accepted_appeal, ignored_appeal):
+            await sla.service.start_timers(
+                routed_event(appeal, NOW, forward_due_at=forward_due), shard=0
+            )
+
+        [closed] = await sla.service.apply_action(
+            action(AppealAccepted, accepted_appeal, NOW + timedelta(hours=2))
+        )
+        fired = await sla.fire_at(forward_due + timedelta(seconds=1))
+
+        assert closed.deadline_kind is DeadlineKind.FORWARDING and closed.on_time is True
+        breaches = [e for e in fired if e.event_type == "sla.breached"]
+        assert [b.timer_id for b in breaches] == [f"{ignored_appeal}:forwarding:0"]
+        assert (await store.get(f"{accepted_appeal}:answer")).state is TimerState.OPEN  # type: ignore[union-attr]
+
+    async def test_a_redirect_keeps_the_receipt_date_and_deadline_and_arms_a_new_forwarding_term(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        moved_at = NOW + timedelta(days=1)
+        await sla.service.apply_action(
+            action(AppealRedirected, appeal, moved_at, suggested_agency_code="akimat-astana")
+        )
+        forward_due = CAL.deadline(CAL.registration_time(moved_at), 3)
+        redirected = routed_event(
+            appeal,
+            NOW,
+            agency="akimat-astana",
+            hop=1,
+            forward_due_at=forward_due,
+            occurred_at=moved_at,
+        )
+
+        started = await sla.service.start_timers(redirected, shard=0)
+
+        assert [(e.timer_id, e.agency_code) for e in started] == [
+            (f"{appeal}:forwarding:1", "akimat-astana")
+        ]
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        assert (answer.agency_code, answer.due_at) == ("akimat-astana", routed.answer_due_at)
+        assert answer.received_at == routed.received_at
+        entries = await store.entries_of(answer)
+        assert entries and all(e.timer.agency_code == "akimat-astana" for e in entries)
+
+    async def test_an_answer_that_overtakes_its_routing_decision_still_stops_the_timer(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        answered = action(AppealAnswered, appeal, NOW + timedelta(hours=1))
+        assert await sla.service.apply_action(answered) == []  # no timer yet: parked
+
+        await sla.service.start_timers(routed_event(appeal, NOW), shard=0)
+
+        [stopped] = sla.of(appeal, "sla.stopped")
+        assert stopped.stopped_by_event_id == answered.event_id
+        assert (await store.get(timer_id(appeal, DeadlineKind.ANSWER))).state is TimerState.STOPPED  # type: ignore[union-attr]
+        assert await store.parked(appeal) == []
+
+    async def test_the_tallies_count_open_and_breached_timers_by_kind_and_body(
+        self, store: TimerStore
+    ) -> None:
+        sla = Sla(store)
+        appeals = [new_appeal() for _ in range(3)]
+        for appeal in appeals:
+            await sla.service.start_timers(routed_event(appeal, NOW), shard=4)
+        await sla.service.apply_action(action(AppealAnswered, appeals[0], NOW + timedelta(days=1)))
+        await sla.fire_at(routed_event(appeals[1], NOW).answer_due_at + timedelta(seconds=1))
+        await sla.tallies.flush()
+
+        counts = await sla.tallies.counts({4})
+        assert counts.get(("answer", "astana-energy", "open"), 0) == 0  # 3 armed, 1 answered
+        assert counts[("answer", "astana-energy", "breached")] == 2
