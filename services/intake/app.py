@@ -54,14 +54,17 @@ from services.common.messaging import (
     Undecodable,
     correlation_of,
     dead_letter,
+    publish_event,
 )
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS
-from services.intake.service import IntakeService, ensure_indexes
+from services.intake.metrics import IntakeMetrics
+from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
+from services.intake.store import MongoIntakeStore, ensure_indexes
 from services.intake.timeline import is_timeline_event
 
 API_KEY_HEADER = "x-api-key"
@@ -90,7 +93,18 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
-    service = IntakeService(runtime, settings.working_calendar(), settings, clock)
+
+    async def publish(topic_name: str, event: Event) -> None:
+        await publish_event(runtime, topic_name, event)
+
+    service = IntakeService(
+        MongoIntakeStore(runtime.db),
+        publish,
+        settings.working_calendar(),
+        settings,
+        IntakeMetrics(runtime.registry),
+        clock,
+    )
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
     return build_http_app(runtime, routes=http_routes(service))

@@ -28,7 +28,8 @@ every restart and numbers out of registration order across instances. Several in
 contend as before: one whose counter is behind loses claims, steps on to its next number, and
 after `STEPS_BEFORE_RESYNC` lost claims jumps past the store's highest number.
 
-Owns: the `registration_numbers` collection. Does not own: the number's format
+Owns: handing out the sequence (the claims are kept by the store: `IntakeStore.claim_number`,
+the `registration_numbers` collection). Does not own: the number's format
 (`registration.registration_number`) or the appeal itself.
 """
 
@@ -38,13 +39,8 @@ import asyncio
 import re
 from datetime import date
 
-from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
+from services.intake.store import IntakeStore
 
-from services.common.batching import StoreBatcher
-
-REGISTRATION_NUMBERS = "registration_numbers"
 # After this many claims lost in a row (another consumer or instance is numbering the same
 # day), ask the store for the highest number instead of stepping one by one.
 STEPS_BEFORE_RESYNC = 20
@@ -53,27 +49,17 @@ MAX_CLAIM_ATTEMPTS = 10_000
 _NUMBER = re.compile(r"[A-Z]{2}-([0-9]{8})-([0-9]{6,})", re.ASCII)
 
 
-async def ensure_number_indexes(db: AsyncDatabase) -> None:
-    await db[REGISTRATION_NUMBERS].create_index([("day", ASCENDING), ("sequence", DESCENDING)])
-
-
-def claim_id(day_key: str, sequence: int) -> str:
-    return f"{day_key}-{sequence:06d}"
-
-
-def claim_id_of_number(registration_number: str) -> str | None:
-    """`ZH-20260305-000123` → `20260305-000123`; None when it is not a registration number."""
+def day_and_sequence(registration_number: str) -> tuple[str, int] | None:
+    """`ZH-20260305-000123` → ("20260305", 123); None when it is not a registration number."""
     match = _NUMBER.fullmatch(registration_number)
-    return f"{match.group(1)}-{match.group(2)}" if match else None
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 class DailySequence:
     """Hands out 1, 2, 3, … per registration day; never the same number twice."""
 
-    def __init__(self, collection: AsyncCollection, store: StoreBatcher | None = None) -> None:
-        self.collection = collection
-        # Claims of concurrent registrations go to the store in one command.
-        self.store = store or StoreBatcher()
+    def __init__(self, store: IntakeStore) -> None:
+        self.store = store
         # Per day, the next number this process will try. Taken and advanced without an
         # await in between, so concurrent registrations of one process never try the same
         # number; only another consumer or instance can take one first.
@@ -86,11 +72,10 @@ class DailySequence:
         for attempt in range(1, MAX_CLAIM_ATTEMPTS + 1):
             candidate = self._next[key]
             self._next[key] = candidate + 1
-            claim = {"_id": claim_id(key, candidate), "day": key, "sequence": candidate}
-            if await self.store.insert_once(self.collection, claim | {"appeal_id": appeal_id}):
+            if await self.store.claim_number(key, candidate, appeal_id):
                 return candidate
             if attempt % STEPS_BEFORE_RESYNC == 0:
-                self._next[key] = max(self._next[key], await self._highest(key) + 1)
+                self._next[key] = max(self._next[key], await self.store.highest_number(key) + 1)
         raise RuntimeError(f"no free registration number for {key} after {MAX_CLAIM_ATTEMPTS}")
 
     async def _know_the_day(self, key: str) -> None:
@@ -101,18 +86,11 @@ class DailySequence:
         lock = self._first_read.setdefault(key, asyncio.Lock())
         async with lock:
             if key not in self._next:
-                self._next[key] = await self._highest(key) + 1
+                self._next[key] = await self.store.highest_number(key) + 1
         self._first_read.pop(key, None)
 
     async def appeal_of(self, registration_number: str) -> str | None:
         """The appeal id that claimed the number's sequence (the caller checks the appeal
         really carries that number: a gap's claim names an appeal numbered otherwise)."""
-        key = claim_id_of_number(registration_number)
-        claim = await self.collection.find_one({"_id": key}) if key else None
-        return None if claim is None else claim["appeal_id"]
-
-    async def _highest(self, key: str) -> int:
-        # A scan on FerretDB; run once per day per process and after many lost claims only.
-        cursor = self.collection.find({"day": key}).sort("sequence", DESCENDING).limit(1)
-        latest = await cursor.to_list()
-        return int(latest[0]["sequence"]) if latest else 0
+        parsed = day_and_sequence(registration_number)
+        return await self.store.claimant(*parsed) if parsed else None

@@ -23,20 +23,9 @@ nothing. On MongoDB `$addToSet` is atomic; FerretDB v1 may lose one of two updat
 *same* document racing from two intake instances (the same applicant filing twice at the same
 moment) — a known limit of the local store, not of production.
 
-Status timelines (`timelines`): one document per entry, `_id` = `<appeal id>|<event key>`
-(the event id, or a digest of it if it has characters outside [A-Za-z0-9._:-]), holding the
-entry exactly as `timeline_entry` made it, the appeal id, and when it was recorded. Why:
-lifecycle events are several per appeal and arrive at the pipeline's full rate; on FerretDB an
-update costs a query and a write per document, while inserts of concurrent handlers go out
-together in one `insert_many` (StoreBatcher) at a fraction of the cost. An insert is
-idempotent by its `_id` (a redelivered event is a duplicate key: nothing added, not counted
-again), and no two writers ever update one document, so nothing can be lost in a race. An
-appeal's timeline is read with one `_id` range, `[appeal id, appeal id + "|~")` — the only
-kind of range FerretDB answers from the index (it orders the JSON text of string ids, so the
-ids must avoid characters JSON escapes; appeal ids are deterministic UUIDs, event ids are
-checked). The range also returns the document written before this layout, `_id` = appeal id
-with an `entries` list: its entries are shown first, merged with the per-entry documents and
-de-duplicated by event id.
+Storage is the `IntakeStore` port (store.py: what is kept where, and why every lookup is by
+`_id`); the status timeline is one stored entry per lifecycle event, folded at read time
+(timeline.py).
 
 Concurrency: channel messages and lifecycle events are handled in batches, different appeals
 at once (services.common.batching; one appeal's messages in order). Within one process an
@@ -48,27 +37,19 @@ counter without racing (numbers.py).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
-import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
-
 from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
 from reference.calendar import WorkingCalendar
-from services.common.batching import KeyedLock, StoreBatcher
+from services.common.batching import KeyedLock
 from services.common.clock import Clock, SystemClock
-from services.common.keys import RANGE_END
 from services.common.masking import scrub as mask_personal_data
-from services.common.messaging import publish_event
-from services.common.runtime import ServiceRuntime
 from services.intake.adapters import AppealDraft, Rejection
 from services.intake.metrics import IntakeMetrics
-from services.intake.numbers import REGISTRATION_NUMBERS, DailySequence, ensure_number_indexes
+from services.intake.numbers import DailySequence
 from services.intake.registration import (
     appeal_id_for,
     register,
@@ -76,27 +57,12 @@ from services.intake.registration import (
     rejected_event,
 )
 from services.intake.settings import IntakeSettings
+from services.intake.store import PLAIN_ID, IntakeStore, MatterEntry
 from services.intake.timeline import appeal_status, timeline_entry
 
 log = logging.getLogger("tyndau.intake")
 
-APPEALS = "appeals"
-REJECTIONS = "rejections"
-MATTERS = "applicant_matters"
-TIMELINES = "timelines"
-
-# Ids that may be part of a timeline entry's `_id` as they are: no character JSON escapes (the
-# `_id` range is ordered by JSON text) and all below "~", so `<appeal id>|<event key>` lies
-# within the appeal's range `[<appeal id>, <appeal id>|~)`.
-_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
-_ENTRY_SEPARATOR = "|"
-_RANGE_END = _ENTRY_SEPARATOR + RANGE_END  # above "|" followed by any plain character
-
-
-async def ensure_indexes(db: AsyncDatabase) -> None:
-    await db[APPEALS].create_index([("registration_number", ASCENDING)], unique=True)
-    await db[APPEALS].create_index([("channel", ASCENDING), ("channel_appeal_id", ASCENDING)])
-    await ensure_number_indexes(db)
+Publish = Callable[[str, Event], Awaitable[None]]
 
 
 def region_label(kato: str | None) -> str:
@@ -115,19 +81,20 @@ class Accepted:
 class IntakeService:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        store: IntakeStore,
+        publish: Publish,
         calendar: WorkingCalendar,
         settings: IntakeSettings,
+        metrics: IntakeMetrics,
         clock: Clock | None = None,
     ) -> None:
-        self.runtime = runtime
+        self.store = store
+        self.publish = publish
         self.calendar = calendar
         self.settings = settings
+        self.metrics = metrics
         self.clock = clock or SystemClock()
-        self.metrics = IntakeMetrics(runtime.registry)
-        # Concurrent registrations share store round trips (services.common.batching).
-        self.store = StoreBatcher()
-        self.numbers = DailySequence(runtime.db[REGISTRATION_NUMBERS], self.store)
+        self.numbers = DailySequence(store)
         self._matter_locks = KeyedLock()
 
     @property
@@ -144,11 +111,10 @@ class IntakeService:
             outcome.channel.value, _kind(outcome), region_label(outcome.region_kato)
         ).inc()
         appeal_id = appeal_id_for(outcome.channel, outcome.channel_appeal_id)
-        stored = await self.store.find_by_id(self.runtime.db[APPEALS], appeal_id)
+        stored = await self.store.registered(appeal_id)
         if stored is not None:
-            event = AppealRegistered.model_validate(stored["event"])
-            await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
-            return Accepted(event, created=False)
+            await self.publish(topics.APPEALS_REGISTERED, stored)
+            return Accepted(stored, created=False)
         if isinstance(outcome, Rejection):
             return await self._reject(outcome, correlation_id)
         return await self._register(outcome, appeal_id, correlation_id)
@@ -156,7 +122,6 @@ class IntakeService:
     async def _register(
         self, draft: AppealDraft, appeal_id: str, correlation_id: str | None
     ) -> Accepted:
-        appeals = self.runtime.db[APPEALS]
         registered_at = registration_time(draft, self.calendar)
         # Independent writes: one round trip of latency instead of two.
         sequence, repeat_of = await asyncio.gather(
@@ -171,14 +136,14 @@ class IntakeService:
             sequence=sequence,
             repeat_of=repeat_of,
         )
-        created = await self.store.insert_once(appeals, _appeal_document(event))
+        created = await self.store.add_registered(event)
         if created:
             self._count_registration(event)
         else:  # a concurrent delivery won the insert (our number stays unused); use its
-            stored = await self.store.find_by_id(appeals, event.appeal_id)
+            stored = await self.store.registered(event.appeal_id)
             assert stored is not None
-            event = AppealRegistered.model_validate(stored["event"])
-        await publish_event(self.runtime, topics.APPEALS_REGISTERED, event)
+            event = stored
+        await self.publish(topics.APPEALS_REGISTERED, event)
         return Accepted(event, created)
 
     async def _note_matter(self, draft: AppealDraft, appeal_id: str) -> str | None:
@@ -190,34 +155,29 @@ class IntakeService:
         iin = draft.applicant.iin
         if not iin or draft.applicant.anonymous:
             return None
-        matters = self.runtime.db[MATTERS]
         key = deterministic_id("matter", iin, draft.category.value, draft.region_kato or "")
         # Appeals of one applicant arrive under different keys and may be handled at once:
         # read and update their matter one at a time within this process.
-        entry = {"appeal_id": appeal_id, "received_at": draft.received_at}
+        entry = MatterEntry(appeal_id, draft.received_at)
         async with self._matter_locks(key):
-            matter = await self.store.find_by_id(matters, key)
-            # A new matter is one insert (cheap on FerretDB, and batched with other
-            # appeals'); an update only when it exists or another instance just made it.
+            matter = await self.store.matter(key)
+            # A new matter is one insert; an update only when it exists or another instance
+            # just made it.
             if matter is None:
-                recorded = await self.store.insert_once(matters, {"_id": key, "appeals": [entry]})
+                recorded = await self.store.open_matter(key, entry)
             else:
-                recorded = entry in matter["appeals"]  # a redelivery: nothing to add
+                recorded = entry in matter  # a redelivery: nothing to add
             if not recorded:
-                await self.store.update_by_id(
-                    matters, key, {"$addToSet": {"appeals": entry}}, upsert=True
-                )
-        matter = matter or {"appeals": []}
+                await self.store.add_to_matter(key, entry)
         since = draft.received_at - self.settings.repeat_window
         earlier = [
-            entry
-            for entry in matter["appeals"]
-            if entry["appeal_id"] != appeal_id
-            and since <= entry["received_at"] <= draft.received_at
+            e
+            for e in matter or ()
+            if e.appeal_id != appeal_id and since <= e.received_at <= draft.received_at
         ]
         if not earlier:
             return None
-        return max(earlier, key=lambda e: (e["received_at"], e["appeal_id"]))["appeal_id"]
+        return max(earlier, key=lambda e: (e.received_at, e.appeal_id)).appeal_id
 
     def _count_registration(self, event: AppealRegistered) -> None:
         labels = (event.channel.value, event.kind.value, region_label(event.region_kato))
@@ -241,15 +201,7 @@ class IntakeService:
 
     async def _reject(self, rejection: Rejection, correlation_id: str | None) -> Accepted:
         event = rejected_event(rejection, self.clock.now(), correlation_id)
-        document = {
-            "_id": event.event_id,
-            "appeal_id": event.appeal_id,
-            "channel": event.channel.value,
-            "channel_appeal_id": event.channel_appeal_id,
-            "reason_code": event.reason_code,
-            "event": event.model_dump(mode="json"),
-        }
-        created = await self.store.insert_once(self.runtime.db[REJECTIONS], document)
+        created = await self.store.add_rejection(event)
         if created:
             kind, region = _kind(rejection), region_label(rejection.region_kato)
             channel = event.channel.value
@@ -265,7 +217,7 @@ class IntakeService:
                 event.reason_code,
                 ", ".join(f"{e.field}:{e.code}" for e in event.errors),
             )
-        await publish_event(self.runtime, topics.APPEALS_REJECTED, event)
+        await self.publish(topics.APPEALS_REJECTED, event)
         return Accepted(event, created)
 
     # --- status timeline ----------------------------------------------------------------
@@ -273,88 +225,41 @@ class IntakeService:
     async def record_lifecycle_event(self, event: Event) -> bool:
         """Add `event` to its appeal's timeline; False if it was already there (or if its
         appeal id is not one intake issues, so no status page could show it)."""
-        if not _PLAIN_ID.fullmatch(event.appeal_id):
+        if not PLAIN_ID.fullmatch(event.appeal_id):
             log.warning(
                 "timeline: %s %s has an appeal id intake never issues; not recorded",
                 event.event_type,
                 event.event_id,
             )
             return False
-        document = {
-            "_id": timeline_entry_id(event.appeal_id, event.event_id),
-            "appeal_id": event.appeal_id,
-            # Breaks ties between entries of the same occurred_at, in the order they came.
-            "recorded_ns": time.time_ns(),
-            "entry": timeline_entry(event),
-        }
-        # One insert_many with the other handlers' entries; a duplicate key is a redelivery.
-        added = await self.store.insert_once(self.runtime.db[TIMELINES], document)
+        # Stored once per event: a redelivered event adds nothing and is not counted again.
+        added = await self.store.add_timeline_entry(
+            event.appeal_id, event.event_id, timeline_entry(event)
+        )
         if added:
             self.metrics.timeline_events.labels(event.event_type).inc()
         return added
 
     async def timeline_of(self, appeal_id: str) -> list[dict]:
-        """The timeline entries of an appeal, in the order they were recorded: one `_id`
-        range read of its entry documents and of its document of the earlier layout."""
-        found = await (
-            self.runtime.db[TIMELINES]
-            .find({"_id": {"$gte": appeal_id, "$lt": appeal_id + _RANGE_END}})
-            .to_list(None)
-        )
-        legacy: list[dict] = []
-        recorded = []
-        for document in found:
-            if document["_id"] == appeal_id:  # written before one document per entry
-                legacy = document.get("entries", [])
-            elif document.get("appeal_id") == appeal_id and "entry" in document:
-                recorded.append(document)  # (the range also holds ids that merely begin so)
-        recorded.sort(key=lambda document: (document.get("recorded_ns", 0), document["_id"]))
-        entries: dict[str, dict] = {}
-        for entry in [*legacy, *(document["entry"] for document in recorded)]:
-            entries.setdefault(entry["event_id"], entry)
-        return list(entries.values())
+        """The timeline entries of an appeal, in the order they were recorded."""
+        return await self.store.timeline(appeal_id)
 
-    async def find_by_registration_number(self, registration_number: str) -> dict | None:
+    async def find_by_registration_number(
+        self, registration_number: str
+    ) -> AppealRegistered | None:
         appeal_id = await self.numbers.appeal_of(registration_number)
-        stored = await self.find_by_appeal_id(appeal_id) if appeal_id else None
-        if stored is None or stored["registration_number"] != registration_number:
+        stored = await self.store.registered(appeal_id) if appeal_id else None
+        if stored is None or stored.registration_number != registration_number:
             return None  # unknown, or the number of a claim that was never used (a gap)
         return stored
 
-    async def find_by_appeal_id(self, appeal_id: str) -> dict | None:
-        return await self.runtime.db[APPEALS].find_one({"_id": appeal_id})
-
     async def status_of(self, registration_number: str) -> dict | None:
         """The public status of an appeal (no personal data), or None if unknown."""
-        stored = await self.find_by_registration_number(registration_number)
-        if stored is None:
+        registered = await self.find_by_registration_number(registration_number)
+        if registered is None:
             return None
-        registered = AppealRegistered.model_validate(stored["event"])
         return appeal_status(registered, await self.timeline_of(registered.appeal_id))
-
-
-def timeline_entry_id(appeal_id: str, event_id: str) -> str:
-    """`_id` of an appeal's timeline entry for an event: within the appeal's `_id` range, the
-    same for every delivery of the event. An event id with other characters than
-    [A-Za-z0-9._:-] (or very long: agencies choose theirs) is replaced by its digest."""
-    key = event_id
-    if not _PLAIN_ID.fullmatch(event_id):
-        key = "sha256-" + hashlib.sha256(event_id.encode()).hexdigest()
-    return f"{appeal_id}{_ENTRY_SEPARATOR}{key}"
 
 
 def _kind(outcome: AppealDraft | Rejection) -> str:
     return outcome.kind.value if outcome.kind is not None else "unknown"
-
-
-def _appeal_document(event: AppealRegistered) -> dict:
-    return {
-        "_id": event.appeal_id,
-        "registration_number": event.registration_number,
-        "channel": event.channel.value,
-        "channel_appeal_id": event.channel_appeal_id,
-        "status": "registered",
-        "registered_at": event.registered_at,
-        "received_at": event.received_at,
-        "event": event.model_dump(mode="json"),
-    }

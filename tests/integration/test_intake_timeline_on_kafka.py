@@ -22,27 +22,18 @@ from starlette.applications import Starlette
 
 from contracts import (
     AppealAccepted,
-    AppealAnswered,
-    AppealRedirected,
     AppealRouted,
-    AppealTriaged,
     DeadlineExtended,
     Event,
     HttpGatewayAppeal,
     SlaBreached,
-    SlaExtensionRefused,
-    SlaStopped,
     SlaTimerStarted,
     SlaWarning,
     topics,
 )
-from reference.calendar import WorkingCalendar
-from services.common.runtime import create_runtime
-from services.common.settings import settings_for
 from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
-from services.intake.service import TIMELINES, IntakeService, timeline_entry_id
-from services.intake.settings import IntakeSettings
+from services.intake.store import TIMELINES
 from services.intake.timeline import timeline_entry
 from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
@@ -290,48 +281,3 @@ async def test_an_undecodable_lifecycle_message_is_dead_lettered_and_the_batch_g
     assert await intake.metric(dead) >= before + 1
     status = await timeline_reaching(intake, number, 2)
     assert types_of(status) == ["appeal.registered", "agency.accepted"]
-
-
-# --- the store alone ----------------------------------------------------------------------
-
-
-@pytest.fixture
-async def service(infra: Infra, run_prefix: str) -> AsyncIterator[IntakeService]:
-    settings = settings_for(
-        "intake", mongodb_url=infra.mongodb_url, database_prefix=f"{run_prefix}tl-store-"
-    )
-    runtime = create_runtime(settings)
-    try:
-        yield IntakeService(runtime, WorkingCalendar.default(), IntakeSettings())
-    finally:
-        await runtime.mongo.close()
-
-
-async def test_every_kind_of_entry_reads_back_exactly_as_timeline_entry_made_it(
-    service: IntakeService, unique_id: str
-) -> None:
-    appeal_id = f"appeal-{unique_id}"
-    models = [
-        AppealRouted,
-        AppealTriaged,
-        AppealAccepted,
-        AppealRedirected,
-        DeadlineExtended,
-        AppealAnswered,
-        SlaTimerStarted,
-        SlaWarning,
-        SlaBreached,
-        SlaStopped,
-        SlaExtensionRefused,
-    ]
-    events = [like(model, appeal_id, f"{unique_id}-{i}") for i, model in enumerate(models)]
-    # An agency chooses its own event ids: one that JSON would escape is stored by digest.
-    odd = like(AppealAccepted, appeal_id, 'agency/2026 "№1" <x> & \\ !')
-    for event in [*events, odd]:
-        assert await service.record_lifecycle_event(event) is True
-    assert await service.record_lifecycle_event(odd) is False
-
-    assert await service.timeline_of(appeal_id) == [timeline_entry(e) for e in [*events, odd]]
-    assert timeline_entry_id(appeal_id, odd.event_id).startswith(f"{appeal_id}|sha256-")
-    assert timeline_entry_id(appeal_id, "e-1.2:3_x") == f"{appeal_id}|e-1.2:3_x"
-    assert await service.timeline_of(f"appeal-{unique_id[:-1]}") == []
