@@ -30,33 +30,31 @@ from contracts import (
     SlaEvent,
     topics,
 )
-from services.common.batching import (
-    CONCURRENCY_WITH_STORE_BATCHER,
-    StoreBatcher,
-)
-from services.common.clock import Clock
+from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
+from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
-from services.common.messaging import describe_validation_error
-from services.common.runtime import ServiceRuntime, create_runtime, document_publications
+from services.common.messaging import describe_validation_error, publish_event
+from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
+from services.notify.delivery import Delivery
+from services.notify.delivery_loop import DeliveryLoop, DueWork
 from services.notify.directory import StaffDirectory
+from services.notify.lifecycle import Notification, NotificationStatus
+from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy
 from services.notify.providers import (
     DeliveryProvider,
+    Outbox,
     OutboxProvider,
     PushWebhookProvider,
     SmsGatewayProvider,
     SmtpProvider,
     mask_address,
 )
-from services.notify.service import (
-    NOTIFICATIONS,
-    DeliveryLoop,
-    NotifyService,
-    ensure_indexes,
-)
+from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
+from services.notify.store import MongoNotifyStore, ensure_indexes, to_document
 
 # What notify listens to, and the contract each topic carries.
 SUBSCRIBED: dict[str, Any] = {
@@ -69,10 +67,7 @@ SUBSCRIBED: dict[str, Any] = {
 
 
 def build_providers(
-    settings: NotifySettings,
-    runtime: ServiceRuntime,
-    http: httpx.AsyncClient,
-    store: StoreBatcher,
+    settings: NotifySettings, http: httpx.AsyncClient, outbox: Outbox, clock: Clock
 ) -> dict[DeliveryChannel, DeliveryProvider]:
     providers: dict[DeliveryChannel, DeliveryProvider] = {}
     if settings.sms_gateway_url:
@@ -93,9 +88,9 @@ def build_providers(
         providers[DeliveryChannel.PUSH] = PushWebhookProvider(
             http, settings.push_webhook_url, settings.push_webhook_token
         )
-    outbox = settings.outbox_enabled if settings.outbox_enabled is not None else not providers
-    if outbox:
-        providers[DeliveryChannel.OUTBOX] = OutboxProvider(runtime.db, store)
+    use_outbox = settings.outbox_enabled if settings.outbox_enabled is not None else not providers
+    if use_outbox:
+        providers[DeliveryChannel.OUTBOX] = OutboxProvider(outbox, clock)
     return providers
 
 
@@ -117,15 +112,29 @@ def create_app(
         ],
     )
     runtime.on_database_ready.append(ensure_indexes)
+    clock = clock or SystemClock()
+    retry = retry or RetryPolicy(
+        config.max_attempts, config.retry_base_seconds, config.retry_max_seconds
+    )
+    metrics = NotifyMetrics(runtime.registry)
+    store = MongoNotifyStore(runtime.db)
+
+    async def publish(outcome: NotificationOutcome) -> None:
+        await publish_event(runtime, topics.NOTIFICATION_OUTCOMES, outcome)
+
+    # Providers are made in the lifespan (their HTTP client lives there).
+    delivery = Delivery(store, {}, publish, config, retry, metrics, clock)
     service = NotifyService(
-        runtime,
-        {},
+        store,
+        delivery,
         config,
         StaffDirectory.load(config.directory, config.agency_names_file),
-        clock=clock,
-        retry=retry,
+        metrics,
+        clock,
+        retry,
     )
-    loop = DeliveryLoop(service, config.scheduler_interval_seconds)
+    work = DueWork(store, delivery, clock, service.release_parked)
+    loop = DeliveryLoop(work, config.scheduler_interval_seconds)
 
     async def on_lifecycle_event(event: Event, _: KafkaMessage) -> None:
         # Committed only once handled: a crash before an outcome is published redelivers.
@@ -165,16 +174,16 @@ def create_app(
         appeal_id = request.query_params.get("appeal_id")
         if not appeal_id:
             return JSONResponse({"error": "appeal_id is required"}, status_code=400)
-        records = await runtime.db[NOTIFICATIONS].find({"appeal_id": appeal_id}).to_list()
+        records = await service.notifications_of(appeal_id)
         return JSONResponse([_public(record) for record in records])
 
     async def resend(request: Request) -> Response:
         record = await service.resend(request.path_params["notification_id"])
         if record is None:
             return JSONResponse({"error": "no such notification"}, status_code=404)
-        if record["status"] != "pending":
+        if record.status is not NotificationStatus.PENDING:
             return JSONResponse(
-                {"error": f"only failed notifications are resent; this one is {record['status']}"},
+                {"error": f"only failed notifications are resent; this one is {record.status}"},
                 status_code=409,
             )
         loop.wake()
@@ -196,18 +205,21 @@ def create_app(
     async def lifespan(app_: Starlette):
         # The providers' HTTP client outlives the runtime (and so the delivery loop).
         async with httpx.AsyncClient(timeout=config.provider_timeout_seconds) as http:
-            service.providers.update(build_providers(config, runtime, http, service.store))
+            delivery.providers.update(build_providers(config, http, store, clock))
             async with runtime_lifespan(app_):
                 yield
 
     app.router.lifespan_context = lifespan
     app.state.notify = service
+    app.state.delivery = delivery
+    app.state.due_work = work
     app.state.delivery_loop = loop
     return app
 
 
-def _public(record: dict[str, Any]) -> dict[str, Any]:
+def _public(notification: Notification) -> dict[str, Any]:
     """A notification record for an operator: the address masked, dates as ISO text."""
+    record = to_document(notification)
     shown = {k: v for k, v in record.items() if k not in ("last_outcome", "_id", "address")}
     shown["notification_id"] = record["_id"]
     shown["address"] = mask_address(record.get("address"))

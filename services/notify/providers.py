@@ -22,16 +22,14 @@ import asyncio
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
-from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import DeliveryChannel
-from services.common.batching import StoreBatcher
+from services.common.clock import Clock
 from services.common.masking import scrub
 
 # Client errors that say "try again later" rather than "this request is wrong".
@@ -74,26 +72,29 @@ class DeliveryProvider(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    async def add_to_outbox(self, document: dict[str, Any]) -> None: ...
+
+
 class OutboxProvider:
-    """Stores messages in notify's own `outbox` collection: what would have been sent."""
+    """Keeps messages in notify's own store (the `outbox` collection): what would have been
+    sent."""
 
     channel = DeliveryChannel.OUTBOX
 
-    def __init__(self, db: AsyncDatabase, store: StoreBatcher) -> None:
-        self.db = db
-        # The service's batcher: messages delivered at once are stored in one command.
-        self.store = store
+    def __init__(self, outbox: Outbox, clock: Clock) -> None:
+        self.outbox = outbox
+        self.clock = clock
 
     async def deliver(self, message: OutgoingMessage) -> str | None:
-        await self.store.insert_once(
-            self.db["outbox"],
+        await self.outbox.add_to_outbox(
             {
                 "_id": message.notification_id,
                 "address": message.address,
                 "subject": message.subject,
                 "text": message.text,
-                "accepted_at": datetime.now(UTC),
-            },
+                "accepted_at": self.clock.now(),
+            }
         )
         return message.notification_id
 
@@ -128,50 +129,64 @@ async def _post(client: httpx.AsyncClient, url: str, what: str, **kwargs: object
     raise _http_failure(response, what)
 
 
-class SmsGatewayProvider:
-    """SMS through an HTTP gateway: `POST url` with JSON `{to, text, sender, client_ref}`,
-    `Authorization: Bearer <token>` and `Idempotency-Key: <notification id>`; any 2xx means
-    accepted. 4xx (except 408/425/429) is permanent, everything else is retried."""
+class JsonWebhookProvider:
+    """A provider reached by `POST url` with a JSON body, `Authorization: Bearer <token>` (when
+    a token is set) and `Idempotency-Key: <notification id>`; any 2xx (or 409: already has
+    it) means accepted, 4xx (except 408/425/429) is permanent, everything else is retried.
+    Subclasses say what the body holds."""
 
-    channel = DeliveryChannel.SMS
+    channel: DeliveryChannel
+    what: str
 
-    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None, sender: str) -> None:
-        self.client, self.url, self.token, self.sender = client, url, token, sender
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None) -> None:
+        self.client, self.url, self.token = client, url, token
+
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        raise NotImplementedError
 
     async def deliver(self, message: OutgoingMessage) -> str | None:
         headers = {"Idempotency-Key": message.notification_id}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        payload = {
+        return await _post(
+            self.client, self.url, self.what, json=self.body(message), headers=headers
+        )
+
+
+class SmsGatewayProvider(JsonWebhookProvider):
+    """SMS through an HTTP gateway: `{to, text, sender, client_ref}`."""
+
+    channel = DeliveryChannel.SMS
+    what = "SMS gateway"
+
+    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None, sender: str) -> None:
+        super().__init__(client, url, token)
+        self.sender = sender
+
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        return {
             "to": message.address,
             "text": message.text,
             "sender": self.sender,
             "client_ref": message.notification_id,
         }
-        return await _post(self.client, self.url, "SMS gateway", json=payload, headers=headers)
 
 
-class PushWebhookProvider:
-    """Push to the eGov mobile app through its webhook: `POST url` with JSON
-    `{iin, title, body, notification_id, appeal_id}`; the app finds the device by IIN."""
+class PushWebhookProvider(JsonWebhookProvider):
+    """Push to the eGov mobile app through its webhook: `{iin, title, body, notification_id,
+    appeal_id}`; the app finds the device by IIN."""
 
     channel = DeliveryChannel.PUSH
+    what = "push webhook"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, token: str | None) -> None:
-        self.client, self.url, self.token = client, url, token
-
-    async def deliver(self, message: OutgoingMessage) -> str | None:
-        headers = {"Idempotency-Key": message.notification_id}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        payload = {
+    def body(self, message: OutgoingMessage) -> dict[str, Any]:
+        return {
             "iin": message.address,
             "title": message.subject,
             "body": message.text,
             "notification_id": message.notification_id,
             "appeal_id": message.appeal_id,
         }
-        return await _post(self.client, self.url, "push webhook", json=payload, headers=headers)
 
 
 class SmtpProvider:

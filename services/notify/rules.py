@@ -121,17 +121,6 @@ class AppealView:
             name=event.applicant.name,
         )
 
-    def document(self) -> dict[str, Any]:
-        return {
-            "_id": self.appeal_id,
-            **{k: v for k, v in self.__dict__.items() if k != "appeal_id"},
-        }
-
-    @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> AppealView:
-        fields = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k != "language"}
-        return cls(**fields, appeal_id=doc["_id"], language=Language(doc["language"]))
-
 
 def staff_codes(rule: Rule, event: Any) -> list[str]:
     """Agency codes whose officer or supervisor the rule addresses."""

@@ -23,17 +23,13 @@ from pymongo import AsyncMongoClient
 
 from contracts import AppealRegistered, AppealRouted, Applicant, DeliveryChannel, Language
 from services.common.topics_admin import ensure_topics
-from services.notify import service as notify_service
 from services.notify.app import create_app
+from services.notify.delivery import Delivery
+from services.notify.delivery_loop import DueWork
 from services.notify.providers import DeliveryFailed, OutgoingMessage
-from services.notify.service import (
-    NotifyService,
-    due_key,
-    ensure_indexes,
-    notification_of,
-    unpublished_key,
-)
+from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
+from services.notify.store import due_key, ensure_indexes, notification_of, unpublished_key
 from tests.integration.test_notify_delivery import NOTIFY_TOPICS
 from tests.support.clocks import SettableClock
 
@@ -65,9 +61,16 @@ class SmsStandIn:
 
 class Notify:
     def __init__(
-        self, service: NotifyService, db: Any, clock: SettableClock, sms: SmsStandIn
+        self,
+        service: NotifyService,
+        delivery: Delivery,
+        work: DueWork,
+        db: Any,
+        clock: SettableClock,
+        sms: SmsStandIn,
     ) -> None:
-        self.service, self.db, self.clock, self.sms = service, db, clock, sms
+        self.service, self.delivery, self.work = service, delivery, work
+        self.db, self.clock, self.sms = db, clock, sms
 
     async def entries(self) -> set[str]:
         return {doc["_id"] for doc in await self.db["notify_due"].find({}).to_list(None)}
@@ -100,8 +103,15 @@ async def notify(infra) -> AsyncIterator[Notify]:
     try:
         async with app.router.lifespan_context(app):
             sms = SmsStandIn()
-            app.state.notify.providers[DeliveryChannel.SMS] = sms
-            yield Notify(app.state.notify, mongo[prefix + "notify"], clock, sms)
+            app.state.delivery.providers[DeliveryChannel.SMS] = sms
+            yield Notify(
+                app.state.notify,
+                app.state.delivery,
+                app.state.due_work,
+                mongo[prefix + "notify"],
+                clock,
+                sms,
+            )
     finally:
         await mongo.close()
 
@@ -114,16 +124,16 @@ async def fresh(notify: Notify) -> None:
 
 
 @pytest.fixture
-def published(monkeypatch) -> list[Any]:
+def published(notify: Notify, monkeypatch) -> list[Any]:
     """Outcomes notify published (and still publishes them)."""
     sent: list[Any] = []
-    original = notify_service.publish_event
+    original = notify.delivery.publish
 
-    async def recording(runtime, topic, event):
-        await original(runtime, topic, event)
-        sent.append(event)
+    async def recording(outcome: Any) -> None:
+        await original(outcome)
+        sent.append(outcome)
 
-    monkeypatch.setattr(notify_service, "publish_event", recording)
+    monkeypatch.setattr(notify.delivery, "publish", recording)
     return sent
 
 
@@ -172,12 +182,12 @@ async def test_a_notice_deferred_by_quiet_hours_is_sent_from_its_entry_when_they
     assert await notify.entries() == {due_key(morning, nid)}
 
     notify.clock.set_local(7, 59, days_ahead=1)
-    assert await notify.service.deliver_due() == 0
+    assert await notify.work.deliver_due() == 0
     assert notify.sms.to(phone) == []
     assert await notify.entries() == {due_key(morning, nid)}
 
     notify.clock.set(morning.astimezone(UTC))
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     assert len(notify.sms.to(phone)) == 1
     record = await notify.record(nid)
     assert record["status"] == "sent" and record["attempts"] == 1
@@ -197,11 +207,11 @@ async def test_a_failed_attempt_is_retried_from_its_entry_after_the_backoff(
     assert await notify.entries() == {due_key(retry_at, outcome.notification_id)}
 
     notify.clock.set(retry_at - timedelta(milliseconds=1))
-    assert await notify.service.deliver_due() == 0
+    assert await notify.work.deliver_due() == 0
     assert notify.sms.to(phone) == []
 
     notify.clock.set(retry_at)
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     record = await notify.record(outcome.notification_id)
     assert record["status"] == "sent" and record["attempts"] == 2
     assert len(notify.sms.to(phone)) == 1
@@ -228,9 +238,9 @@ async def test_a_crash_after_a_retry_is_stored_loses_neither_the_retry_nor_its_o
         raise Crash
 
     with monkeypatch.context() as patched:
-        patched.setattr(notify_service, "publish_event", dies)
+        patched.setattr(notify.delivery, "publish", dies)
         with pytest.raises(Crash):
-            await notify.service.deliver_due()
+            await notify.work.deliver_due()
 
     record = await notify.record(nid)
     retry_at = record["next_attempt_at"]
@@ -243,19 +253,19 @@ async def test_a_crash_after_a_retry_is_stored_loses_neither_the_retry_nor_its_o
     # Restarted a few seconds later: the morning entry is stale (the record is due later),
     # the outcome may still be on its way.
     notify.clock.advance(5)
-    assert await notify.service.deliver_due() == 0
+    assert await notify.work.deliver_due() == 0
     assert await notify.entries() == {retry_entry, unpublished_entry}
     assert published == [] and notify.sms.to(phone) == []
 
     # Past the grace period the outcome is published, once, and its entry dropped.
     notify.clock.advance(6)
-    await notify.service.deliver_due()
+    await notify.work.deliver_due()
     assert [(o.notification_id, o.status, o.attempts) for o in published] == [(nid, "deferred", 1)]
     assert (await notify.record(nid))["outcome_published"] is True
     assert await notify.entries() == {retry_entry}
 
     notify.clock.set(retry_at)
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     record = await notify.record(nid)
     assert record["status"] == "sent" and record["attempts"] == 2
     assert len(notify.sms.to(phone)) == 1
@@ -283,22 +293,22 @@ async def test_a_record_is_not_changed_before_its_entry_is_stored(
         raise Crash
 
     with monkeypatch.context() as patched:
-        patched.setattr(notify.service, "_index", dies)
+        patched.setattr(notify.delivery.store, "add_work", dies)
         with pytest.raises(Crash):
-            await notify.service.deliver_due()
+            await notify.work.deliver_due()
     assert await notify.record(nid) == before
     assert await notify.entries() == {morning_entry}
 
     # After the restart the attempt's stored result is applied and the retry scheduled.
     notify.clock.advance(1)
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     record = await notify.record(nid)
     assert record["status"] == "pending" and record["attempts"] == 1
     assert notify.sms.to(phone) == []  # attempt 1 is not made again
     assert await notify.entries() == {due_key(record["next_attempt_at"], nid)}
 
     notify.clock.set(record["next_attempt_at"])
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     assert (await notify.record(nid))["status"] == "sent" and len(notify.sms.to(phone)) == 1
 
 
@@ -321,13 +331,13 @@ async def test_a_record_created_outside_the_consumer_is_found_after_a_crash_in_i
     # Soon after: attempt 1 is claimed and may still be going on somewhere; look again when
     # the claim times out.
     notify.clock.advance(1)
-    await notify.service.deliver_due()
+    await notify.work.deliver_due()
     timeout_at = created_at + timedelta(seconds=CLAIM_TIMEOUT)
     assert await notify.entries() == {due_key(timeout_at, nid)}
     assert notify.sms.to(phone) == []
 
     notify.clock.set(timeout_at)
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     record = await notify.record(nid)
     assert record["status"] == "sent" and record["attempts"] == 2  # 1 counts as interrupted
     assert len(notify.sms.to(phone)) == 1
@@ -350,7 +360,7 @@ async def test_stale_entries_are_dropped_without_sending_anything(
     }
     await notify.db["notify_due"].insert_many([{"_id": key} for key in [*stale, later]])
 
-    assert await notify.service.deliver_due() == 0
+    assert await notify.work.deliver_due() == 0
     assert await notify.entries() == {later}  # not due yet: not even looked at
     assert len(notify.sms.to(phone)) == 1 and published == []
 
@@ -363,10 +373,10 @@ async def test_a_resent_notification_is_sent_from_its_entry(notify: Notify) -> N
 
     notify.clock.advance(60)
     record = await notify.service.resend(nid)
-    assert record is not None and record["status"] == "pending"
+    assert record is not None and record.status == "pending"
     assert await notify.entries() == {due_key(notify.clock.now(), nid)}
 
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     assert (await notify.record(nid))["status"] == "sent"
     assert len(notify.sms.to(phone)) == 1
     assert await notify.entries() == set()
@@ -419,15 +429,15 @@ async def test_records_stored_without_entries_get_them_from_the_backfill(
         return {key for key in await notify.entries() if notification_of(key) in ids.values()}
 
     await notify.db["notify_meta"].delete_many({})  # as on a database it never ran on
-    assert await notify.service.backfill_index() >= 3
+    assert await notify.work.backfill_index() >= 3
     assert await mine() == expected
-    assert await notify.service.backfill_index() == 0  # ran once: the marker says so
+    assert await notify.work.backfill_index() == 0  # ran once: the marker says so
     await notify.db["notify_meta"].delete_many({})  # an operator asks for it again
-    assert await notify.service.backfill_index() == 0  # kept, not duplicated
+    assert await notify.work.backfill_index() == 0  # kept, not duplicated
     assert await mine() == expected
     assert await notify.db["notify_meta"].count_documents({}) == 1
 
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     assert (await notify.record(ids["due"]))["status"] == "sent"
     assert len(notify.sms.to(phone)) == 2  # the seeded copy went to the same phone
     assert (await notify.record(ids["unpublished"]))["outcome_published"] is True
@@ -525,18 +535,18 @@ async def test_a_record_whose_work_keeps_failing_moves_out_of_the_way(
     morning = notify.clock.set_local(8, 0, days_ahead=1)
     assert await notify.entries() == {due_key(morning, nid)}
 
-    advance = notify.service.advance
+    advance = notify.delivery.advance
 
-    async def broken(record):
+    async def broken(record, **_: Any):
         raise RuntimeError("a bug in the renderer")
 
-    monkeypatch.setattr(notify.service, "advance", broken)
-    assert await notify.service.deliver_due() == 0
+    monkeypatch.setattr(notify.delivery, "advance", broken)
+    assert await notify.work.deliver_due() == 0
     assert await notify.entries() == {due_key(morning + timedelta(seconds=60), nid)}
     assert notify.sms.to(phone) == []
 
-    monkeypatch.setattr(notify.service, "advance", advance)
+    monkeypatch.setattr(notify.delivery, "advance", advance)
     notify.clock.advance(60)
-    assert await notify.service.deliver_due() == 1
+    assert await notify.work.deliver_due() == 1
     assert (await notify.record(nid))["status"] == "sent"
     assert await notify.entries() == set()

@@ -1,4 +1,4 @@
-"""The delivery loop's own schedule (services/notify/service.py, DeliveryLoop): the entries
+"""The delivery loop's own schedule (services/notify/delivery_loop.py, DeliveryLoop): the entries
 of records stored without one are backfilled before its first pass, once, and a failed
 backfill is tried again without holding up delivery."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.notify.service import PASS_BATCH, DeliveryLoop
+from services.notify.delivery_loop import PASS_BATCH, DeliveryLoop
 
 
 class StubService:

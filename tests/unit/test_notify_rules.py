@@ -29,6 +29,7 @@ from services.notify.rules import (
     staff_codes,
     template_variables,
 )
+from services.notify.store import appeal_document, appeal_from_document
 from services.notify.templates import TEMPLATES, VARIABLES
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -147,4 +148,4 @@ def test_the_answer_outcome_is_worded_in_the_recipients_language() -> None:
 
 def test_the_appeal_projection_round_trips_through_its_document() -> None:
     appeal = AppealView.from_registered(AppealRegistered.example())
-    assert AppealView.from_document(appeal.document()) == appeal
+    assert appeal_from_document(appeal_document(appeal)) == appeal
