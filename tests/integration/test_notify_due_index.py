@@ -11,7 +11,6 @@ the provider call).
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pymongo import AsyncMongoClient
 
-from contracts import AppealRegistered, AppealRouted, Applicant, DeliveryChannel, Language
+from contracts import AppealRouted, DeliveryChannel
 from services.common.topics_admin import ensure_topics
 from services.notify.app import create_app
 from services.notify.delivery import Delivery
@@ -32,6 +31,7 @@ from services.notify.settings import NotifySettings
 from services.notify.store import due_key, ensure_indexes, notification_of, unpublished_key
 from tests.integration.test_notify_delivery import NOTIFY_TOPICS
 from tests.support.clocks import SettableClock
+from tests.support.notify import SmsStandIn, registration
 
 ALMATY = ZoneInfo("Asia/Almaty")
 CLAIM_TIMEOUT = 60.0
@@ -39,24 +39,6 @@ CLAIM_TIMEOUT = 60.0
 
 class Crash(BaseException):
     """The process dies here: nothing in the service catches it."""
-
-
-class SmsStandIn:
-    channel = DeliveryChannel.SMS
-
-    def __init__(self) -> None:
-        self.sent: list[OutgoingMessage] = []
-        self.script: dict[str, list[BaseException]] = {}
-
-    async def deliver(self, message: OutgoingMessage) -> str:
-        queue = self.script.get(message.address, [])
-        if queue:
-            raise queue.pop(0)
-        self.sent.append(message)
-        return f"sms-{message.notification_id[:8]}"
-
-    def to(self, phone: str) -> list[OutgoingMessage]:
-        return [m for m in self.sent if m.address == phone]
 
 
 class Notify:
@@ -135,22 +117,6 @@ def published(notify: Notify, monkeypatch) -> list[Any]:
 
     monkeypatch.setattr(notify.delivery, "publish", recording)
     return sent
-
-
-def registration() -> tuple[AppealRegistered, str]:
-    appeal_id = f"appeal-{uuid.uuid4().hex[:10]}"
-    phone = f"+7701{random.randrange(10**7):07d}"
-    event = AppealRegistered.example().model_copy(
-        update={
-            "event_id": f"registered-{appeal_id}",
-            "appeal_id": appeal_id,
-            "correlation_id": appeal_id,
-            "language": Language.RU,
-            "urgent": False,
-            "applicant": Applicant(name="Айгүл", phone=phone, anonymous=False),
-        }
-    )
-    return event, phone
 
 
 async def consume(notify: Notify, event: Any) -> Any:

@@ -1,0 +1,268 @@
+"""Notify's scenarios: the notify core (service, delivery, the delivery loop's work) with its
+store, an SMS provider in process, the outcomes it would publish recorded and time set by
+hand. A notice sent once whatever is redelivered, quiet hours, retries with backoff, attempts
+exhausted and resent, a permanent failure, an event that overtakes its registration, opt-outs,
+the outbox, officers from the directory, and an appeal's notifications listed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from contracts import (
+    AppealAccepted,
+    AppealRouted,
+    DeliveryChannel,
+    NotificationOutcome,
+)
+from services.notify.delivery import Delivery
+from services.notify.delivery_loop import DueWork
+from services.notify.directory import StaffDirectory, load_agency_names, parse_directory
+from services.notify.metrics import NotifyMetrics
+from services.notify.policy import CitizenPreferences, RetryPolicy
+from services.notify.providers import DeliveryFailed, OutboxProvider
+from services.notify.service import NotifyService
+from services.notify.settings import NotifySettings
+from services.notify.store import NotifyStore
+from tests.support.clocks import SettableClock
+from tests.support.notify import SmsStandIn, registration
+
+DIRECTORY = '{"akimat-astana": {"officer": {"phone": "+77010000001", "language": "kk"}}}'
+
+
+class Notify:
+    """The notify core on a store, as the composition root wires it."""
+
+    def __init__(self, store: NotifyStore, *, sms: bool = True) -> None:
+        self.store = store
+        self.clock = SettableClock()
+        self.clock.set_local(12, 0)
+        self.sms = SmsStandIn()
+        self.published: list[NotificationOutcome] = []
+        settings = NotifySettings()
+        retry = RetryPolicy(3, 30, 120)
+        metrics = NotifyMetrics(CollectorRegistry())
+
+        async def publish(outcome: NotificationOutcome) -> None:
+            self.published.append(outcome)
+
+        providers: dict[DeliveryChannel, Any] = (
+            {DeliveryChannel.SMS: self.sms}
+            if sms
+            else {DeliveryChannel.OUTBOX: OutboxProvider(store, self.clock)}
+        )
+        self.delivery = Delivery(store, providers, publish, settings, retry, metrics, self.clock)
+        directory = StaffDirectory(parse_directory(DIRECTORY), load_agency_names())
+        self.service = NotifyService(
+            store, self.delivery, settings, directory, metrics, self.clock, retry
+        )
+        self.work = DueWork(store, self.delivery, self.clock, self.service.release_parked)
+        self.metrics = metrics
+
+    async def consume(self, event: Any) -> list[NotificationOutcome]:
+        """As the Kafka consumer hands it over (redelivered until handled)."""
+        return await self.service.handle(event, redelivered_until_done=True)
+
+    def outcomes(self, appeal_id: str) -> list[tuple[str, str]]:
+        return [(o.template, o.status.value) for o in self.published if o.appeal_id == appeal_id]
+
+
+def routed(appeal_id: str, **changes: Any) -> AppealRouted:
+    return AppealRouted.example().model_copy(
+        update={
+            "event_id": f"routed-{appeal_id}",
+            "appeal_id": appeal_id,
+            "correlation_id": appeal_id,
+            "agency_code": "akimat-astana",
+            "forwarded": True,
+            **changes,
+        }
+    )
+
+
+class NotifyScenarios:
+    """Subclasses provide a `store` fixture (a fresh, empty `NotifyStore`)."""
+
+    async def test_a_registration_notice_is_sent_once_whatever_is_redelivered(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+
+        [sent] = await notify.consume(event)
+        [again] = await notify.consume(event)
+
+        assert sent.status == "sent" and sent.template == "appeal_registered"
+        assert again == sent  # the same outcome told again, same event id
+        [message] = notify.sms.to(phone)
+        assert event.registration_number in message.text and "обращение" in message.text
+        assert (await store.notification(sent.notification_id)).attempts == 1  # type: ignore[union-attr]
+
+    async def test_a_notice_at_night_is_deferred_and_sent_when_quiet_hours_end(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        notify.clock.set_local(23, 30)
+        event, phone = registration()
+
+        [deferred] = await notify.consume(event)
+        assert deferred.status == "deferred" and "08:00" in (deferred.reason or "")
+        assert await notify.work.deliver_due() == 0
+        notify.clock.set_local(8, 1, days_ahead=1)
+        assert await notify.work.deliver_due() == 1
+
+        assert len(notify.sms.to(phone)) == 1
+        assert notify.outcomes(event.appeal_id) == [
+            ("appeal_registered", "deferred"),
+            ("appeal_registered", "sent"),
+        ]
+
+    async def test_an_urgent_appeal_is_not_held_back_by_quiet_hours(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        notify.clock.set_local(2, 0)
+        event, _ = registration(urgent=True)
+        [sent] = await notify.consume(event)
+        assert sent.status == "sent"
+
+    async def test_a_failed_attempt_is_retried_with_backoff_then_succeeds(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+        notify.sms.script[phone] = [DeliveryFailed("gateway answered HTTP 503")]
+
+        [retry] = await notify.consume(event)
+        assert retry.status == "deferred" and (retry.reason or "").startswith("retry:")
+        record = await store.notification(retry.notification_id)
+        assert record is not None and record.next_attempt_at is not None
+        # Equal jitter: between half and all of the first backoff (30 s).
+        assert (
+            timedelta(seconds=15)
+            <= record.next_attempt_at - notify.clock.now()
+            <= timedelta(seconds=30)
+        )
+        assert await notify.work.deliver_due() == 0  # not yet
+        notify.clock.set(record.next_attempt_at)
+        assert await notify.work.deliver_due() == 1
+
+        assert notify.outcomes(event.appeal_id)[-1] == ("appeal_registered", "sent")
+        assert len(notify.sms.to(phone)) == 1
+        assert (await store.notification(retry.notification_id)).attempts == 2  # type: ignore[union-attr]
+
+    async def test_attempts_exhausted_leave_it_failed_until_an_operator_resends_it(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+        notify.sms.script[phone] = [DeliveryFailed("HTTP 503")] * 3
+
+        [first] = await notify.consume(event)
+        nid = first.notification_id
+        for _ in range(2):
+            record = await store.notification(nid)
+            assert record is not None and record.next_attempt_at is not None
+            notify.clock.set(record.next_attempt_at)
+            await notify.work.deliver_due()
+        failed = await store.notification(nid)
+        assert failed is not None and failed.status == "failed" and failed.attempts == 3
+        assert "attempts exhausted after attempt 3" in (failed.reason or "")
+
+        again = await notify.service.resend(nid)
+        assert again is not None and again.status == "pending"
+        assert await notify.work.deliver_due() == 1
+        assert (await store.notification(nid)).status == "sent"  # type: ignore[union-attr]
+        assert len(notify.sms.to(phone)) == 1
+
+    async def test_a_permanent_rejection_is_not_retried(self, store: NotifyStore) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+        notify.sms.script[phone] = [DeliveryFailed("unknown subscriber", permanent=True)]
+
+        [failed] = await notify.consume(event)
+
+        assert failed.status == "failed" and failed.attempts == 1
+        assert "permanent failure" in (failed.reason or "")
+        assert await notify.service.resend("no-such-notification") is None
+
+    async def test_an_event_that_overtakes_its_registration_waits_for_it(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+
+        assert await notify.consume(routed(event.appeal_id)) == []  # parked
+        outcomes = await notify.consume(event)
+
+        assert [o.template for o in outcomes] == ["appeal_registered"]
+        sent = {o.template for o in notify.published if o.status == "sent"}
+        assert sent == {"appeal_registered", "appeal_forwarded", "new_assignment"}
+        assert len(notify.sms.to(phone)) == 2
+        assert await store.parked_of(event.appeal_id) == []
+        assert notify.metrics.parked.labels("released")._value.get() == 1
+
+    async def test_an_opt_out_suppresses_an_optional_notice_but_never_a_legal_one(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+        await notify.service.set_preferences(phone, CitizenPreferences(opt_out=True))
+        accepted = AppealAccepted.example().model_copy(
+            update={
+                "event_id": f"accepted-{event.appeal_id}",
+                "appeal_id": event.appeal_id,
+                "correlation_id": event.appeal_id,
+                "agency_code": "akimat-astana",
+            }
+        )
+
+        [registered] = await notify.consume(event)
+        [suppressed] = await notify.consume(accepted)
+
+        assert registered.status == "sent"
+        assert suppressed.status == "suppressed" and suppressed.reason == "opted_out"
+        assert len(notify.sms.to(phone)) == 1
+
+    async def test_without_a_provider_messages_go_to_the_outbox(self, store: NotifyStore) -> None:
+        notify = Notify(store, sms=False)
+        event, _ = registration()
+        [sent] = await notify.consume(event)
+        assert (sent.status, sent.delivery_channel) == ("sent", "outbox")
+
+    async def test_the_officer_of_the_receiving_body_is_told_from_the_directory(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, _ = registration()
+        await notify.consume(event)
+
+        outcomes = await notify.consume(routed(event.appeal_id, forwarded=False))
+        unaddressed = await notify.consume(
+            routed(event.appeal_id, event_id="routed-2", agency_code="astana-energy", hop=1)
+        )
+
+        assert [(o.recipient_role, o.template) for o in outcomes] == [("officer", "new_assignment")]
+        assert [o.template for o in unaddressed] == ["appeal_forwarded"]  # citizen only
+        assert notify.metrics.unaddressed.labels("officer", "new_assignment")._value.get() == 1
+
+    async def test_an_appeals_notifications_are_listed_for_an_operator(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, _ = registration()
+        other, _ = registration()
+        await notify.consume(event)
+        await notify.consume(routed(event.appeal_id))
+        await notify.consume(other)
+
+        listed = await notify.service.notifications_of(event.appeal_id)
+
+        assert sorted(n.template for n in listed) == [
+            "appeal_forwarded",
+            "appeal_registered",
+            "new_assignment",
+        ]
+        assert {n.appeal_id for n in listed} == {event.appeal_id}
