@@ -69,14 +69,7 @@ install() {
 }
 
 start() {
-  if pid_alive "$PIDFILE"; then
-    log "FerretDB already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-    return 0
-  fi
-  if port_open 127.0.0.1 "$PORT"; then
-    log "something already listens on 127.0.0.1:$PORT; using it as the MongoDB-wire store"
-    return 0
-  fi
+  already_serving FerretDB "$PIDFILE" "$PORT" "MongoDB-wire store" && return 0
   case "$SYNCHRONOUS" in
     normal|full) ;;
     *) die "FERRETDB_SQLITE_SYNCHRONOUS must be normal or full, not '$SYNCHRONOUS'" ;;
@@ -87,29 +80,7 @@ start() {
   spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/?_pragma=synchronous($SYNCHRONOUS)" --state-dir="$HOME_DIR" \
     --listen-addr="127.0.0.1:$PORT" --debug-addr="$DEBUG_ADDR" --telemetry=disable \
     --log-level="${FERRETDB_LOG_LEVEL:-error}" --log-format=text
-  local waited=0
-  until port_open 127.0.0.1 "$PORT"; do
-    if ! pid_alive "$PIDFILE"; then
-      tail -n 30 "$LOG_FILE" >&2 || true
-      rm -f "$PIDFILE"
-      die "FerretDB exited during start-up; see $LOG_FILE"
-    fi
-    if [ "$waited" -ge 120 ]; then die "FerretDB did not start within 60 s; see $LOG_FILE"; fi
-    sleep 0.5; waited=$((waited + 1))
-  done
-  log "FerretDB is ready on 127.0.0.1:$PORT"
+  wait_until_ready FerretDB "$PIDFILE" 60 'port_open 127.0.0.1 "$PORT"' "$LOG_FILE"
 }
 
-status() {
-  if pid_alive "$PIDFILE"; then echo "ferretdb: running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-  elif port_open 127.0.0.1 "$PORT"; then echo "ferretdb: 127.0.0.1:$PORT is served by a process this checkout did not start"
-  else echo "ferretdb: stopped"; return 1; fi
-}
-
-case "${1:-}" in
-  install) install ;;
-  start) start ;;
-  stop) stop_pidfile FerretDB "$PIDFILE" ;;
-  status) status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
-esac
+serve_commands FerretDB ferretdb "$PIDFILE" "$PORT" "${1:-}"

@@ -56,43 +56,16 @@ format_storage() {
 }
 
 start() {
-  if pid_alive "$PIDFILE"; then
-    log "Kafka already running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-    return 0
-  fi
-  if port_open 127.0.0.1 "$PORT"; then
-    log "something already listens on 127.0.0.1:$PORT; using it as the Kafka broker"
-    return 0
-  fi
+  already_serving Kafka "$PIDFILE" "$PORT" "Kafka broker" && return 0
   install
   configure
   format_storage
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$PORT (heap <= $HEAP, log $LOG_FILE)"
   : > "$HOME_DIR/logs/stdout.log"
   spawn "$PIDFILE" "$HOME_DIR/logs/stdout.log" "${JAVA_CMD[@]}" kafka.Kafka "$HOME_DIR/server.properties"
-  local waited=0
-  until grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null && port_open 127.0.0.1 "$PORT"; do
-    if ! pid_alive "$PIDFILE"; then
-      tail -n 30 "$LOG_FILE" "$HOME_DIR/logs/stdout.log" >&2 2>/dev/null || true
-      rm -f "$PIDFILE"
-      die "Kafka exited during start-up; see $LOG_FILE"
-    fi
-    if [ "$waited" -ge 240 ]; then die "Kafka did not start within 120 s; see $LOG_FILE"; fi
-    sleep 0.5; waited=$((waited + 1))
-  done
-  log "Kafka is ready on 127.0.0.1:$PORT"
+  wait_until_ready Kafka "$PIDFILE" 120 \
+    'grep -q "Kafka Server started" "$LOG_FILE" 2>/dev/null && port_open 127.0.0.1 "$PORT"' \
+    "$LOG_FILE" "$HOME_DIR/logs/stdout.log"
 }
 
-status() {
-  if pid_alive "$PIDFILE"; then echo "kafka: running (pid $(cat "$PIDFILE")) on 127.0.0.1:$PORT"
-  elif port_open 127.0.0.1 "$PORT"; then echo "kafka: 127.0.0.1:$PORT is served by a process this checkout did not start"
-  else echo "kafka: stopped"; return 1; fi
-}
-
-case "${1:-}" in
-  install) install ;;
-  start) start ;;
-  stop) stop_pidfile Kafka "$PIDFILE" ;;
-  status) status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
-esac
+serve_commands Kafka kafka "$PIDFILE" "$PORT" "${1:-}"

@@ -61,3 +61,56 @@ stop_pidfile() {
   fi
   rm -f "$pidfile"
 }
+
+# already_serving NAME PIDFILE PORT ROLE — true (and says why) when this checkout's server runs
+# or something else already listens on 127.0.0.1:PORT (then it is used as ROLE).
+already_serving() {
+  local name=$1 pidfile=$2 port=$3 role=$4
+  if pid_alive "$pidfile"; then
+    log "$name already running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
+    return 0
+  fi
+  if port_open 127.0.0.1 "$port"; then
+    log "something already listens on 127.0.0.1:$port; using it as the $role"
+    return 0
+  fi
+  return 1
+}
+
+# wait_until_ready NAME PIDFILE SECONDS READY_CMD LOGFILE... — poll READY_CMD (a shell
+# command) every 0.5 s; if the server exits first, show the tail of its logs and fail.
+wait_until_ready() {
+  local name=$1 pidfile=$2 seconds=$3 ready=$4 waited=0
+  shift 4
+  until eval "$ready"; do
+    if ! pid_alive "$pidfile"; then
+      tail -n 30 "$@" >&2 2>/dev/null || true
+      rm -f "$pidfile"
+      die "$name exited during start-up; see $1"
+    fi
+    if [ "$waited" -ge $((seconds * 2)) ]; then die "$name did not start within $seconds s; see $1"; fi
+    sleep 0.5; waited=$((waited + 1))
+  done
+  log "$name is ready on 127.0.0.1:$PORT"
+}
+
+# server_status KEY PIDFILE PORT — one line: running, served by someone else, or stopped.
+server_status() {
+  local key=$1 pidfile=$2 port=$3
+  if pid_alive "$pidfile"; then echo "$key: running (pid $(cat "$pidfile")) on 127.0.0.1:$port"
+  elif port_open 127.0.0.1 "$port"; then echo "$key: 127.0.0.1:$port is served by a process this checkout did not start"
+  else echo "$key: stopped"; return 1; fi
+}
+
+# serve_commands NAME KEY PIDFILE PORT COMMAND — the install|start|stop|status entry point of
+# a server script (which defines `install` and `start`).
+serve_commands() {
+  local name=$1 key=$2 pidfile=$3 port=$4
+  case "${5:-}" in
+    install) install ;;
+    start) start ;;
+    stop) stop_pidfile "$name" "$pidfile" ;;
+    status) server_status "$key" "$pidfile" "$port" ;;
+    *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  esac
+}
