@@ -90,6 +90,20 @@ def unique_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+@pytest.fixture
+async def scratch_db(infra: Infra, run_prefix: str, unique_id: str):
+    """A fresh database on the real store for one test, dropped after it."""
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
+    database = client[f"{run_prefix}scratch-{unique_id}"]
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+
+
 @pytest.fixture(scope="session")
 async def system(infra: Infra, run_prefix: str):
     """The four services running in-process against the real broker and store."""

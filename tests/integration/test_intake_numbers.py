@@ -5,29 +5,21 @@ escape is keyed by its digest."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.intake.store import MongoIntakeStore, ensure_indexes, timeline_entry_id
 from tests.support.scenarios.intake import IntakeScenarios
 
 if TYPE_CHECKING:
-    from tests.conftest import Infra
+    pass
 
 
 @pytest.fixture
-async def store(infra: Infra, run_prefix: str, unique_id: str) -> AsyncIterator[MongoIntakeStore]:
-    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    db = client[f"{run_prefix}intake-store-{unique_id}"]
-    await ensure_indexes(db)
-    try:
-        yield MongoIntakeStore(db)
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+async def store(scratch_db) -> MongoIntakeStore:
+    await ensure_indexes(scratch_db)
+    return MongoIntakeStore(scratch_db)
 
 
 class TestIntakeOnFerretDB(IntakeScenarios):

@@ -3,28 +3,16 @@ what only the MongoDB layout has: history read by `_id` in chunks, the unused in
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.routing.store import MongoDecisionStore, ensure_indexes
-from tests.conftest import Infra
 from tests.support.scenarios.routing import RoutingScenarios, minimal_record
 
 
 @pytest.fixture
-async def mongo_store(
-    infra: Infra, run_prefix: str, unique_id: str
-) -> AsyncIterator[MongoDecisionStore]:
-    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    db = client[f"{run_prefix}routing-store-{unique_id}"]
-    await ensure_indexes(db)
-    try:
-        yield MongoDecisionStore(db)
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+async def mongo_store(scratch_db) -> MongoDecisionStore:
+    await ensure_indexes(scratch_db)
+    return MongoDecisionStore(scratch_db)
 
 
 class TestRoutingOnFerretDB(RoutingScenarios):

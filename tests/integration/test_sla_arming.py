@@ -15,17 +15,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient, monitoring
 
 from contracts import AppealAnswered, SlaTimerEvent, topics
 from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
-from services.sla.metrics import SlaMetrics
-from services.sla.schedule import SlaPolicy
-from services.sla.service import TimerService
 from services.sla.store import MARKERS_COMPLETE, PARKED_APPEALS, MongoTimerStore, from_document
 from tests.conftest import Infra
+from tests.support.scenarios.sla import Sla as ServiceOnAStore
 from tests.support.sla import (
     SlaHarness,
     action,
@@ -59,21 +56,12 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-class Sla:
-    """A TimerService on its own database, publishing into a list."""
+class Sla(ServiceOnAStore):
+    """The scenarios' TimerService on its own database, publishing into a list."""
 
     def __init__(self, db: Any) -> None:
+        super().__init__(MongoTimerStore(db))
         self.db = db
-        self.store = MongoTimerStore(db)
-        self.published: list[SlaTimerEvent] = []
-        self.metrics = SlaMetrics(CollectorRegistry())
-
-        async def publish(event: SlaTimerEvent) -> None:
-            self.published.append(event)
-
-        self.service = TimerService(
-            self.store, publish, ManualClock(NOW), CAL, SlaPolicy(), self.metrics
-        )
 
     def started_count(self, kind: str) -> float:
         return self.metrics.started.labels(kind)._value.get()

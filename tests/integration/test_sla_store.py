@@ -3,27 +3,18 @@ server, and what only the MongoDB layout has: the due range served from the `_id
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from services.common.keys import iso_ms
 from services.sla.store import DUE, MongoTimerStore
-from tests.conftest import Infra
 from tests.support.scenarios.sla import T0, SlaScenarios, TimerStoreScenarios, entry_of
 
 
 @pytest.fixture
-async def db(infra: Infra, run_prefix: str, unique_id: str) -> AsyncIterator:
-    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    database = client[f"{run_prefix}sla-store-{unique_id}"]
-    try:
-        yield database
-    finally:
-        await client.drop_database(database.name)
-        await client.close()
+def db(scratch_db):
+    return scratch_db
 
 
 @pytest.fixture
