@@ -80,8 +80,7 @@ DEFAULT_MAX_RECORDS = 256
 DEFAULT_CONCURRENCY = 16
 # For handlers whose store operations all go through a `StoreBatcher`: the store then sees
 # one command in flight per collection and kind whatever the number of handlers, so more
-# handlers at once only make those commands larger (measured on the 2-core bench machine:
-# notify 16 → 64 handlers, pipeline notify rate ~30 → ~40 appeals/s).
+# handlers at once only make those commands larger (docs/measurements.md).
 CONCURRENCY_WITH_STORE_BATCHER = 64
 # How long an idle consumer waits for records before polling again; FastStream sleeps as
 # long again after an empty poll, so this bounds the latency added to a quiet topic.
@@ -370,10 +369,10 @@ class StoreBatcher:
     So the busier the store, the larger the commands.
 
     Why: FerretDB on SQLite serialises writes and spends most of a single-document
-    operation on per-command overhead (measured: ~800 single inserts/s against ~20,000
-    documents/s in `insert_many`); concurrent single operations only queue up behind each
-    other. Updates gain less (FerretDB applies an update command statement by statement:
-    measured ~1.7× the single-update rate), but they gain. Only filters on `_id` alone are
+    operation on per-command overhead, so concurrent single operations only queue up behind
+    each other; one command of many documents costs little more than one of one. Updates
+    gain less (FerretDB applies an update command statement by statement), but they gain
+    (figures in docs/measurements.md). Only filters on `_id` alone are
     coalesced: a caller that needs a conditional update (compare-and-set) makes its own.
     """
 

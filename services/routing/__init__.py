@@ -7,4 +7,15 @@ specific competent body" means (ranking.py) — and the text classifier's stems
 agencies' inbox topics; re-routing on `agency.redirected` and on human triage decisions
 (`appeals.triage.decisions.v1`). Does not register appeals (intake) or watch deadlines (sla):
 it only carries the Art. 65 forwarding deadline in the events.
+
+Where things live:
+- `decisions.py` — every routing rule in order, each with its id, version and reason: *why an
+  appeal went to a body*; `ranking.py` — what "most specific competent body" means;
+  `classifier.py` — the kk/ru text classifier; `policy.py` — the knobs (`ROUTING_*`);
+- `service.py` — the use cases: route a registration, act on a redirect or a triage
+  decision, exactly once per (appeal, hop);
+- `records.py` — the typed `DecisionRecord`; `store.py` — the `DecisionStore` port and its
+  MongoDB layout; `memory.py` the same in memory;
+- `app.py` — the edges (three typed subscribers, `GET /v1/agencies`); `settings.py`,
+  `metrics.py`. The registry itself is shared data: `reference/agencies.json`.
 """

@@ -6,6 +6,13 @@ Owns: the `sla` database (`timers`, `due`, `breaches`, `tallies`, `pending_actio
 refused). Does not own: the calendar (`reference.calendar`, shared), routing
 decisions, notifications, or the registry of bodies (read for escalation).
 
+Where things live: `schedule.py` (the rules: warnings, breach, escalation, whether an
+extension stands; the statutory periods come from `reference/statute.py`), `timers.py` (the
+typed `Timer`, `DueEntry`, `Breach` and the events a timer emits), `service.py` (arming,
+agency actions, firing), `firing.py` (the firing loop and its shard ownership), `tallies.py`
+(open-timer counts), `store.py` (the `TimerStore` port and its MongoDB layout; `memory.py` the
+same in memory), `app.py` (the edges), `settings.py` (`SLA_*`), `metrics.py`.
+
 Timers
 ------
 One document per timer in `timers`, `_id` = timer id: `<appeal>:answer` (one per appeal; a
@@ -21,7 +28,7 @@ The due index (why it is documents, not a secondary index)
 ----------------------------------------------------------
 FerretDB v1 on SQLite serves only `_id` conditions from an index (our build adds `$in` and
 string ranges, see deploy/local/ferretdb.sh); any other filter reads the whole collection,
-~0.1 ms per document, i.e. minutes per query at a million timers. So "what is due" is its own
+i.e. minutes per query at a million timers (docs/measurements.md). So "what is due" is its own
 collection, `due`, with one entry per moment of a timer generation (each warning and the
 deadline), `_id` = `<shard>|<moment UTC ISO ms>|<timer id>|<generation>`: the firing loop reads
 the `_id` range `<shard>|` … `<shard>|<now + look-ahead>` of each owned shard, soonest first,
@@ -106,7 +113,7 @@ detects a write that was overwritten and decides again.
 
 Open-timer gauges without counting
 ----------------------------------
-Counting a million timer documents on FerretDB takes minutes (16.5 s per 100,000 measured).
+Counting a million timer documents on FerretDB takes minutes (docs/measurements.md).
 Every change of a timer's state (armed, breached, stopped, reassigned to another body) adds a
 delta in memory; every gauge interval the deltas are flushed with `$inc` into this instance's
 own tally document per shard (`tallies`, `_id` `<shard>|<instance>`: one writer per document,

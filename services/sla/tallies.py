@@ -1,7 +1,7 @@
 """Open and breached timers per shard, kind and body, without counting documents.
 
-Counting a million timer documents takes minutes on FerretDB (measured: 16.5 s per
-100,000), so every change of a timer's state adds a delta here; deltas are flushed to this
+Counting a million timer documents takes minutes on FerretDB (docs/measurements.md), so
+every change of a timer's state adds a delta here; deltas are flushed to this
 instance's own tally per shard (`TimerStore.add_to_tallies`: one writer per document, so no
 increment is lost on a store without atomic updates), and the gauge is the sum of every
 instance's tally of the owned shards (`counts`).
