@@ -82,7 +82,8 @@ Warnings at 09:00 (work start) of the day with N working days left, N configurab
 3 and 1); a warning whose moment is before the timer was armed is not scheduled. If several
 warnings came while nobody fired (downtime), only the latest is sent. When the deadline
 passes: `sla.breached` with `escalate_to` = `<body>:head`, then the supervising body (the
-agency registry's `parent`, overridable, default `government-office`); levels configurable.
+agency registry's `parent`, overridable; bodies without one: the registry's catch-all body); levels
+configurable.
 A breached timer stays tracked until answered; a late answer stops it as late.
 
 Ownership and firing (why each timer fires once)
