@@ -36,7 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from bench.gateway import gateway_load
-from bench.limits import kafka_limit, store_limit
+from bench.limits import KafkaLimit, StoreLimit, kafka_limit, store_limit
 from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
 from bench.profile import CpuShare, infra_pids, profiles, sampled, store_sampled
 from bench.timers import timer_scale
@@ -87,6 +87,34 @@ async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: in
     return {"messages_per_appeal": messages / appeals, "documents_per_appeal": documents / appeals}
 
 
+def pipeline_result(
+    kafka: KafkaLimit,
+    store: StoreLimit,
+    throughput: dict,
+    cost: dict,
+    latency: dict,
+    rss_mb: dict,
+    cpu: dict,
+) -> dict:
+    """The pipeline stage's figures, with the bound the raw limits give: the broker carries
+    `produce_consume_per_s` messages, the store `insert_many_per_s` writes (the services'
+    writes are single inserts and updates, but batching is ours to do, so the batched rate
+    is the honest ceiling)."""
+    bound = min(
+        kafka.produce_consume_per_s / max(cost["messages_per_appeal"], 1),
+        store.insert_many_per_s / max(cost["documents_per_appeal"], 1),
+    )
+    return {
+        "throughput": throughput,
+        "cost": cost,
+        "bound_appeals_per_s": bound,
+        "ratio_to_bound": throughput["appeals_per_s"] / bound if bound else None,
+        "latency": latency,
+        "rss_mb": rss_mb,
+        "cpu_during_throughput": cpu,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
@@ -126,7 +154,7 @@ def main() -> None:
             sampled(services, profiles_dir) if args.profile else nullcontext({}) as samples,
             store_sampled(profiles_dir / "ferretdb.pprof", seconds=20)
             if args.profile
-            else nullcontext({}) as store,
+            else nullcontext({}) as store_profile,
         ):
             cpu.start()
             tp = asyncio.run(
@@ -135,8 +163,8 @@ def main() -> None:
             cpu.stop()
         if samples:
             results["profile"] = profiles(samples)
-        if store:
-            results["store_profile"] = store
+        if store_profile:
+            results["store_profile"] = store_profile
         cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
         print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
         lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
@@ -152,22 +180,7 @@ def main() -> None:
         bootstrap, mongodb_url, seconds=10 if args.quick else 30, warmup=2 if args.quick else 5
     )
 
-    # The bound: the broker carries `produce_consume_per_s` messages, the store
-    # `insert_many_per_s` writes (the services' writes are single inserts and updates,
-    # but batching is ours to do, so the batched rate is the honest ceiling).
-    bound = min(
-        kafka.produce_consume_per_s / max(cost["messages_per_appeal"], 1),
-        store.insert_many_per_s / max(cost["documents_per_appeal"], 1),
-    )
-    results["pipeline"] = {
-        "throughput": tp,
-        "cost": cost,
-        "bound_appeals_per_s": bound,
-        "ratio_to_bound": tp["appeals_per_s"] / bound if bound else None,
-        "latency": lat,
-        "rss_mb": memory,
-        "cpu_during_throughput": cpu.result,
-    }
+    results["pipeline"] = pipeline_result(kafka, store, tp, cost, lat, memory, cpu.result)
     results["finished_at"] = datetime.now(UTC).isoformat()
     results["commit"] = commit
     RESULTS.write_text(json.dumps(results, indent=2))

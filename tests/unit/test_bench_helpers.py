@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import random
 
+from bench.limits import KafkaLimit, StoreLimit
 from bench.pipeline import call_1414, citizen_iin, percentiles
 from bench.profile import _HANDLER, cpu_seconds, summarise
+from bench.run import pipeline_result
 from contracts import Call1414Appeal
 from services.intake.validation import iin_problem
 
@@ -82,3 +84,19 @@ def test_the_store_profile_reads_command_handlers_from_pprof_rows() -> None:
         "  0  0%  0%  2.11s 24.85%  github.com/FerretDB/FerretDB/internal/"
         "handler.(*Handler).updateDocument"
     )
+
+
+def test_the_pipeline_result_is_assembled_from_the_limits_and_the_stages() -> None:
+    # Was: a `with … as store` of the profiling stage shadowed the store limits and the run
+    # crashed here after every stage, writing nothing.
+    kafka = KafkaLimit(1000, 1200, 12_000.0, 12_000.0, 6_000.0)
+    store = StoreLimit(1000, 800.0, 15_000.0, 300.0, 500.0)
+    cost = {"messages_per_appeal": 6.0, "documents_per_appeal": 15.0}
+
+    result = pipeline_result(
+        kafka, store, {"appeals_per_s": 250.0}, cost, {"p99_ms": 240}, {"intake": 80.0}, {}
+    )
+
+    assert result["bound_appeals_per_s"] == 1000.0  # min(6,000 / 6, 15,000 / 15)
+    assert result["ratio_to_bound"] == 0.25
+    assert result["latency"] == {"p99_ms": 240} and result["rss_mb"] == {"intake": 80.0}
