@@ -35,7 +35,7 @@ tools:
 	deploy/local/tools.sh
 
 topics: venv infra
-	$(BIN)/python -m services.common.topics_admin
+	$(BIN)/python -m services.common.provisioning
 
 # run.sh starts the infrastructure itself, so that Ctrl-C stops exactly what it started.
 run: venv

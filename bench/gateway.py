@@ -49,7 +49,8 @@ from bench.pipeline import (
     wait_healthy,
 )
 from contracts import HttpGatewayAppeal
-from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
+from services.common.provisioning import prepare_prefix
+from services.common.topics_admin import planned_topics, remove_prefixed
 from services.intake.validation import iin_problem
 
 RUN_DIR = REPO / ".run" / "bench-gateway"
@@ -82,7 +83,7 @@ def intake_as_process(bootstrap: str, mongodb_url: str, log_dir: Path) -> Iterat
     process: subprocess.Popen | None = None
     try:
         # Only the fixed topics: intake neither reads nor writes agency inboxes.
-        asyncio.run(ensure_topics(bootstrap, planned_topics([]), prefix))
+        asyncio.run(prepare_prefix(bootstrap, planned_topics([]), prefix))
         env = service_env(
             bootstrap,
             mongodb_url,

@@ -13,6 +13,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
 
+from services.common.kafka_auth import ADMIN, identity_for
+
 
 @dataclass
 class KafkaLimit:
@@ -34,7 +36,7 @@ class StoreLimit:
 
 async def kafka_limit(bootstrap: str, messages: int, message_bytes: int) -> KafkaLimit:
     topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **identity_for(ADMIN).aiokafka())
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
@@ -43,7 +45,11 @@ async def kafka_limit(bootstrap: str, messages: int, message_bytes: int) -> Kafk
     payload = os.urandom(message_bytes // 2).hex().encode()[:message_bytes]
     # The same producer settings the services use: acks=all, idempotent, some lingering.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        **identity_for(ADMIN).aiokafka(),
     )
     await producer.start()
     start = time.perf_counter()
@@ -62,6 +68,7 @@ async def kafka_limit(bootstrap: str, messages: int, message_bytes: int) -> Kafk
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
+        **identity_for(ADMIN).aiokafka(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=2000,

@@ -29,7 +29,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import Call1414Appeal, deterministic_id, topics
 from reference.agencies import AgencyRegistry
-from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
+from services.common.kafka_auth import ADMIN, identity_for
+from services.common.provisioning import prepare_prefix
+from services.common.topics_admin import planned_topics, remove_prefixed
 from services.intake.validation import iin_problem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,7 +121,7 @@ def services_as_processes(
     `prefix`, whose topics and databases the caller may have prepared); remove everything
     under the prefix when done."""
     prefix = prefix or f"bench{uuid.uuid4().hex[:6]}-"
-    asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
+    asyncio.run(prepare_prefix(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
     running = RunningServices(prefix, {name: free_port() for name in only})
     env = service_env(
         bootstrap, mongodb_url, prefix, INTAKE_API_KEYS="bench:bench-gateway-key-0001"
@@ -164,6 +166,12 @@ def citizen_iin(rng: random.Random) -> str:
                 return prefix + check
 
 
+def call_centre():
+    """The load generator sends as the 1414 call centre (its principal writes only its
+    channel topic); it watches the pipeline as the operator (admin)."""
+    return identity_for("channel-1414")
+
+
 def call_1414(call_id: str, rng: random.Random) -> dict:
     """The 1414 contract's example, taken a minute ago, varied in caller, language, kind,
     topic and place so routing and notify take their different paths. Each call has its own
@@ -201,6 +209,7 @@ class Completion:
         self.consumer = AIOKafkaConsumer(
             *(prefix + t for t in self.STEPS),
             bootstrap_servers=bootstrap,
+            **identity_for(ADMIN).aiokafka(),
             auto_offset_reset="latest",
             enable_auto_commit=False,
             group_id=f"{prefix}bench-watch",
@@ -249,7 +258,9 @@ async def throughput(bootstrap: str, prefix: str, appeals: int, timeout: float) 
     ids = {deterministic_id("appeal", "1414", c["call_id"]) for c in calls}
     watcher = Completion(bootstrap, prefix, ids)
     await watcher.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, **call_centre().aiokafka()
+    )
     await producer.start()
     start = time.perf_counter()
     watch = asyncio.create_task(watcher.run_until_done(timeout))
@@ -288,7 +299,9 @@ async def latency(bootstrap: str, prefix: str, rate: float, seconds: float) -> d
     by_id = {deterministic_id("appeal", "1414", c["call_id"]): c for c in calls}
     watcher = Completion(bootstrap, prefix, set(by_id))
     await watcher.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=0, **call_centre().aiokafka()
+    )
     await producer.start()
     sent_at: dict[str, float] = {}
     watch = asyncio.create_task(watcher.run_until_done(seconds + 60))

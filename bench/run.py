@@ -40,6 +40,7 @@ from bench.limits import KafkaLimit, StoreLimit, kafka_limit, store_limit
 from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
 from bench.profile import CpuShare, infra_pids, profiles, sampled, store_sampled
 from bench.timers import timer_scale
+from services.common.kafka_auth import ADMIN, identity_for
 
 RESULTS = REPO / "bench" / "results.json"
 
@@ -58,7 +59,7 @@ def machine() -> dict:
 
 async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: int) -> dict:
     """Messages produced and documents written per appeal, counted after the throughput run."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **identity_for(ADMIN).aiokafka())
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -68,7 +69,7 @@ async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: in
     partitions = [
         TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **identity_for(ADMIN).aiokafka())
     await consumer.start()
     try:
         messages = sum((await consumer.end_offsets(partitions)).values()) if partitions else 0

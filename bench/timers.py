@@ -33,7 +33,9 @@ from bench.pipeline import percentiles, proc_status_mb, services_as_processes
 from contracts import AppealRouted, DeadlineKind, topics
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
-from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, ensure_topics, planned_topics
+from services.common.kafka_auth import ADMIN, identity_for
+from services.common.provisioning import prepare_prefix
+from services.common.topics_admin import BUSY_TOPIC_PARTITIONS, planned_topics
 from services.sla.schedule import warning_schedule
 from services.sla.store import DUE, TIMERS, encode_entry, to_document
 from services.sla.timers import Timer, Warning, new_timer, timer_id
@@ -115,7 +117,10 @@ async def measure(
     db = client[f"{prefix}sla"]
     template = template_timer()
     consumer = AIOKafkaConsumer(
-        f"{prefix}{topics.SLA_EVENTS}", bootstrap_servers=bootstrap, auto_offset_reset="latest"
+        f"{prefix}{topics.SLA_EVENTS}",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="latest",
+        **identity_for(ADMIN).aiokafka(),
     )
     await consumer.start()
     try:
@@ -192,7 +197,7 @@ def timer_scale(
     log_dir: Path = REPO / ".run" / "bench-timers",
 ) -> dict[str, Any]:
     prefix = f"benchtimers{os.getpid() % 10000}-"
-    asyncio.run(ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
+    asyncio.run(prepare_prefix(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix))
     print(f"  seeding {open_timers:,} open timers…", flush=True)
     t0 = time.perf_counter()
     asyncio.run(_seed_open(mongodb_url, prefix, open_timers))

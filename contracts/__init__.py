@@ -51,8 +51,10 @@ from contracts.events import (
     ANY_EVENT_ADAPTER,
     EVENT_TYPES,
     SLA_EVENT_ADAPTER,
+    ActionRefusalReason,
     AgencyAction,
     AgencyActionEvent,
+    AgencyActionRefused,
     AgencyAssignment,
     AnswerOutcome,
     AnyEvent,
@@ -80,7 +82,7 @@ from contracts.events import (
     TriageCandidate,
     TriageDecided,
 )
-from contracts.topics import agency_inbox
+from contracts.topics import agency_actions, agency_inbox
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     # value models
@@ -121,6 +123,8 @@ __all__ = [
     "SLA_EVENT_ADAPTER",
     "AgencyAction",
     "AgencyActionEvent",
+    "AgencyActionRefused",
+    "ActionRefusalReason",
     "AgencyAssignment",
     "AgencyCode",
     "AnswerOutcome",
@@ -169,6 +173,7 @@ __all__ = [
     "SlaWarning",
     "TriageCandidate",
     "TriageDecided",
+    "agency_actions",
     "agency_inbox",
     "deterministic_id",
     "topics",

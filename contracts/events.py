@@ -548,6 +548,53 @@ AgencyAction = Annotated[
 AGENCY_ACTION_ADAPTER: TypeAdapter[AgencyAction] = TypeAdapter(AgencyAction)
 
 
+class ActionRefusalReason(StrEnum):
+    NOT_ASSIGNED = "not_assigned"
+    """The appeal is not (any more) with the body that decided: only its holder acts on it."""
+    AGENCY_MISMATCH = "agency_mismatch"
+    """The decision names another body than the one whose topic it came on."""
+    UNKNOWN_APPEAL = "unknown_appeal"
+    """No appeal of that id was ever routed."""
+    EVENT_ID_IN_USE = "event_id_in_use"
+    """Another decision already came with this event id (an event id names one decision)."""
+
+
+class AgencyActionRefused(Event):
+    """A decision a body published on its own decisions topic that routing did not pass on:
+    told to that body on its inbox, so its system learns why nothing happened. Counted in
+    `tyndau_routing_actions_refused_total{agency,reason}`."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "agency.action_refused",
+                "2f6a9c1e-7b3d-5e48-a2c6-8d1f0e9b4a57",
+                "2026-03-05T11:20:01+05:00",
+                _ACCEPTED_EVENT_ID,
+            ),
+            "agency_code": "akimat-shymkent",
+            "action_event_id": _ACCEPTED_EVENT_ID,
+            "action_type": "agency.accepted",
+            "claimed_agency_code": "akimat-shymkent",
+            "reason_code": "not_assigned",
+            "reason": "The appeal is not with akimat-shymkent: only the body that holds an "
+            "appeal decides on it.",
+        }
+    )
+
+    event_type: Literal["agency.action_refused"] = Field(
+        default="agency.action_refused", description="Discriminator: `agency.action_refused`."
+    )
+    agency_code: AgencyCode = Field(
+        description="The body whose decisions topic the refused decision came on (who sent it)."
+    )
+    action_event_id: NonEmptyStr = Field(description="Event id of the refused decision.")
+    action_type: NonEmptyStr = Field(description="Its event type, e.g. `agency.answered`.")
+    claimed_agency_code: str = Field(description="The body the decision itself named.")
+    reason_code: ActionRefusalReason = Field(description="Why it was refused.")
+    reason: NonEmptyStr = Field(description="The same in words (no other body is named).")
+
+
 # --- SLA timers (sla.events.v1) ---------------------------------------------------------
 
 
@@ -856,6 +903,7 @@ AnyEvent = Annotated[
         | AppealRedirected
         | DeadlineExtended
         | AppealAnswered
+        | AgencyActionRefused
         | SlaTimerStarted
         | SlaWarning
         | SlaBreached

@@ -20,6 +20,9 @@ APPEALS_TRIAGE = "appeals.triage.v1"
 TRIAGE_DECISIONS = "appeals.triage.decisions.v1"
 APPEALS_DLQ = "appeals.dlq.v1"
 
+# Agencies' decisions once routing has checked that the deciding body holds the appeal
+# (only routing writes it; every other service reads decisions here). A body publishes its
+# own decisions on `agency_actions(code)`.
 AGENCY_ACTIONS = "agency.actions.v1"
 SLA_EVENTS = "sla.events.v1"
 NOTIFICATION_OUTCOMES = "notifications.outcomes.v1"
@@ -48,14 +51,33 @@ _AGENCY_CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{1,62}", re.ASCII)
 AGENCY_INBOX_TOPIC_PATTERN = r"^agency\.[a-z0-9][a-z0-9_-]{1,62}\.inbox\.v1$"
 
 
-def agency_inbox(agency_code: str) -> str:
-    """Return the inbox topic of a top-level body, e.g. ``agency.astana-energy.inbox.v1``.
-
-    Raises ValueError when the code cannot be part of a legal, unambiguous topic name.
-    """
+def _checked(agency_code: str) -> str:
     if not isinstance(agency_code, str) or _AGENCY_CODE_RE.fullmatch(agency_code) is None:
         raise ValueError(
             f"agency code {agency_code!r} must match {AGENCY_CODE_PATTERN} "
             "(lowercase letters, digits, '-' and '_', 2 to 63 characters)"
         )
-    return f"agency.{agency_code}.inbox.v1"
+    return agency_code
+
+
+def agency_inbox(agency_code: str) -> str:
+    """Return the inbox topic of a top-level body, e.g. ``agency.astana-energy.inbox.v1``.
+
+    Raises ValueError when the code cannot be part of a legal, unambiguous topic name.
+    """
+    return f"agency.{_checked(agency_code)}.inbox.v1"
+
+
+def agency_actions(agency_code: str) -> str:
+    """Return the topic a top-level body publishes its decisions on, e.g.
+    ``agency.astana-energy.actions.v1``: only that body may write it (the broker's ACLs),
+    so a decision's topic names who made it."""
+    return f"agency.{_checked(agency_code)}.actions.v1"
+
+
+def agency_of_actions_topic(topic: str) -> str | None:
+    """The body whose decisions topic `topic` is (its public name), or None."""
+    parts = topic.split(".")
+    if len(parts) == 4 and parts[0] == "agency" and parts[2:] == ["actions", "v1"]:
+        return parts[1]
+    return None

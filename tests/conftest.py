@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -44,9 +44,10 @@ def _mongo_reachable(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+async def infra() -> AsyncIterator[Infra]:
     if os.environ.get("TYNDAU_TESTCONTAINERS") == "1":
-        yield from _testcontainers_infra()
+        for running in _testcontainers_infra():
+            yield running
         return
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     mongo = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
@@ -63,6 +64,18 @@ def infra() -> Iterator[Infra]:
             pytrace=False,
         )
     yield Infra(kafka, mongo)
+    await _remove_prepared_acls(kafka)
+
+
+async def _remove_prepared_acls(bootstrap: str) -> None:
+    """The ACLs this session made for its prefixes (tests/support/kafka.py) go with it."""
+    import asyncio
+
+    from services.common.provisioning import remove_prefix_acls
+    from tests.support.kafka import PREPARED_PREFIXES
+
+    for prefix in sorted(PREPARED_PREFIXES - {""}):
+        await asyncio.to_thread(remove_prefix_acls, bootstrap, prefix)
 
 
 def _testcontainers_infra() -> Iterator[Infra]:

@@ -4,7 +4,8 @@
 #   kafka.sh start     install if needed, format storage once, start, wait until it serves clients
 #   kafka.sh stop      stop the broker this checkout started
 #   kafka.sh status    say whether it is running
-# Env: KAFKA_PORT (9092), KAFKA_HEAP (1g, the ceiling), KAFKA_PARTITIONS (default partitions, 4).
+# Env: KAFKA_PORT (9092), KAFKA_HEAP (1g, the ceiling), KAFKA_PARTITIONS (default partitions, 4),
+#      TYNDAU_KAFKA_CREDENTIALS (the credentials file; admin password made there at first start).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,6 +19,7 @@ HOME_DIR="$STATE_DIR/kafka"
 PIDFILE="$HOME_DIR/kafka.pid"
 LOG_FILE="$HOME_DIR/logs/server.log"
 SRC_DIR="$REPO_ROOT/deploy/local/kafka"
+CREDENTIALS="${TYNDAU_KAFKA_CREDENTIALS:-$STATE_DIR/secrets/kafka-credentials.json}"
 
 install() {
   if [ -f "$LIB_DIR/.complete" ]; then return 0; fi
@@ -33,11 +35,26 @@ install() {
   touch "$LIB_DIR/.complete"
 }
 
+# The admin password: made at the first start into the credentials file every client reads
+# (services/common/kafka_auth.py), mode 0600 in a 0700 directory; never printed.
+admin_password() {
+  if [ ! -s "$CREDENTIALS" ]; then
+    mkdir -p "$(dirname "$CREDENTIALS")" && chmod 700 "$(dirname "$CREDENTIALS")"
+    (umask 077 && printf '{"admin": "%s"}\n' \
+      "$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')" > "$CREDENTIALS")
+  fi
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["admin"])' "$CREDENTIALS" \
+    || die "$CREDENTIALS has no admin password"
+}
+
 configure() {
   mkdir -p "$HOME_DIR/data" "$HOME_DIR/logs"
-  sed -e "s|@DATA_DIR@|$HOME_DIR/data|" -e "s|@PORT@|$PORT|g" \
+  local password
+  password=$(admin_password)
+  (umask 077 && sed -e "s|@DATA_DIR@|$HOME_DIR/data|" -e "s|@PORT@|$PORT|g" \
       -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" -e "s|@PARTITIONS@|$PARTITIONS|" \
-      "$SRC_DIR/server.properties.in" > "$HOME_DIR/server.properties"
+      -e "s|@ADMIN_PASSWORD@|$password|g" \
+      "$SRC_DIR/server.properties.in" > "$HOME_DIR/server.properties")
 }
 
 JAVA_CMD=(java -Xms256m "-Xmx$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
@@ -45,14 +62,27 @@ JAVA_CMD=(java -Xms256m "-Xmx$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.
   -cp "$LIB_DIR/*")
 
 format_storage() {
-  [ -f "$HOME_DIR/data/meta.properties" ] && return 0
+  # The storage remembers the admin credential it was formatted with (a digest in the
+  # marker); storage from before authentication, or of a password since replaced, is
+  # local test data and is formatted anew.
+  local digest
+  digest=$(admin_password | sha256sum | cut -c1-16)
+  if [ -f "$HOME_DIR/data/meta.properties" ]; then
+    [ "$(cat "$HOME_DIR/data/.admin-scram" 2>/dev/null)" = "$digest" ] && return 0
+    log "the storage in $HOME_DIR/data predates the current admin credential: formatting it anew"
+    rm -rf "$HOME_DIR/data" && mkdir -p "$HOME_DIR/data"
+  fi
   local cluster_id
   # A Kafka cluster id is 16 random bytes, URL-safe base64 without padding.
   cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   log "formatting KRaft storage in $HOME_DIR/data (cluster $cluster_id)"
+  # The admin user must exist before anyone can log in to make the others (provisioning).
   "${JAVA_CMD[@]}" kafka.tools.StorageTool format --cluster-id="$cluster_id" \
-    -c "$HOME_DIR/server.properties" >>"$HOME_DIR/logs/format.log" 2>&1 \
+    -c "$HOME_DIR/server.properties" \
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$(admin_password)]" \
+    >>"$HOME_DIR/logs/format.log" 2>&1 \
     || die "formatting Kafka storage failed; see $HOME_DIR/logs/format.log"
+  echo "$digest" > "$HOME_DIR/data/.admin-scram"
 }
 
 start() {

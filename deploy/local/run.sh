@@ -42,7 +42,7 @@ start() {
   local infra_was_running=0
   "$REPO_ROOT/deploy/local/infra.sh" status >/dev/null 2>&1 && infra_was_running=1
   "$REPO_ROOT/deploy/local/infra.sh" start
-  (cd "$REPO_ROOT" && "$PYTHON" -m services.common.topics_admin)
+  (cd "$REPO_ROOT" && "$PYTHON" -m services.common.provisioning)
   for name in "${SERVICES[@]}"; do
     if pid_alive "$RUN_DIR/$name.pid"; then log "$name already running"; continue; fi
     (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" "$PYTHON" -m "services.$name")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import Call1414Appeal, deterministic_id, topics
+from services.common.kafka_auth import ADMIN, identity_for
 
 STEPS = (
     (
@@ -68,7 +69,10 @@ async def main() -> None:
     call_id = f"demo-{uuid.uuid4().hex[:10]}"
     appeal_id = deterministic_id("appeal", "1414", call_id)
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    # Sent as the call centre (its own principal may write only its channel topic) ...
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", **identity_for("channel-1414").aiokafka()
+    )
     await producer.start()
     try:
         body = sample_call(call_id, args.lang, args.kato)
@@ -79,9 +83,12 @@ async def main() -> None:
         await producer.stop()
     print(f"sent call {call_id} to {prefix + topics.CHANNEL_1414} (appeal id {appeal_id})")
 
+    # ... and followed as the operator of this machine (the lifecycle topics carry personal
+    # data: no channel may read them).
     consumer = AIOKafkaConsumer(
         *(prefix + t for t, _, _ in STEPS),
         bootstrap_servers=bootstrap,
+        **identity_for(ADMIN).aiokafka(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )

@@ -18,9 +18,11 @@ from prometheus_client import CollectorRegistry, Counter, disable_created_metric
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.common.kafka_auth import KafkaIdentity, MissingCredentials, identity_for
 from services.common.lag import ConsumerLagMonitor
 from services.common.logs import MessageContextMiddleware
 from services.common.metrics import MetricSet, counter
+from services.common.preflight import check_access_async
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger("tyndau.runtime")
@@ -52,6 +54,9 @@ class ServiceRuntime:
     on_database_ready: list[IndexSetup] = field(default_factory=list)
     lag_monitor: ConsumerLagMonitor | None = None
     dead_letters: Counter | None = None
+    identity: KafkaIdentity | None = None
+    # Real names of the topics the service writes (checked at start, see preflight.py).
+    publishes: set[str] = field(default_factory=set)
 
     @property
     def db(self) -> AsyncDatabase:
@@ -68,6 +73,8 @@ def document_publications(
     its AsyncAPI document shows outputs as well as inputs. Services publish through
     `services.common.messaging.publish_event`; these declarations only document."""
     for topic_name, model, description in publications:
+        if "{" not in topic_name:
+            runtime.publishes.add(runtime.topic(topic_name))
         runtime.broker.publisher(
             runtime.topic(topic_name),
             title=f"{runtime.settings.service_name}.publishes.{topic_name}",
@@ -77,10 +84,16 @@ def document_publications(
 
 
 def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
-    """Make the clients; nothing connects until `start_runtime`."""
+    """Make the clients; nothing connects until `start_runtime`. The broker connection
+    authenticates as the service's principal (services/common/kafka_auth.py)."""
     registry = CollectorRegistry()
+    try:
+        identity: KafkaIdentity | None = identity_for(settings.kafka_principal)
+    except MissingCredentials:
+        identity = None  # an app built only to be described (make docs); start_runtime fails
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=identity.faststream() if identity else None,
         client_id=f"tyndau-{settings.service_name}",
         middlewares=[
             MessageContextMiddleware,
@@ -108,6 +121,7 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
         registry=registry,
         lag_monitor=ConsumerLagMonitor(broker, registry),
         dead_letters=RuntimeMetrics(registry).dead_letters,
+        identity=identity,
     )
 
 
@@ -126,7 +140,30 @@ async def wait_for_database(runtime: ServiceRuntime, attempts: int = 30) -> None
             await asyncio.sleep(1)
 
 
+def subscribed_topics(runtime: ServiceRuntime) -> set[str]:
+    return {
+        name
+        for subscriber in runtime.broker.subscribers
+        for name in getattr(subscriber, "topic_names_for_subscribe", [])
+    }
+
+
+async def check_broker_access(runtime: ServiceRuntime) -> None:
+    """AccessDenied (one line: principal, topic, operation) unless the broker lets this
+    service read every topic it subscribes to and write every topic it publishes."""
+    if runtime.identity is None:  # says where the password was looked for
+        identity_for(runtime.settings.kafka_principal)
+    assert runtime.identity is not None
+    await check_access_async(
+        runtime.settings.kafka_bootstrap_servers,
+        runtime.identity,
+        subscribed_topics(runtime),
+        runtime.publishes,
+    )
+
+
 async def start_runtime(runtime: ServiceRuntime) -> None:
+    await check_broker_access(runtime)
     await wait_for_database(runtime)
     for setup in runtime.on_database_ready:
         await setup(runtime.db)

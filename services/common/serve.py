@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
 
+from services.common.kafka_auth import MissingCredentials
 from services.common.logs import configure_logging
+from services.common.preflight import AccessDenied
+from services.common.runtime import check_broker_access
 from services.common.settings import ServiceSettings, settings_for
 
 
 def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette]) -> None:
     settings = settings_for(service_name)
     configure_logging(service_name, settings.log_level)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+        # The broker's refusal (wrong password, a missing ACL) as one line, before uvicorn.
+        asyncio.run(check_broker_access(app.state.runtime))
+    except (AccessDenied, MissingCredentials) as exc:
+        print(f"[{service_name}] cannot start: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     logging.getLogger(f"tyndau.{service_name}").info(
         "starting on http://%s:%s (kafka %s, mongodb database %s)",
         settings.http_host,

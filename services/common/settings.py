@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field(default="", validation_alias="TYNDAU_TOPIC_PREFIX")
     database_prefix: str = Field(default="", validation_alias="TYNDAU_DATABASE_PREFIX")
     log_level: str = Field(default="INFO", validation_alias="TYNDAU_LOG_LEVEL")
+    # Who the service is to the broker (services/common/kafka_auth.py: its password comes
+    # from KAFKA_SASL_PASSWORD or the credentials file); default `tyndau-<service>`.
+    kafka_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
     # The one time zone of every service: working days and hours, registration times,
     # deadlines, quiet hours and the times shown in messages are all local to it.
     # (NOTIFY_TIME_ZONE is its former, notify-only name, still read.)
@@ -97,6 +100,10 @@ class ServiceSettings(BaseSettings):
     def database_name(self) -> str:
         """Each service owns one database, named after it (DESIGN.md §4)."""
         return f"{self.database_prefix}{self.service_name}"
+
+    @property
+    def kafka_principal(self) -> str:
+        return self.kafka_username or f"tyndau-{self.service_name}"
 
     @property
     def consumer_group(self) -> str:

@@ -1,5 +1,7 @@
-"""Creates the topics Tyndau uses, with partition counts chosen on purpose rather than by the
-broker's auto-create default. Safe to run again: existing topics are left as they are."""
+"""Creates the topics Tyndau uses, with partition counts chosen on purpose (the broker creates
+none by itself). Safe to run again: existing topics are left as they are. Runs as the `admin`
+principal; `python -m services.common.provisioning` runs it together with the users and ACLs
+(services/common/provisioning)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from pymongo import AsyncMongoClient
 
-from contracts import agency_inbox, topics
-from reference.agencies import AgencyRegistry
+from contracts import agency_actions, agency_inbox, topics
+from services.common.kafka_auth import ADMIN, identity_for
 
 # Channel and lifecycle topics carry the load and are keyed by appeal id: more partitions let
 # more consumer instances share them. Inboxes and the dead-letter topic are low-volume.
@@ -25,7 +27,9 @@ def planned_topics(agency_codes: Iterable[str]) -> dict[str, int]:
         name: QUIET_TOPIC_PARTITIONS if name in QUIET_TOPICS else BUSY_TOPIC_PARTITIONS
         for name in topics.ALL_FIXED_TOPICS
     }
-    plan.update({agency_inbox(code): QUIET_TOPIC_PARTITIONS for code in agency_codes})
+    for code in agency_codes:
+        plan[agency_inbox(code)] = QUIET_TOPIC_PARTITIONS
+        plan[agency_actions(code)] = QUIET_TOPIC_PARTITIONS
     return plan
 
 
@@ -33,7 +37,9 @@ async def ensure_topics(
     bootstrap_servers: str, plan: dict[str, int], prefix: str = "", replication: int = 1
 ) -> list[str]:
     """Create the missing topics of `plan` (name → partitions); return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="tyndau-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="tyndau-admin", **admin_identity()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -75,9 +81,12 @@ async def _wait_for_leaders(
 
 
 async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None:
-    """Delete the topics and drop the databases whose names start with `prefix` — what a
-    test or benchmark run created under its own prefix."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    """Delete the topics, their ACLs and the databases whose names start with `prefix` — what
+    a test or benchmark run created under its own prefix."""
+    from services.common.provisioning import remove_prefix_acls
+
+    await asyncio.to_thread(remove_prefix_acls, bootstrap, prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **admin_identity())
     await admin.start()
     try:
         doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
@@ -94,15 +103,11 @@ async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None
         await mongo.close()
 
 
-def main() -> None:
-    import os
-
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    prefix = os.environ.get("TYNDAU_TOPIC_PREFIX", "")
-    plan = planned_topics(AgencyRegistry.default().by_code)
-    created = asyncio.run(ensure_topics(bootstrap, plan, prefix))
-    print(f"[topics] {len(plan)} topics planned, {len(created)} created on {bootstrap}")
+def admin_identity() -> dict:
+    return identity_for(ADMIN).aiokafka()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # kept for habit: provisioning makes the topics and the access
+    from services.common.provisioning.__main__ import main as provision
+
+    raise SystemExit(provision())

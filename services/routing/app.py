@@ -3,7 +3,9 @@ decisions; serves the agency registry read-only.
 
 Subscribers (each its own consumer group, so one topic's rebalance never pauses another):
 - `appeals.registered.v1` → the first decision;
-- `agency.actions.v1` → `redirected` answers are re-routed, the other actions are ignored;
+- `agency.<code>.actions.v1` of every body → the decision passed on to `agency.actions.v1`
+  when the body holds the appeal (a `redirected` is then re-routed), else refused on the
+  body's inbox (`agency.action_refused`);
 - `appeals.triage.decisions.v1` → the operator's choice is routed.
 Bytes that are not the topic's format go to `appeals.dlq.v1`; an unexpected error leaves the
 offset uncommitted (redelivery, never a skip). Registrations, the hot path, are consumed in
@@ -23,6 +25,7 @@ from starlette.routing import Route
 
 from contracts import (
     AgencyAction,
+    AgencyActionRefused,
     AgencyAssignment,
     AppealRegistered,
     AppealRouted,
@@ -31,8 +34,10 @@ from contracts import (
     DeadLetter,
     Event,
     TriageDecided,
+    agency_actions,
     topics,
 )
+from contracts.topics import agency_of_actions_topic
 from reference.agencies import Agency, AgencyRegistry
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock
@@ -65,7 +70,16 @@ def create_app(
         [
             (topics.APPEALS_ROUTED, AppealRouted, "Routing decisions with rule and reason."),
             (topics.APPEALS_TRIAGE, AppealTriaged, "Appeals a human must route, with candidates."),
-            ("agency.{code}.inbox.v1", AgencyAssignment, "One inbox per top-level body."),
+            (
+                "agency.{code}.inbox.v1",
+                AgencyAssignment | AgencyActionRefused,
+                "One inbox per top-level body: its assignments, and its refused decisions.",
+            ),
+            (
+                topics.AGENCY_ACTIONS,
+                AgencyAction,
+                "Bodies' decisions, passed on once routing found the body holds the appeal.",
+            ),
             (topics.APPEALS_DLQ, DeadLetter, "Messages routing could not read."),
         ],
     )
@@ -87,8 +101,11 @@ def create_app(
     async def on_appeal_registered(appeal: AppealRegistered, _: KafkaMessage) -> None:
         await service.route_registered(appeal)
 
-    async def on_agency_action(action: AgencyAction, _: KafkaMessage) -> None:
-        await service.handle_action(action)
+    async def on_agency_decision(action: AgencyAction, message: KafkaMessage) -> None:
+        public = message.raw_message.topic.removeprefix(settings.topic_prefix)
+        acting = agency_of_actions_topic(public)
+        assert acting is not None, public  # subscribed to decisions topics only
+        await service.check_decision(action, acting)
 
     async def on_triage_decision(decided: TriageDecided, _: KafkaMessage) -> None:
         await service.handle_triage_decision(decided)
@@ -109,11 +126,13 @@ def create_app(
     # Each its own consumer group, so one topic's rebalance never pauses another.
     subscribe(
         runtime,
-        {topics.AGENCY_ACTIONS: AgencyAction},
+        {agency_actions(code): AgencyAction for code in rules.registry.by_code},
         group_id=f"{settings.consumer_group}.actions",
-        handle=on_agency_action,
-        title="routing.agency_actions",
-        description="Agencies' answers; 'redirected' (not our competence) is re-routed.",
+        handle=on_agency_decision,
+        title="routing.agency_decisions",
+        description="Each body's decisions, on its own topic: passed on to agency.actions.v1 "
+        "when the body holds the appeal (a 'redirected' is then re-routed), else refused "
+        "with the reason on the body's inbox.",
     )
     subscribe(
         runtime,

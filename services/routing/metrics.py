@@ -28,6 +28,19 @@ class RoutingMetrics(MetricSet):
         "Redirects and triage decisions without effect (stale, unknown appeal), by reason.",
         "reason",
     )
+    refused = counter(
+        "tyndau_routing_actions_refused_total",
+        "Bodies' decisions not passed on, by the body that sent them and why (not_assigned, "
+        "agency_mismatch, unknown_appeal, event_id_in_use).",
+        "agency",
+        "reason",
+    )
+    passed = counter(
+        "tyndau_routing_actions_passed_total",
+        "Bodies' decisions checked and passed on to agency.actions.v1, by body and type.",
+        "agency",
+        "action",
+    )
     latency = histogram(
         "tyndau_routing_decision_seconds",
         "From receiving a cause to its decision stored and its events acknowledged.",

@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from contracts import AgencyAssignment, AppealRegistered, AppealRouted, AppealTriaged, Category
+from contracts import (
+    ActionRefusalReason,
+    AgencyActionEvent,
+    AgencyActionRefused,
+    AgencyAssignment,
+    AppealRegistered,
+    AppealRouted,
+    AppealTriaged,
+    Category,
+)
 
 ROUTED = "routed"
 TRIAGED = "triaged"
@@ -62,3 +71,24 @@ class DecisionRecord:
         """This record is the decision for that cause (same event, or the same natural key
         sent again)."""
         return self.cause_event_id == cause_event_id or self.cause_key == cause_key
+
+
+@dataclass(frozen=True)
+class ActionVerdict:
+    """Whether a body's decision, received on that body's own decisions topic, is passed on
+    (`agency.actions.v1`) or refused — kept under the decision's event id, so a redelivered
+    decision gets the same verdict even if the appeal has moved on since."""
+
+    action: AgencyActionEvent
+    acting_agency: str
+    """The body whose topic it came on: who sent it (the broker's ACLs make sure)."""
+    decided_at: datetime
+    refusal: AgencyActionRefused | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def reason_code(self) -> ActionRefusalReason | None:
+        return self.refusal.reason_code if self.refusal else None

@@ -10,7 +10,14 @@ same events with the same ids; it never makes a second decision.
 A redirect or triage decision only acts on the appeal's latest decision: a redirect from a
 body that does not hold the appeal (any more), or an answer to a triage the appeal has left,
 is stale — logged and counted (`tyndau_routing_messages_ignored_total`), without effect.
-Other agency actions (accepted, extended, answered) are not routing's business.
+
+Bodies' decisions (accepted, redirected, extended, answered) arrive on each body's own
+topic, `agency.<code>.actions.v1`, which only that body may write (the broker's ACLs): the
+topic names who decided. Routing, which knows who holds each appeal, is their gate
+(`check_decision`): a decision is passed on to `agency.actions.v1` — what sla, notify and
+intake read — only when it names the body it came from and that body holds the appeal now;
+otherwise the body is told why on its inbox (`agency.action_refused`) and it is counted.
+The verdict is kept under the decision's event id, so a redelivery repeats it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from contracts import (
+    ActionRefusalReason,
     AgencyAction,
+    AgencyActionEvent,
+    AgencyActionRefused,
     AgencyAssignment,
     AppealRedirected,
     AppealRegistered,
@@ -52,6 +62,7 @@ from services.routing.records import (
     TRIGGER_REDIRECTED,
     TRIGGER_REGISTERED,
     TRIGGER_TRIAGE_DECIDED,
+    ActionVerdict,
     DecisionRecord,
 )
 from services.routing.store import DecisionStore
@@ -103,6 +114,98 @@ class RoutingService:
         event = await self._publish(record)
         self.metrics.latency.labels(TRIGGER_REGISTERED).observe(time.perf_counter() - started)
         return event
+
+    async def check_decision(self, action: AgencyActionEvent, acting_agency: str) -> ActionVerdict:
+        """Pass a body's decision on, or refuse it with a reason (module docstring); a
+        redirect that is passed on is then routed (`handle_action`)."""
+        verdict = await self.store.verdict(action.event_id)
+        if verdict is None:
+            reason = await self._refusal_reason(action, acting_agency)
+            verdict = ActionVerdict(
+                action=action,
+                acting_agency=acting_agency,
+                decided_at=self.clock.now(),
+                refusal=self._refusal(action, acting_agency, reason) if reason else None,
+            )
+            if await self.store.add_verdict(verdict):
+                self._count_verdict(verdict)
+            else:  # a concurrent delivery decided first: its verdict stands
+                verdict = await self.store.verdict(action.event_id) or verdict
+        elif (verdict.acting_agency, verdict.action.appeal_id) != (
+            acting_agency,
+            action.appeal_id,
+        ):
+            # Not a redelivery: another decision under an event id already used. (Event ids
+            # name one event everywhere downstream; a second one would be taken for the
+            # first.) Refused without keeping it: the id is the first decision's.
+            verdict = ActionVerdict(
+                action=action,
+                acting_agency=acting_agency,
+                decided_at=self.clock.now(),
+                refusal=self._refusal(action, acting_agency, ActionRefusalReason.EVENT_ID_IN_USE),
+            )
+            self._count_verdict(verdict)
+        if verdict.refusal is not None:
+            await self.publish(agency_inbox(acting_agency), verdict.refusal)
+            return verdict
+        await self.publish(topics.AGENCY_ACTIONS, verdict.action)
+        await self.handle_action(verdict.action)
+        return verdict
+
+    async def _refusal_reason(
+        self, action: AgencyActionEvent, acting_agency: str
+    ) -> ActionRefusalReason | None:
+        if action.agency_code != acting_agency:
+            return ActionRefusalReason.AGENCY_MISMATCH
+        history = await self.store.history(action.appeal_id)
+        if not history:
+            return ActionRefusalReason.UNKNOWN_APPEAL
+        latest = history[-1]
+        if not (latest.is_routed and latest.agency_code == acting_agency):
+            return ActionRefusalReason.NOT_ASSIGNED
+        return None
+
+    def _refusal(
+        self, action: AgencyActionEvent, acting_agency: str, reason: ActionRefusalReason
+    ) -> AgencyActionRefused:
+        words = {
+            ActionRefusalReason.NOT_ASSIGNED: f"The appeal is not with {acting_agency}: only "
+            "the body that holds an appeal decides on it.",
+            ActionRefusalReason.AGENCY_MISMATCH: f"The decision names {action.agency_code} "
+            f"but was published by {acting_agency}: a body publishes its own decisions only.",
+            ActionRefusalReason.UNKNOWN_APPEAL: "No appeal with this id was routed.",
+            ActionRefusalReason.EVENT_ID_IN_USE: "Another decision already came with this "
+            "event id: give each decision an event id of its own.",
+        }
+        return AgencyActionRefused(
+            event_id=deterministic_id(
+                "agency.action_refused", acting_agency, action.event_id, action.appeal_id
+            ),
+            appeal_id=action.appeal_id,
+            occurred_at=self.clock.now(),
+            correlation_id=action.correlation_id,
+            causation_id=action.event_id,
+            agency_code=acting_agency,
+            action_event_id=action.event_id,
+            action_type=action.event_type,
+            claimed_agency_code=action.agency_code,
+            reason_code=reason,
+            reason=words[reason],
+        )
+
+    def _count_verdict(self, verdict: ActionVerdict) -> None:
+        if verdict.refusal is not None:
+            self.metrics.refused.labels(verdict.acting_agency, verdict.refusal.reason_code).inc()
+            log.warning(
+                "refused %s %s of %s for appeal %s: %s",
+                verdict.action.event_type,
+                verdict.action.event_id,
+                verdict.acting_agency,
+                verdict.action.appeal_id,
+                verdict.refusal.reason_code,
+            )
+        else:
+            self.metrics.passed.labels(verdict.acting_agency, verdict.action.event_type).inc()
 
     async def handle_action(self, action: AgencyAction) -> AppealRouted | AppealTriaged | None:
         if not isinstance(action, AppealRedirected):

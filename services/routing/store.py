@@ -6,6 +6,9 @@
 per (appeal, hop) — the second insert of a hop returns False and changes nothing — and an
 appeal's history comes back oldest (hop 0) first.
 
+Also the verdicts on bodies' decisions (`action_verdicts`, `_id` = the decision's event id):
+passed on or refused, with the decision and the refusal told, so a redelivery repeats them.
+
 Layout in MongoDB: one document per (appeal, hop), `_id` = deterministic_id("routing.decision",
 appeal id, hop), holding the outcome, the rule, the cause and the very events published for
 it (as JSON-mode dicts); hop 0 also `registered`. The unique `_id` is what makes a decision
@@ -20,6 +23,8 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import (
+    AGENCY_ACTION_ADAPTER,
+    AgencyActionRefused,
     AgencyAssignment,
     AppealRegistered,
     AppealRouted,
@@ -29,9 +34,10 @@ from contracts import (
 )
 from services.common.batching import StoreBatcher
 from services.common.indexes import drop_index_if_present
-from services.routing.records import DecisionRecord
+from services.routing.records import ActionVerdict, DecisionRecord
 
 DECISIONS = "decisions"
+VERDICTS = "action_verdicts"
 
 
 class DecisionStore(Protocol):
@@ -43,6 +49,12 @@ class DecisionStore(Protocol):
 
     async def history(self, appeal_id: str) -> list[DecisionRecord]:
         """Every decision for the appeal, oldest (hop 0) first."""
+        ...
+
+    async def verdict(self, action_event_id: str) -> ActionVerdict | None: ...
+
+    async def add_verdict(self, verdict: ActionVerdict) -> bool:
+        """True if this call stored it; False if a verdict on that event id existed."""
         ...
 
 
@@ -120,8 +132,30 @@ def from_document(document: dict[str, Any]) -> DecisionRecord:
     )
 
 
+def verdict_document(verdict: ActionVerdict) -> dict[str, Any]:
+    return {
+        "_id": verdict.action.event_id,
+        "acting_agency": verdict.acting_agency,
+        "appeal_id": verdict.action.appeal_id,
+        "decided_at": verdict.decided_at,
+        "action": verdict.action.model_dump(mode="json"),
+        "refusal": verdict.refusal.model_dump(mode="json") if verdict.refusal else None,
+    }
+
+
+def verdict_from_document(document: dict[str, Any]) -> ActionVerdict:
+    refusal = document.get("refusal")
+    return ActionVerdict(
+        action=AGENCY_ACTION_ADAPTER.validate_python(document["action"]),
+        acting_agency=document["acting_agency"],
+        decided_at=document["decided_at"],
+        refusal=AgencyActionRefused.model_validate(refusal) if refusal else None,
+    )
+
+
 class MongoDecisionStore:
     def __init__(self, db: AsyncDatabase) -> None:
+        self.verdicts = db[VERDICTS]
         self.decisions = db[DECISIONS]
         # Decisions of appeals routed at once reach the store in one command.
         self.batcher = StoreBatcher()
@@ -145,3 +179,10 @@ class MongoDecisionStore:
             found += chunk
             if len(chunk) < len(keys):
                 return [from_document(d) for d in sorted(found, key=lambda d: d["hop"])]
+
+    async def verdict(self, action_event_id: str) -> ActionVerdict | None:
+        found = await self.batcher.find_by_id(self.verdicts, action_event_id)
+        return verdict_from_document(found) if found else None
+
+    async def add_verdict(self, verdict: ActionVerdict) -> bool:
+        return await self.batcher.insert_once(self.verdicts, verdict_document(verdict))

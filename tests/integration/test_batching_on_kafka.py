@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka.message import KafkaMessage
 from pymongo import AsyncMongoClient
 
@@ -22,7 +21,8 @@ from services.common.batching import StoreBatcher, keyed_batch_subscriber
 from services.common.messaging import Undecodable
 from services.common.runtime import ServiceRuntime, create_runtime
 from services.common.settings import settings_for
-from services.common.topics_admin import ensure_topics
+from tests.support import kafka
+from tests.support.kafka import prepare_broker
 from tests.support.system import TopicWatcher, eventually
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ async def running(
 ) -> AsyncIterator[tuple[ServiceRuntime, Recorder, AIOKafkaProducer]]:
     prefix = f"{run_prefix}{unique_id}-"
     bootstrap = infra.kafka_bootstrap_servers
-    await ensure_topics(bootstrap, {INPUT: PARTITIONS, topics.APPEALS_DLQ: 1}, prefix)
+    await prepare_broker(bootstrap, {INPUT: PARTITIONS, topics.APPEALS_DLQ: 1}, prefix)
     settings = settings_for(
         "batchtest",
+        kafka_username="admin",  # a test-only service: no principal of its own in the plan
         kafka_bootstrap_servers=bootstrap,
         mongodb_url=infra.mongodb_url,
         topic_prefix=prefix,
@@ -76,7 +77,7 @@ async def running(
         description="Test input.",
         attempts=1,  # no retry in place: every failure is a redelivery
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = kafka.producer(bootstrap, acks="all")
     await producer.start()
     await runtime.broker.start()
     try:
@@ -85,7 +86,7 @@ async def running(
         await runtime.broker.stop()
         await producer.stop()
         await runtime.mongo.close()  # never used: no database to drop
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        admin = kafka.admin(bootstrap)
         await admin.start()
         try:
             await admin.delete_topics([prefix + INPUT, prefix + topics.APPEALS_DLQ])
@@ -94,7 +95,7 @@ async def running(
 
 
 async def committed(runtime: ServiceRuntime, partition: int) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=runtime.settings.kafka_bootstrap_servers)
+    admin = kafka.admin(runtime.settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(runtime.settings.consumer_group)

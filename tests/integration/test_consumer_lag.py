@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from services.common.kafka_auth import ADMIN, identity_for
 from services.common.lag import ConsumerLagMonitor
-from services.common.topics_admin import ensure_topics
 from tests.conftest import Infra
+from tests.support import kafka
 from tests.support.system import eventually
 
 
@@ -28,9 +28,9 @@ def _lag(registry: CollectorRegistry, topic: str) -> float:
 
 async def test_lag_shows_waiting_messages_and_returns_to_zero(infra: Infra, unique_id: str) -> None:
     topic = f"lag-{unique_id}"
-    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 1})
+    await kafka.prepare_broker(infra.kafka_bootstrap_servers, {topic: 1}, "")
     release = asyncio.Event()
-    broker = KafkaBroker(infra.kafka_bootstrap_servers)
+    broker = KafkaBroker(infra.kafka_bootstrap_servers, security=identity_for(ADMIN).faststream())
 
     @broker.subscriber(
         topic,
@@ -44,7 +44,7 @@ async def test_lag_shows_waiting_messages_and_returns_to_zero(infra: Infra, uniq
 
     registry = CollectorRegistry()
     monitor = ConsumerLagMonitor(broker, registry, interval=0.2)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = kafka.producer(infra.kafka_bootstrap_servers)
     await producer.start()
     await broker.start()
     monitor.start()

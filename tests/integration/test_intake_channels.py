@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
+from services.common.kafka_auth import identity_for
 from services.common.masking import mask_iin
 from tests.support.system import RunningSystem, TopicWatcher
 from tests.unit.test_intake_adapters import valid_iin
@@ -338,14 +340,22 @@ async def test_garbage_bytes_on_a_channel_topic_are_dead_lettered_untouched(
 
 
 async def test_a_1414_appeal_produced_with_kcat_is_registered(
-    system: RunningSystem, unique_id: str
+    system: RunningSystem, unique_id: str, tmp_path: Path
 ) -> None:
     kcat = shutil.which("kcat")
     assert kcat, "kcat (Debian package `kcat`) must be on PATH"
     call_id = f"1414-kcat-{unique_id}"
     payload = json.dumps(message("1414", call_id), ensure_ascii=False).encode()
+    # As the call centre would: its own principal, its password in a file only it reads.
+    config = tmp_path / "kcat.conf"
+    config.touch(mode=0o600)
+    config.write_text(
+        "".join(f"{k}={v}\n" for k, v in identity_for("channel-1414").librdkafka().items())
+    )
     process = await asyncio.create_subprocess_exec(
         kcat,
+        "-F",
+        str(config),
         "-P",
         "-b",
         system.bootstrap,

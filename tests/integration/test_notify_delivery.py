@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from aiosmtpd.controller import Controller
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
@@ -48,12 +47,13 @@ from contracts import (
     SlaWarning,
     topics,
 )
-from services.common.topics_admin import ensure_topics
 from services.notify.app import create_app
 from services.notify.directory import load_agency_names
 from services.notify.policy import RetryPolicy
 from services.notify.settings import NotifySettings
+from tests.support import kafka
 from tests.support.clocks import ShiftedClock
+from tests.support.kafka import prepare_broker
 from tests.support.system import TopicWatcher, eventually
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -218,9 +218,9 @@ def noon_in_almaty(clock: ShiftedClock) -> None:
 @pytest.fixture(scope="module")
 async def notify(infra, standins, clock) -> AsyncIterator[Notify]:
     prefix = f"tn{uuid.uuid4().hex[:8]}-"
-    await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
+    await prepare_broker(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
     mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+    producer = kafka.producer(infra.kafka_bootstrap_servers, acks="all")
     await producer.start()
     try:
         async with notify_instance(
@@ -466,11 +466,11 @@ async def test_quiet_hours_and_the_times_in_a_message_follow_the_one_configured_
     # the registration (10:02:47 at UTC+5) is 14:02 local. Before the time zone came from one
     # place, the quiet hours used it but the text showed Almaty time.
     prefix = f"tz{uuid.uuid4().hex[:8]}-"
-    await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
+    await prepare_broker(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
     clock.set_local(19, 0)
     story = Story("ru")
     async with notify_instance(infra, prefix, standins, clock, time_zone="Asia/Tokyo"):
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+        producer = kafka.producer(infra.kafka_bootstrap_servers)
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -687,13 +687,13 @@ async def test_a_restart_in_the_middle_of_retrying_resumes_without_sending_twice
     infra: Any, standins: dict[str, Any], crash: str
 ) -> None:
     prefix = f"tr{uuid.uuid4().hex[:8]}-"
-    await ensure_topics(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
+    await prepare_broker(infra.kafka_bootstrap_servers, dict.fromkeys(NOTIFY_TOPICS, 1), prefix)
     story = Story("ru")
     standins["sms"].script[story.phone] = [503]
     clock = ShiftedClock()
     clock.set_local(12, 0)
     slow_retries = {"retry_base_seconds": 3600.0, "retry_max_seconds": 3600.0}
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+    producer = kafka.producer(infra.kafka_bootstrap_servers, acks="all")
     await producer.start()
     outcomes = TopicWatcher(infra.kafka_bootstrap_servers, prefix + topics.NOTIFICATION_OUTCOMES)
     try:

@@ -21,7 +21,6 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from contracts import AppealRouted, DeliveryChannel
-from services.common.topics_admin import ensure_topics
 from services.notify.app import create_app
 from services.notify.delivery import Delivery
 from services.notify.delivery_loop import DueWork
@@ -31,6 +30,7 @@ from services.notify.settings import NotifySettings
 from services.notify.store import due_key, ensure_indexes, notification_of, unpublished_key
 from tests.integration.test_notify_delivery import NOTIFY_TOPICS
 from tests.support.clocks import SettableClock
+from tests.support.kafka import prepare_broker
 from tests.support.notify import SmsStandIn, registration
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -66,7 +66,7 @@ class Notify:
 @pytest.fixture(scope="module")
 async def notify(infra) -> AsyncIterator[Notify]:
     prefix = f"tq{uuid.uuid4().hex[:8]}-"
-    await ensure_topics(
+    await prepare_broker(
         infra.kafka_bootstrap_servers,
         dict.fromkeys(NOTIFY_TOPICS, 1),
         prefix,

@@ -1,7 +1,7 @@
 """Routing against the real broker and store, driven from the outside like intake, agencies
 and the triage desk would: registrations in, assignments in the agency inbox, redirect chains
-over `agency.actions.v1` with loop protection and the hop limit, triage and the operator's
-decision, idempotent redelivery, dead letters.
+over the bodies' own decisions topics with loop protection and the hop limit, triage and the
+operator's decision, idempotent redelivery, dead letters.
 
 Routing runs alone here (its own topic and database prefix), so the events it reads are
 exactly the ones these tests publish.
@@ -20,6 +20,7 @@ from contracts import (
     AppealRegistered,
     Category,
     TriageDecided,
+    agency_actions,
     deterministic_id,
     topics,
 )
@@ -140,7 +141,7 @@ async def test_a_redirect_chain_never_loops_and_ends_in_triage_then_the_operator
         ]
         for hop, (decliner, suggested, expected) in enumerate(chain, start=1):
             await publish(
-                routing, topics.AGENCY_ACTIONS, redirected(appeal.appeal_id, decliner, suggested)
+                routing, agency_actions(decliner), redirected(appeal.appeal_id, decliner, suggested)
             )
             # This hop's decision (a redelivered earlier hop may be republished meanwhile).
             found = await routed.wait_for(lambda e, hop=hop: mine(e) and e["hop"] == hop)
@@ -151,11 +152,15 @@ async def test_a_redirect_chain_never_loops_and_ends_in_triage_then_the_operator
 
         # A redelivered redirect changes nothing: no new hop.
         await publish(
-            routing, topics.AGENCY_ACTIONS, redirected(appeal.appeal_id, "ministry-energy")
+            routing,
+            agency_actions("ministry-energy"),
+            redirected(appeal.appeal_id, "ministry-energy"),
         )
         # The fourth decline is more than the 3 redirections routing makes on its own.
         await publish(
-            routing, topics.AGENCY_ACTIONS, redirected(appeal.appeal_id, "government-office")
+            routing,
+            agency_actions("government-office"),
+            redirected(appeal.appeal_id, "government-office"),
         )
         [triaged] = await triage.wait_for(mine)
         assert triaged["declined_by"] == [
@@ -219,14 +224,14 @@ async def test_bytes_that_are_not_an_agency_action_are_dead_lettered_by_routing(
     routing: RunningSystem, unique_id: str
 ) -> None:
     garbage = f'{{"event_type": "agency.redirected", "junk": "{unique_id}"}}'.encode()
-    await routing.publish(topics.AGENCY_ACTIONS, garbage, key=unique_id)
+    await routing.publish(agency_actions("akimat-astana"), garbage, key=unique_id)
 
     async with TopicWatcher(routing.bootstrap, routing.topic(topics.APPEALS_DLQ)) as watch:
         [letter] = await watch.wait_for(
             lambda e: base64.b64decode(e.get("payload_b64", "")) == garbage
         )
     assert letter["source_service"] == "routing"
-    assert letter["topic"] == routing.topic(topics.AGENCY_ACTIONS)
+    assert letter["topic"] == routing.topic(agency_actions("akimat-astana"))
 
 
 async def test_routing_metrics_name_body_level_forwarding_triage_redirects_and_latency(

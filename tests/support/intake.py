@@ -13,9 +13,10 @@ from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from services.common.settings import ServiceSettings
-from services.common.topics_admin import ensure_topics
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
+from tests.support import kafka
+from tests.support.kafka import prepare_broker
 
 if TYPE_CHECKING:
     from tests.conftest import Infra
@@ -34,7 +35,7 @@ async def running_intake(
     infra: Infra, prefix: str, partitions: dict[str, int], api_keys: str
 ) -> AsyncIterator[RunningIntake]:
     """`partitions`: topic (without prefix) → partition count, created before the start."""
-    await ensure_topics(infra.kafka_bootstrap_servers, partitions, prefix)
+    await prepare_broker(infra.kafka_bootstrap_servers, partitions, prefix)
     settings = IntakeSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_url=infra.mongodb_url,
@@ -47,7 +48,7 @@ async def running_intake(
         await stack.enter_async_context(app.router.lifespan_context(app))
         mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
         stack.push_async_callback(mongo.close)
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+        producer = kafka.producer(infra.kafka_bootstrap_servers, acks="all")
         await producer.start()
         stack.push_async_callback(producer.stop)
         yield RunningIntake(app, settings, mongo, producer)

@@ -20,10 +20,11 @@ from contracts import AppealRouted, deterministic_id, topics
 from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
 from services.common.settings import settings_for
-from services.common.topics_admin import ensure_topics
 from services.sla.app import create_app
 from services.sla.firing import FiringSettings
 from services.sla.schedule import SlaPolicy
+from tests.support import kafka
+from tests.support.kafka import prepare_broker
 
 if TYPE_CHECKING:
     from tests.conftest import Infra
@@ -82,8 +83,8 @@ class SlaHarness:
 
 @asynccontextmanager
 async def sla_harness(infra: Infra, prefix: str) -> AsyncIterator[SlaHarness]:
-    await ensure_topics(infra.kafka_bootstrap_servers, SLA_TOPICS, prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
+    await prepare_broker(infra.kafka_bootstrap_servers, SLA_TOPICS, prefix)
+    producer = kafka.producer(infra.kafka_bootstrap_servers, acks="all")
     mongo: AsyncMongoClient = AsyncMongoClient(infra.mongodb_url, tz_aware=True)
     await producer.start()
     try:

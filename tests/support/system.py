@@ -14,18 +14,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
 from reference.agencies import AgencyRegistry
 from services.common.clock import ManualClock
 from services.common.settings import ServiceSettings, settings_for
-from services.common.topics_admin import ensure_topics, planned_topics, remove_prefixed
+from services.common.topics_admin import planned_topics, remove_prefixed
 from services.intake.app import create_app as create_intake
 from services.notify.app import create_app as create_notify
 from services.routing.app import create_app as create_routing
 from services.sla.app import create_app as create_sla
+from tests.support import kafka
+from tests.support.kafka import prepare_broker
 
 FACTORIES: dict[str, Callable[[ServiceSettings], Starlette]] = {
     "intake": create_intake,
@@ -78,7 +80,7 @@ class RunningSystem:
 
 
 async def prepare_topics(bootstrap: str, prefix: str) -> None:
-    await ensure_topics(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix)
+    await prepare_broker(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix)
 
 
 @asynccontextmanager
@@ -107,7 +109,7 @@ async def running_system(
                 app = FACTORIES[name](settings)
             await stack.enter_async_context(app.router.lifespan_context(app))
             system.apps[name] = app
-        system.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        system.producer = kafka.producer(bootstrap, acks="all")
         await system.producer.start()
         stack.push_async_callback(system.producer.stop)
         yield system
@@ -119,9 +121,9 @@ class TopicWatcher:
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(
+        self.consumer = kafka.consumer(
             topic,
-            bootstrap_servers=bootstrap,
+            bootstrap=bootstrap,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from contracts import agency_inbox, topics
+from contracts import agency_actions, agency_inbox, topics
 from reference.agencies import AgencyRegistry
 from services.common.topics_admin import planned_topics
 
 CHANNEL_TOPICS = (topics.CHANNEL_1414, topics.CHANNEL_IKOMEK109, topics.CHANNEL_EOTINISH)
 
 
-def test_the_plan_has_every_fixed_topic_and_one_inbox_per_agency() -> None:
+def test_the_plan_has_every_fixed_topic_and_an_inbox_and_a_decisions_topic_per_agency() -> None:
     codes = ["akimat-astana", "government-office"]
 
     plan = planned_topics(codes)
@@ -18,17 +18,19 @@ def test_the_plan_has_every_fixed_topic_and_one_inbox_per_agency() -> None:
     assert set(plan) == {
         *topics.ALL_FIXED_TOPICS,
         "agency.akimat-astana.inbox.v1",
+        "agency.akimat-astana.actions.v1",
         "agency.government-office.inbox.v1",
+        "agency.government-office.actions.v1",
     }
 
 
-def test_the_plan_for_the_bundled_registry_has_an_inbox_for_every_agency() -> None:
+def test_the_plan_for_the_bundled_registry_has_both_topics_for_every_agency() -> None:
     codes = list(AgencyRegistry.default().by_code)
 
     plan = planned_topics(codes)
 
-    assert len(plan) == len(topics.ALL_FIXED_TOPICS) + len(codes)
-    assert all(agency_inbox(code) in plan for code in codes)
+    assert len(plan) == len(topics.ALL_FIXED_TOPICS) + 2 * len(codes)
+    assert all(agency_inbox(code) in plan and agency_actions(code) in plan for code in codes)
 
 
 def test_the_dead_letter_topic_has_one_partition() -> None:
