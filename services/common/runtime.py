@@ -94,6 +94,8 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=identity.faststream() if identity else None,
+        # Topics are made by provisioning, with their partitions; no service creates one.
+        allow_auto_create_topics=False,
         client_id=f"tyndau-{settings.service_name}",
         middlewares=[
             MessageContextMiddleware,

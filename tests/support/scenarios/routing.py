@@ -79,6 +79,18 @@ def redirect(
     )
 
 
+def accepted_by(agency: str, appeal_id: str, event_id: str) -> AppealAccepted:
+    return AppealAccepted.example().model_copy(
+        update={
+            "appeal_id": appeal_id,
+            "correlation_id": appeal_id,
+            "agency_code": agency,
+            "event_id": event_id,
+            "action_id": f"{agency}/{event_id}",
+        }
+    )
+
+
 def unclassifiable(unique_id: str) -> AppealRegistered:
     """Category `other`, no addressee, and a text that names no competence: triage."""
     return appeal(
@@ -256,6 +268,92 @@ class RoutingScenarios:
         assert await routing.handle_triage_decision(decided) == routed  # redelivered
         assert await routing.handle_triage_decision(late) is None  # the appeal left triage
         assert [r.outcome for r in await store.history(triaged.appeal_id)] == ["triaged", "routed"]
+
+    # --- the gate of bodies' decisions ----------------------------------------------------------
+
+    async def test_the_holders_decision_is_passed_on_and_a_redirect_routed(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+        accepted = accepted_by("astana-energy", registered.appeal_id, f"acc-{unique_id}")
+        moved = redirect(
+            registered.appeal_id, "astana-energy", f"red-{unique_id}", "r-1", "akimat-astana"
+        )
+
+        assert (await routing.check_decision(accepted, "astana-energy")).accepted
+        assert (await routing.check_decision(moved, "astana-energy")).accepted
+
+        passed = [e for topic, e in recorder.sent if topic == topics.AGENCY_ACTIONS]
+        assert [e.event_id for e in passed] == [accepted.event_id, moved.event_id]
+        assert recorder.topics()[-2:] == ["agency.akimat-astana.inbox.v1", topics.APPEALS_ROUTED]
+        assert routing.metrics.passed.labels("astana-energy", "agency.accepted")._value.get() == 1
+
+    async def test_a_decision_of_a_body_that_does_not_hold_the_appeal_is_refused(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+        foreign = accepted_by("akimat-shymkent", registered.appeal_id, f"f-{unique_id}")
+        unknown = accepted_by("akimat-shymkent", f"nobody-{unique_id}", f"u-{unique_id}")
+        impostor = accepted_by("astana-energy", registered.appeal_id, f"i-{unique_id}")
+        sent_before = len(recorder.sent)
+
+        verdicts = [
+            await routing.check_decision(foreign, "akimat-shymkent"),
+            await routing.check_decision(unknown, "akimat-shymkent"),
+            await routing.check_decision(impostor, "akimat-shymkent"),
+        ]
+
+        assert [v.reason_code for v in verdicts] == [
+            "not_assigned",
+            "unknown_appeal",
+            "agency_mismatch",
+        ]
+        told = recorder.sent[sent_before:]
+        assert [topic for topic, _ in told] == ["agency.akimat-shymkent.inbox.v1"] * 3
+        assert all(e.event_type == "agency.action_refused" for _, e in told)
+        assert topics.AGENCY_ACTIONS not in [topic for topic, _ in told]
+        assert routing.metrics.refused.labels("akimat-shymkent", "not_assigned")._value.get() == 1
+
+    async def test_a_redelivered_decision_gets_its_first_verdict_after_the_appeal_moved_on(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+        accepted = accepted_by("astana-energy", registered.appeal_id, f"acc-{unique_id}")
+        moved = redirect(
+            registered.appeal_id, "astana-energy", f"red-{unique_id}", "r-1", "akimat-astana"
+        )
+        await routing.check_decision(accepted, "astana-energy")
+        await routing.check_decision(moved, "astana-energy")  # now with the akimat
+
+        again = await routing.check_decision(accepted, "astana-energy")
+
+        assert again.accepted  # passed on again (same event id), not refused
+        assert recorder.sent[-1] == (topics.AGENCY_ACTIONS, accepted)
+
+    async def test_a_second_decision_under_an_event_id_already_used_is_refused(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, _ = service(store)
+        first, second = appeal(f"{unique_id}-1"), appeal(f"{unique_id}-2")
+        await routing.route_registered(first)
+        await routing.route_registered(second)
+        shared_id = f"same-{unique_id}"
+
+        one = await routing.check_decision(
+            accepted_by("astana-energy", first.appeal_id, shared_id), "astana-energy"
+        )
+        other = await routing.check_decision(
+            accepted_by("astana-energy", second.appeal_id, shared_id), "astana-energy"
+        )
+
+        assert one.accepted
+        assert other.reason_code == "event_id_in_use"
 
     async def test_a_long_history_comes_back_whole_and_in_order(
         self, store: DecisionStore, unique_id: str
