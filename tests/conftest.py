@@ -56,6 +56,10 @@ async def infra() -> AsyncIterator[Infra]:
         problems.append(f"Kafka is not reachable at {kafka}")
     if not _mongo_reachable(mongo):
         problems.append(f"the MongoDB-wire store is not reachable at {mongo}")
+    # The keys `make run` makes at the first start (lookup, audit, token issuer), if missing.
+    from services.common.secret_files import ensure_local_secrets
+
+    ensure_local_secrets()
     if problems:
         pytest.fail(
             "; ".join(problems)

@@ -19,7 +19,7 @@ HOME_DIR="$STATE_DIR/kafka"
 PIDFILE="$HOME_DIR/kafka.pid"
 LOG_FILE="$HOME_DIR/logs/server.log"
 SRC_DIR="$REPO_ROOT/deploy/local/kafka"
-CREDENTIALS="${TYNDAU_KAFKA_CREDENTIALS:-$STATE_DIR/secrets/kafka-credentials.json}"
+CREDENTIALS="${TYNDAU_KAFKA_CREDENTIALS:-${TYNDAU_SECRETS_DIR:-$STATE_DIR/secrets}/kafka-credentials.json}"
 
 install() {
   if [ -f "$LIB_DIR/.complete" ]; then return 0; fi

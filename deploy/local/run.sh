@@ -43,6 +43,8 @@ start() {
   "$REPO_ROOT/deploy/local/infra.sh" status >/dev/null 2>&1 && infra_was_running=1
   "$REPO_ROOT/deploy/local/infra.sh" start
   (cd "$REPO_ROOT" && "$PYTHON" -m services.common.provisioning)
+  # The lookup and audit keys and the local token issuer's key pair, made at the first start.
+  (cd "$REPO_ROOT" && "$PYTHON" -m services.common.secret_files)
   for name in "${SERVICES[@]}"; do
     if pid_alive "$RUN_DIR/$name.pid"; then log "$name already running"; continue; fi
     (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" "$PYTHON" -m "services.$name")
@@ -55,12 +57,14 @@ Tyndau is running.
   intake   http://127.0.0.1:${PORTS[intake]}   GET /v1/appeals/{registration_number}
   routing  http://127.0.0.1:${PORTS[routing]}   GET /v1/agencies
   sla      http://127.0.0.1:${PORTS[sla]}
-  notify   http://127.0.0.1:${PORTS[notify]}
+  notify   http://127.0.0.1:${PORTS[notify]}   /v1/preferences/{iin}, /v1/notifications (bearer token)
   every service: /health  /metrics  /docs/asyncapi
   Kafka 127.0.0.1:9092, MongoDB wire (FerretDB) 127.0.0.1:27017
   logs: $RUN_DIR/*.log
 
 Send an appeal (call centre 1414 format):  .venv/bin/python deploy/local/send_appeal.py
+A token for the protected routes (roles: see services/common/auth/roles.py):
+  .venv/bin/python -m services.common.auth token --subject me --role call-centre-operator
 Stop: Ctrl-C here, or 'make stop' from another terminal.
 INFO
 

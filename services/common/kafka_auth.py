@@ -9,10 +9,10 @@ service is `tyndau-<service>`, each channel `channel-<channel>`, each top-level 
 Where the password comes from, first match wins:
 1. `KAFKA_SASL_USERNAME` / `KAFKA_SASL_PASSWORD` in the environment (production: from the
    secret store; the username then overrides the principal's default name);
-2. the credentials file `TYNDAU_KAFKA_CREDENTIALS` (default
-   `${TYNDAU_STATE_DIR:-<repo>/.run}/secrets/kafka-credentials.json`, mode 0600): principal →
-   password, written by `deploy/local/kafka.sh` (admin) and by provisioning (everyone else)
-   at the first start, never committed, never logged.
+2. the credentials file `TYNDAU_KAFKA_CREDENTIALS` (default `kafka-credentials.json` in the
+   secrets directory, services/common/secret_files.py; mode 0600): principal → password,
+   written by `deploy/local/kafka.sh` (admin) and by provisioning (everyone else) at the
+   first start, never committed, never logged.
 
 Transport: `KAFKA_SECURITY_PROTOCOL` is `SASL_PLAINTEXT` on this machine (loopback) and
 `SASL_SSL` in production, with `KAFKA_SSL_CAFILE` naming the CA that signed the brokers.
@@ -29,7 +29,8 @@ from typing import Any
 
 from faststream.security import SASLScram512
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from services.common.secret_files import secrets_dir
+
 MECHANISM = "SCRAM-SHA-512"
 ADMIN = "admin"
 
@@ -41,8 +42,7 @@ class MissingCredentials(RuntimeError):
 def credentials_path() -> Path:
     if explicit := os.environ.get("TYNDAU_KAFKA_CREDENTIALS"):
         return Path(explicit)
-    state = Path(os.environ.get("TYNDAU_STATE_DIR") or REPO_ROOT / ".run")
-    return state / "secrets" / "kafka-credentials.json"
+    return secrets_dir() / "kafka-credentials.json"
 
 
 def read_credentials_file(path: Path | None = None) -> dict[str, str]:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -31,6 +32,10 @@ log = logging.getLogger("tyndau.runtime")
 disable_created_metrics()
 
 IndexSetup = Callable[[AsyncDatabase], Awaitable[None]]
+
+
+class SecretCheck(Protocol):
+    def check(self) -> None: ...
 
 
 class RuntimeMetrics(MetricSet):
@@ -57,6 +62,9 @@ class ServiceRuntime:
     identity: KafkaIdentity | None = None
     # Real names of the topics the service writes (checked at start, see preflight.py).
     publishes: set[str] = field(default_factory=set)
+    # Secrets the service cannot work without, checked before anything starts (each has a
+    # `check()` raising MissingSecret; services/common/secret_files.py).
+    required_secrets: list[SecretCheck] = field(default_factory=list)
 
     @property
     def db(self) -> AsyncDatabase:
@@ -164,7 +172,14 @@ async def check_broker_access(runtime: ServiceRuntime) -> None:
     )
 
 
+def check_secrets(runtime: ServiceRuntime) -> None:
+    """MissingSecret (one line: which variable, which file) unless every secret is there."""
+    for secret in runtime.required_secrets:
+        secret.check()
+
+
 async def start_runtime(runtime: ServiceRuntime) -> None:
+    check_secrets(runtime)
     await check_broker_access(runtime)
     await wait_for_database(runtime)
     for setup in runtime.on_database_ready:

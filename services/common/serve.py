@@ -13,7 +13,8 @@ from starlette.applications import Starlette
 from services.common.kafka_auth import MissingCredentials
 from services.common.logs import configure_logging
 from services.common.preflight import AccessDenied
-from services.common.runtime import check_broker_access
+from services.common.runtime import check_broker_access, check_secrets
+from services.common.secret_files import MissingSecret
 from services.common.settings import ServiceSettings, settings_for
 
 
@@ -22,9 +23,10 @@ def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette])
     configure_logging(service_name, settings.log_level)
     try:
         app = create_app(settings)
+        check_secrets(app.state.runtime)
         # The broker's refusal (wrong password, a missing ACL) as one line, before uvicorn.
         asyncio.run(check_broker_access(app.state.runtime))
-    except (AccessDenied, MissingCredentials) as exc:
+    except (AccessDenied, MissingCredentials, MissingSecret) as exc:
         print(f"[{service_name}] cannot start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     logging.getLogger(f"tyndau.{service_name}").info(

@@ -60,6 +60,21 @@ class ServiceSettings(BaseSettings):
         description="IANA time zone of the working-day calendar and of local times.",
     )
 
+    # Bearer tokens on protected routes (services/common/auth): who signs them, for whom,
+    # the keys that verify them (a JWKS file or the IdP's jwks_uri; default: the local
+    # issuer's jwks.json in the secrets directory) and where the roles are in the token.
+    auth_issuer: str = Field(default="tyndau-local", validation_alias="TYNDAU_AUTH_ISSUER")
+    auth_audience: str = Field(default="tyndau", validation_alias="TYNDAU_AUTH_AUDIENCE")
+    auth_jwks: str = Field(default="", validation_alias="TYNDAU_AUTH_JWKS")
+    auth_roles_claim: str = Field(default="roles", validation_alias="TYNDAU_AUTH_ROLES_CLAIM")
+    # The largest request body any route accepts (a route may set a smaller limit).
+    http_max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        validation_alias="TYNDAU_HTTP_MAX_BODY_BYTES",
+    )
+
     @field_validator("time_zone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
@@ -100,6 +115,12 @@ class ServiceSettings(BaseSettings):
     def database_name(self) -> str:
         """Each service owns one database, named after it (DESIGN.md §4)."""
         return f"{self.database_prefix}{self.service_name}"
+
+    @property
+    def jwks_location(self) -> str:
+        from services.common.secret_files import JWKS_FILE, secrets_dir
+
+        return self.auth_jwks or str(secrets_dir() / JWKS_FILE)
 
     @property
     def kafka_principal(self) -> str:

@@ -3,6 +3,11 @@ listens to, the delivery loop, and the HTTP routes (preferences, notifications, 
 
 Clients (HTTP for the SMS gateway and push webhook) are made in the lifespan; the delivery
 loop starts once the broker and store are up and stops before they do.
+
+Every HTTP route reads or changes a person's data, so each needs a bearer token whose roles
+hold its permission (services/common/auth: preferences:read/write for the citizen portal and
+call-centre operators, notifications:read/resend for the delivery team) and each call is
+audited with the citizen as a pseudonym.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from contracts import (
     AgencyAction,
@@ -30,6 +34,10 @@ from contracts import (
     SlaEvent,
     topics,
 )
+from services.common.audit import Target
+from services.common.auth.guard import guard_for
+from services.common.auth.roles import Permission
+from services.common.auth.tokens import Caller
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
@@ -133,6 +141,8 @@ def create_app(
         clock,
         retry,
     )
+    # Every route below reads or changes a person's data: a token with a role, and audited.
+    guard = guard_for(runtime, clock)
     work = DueWork(store, delivery, clock, service.release_parked)
     loop = DeliveryLoop(work, config.scheduler_interval_seconds)
 
@@ -156,12 +166,12 @@ def create_app(
         concurrency=CONCURRENCY_WITH_STORE_BATCHER,
     )
 
-    async def get_preferences(request: Request) -> JSONResponse:
+    async def get_preferences(request: Request, _: Caller) -> JSONResponse:
         key = request.path_params["citizen"]
         preferences = await service.preferences_for(key)
         return JSONResponse(preferences.model_dump(mode="json"))
 
-    async def put_preferences(request: Request) -> JSONResponse:
+    async def put_preferences(request: Request, _: Caller) -> JSONResponse:
         key = request.path_params["citizen"]
         try:
             preferences = CitizenPreferences.model_validate_json(await request.body())
@@ -170,14 +180,14 @@ def create_app(
         await service.set_preferences(key, preferences)
         return JSONResponse(preferences.model_dump(mode="json"))
 
-    async def list_notifications(request: Request) -> JSONResponse:
+    async def list_notifications(request: Request, _: Caller) -> JSONResponse:
         appeal_id = request.query_params.get("appeal_id")
         if not appeal_id:
             return JSONResponse({"error": "appeal_id is required"}, status_code=400)
         records = await service.notifications_of(appeal_id)
         return JSONResponse([_public(record) for record in records])
 
-    async def resend(request: Request) -> Response:
+    async def resend(request: Request, _: Caller) -> Response:
         record = await service.resend(request.path_params["notification_id"])
         if record is None:
             return JSONResponse({"error": "no such notification"}, status_code=404)
@@ -192,10 +202,36 @@ def create_app(
     app = build_http_app(
         runtime,
         [
-            Route("/v1/preferences/{citizen}", get_preferences, methods=["GET"]),
-            Route("/v1/preferences/{citizen}", put_preferences, methods=["PUT"]),
-            Route("/v1/notifications", list_notifications, methods=["GET"]),
-            Route("/v1/notifications/{notification_id}/resend", resend, methods=["POST"]),
+            guard.route(
+                "/v1/preferences/{citizen}",
+                get_preferences,
+                methods=["GET"],
+                permission=Permission.PREFERENCES_READ,
+                target=citizen,
+            ),
+            guard.route(
+                "/v1/preferences/{citizen}",
+                put_preferences,
+                methods=["PUT"],
+                permission=Permission.PREFERENCES_WRITE,
+                target=citizen,
+            ),
+            guard.route(
+                "/v1/notifications",
+                list_notifications,
+                methods=["GET"],
+                permission=Permission.NOTIFICATIONS_READ,
+                target=lambda request: Target("appeal", request.query_params.get("appeal_id", "")),
+            ),
+            guard.route(
+                "/v1/notifications/{notification_id}/resend",
+                resend,
+                methods=["POST"],
+                permission=Permission.NOTIFICATIONS_RESEND,
+                target=lambda request: Target(
+                    "notification", request.path_params["notification_id"]
+                ),
+            ),
         ],
         background=[loop],
     )
@@ -215,6 +251,11 @@ def create_app(
     app.state.due_work = work
     app.state.delivery_loop = loop
     return app
+
+
+def citizen(request: Request) -> Target:
+    """Preferences are keyed by the citizen's IIN: audited as a pseudonym only."""
+    return Target("citizen", request.path_params["citizen"], personal=True)
 
 
 def _public(notification: Notification) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from services.notify.directory import load_agency_names
 from services.notify.policy import RetryPolicy
 from services.notify.settings import NotifySettings
 from tests.support import kafka
+from tests.support.auth import bearer
 from tests.support.clocks import ShiftedClock
 from tests.support.kafka import prepare_broker
 from tests.support.system import TopicWatcher, eventually
@@ -252,8 +253,9 @@ class Notify:
     def outcomes(self) -> TopicWatcher:
         return TopicWatcher(self.bootstrap, self.prefix + topics.NOTIFICATION_OUTCOMES)
 
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://n")
+    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app)
+        return httpx.AsyncClient(transport=transport, base_url="http://n", headers=headers)
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -556,13 +558,19 @@ async def test_a_gateway_that_keeps_failing_exhausts_the_attempts_and_the_messag
         assert "attempts exhausted" in failed["reason"] and "HTTP 503" in failed["reason"]
 
         # The record stays findable for a resend; the gateway is back.
-        async with notify.http() as client:
+        async with notify.http(bearer("notify-operator")) as client:
             listed = await client.get("/v1/notifications", params={"appeal_id": story.appeal_id})
             [record] = listed.json()
             assert record["status"] == "failed" and record["address"] != story.phone
             standins["sms"].script[story.phone] = []
             resend = await client.post(f"/v1/notifications/{record['notification_id']}/resend")
             assert resend.status_code == 202
+        # Who resent which notice, and when, is on the audit trail.
+        audited = await notify.db["audit"].find_one(
+            {"target_ref": record["notification_id"], "permission": "notifications:resend"}
+        )
+        assert audited is not None and audited["status"] == 202
+        assert audited["actor"] == "tester" and audited["roles"] == ["notify-operator"]
         [sent] = await watch.wait_for(story.mine(status="sent"))
     assert sent["attempts"] == MAX_ATTEMPTS + 1
     assert len(standins["sms"].delivered(story.phone)) == 1
@@ -602,7 +610,7 @@ async def test_preferred_channel_is_used_and_an_opt_out_never_suppresses_a_legal
     notify: Notify, standins: dict[str, Any]
 ) -> None:
     story = Story("ru", iin=f"9001013{random.randrange(10**5):05d}")
-    async with notify.http() as client:
+    async with notify.http(bearer("citizen-portal")) as client:
         response = await client.put(
             f"/v1/preferences/{story.iin}", json={"preferred_channel": "push", "opt_out": True}
         )

@@ -1,0 +1,53 @@
+"""Who may do what over HTTP: permissions (one per protected action) and the roles that hold
+them. A caller's roles come from its token (`roles` claim, see tokens.py); a route asks for
+one permission; roles the table does not know grant nothing.
+
+The roles, and why each holds what it holds:
+- `citizen-portal` — the e-Gov portal (or the e-Otinish app) acting for a citizen it has
+  signed in. Citizen self-service identity is the portal's business; to us it is one trusted
+  caller whose key is scoped to a citizen's own notice settings.
+- `call-centre-operator` — a 1414 / iKomek 109 operator on the phone with a citizen: reads
+  and changes that citizen's notice settings, sees the notices sent and any appeal's full
+  status (urgent reports included), without the lookup code.
+- `notify-operator` — the team that runs delivery: sees notices, resends failed ones.
+- `supervisor` — a body's or the centre's supervisor: full status of any appeal, notices.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    PREFERENCES_READ = "preferences:read"
+    PREFERENCES_WRITE = "preferences:write"
+    NOTIFICATIONS_READ = "notifications:read"
+    NOTIFICATIONS_RESEND = "notifications:resend"
+    # The full status of any appeal without its lookup code: urgent reports, exact place.
+    APPEALS_READ = "appeals:read"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "citizen-portal": frozenset({P.PREFERENCES_READ, P.PREFERENCES_WRITE}),
+    "call-centre-operator": frozenset(
+        {P.PREFERENCES_READ, P.PREFERENCES_WRITE, P.NOTIFICATIONS_READ, P.APPEALS_READ}
+    ),
+    "notify-operator": frozenset(
+        {P.PREFERENCES_READ, P.NOTIFICATIONS_READ, P.NOTIFICATIONS_RESEND}
+    ),
+    "supervisor": frozenset({P.APPEALS_READ, P.NOTIFICATIONS_READ}),
+}
+
+
+def permissions_of(roles: frozenset[str]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)
+
+
+def roles_holding(permission: Permission) -> list[str]:
+    """The roles that grant `permission` (for a 403 that says what would do)."""
+    return sorted(role for role, held in ROLE_PERMISSIONS.items() if permission in held)
