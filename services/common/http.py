@@ -13,10 +13,12 @@ from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from services.common.http_limits import RequestLimits, error_handlers
 from services.common.runtime import ServiceRuntime, health, start_runtime, stop_runtime
 
 
@@ -42,10 +44,12 @@ def build_http_app(
     runtime: ServiceRuntime,
     routes: Sequence[BaseRoute] = (),
     background: Sequence[BackgroundLoop] = (),
+    max_body_bytes: int | None = None,
 ) -> Starlette:
     """The service's ASGI app. Its lifespan starts the runtime (store, then broker), then the
     background loops; on shutdown the loops stop first, so none acts after the consumer has
-    left its group."""
+    left its group. Every request passes the limits of services/common/http_limits.py
+    (body at most `max_body_bytes`, default TYNDAU_HTTP_MAX_BODY_BYTES); errors are JSON."""
 
     async def health_endpoint(_: Request) -> JSONResponse:
         checks = await health(runtime)
@@ -90,6 +94,13 @@ def build_http_app(
             *routes,
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                RequestLimits,
+                max_body_bytes=max_body_bytes or runtime.settings.http_max_body_bytes,
+            )
+        ],
+        exception_handlers=error_handlers(),
     )
     app.state.runtime = runtime  # for tools that inspect a service (docs, tests)
     return app

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import uvicorn
 from starlette.applications import Starlette
 
+from services.common.http_limits import MAX_HEADER_BYTES, MAX_TARGET_CHARS
 from services.common.kafka_auth import MissingCredentials
 from services.common.logs import configure_logging
 from services.common.preflight import AccessDenied
@@ -44,4 +45,9 @@ def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette])
         access_log=False,
         lifespan="on",
         log_config=None,  # keep our JSON handler; uvicorn's default would replace it
+        # The server's own ceiling on an incomplete request head (request line + headers),
+        # under http_limits.py's 431: an endless header never reaches the app.
+        http="h11",
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES + MAX_TARGET_CHARS + 1024,
+        server_header=False,
     )

@@ -107,7 +107,9 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     )
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
-    return build_http_app(runtime, routes=http_routes(service))
+    # The gateway's own limit (INTAKE_MAX_BODY_BYTES) may exceed the shared one.
+    limit = max(settings.max_body_bytes, settings.http_max_body_bytes)
+    return build_http_app(runtime, routes=http_routes(service), max_body_bytes=limit)
 
 
 def counted_dead_letters(runtime: ServiceRuntime, service: IntakeService) -> DeadLetterSink:
