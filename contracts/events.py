@@ -99,6 +99,7 @@ class AppealRegistered(Event):
             "registered_at": _REGISTERED_AT,
             "answer_due_at": _ANSWER_DUE_AT,
             "repeat_of": None,
+            "lookup_code": "P3RM-9TQ5",
         }
     )
 
@@ -141,6 +142,13 @@ class AppealRegistered(Event):
         description="Appeal id of the same applicant's (IIN) most recent earlier appeal on the "
         "same category and KATO code within intake's repeat window (default 90 days); null "
         "when this is not a repeat. Makes the KPI 'repeated complaints' countable.",
+    )
+    lookup_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$",
+        description="The code that, with the registration number, lets the applicant look up "
+        "the status (`GET /v1/appeals/{number}?code=...`); sent to the applicant only, in "
+        "the registration notice. Null on appeals registered before codes existed.",
     )
 
 

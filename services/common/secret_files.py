@@ -50,6 +50,13 @@ class SecretRef:
     def __repr__(self) -> str:  # never the value
         return f"SecretRef({self.env_name}, {self.file_name})"
 
+    @classmethod
+    def given(cls, value: bytes) -> SecretRef:
+        """A secret handed over directly (tests, tools that already hold it)."""
+        ref = cls("", "")
+        ref._value = value
+        return ref
+
     @property
     def value(self) -> bytes:
         if self._value is None:

@@ -16,8 +16,15 @@ HTTP gateway (DESIGN §3), decisions where the issue is silent:
   is published there too, like a channel's).
 - Registered → 201 with the registration number and a Location; the same
   (client, channel_appeal_id) again → 200 with the same number, whatever the body says.
-- `GET /v1/appeals/{reg_number}` needs no key: it shows no personal data, and the number is
-  what the citizen was given to follow the appeal.
+
+Status lookup, `GET /v1/appeals/{reg_number}` (what is shown and why: lookup.py):
+- anonymous callers give the lookup code from the registration notice (`?code=ABCD-EFGH`,
+  or the `X-Lookup-Code` header) and are rate-limited per client address (429 with
+  Retry-After; INTAKE_LOOKUP_PER_MINUTE / _BURST). No code → 400; an unknown number, a wrong
+  code and an appeal the public never sees are one and the same 404;
+- a caller with a bearer token holding `appeals:read` (a call-centre operator, a supervisor)
+  sees any appeal in full without a code, unlimited, and each lookup is audited; a token
+  without that permission is 403, a bad token 401 (services/common/auth).
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ from contracts import (
     topics,
 )
 from reference.calendar import CalendarYearNotCovered
+from services.common.audit import Target
+from services.common.auth.guard import Guard, guard_for
+from services.common.auth.roles import Permission
+from services.common.auth.tokens import Caller
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, DeadLetterSink
 from services.common.clock import Clock
 from services.common.headers import CORRELATION_HEADER
@@ -56,11 +67,14 @@ from services.common.messaging import (
     dead_letter,
     publish_event,
 )
+from services.common.rate_limit import RateLimiter
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
+from services.common.secret_files import lookup_secret
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS
+from services.intake.lookup import LookupCodes
 from services.intake.metrics import IntakeMetrics
 from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
@@ -68,6 +82,7 @@ from services.intake.store import MongoIntakeStore, ensure_indexes
 from services.intake.timeline import is_timeline_event
 
 API_KEY_HEADER = "x-api-key"
+LOOKUP_CODE_HEADER = "x-lookup-code"
 CORRELATION_MAX_CHARS = 128
 
 # Lifecycle topics feeding the status timeline, and the contract each carries (the routed
@@ -97,19 +112,26 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     async def publish(topic_name: str, event: Event) -> None:
         await publish_event(runtime, topic_name, event)
 
+    key = lookup_secret()
+    runtime.required_secrets.append(key)
     service = IntakeService(
         MongoIntakeStore(runtime.db),
         publish,
         settings.working_calendar(),
         settings,
         IntakeMetrics(runtime.registry),
+        LookupCodes(key),
         clock,
     )
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
+    routes = [
+        *gateway_routes(service),
+        status_route(service, guard_for(runtime, service.clock)),
+    ]
     # The gateway's own limit (INTAKE_MAX_BODY_BYTES) may exceed the shared one.
     limit = max(settings.max_body_bytes, settings.http_max_body_bytes)
-    return build_http_app(runtime, routes=http_routes(service), max_body_bytes=limit)
+    return build_http_app(runtime, routes=routes, max_body_bytes=limit)
 
 
 def counted_dead_letters(runtime: ServiceRuntime, service: IntakeService) -> DeadLetterSink:
@@ -187,7 +209,7 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-def http_routes(service: IntakeService) -> list[Route]:
+def gateway_routes(service: IntakeService) -> list[Route]:
     keys = {client: _digest(key) for client, key in service.settings.gateway_keys().items()}
     limit = service.settings.max_body_bytes
     refused = service.metrics.gateway_refused
@@ -216,17 +238,58 @@ def http_routes(service: IntakeService) -> list[Route]:
         with service.metrics.processing.labels("http").time():
             return await _register_from_gateway(service, client, body, request)
 
-    async def get_appeal(request: Request) -> JSONResponse:
-        number = request.path_params["registration_number"]
-        status = await service.status_of(number)
+    return [Route("/v1/appeals", post_appeal, methods=["POST"])]
+
+
+def status_route(service: IntakeService, guard: Guard) -> Route:
+    settings = service.settings
+    limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_burst, service.clock)
+    lookups = service.metrics.status_lookups
+
+    async def for_operator(request: Request, _: Caller) -> JSONResponse:
+        lookups.labels("operator").inc()
+        status = await service.status_of(request.path_params["registration_number"])
+        return JSONResponse(status) if status is not None else _not_found()
+
+    async def for_applicant(request: Request) -> JSONResponse:
+        address = request.client.host if request.client else "unknown"
+        verdict = limiter.check(address)
+        if not verdict.allowed:
+            lookups.labels("rate_limited").inc()
+            return _error(
+                429,
+                "rate_limited",
+                f"too many lookups from this address; try again in {verdict.retry_after_seconds} s",
+                headers={"Retry-After": str(verdict.retry_after_seconds)},
+            )
+        code = request.query_params.get("code") or request.headers.get(LOOKUP_CODE_HEADER)
+        if not code:
+            lookups.labels("code_missing").inc()
+            return _error(
+                400,
+                "lookup_code_required",
+                "give the lookup code from your registration notice: ?code=ABCD-EFGH",
+            )
+        status = await service.public_status_of(request.path_params["registration_number"], code)
         if status is None:
-            return JSONResponse({"error": "not_found", "registration_number": number}, 404)
+            lookups.labels("not_found").inc()
+            return _not_found()
+        lookups.labels("shown").inc()
         return JSONResponse(status)
 
-    return [
-        Route("/v1/appeals", post_appeal, methods=["POST"]),
-        Route("/v1/appeals/{registration_number}", get_appeal, methods=["GET"]),
-    ]
+    return guard.route(
+        "/v1/appeals/{registration_number}",
+        for_operator,
+        methods=["GET"],
+        permission=Permission.APPEALS_READ,
+        target=lambda request: Target("appeal", request.path_params["registration_number"]),
+        anonymous=for_applicant,
+    )
+
+
+def _not_found() -> JSONResponse:
+    # One answer for an unknown number, a wrong code and an appeal the public never sees.
+    return _error(404, "not_found", "no appeal with this registration number and code")
 
 
 async def _register_from_gateway(
@@ -267,6 +330,8 @@ async def _register_from_gateway(
             "answer_due_at": event.answer_due_at.isoformat(),
             "urgent": event.urgent,
             "repeat_of": event.repeat_of,
+            # For the applicant: with the number, it opens the status lookup.
+            "lookup_code": event.lookup_code,
         },
         status_code=201 if accepted.created else 200,
         headers={"Location": f"/v1/appeals/{event.registration_number}"},

@@ -72,3 +72,9 @@ class IntakeMetrics(MetricSet):
         "Lifecycle events added to appeals' status timelines, by event type.",
         "event_type",
     )
+    status_lookups = counter(
+        "tyndau_intake_status_lookups_total",
+        "GET /v1/appeals/{number}, by outcome: shown (code matched), not_found (unknown "
+        "number, wrong code or not public), code_missing, rate_limited, operator.",
+        "outcome",
+    )

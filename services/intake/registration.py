@@ -61,6 +61,7 @@ def register(
     *,
     sequence: int,
     repeat_of: str | None = None,
+    lookup_code: str | None = None,
 ) -> AppealRegistered:
     appeal_id = appeal_id_for(draft.channel, draft.channel_appeal_id)
     registered_at = registration_time(draft, calendar)
@@ -87,6 +88,7 @@ def register(
         registered_at=registered_at,
         answer_due_at=statute.answer_deadline(calendar, registered_at),
         repeat_of=repeat_of,
+        lookup_code=lookup_code,
     )
 
 

@@ -48,6 +48,7 @@ from services.common.batching import KeyedLock
 from services.common.clock import Clock, SystemClock
 from services.common.masking import scrub as mask_personal_data
 from services.intake.adapters import AppealDraft, Rejection
+from services.intake.lookup import LookupCodes, hidden_from_public, public_view
 from services.intake.metrics import IntakeMetrics
 from services.intake.numbers import DailySequence
 from services.intake.registration import (
@@ -86,9 +87,11 @@ class IntakeService:
         calendar: WorkingCalendar,
         settings: IntakeSettings,
         metrics: IntakeMetrics,
+        lookup: LookupCodes,
         clock: Clock | None = None,
     ) -> None:
         self.store = store
+        self.lookup = lookup
         self.publish = publish
         self.calendar = calendar
         self.settings = settings
@@ -135,6 +138,7 @@ class IntakeService:
             correlation_id,
             sequence=sequence,
             repeat_of=repeat_of,
+            lookup_code=self.lookup.code_for(appeal_id),
         )
         created = await self.store.add_registered(event)
         if created:
@@ -254,11 +258,25 @@ class IntakeService:
         return stored
 
     async def status_of(self, registration_number: str) -> dict | None:
-        """The public status of an appeal (no personal data), or None if unknown."""
+        """The full status of an appeal (no personal data of the applicant; the exact place
+        and the bodies' own words), for an operator; None if unknown."""
         registered = await self.find_by_registration_number(registration_number)
         if registered is None:
             return None
         return appeal_status(registered, await self.timeline_of(registered.appeal_id))
+
+    async def public_status_of(self, registration_number: str, code: str) -> dict | None:
+        """What an anonymous caller holding `code` may see (lookup.py), or None — for an
+        unknown number, a wrong code and an appeal the public never sees alike."""
+        registered = await self.find_by_registration_number(registration_number)
+        # Compared even for an unknown number, so the time taken does not tell them apart.
+        appeal_id = registered.appeal_id if registered else "-"
+        if not self.lookup.matches(appeal_id, code) or registered is None:
+            return None
+        if hidden_from_public(registered):
+            return None
+        status = appeal_status(registered, await self.timeline_of(registered.appeal_id))
+        return public_view(status)
 
 
 def _kind(outcome: AppealDraft | Rejection) -> str:

@@ -4,7 +4,10 @@
   and their keys, `reception:KEY1,emailbridge:KEY2`;
 - `INTAKE_REPEAT_WINDOW_DAYS` (default 90) — the same IIN on the same category and KATO
   code within this many days makes an appeal a repeat (`repeat_of`);
-- `INTAKE_MAX_BODY_BYTES` (default 131072) — the largest `POST /v1/appeals` body (413 beyond).
+- `INTAKE_MAX_BODY_BYTES` (default 131072) — the largest `POST /v1/appeals` body (413 beyond);
+- `INTAKE_LOOKUP_PER_MINUTE` (default 6) and `INTAKE_LOOKUP_BURST` (default 10) — anonymous
+  status lookups one client address may make (429 beyond); the lookup key itself is
+  `INTAKE_LOOKUP_SECRET` or its file (services/common/secret_files.py).
 
 Gateway clients are named `[a-z0-9_-]{1,32}` (the name becomes part of the appeal's channel
 id and a metric label); keys must be at least 16 characters and distinct. The keys are kept
@@ -40,6 +43,9 @@ class IntakeSettings(ServiceSettings):
     # The longest valid appeal is 20,000 characters of text (up to 4 bytes each in UTF-8)
     # plus a few short fields: 128 KiB leaves room without inviting abuse.
     max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # A citizen checks an appeal a few times a day; a walk needs millions of tries.
+    lookup_per_minute: float = Field(default=6, gt=0, le=6000)
+    lookup_burst: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("api_keys")
     @classmethod

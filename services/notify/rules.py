@@ -37,7 +37,7 @@ from contracts import (
     SlaBreached,
     SlaWarning,
 )
-from services.notify.templates import DEADLINE_WORDS, OUTCOME_WORDS, local_time
+from services.notify.templates import DEADLINE_WORDS, OUTCOME_WORDS, local_time, lookup_sentence
 
 CITIZEN, OFFICER, SUPERVISOR = (
     RecipientRole.CITIZEN,
@@ -150,6 +150,8 @@ def template_variables(
                 "registration_number": event.registration_number,
                 "registered_at": local_time(event.registered_at, tz),
                 "answer_due_at": local_time(event.answer_due_at, tz),
+                # Only the applicant gets this notice, so only the applicant gets the code.
+                "lookup": lookup_sentence(event.lookup_code, language),
             }
         case "anonymous_not_considered":
             assert isinstance(event, AppealRejected)

@@ -23,15 +23,15 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
     "appeal_registered": {
         KK: Template(
             "Өтінішіңіз тіркелді, нөмірі $registration_number ($registered_at). "
-            "Жауап беру мерзімі: $answer_due_at дейін."
+            "Жауап беру мерзімі: $answer_due_at дейін.$lookup"
         ),
         RU: Template(
             "Ваше обращение зарегистрировано под номером $registration_number ($registered_at). "
-            "Срок рассмотрения: до $answer_due_at."
+            "Срок рассмотрения: до $answer_due_at.$lookup"
         ),
         EN: Template(
             "Your appeal is registered as $registration_number ($registered_at). "
-            "It will be answered by $answer_due_at."
+            "It will be answered by $answer_due_at.$lookup"
         ),
     },
     "anonymous_not_considered": {
@@ -202,7 +202,9 @@ SUBJECTS: dict[str, dict[Language, Template]] = {
 """E-mail subject / push title of each message."""
 
 VARIABLES: dict[str, frozenset[str]] = {
-    "appeal_registered": frozenset({"registration_number", "registered_at", "answer_due_at"}),
+    "appeal_registered": frozenset(
+        {"registration_number", "registered_at", "answer_due_at", "lookup"}
+    ),
     "anonymous_not_considered": frozenset({"channel_appeal_id"}),
     "appeal_forwarded": frozenset({"registration_number", "forwarded_at", "agency_name"}),
     "appeal_accepted": frozenset({"registration_number", "agency_name", "answer_due_at"}),
@@ -240,6 +242,18 @@ DEADLINE_WORDS: dict[DeadlineKind, dict[Language, str]] = {
 def local_time(value: datetime, tz: tzinfo) -> str:
     """`value` as local time in `tz`, `DD.MM.YYYY HH:MM`."""
     return value.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+
+
+# The sentence giving the status lookup code (empty for appeals registered before codes).
+LOOKUP_SENTENCE: dict[Language, Template] = {
+    KK: Template(" Өтініш күйін тексеру коды: $code."),
+    RU: Template(" Код для проверки статуса: $code."),
+    EN: Template(" Status lookup code: $code."),
+}
+
+
+def lookup_sentence(code: str | None, language: Language) -> str:
+    return LOOKUP_SENTENCE[language].substitute(code=code) if code else ""
 
 
 def render(template_name: str, language: Language, variables: dict[str, str]) -> str:

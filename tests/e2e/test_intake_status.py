@@ -8,6 +8,7 @@ from datetime import datetime
 
 from contracts import deterministic_id, topics
 from tests.e2e.test_walking_skeleton import call_1414
+from tests.support.auth import bearer
 from tests.support.system import RunningSystem, TopicWatcher, eventually
 
 
@@ -20,9 +21,12 @@ async def test_the_operator_sees_where_the_appeal_went_and_its_timer_without_per
     async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_ROUTED)) as watch:
         [routed] = await watch.wait_for(lambda e: e.get("appeal_id") == appeal_id)
 
+    operator = bearer("call-centre-operator", "op.zhanar.k")
+
     async def routed_and_timed() -> dict | None:
         async with system.http("intake") as client:
-            status = (await client.get(f"/v1/appeals/{routed['registration_number']}")).json()
+            number = routed["registration_number"]
+            status = (await client.get(f"/v1/appeals/{number}", headers=operator)).json()
         types = {entry["event_type"] for entry in status["timeline"]}
         return status if {"appeal.routed", "sla.started"} <= types else None
 

@@ -111,9 +111,12 @@ async def test_a_1414_appeal_is_registered_routed_timed_and_notified(
     assert registered["registration_number"] in notification["text"]
     assert f"{due_at.astimezone(ALMATY):%d.%m.%Y %H:%M}" in notification["text"]
 
-    # The channel can look the appeal up by its number.
+    # The citizen can look the appeal up by the number and code the notice gave them.
+    code = registered["lookup_code"]
+    assert code in notification["text"]
     async with system.http("intake") as client:
-        response = await client.get(f"/v1/appeals/{registered['registration_number']}")
+        number = registered["registration_number"]
+        response = await client.get(f"/v1/appeals/{number}", params={"code": code})
     assert response.status_code == 200
     # The status follows the lifecycle intake consumes (its timeline); routing may or may not
     # have been recorded by the time we ask, but nothing is overdue.

@@ -30,6 +30,7 @@ from contracts import (
 from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.settings import IntakeSettings
+from tests.support.auth import bearer
 from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
 
@@ -156,9 +157,10 @@ async def test_the_same_appeal_posted_three_times_at_once_gets_one_number(
         responses = await asyncio.gather(*(client.post("/v1/appeals", json=body) for _ in range(3)))
     assert sorted(r.status_code for r in responses) == [200, 200, 201]  # one creates it
     assert len({r.json()["registration_number"] for r in responses}) == 1
-    number = responses[0].json()["registration_number"]
+    number, code = responses[0].json()["registration_number"], responses[0].json()["lookup_code"]
+    assert {r.json()["lookup_code"] for r in responses} == {code}
     async with gateway.client(None) as client:
-        assert (await client.get(f"/v1/appeals/{number}")).status_code == 200
+        assert (await client.get(f"/v1/appeals/{number}", params={"code": code})).status_code == 200
 
 
 async def test_two_gateway_clients_may_use_the_same_id_without_colliding(
@@ -248,8 +250,9 @@ async def test_a_body_over_the_size_limit_is_refused_413_even_without_a_content_
 
 async def test_an_unknown_registration_number_is_404(gateway: Gateway) -> None:
     async with gateway.client(None) as client:
-        response = await client.get("/v1/appeals/ZH-20260305-999999")
+        response = await client.get("/v1/appeals/ZH-20260305-999999", params={"code": "P3RM-9TQ5"})
     assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
 
 
 async def test_the_status_page_follows_lifecycle_events_once_each_without_personal_data(
@@ -282,11 +285,16 @@ async def test_the_status_page_follows_lifecycle_events_once_each_without_person
     await gateway.publish_event(topics.SLA_EVENTS, warning)
 
     async def full_timeline() -> dict | None:
+        # Polled as an operator would (no rate limit); then once as the applicant.
         async with gateway.client(None) as client:
-            status = (await client.get(f"/v1/appeals/{number}")).json()
+            response = await client.get(f"/v1/appeals/{number}", headers=bearer("supervisor"))
+            status = response.json()
         return status if len(status["timeline"]) >= 5 else None
 
-    status = await eventually(full_timeline)
+    await eventually(full_timeline)
+    async with gateway.client(None) as client:
+        code = created.json()["lookup_code"]
+        status = (await client.get(f"/v1/appeals/{number}", params={"code": code})).json()
     assert status["status"] == "extended"
     assert status["current_body"] == "astana-roads"
     assert status["answer_due_at"] == "2026-04-30T18:00:00+05:00"

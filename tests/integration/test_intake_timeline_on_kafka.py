@@ -35,6 +35,7 @@ from services.intake.app import LIFECYCLE_TOPICS
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.store import TIMELINES
 from services.intake.timeline import timeline_entry
+from tests.support.auth import bearer
 from tests.support.intake import running_intake
 from tests.support.system import TopicWatcher, eventually
 
@@ -82,8 +83,9 @@ class Intake:
         return response.json()["registration_number"], response.json()["appeal_id"]
 
     async def status(self, number: str) -> dict:
+        """The full status, as an operator sees it."""
         async with self.client() as client:
-            response = await client.get(f"/v1/appeals/{number}")
+            response = await client.get(f"/v1/appeals/{number}", headers=bearer("supervisor"))
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -202,12 +202,11 @@ class Harness:
         self.guard = Guard(
             verifier(keys),
             self.audit,
-            SecretRef("TYNDAU_TEST_UNSET_AUDIT_KEY", "audit-key"),
+            SecretRef.given(self.audit_key.read_bytes().strip()),
             "notify",
             AuthMetrics(self.registry),
             ManualClock(datetime(2026, 12, 4, 9, 0, tzinfo=UTC)),
         )
-        self.guard.pseudonym_key._value = self.audit_key.read_bytes().strip()
 
         async def change(request: Request, caller: Caller) -> JSONResponse:
             return JSONResponse({"changed_by": caller.subject})

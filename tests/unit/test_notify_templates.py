@@ -9,7 +9,7 @@ import pytest
 
 from contracts import Language
 from reference.calendar import DEFAULT_TIME_ZONE
-from services.notify.templates import TEMPLATES, local_time, render
+from services.notify.templates import TEMPLATES, local_time, lookup_sentence, render
 
 UTC = UTC
 
@@ -17,6 +17,7 @@ REGISTERED_VARIABLES = {
     "registration_number": "ZH-20260305-7KQ4XW2M",
     "registered_at": "05.03.2026 10:15",
     "answer_due_at": "01.04.2026 18:00",
+    "lookup": " Код для проверки статуса: P3RM-9TQ5.",
 }
 
 
@@ -42,6 +43,25 @@ def test_rendering_without_a_variable_raises_rather_than_sending_half_a_text(
     incomplete = {k: v for k, v in REGISTERED_VARIABLES.items() if k != "answer_due_at"}
     with pytest.raises(KeyError, match="answer_due_at"):
         render("appeal_registered", language, incomplete)
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_the_registration_notice_gives_the_lookup_code_when_there_is_one(
+    language: Language,
+) -> None:
+    with_code = render(
+        "appeal_registered",
+        language,
+        {**REGISTERED_VARIABLES, "lookup": lookup_sentence("P3RM-9TQ5", language)},
+    )
+    assert "P3RM-9TQ5" in with_code and with_code.endswith("P3RM-9TQ5.")
+    # An appeal registered before codes existed: the notice simply ends after the deadline.
+    without = render(
+        "appeal_registered",
+        language,
+        {**REGISTERED_VARIABLES, "lookup": lookup_sentence(None, language)},
+    )
+    assert without.endswith(".") and "9TQ5" not in without and "  " not in without
 
 
 def test_an_unknown_template_name_raises() -> None:

@@ -95,7 +95,12 @@ class Guard:
         methods: list[str],
         permission: Permission,
         target: TargetOf | None = None,
+        anonymous: Callable[[Request], Awaitable[Response]] | None = None,
     ) -> Route:
+        """A protected route. With `anonymous`, a request carrying no credentials at all is
+        served by it instead of refused (a public route that shows more to a role); bad
+        credentials are still 401."""
+
         async def endpoint(request: Request) -> Response:
             try:
                 caller = await self.caller_of(request)
@@ -110,6 +115,8 @@ class Guard:
                     503,
                     headers={"Retry-After": "5"},
                 )
+            if caller is None and anonymous is not None:
+                return await anonymous(request)
             if caller is None:
                 self.metrics.outcomes.labels(path, "unauthenticated").inc()
                 return unauthenticated("this route needs a bearer token", invalid_token=False)

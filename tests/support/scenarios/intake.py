@@ -30,7 +30,9 @@ from contracts import (
 )
 from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
+from services.common.secret_files import SecretRef
 from services.intake.adapters import adapt_1414
+from services.intake.lookup import LookupCodes, lookup_code
 from services.intake.metrics import IntakeMetrics
 from services.intake.numbers import DailySequence
 from services.intake.service import IntakeService
@@ -39,6 +41,7 @@ from services.intake.store import IntakeStore
 from services.intake.timeline import timeline_entry
 
 DAY = date(2026, 3, 26)
+LOOKUP_KEY = b"scenario lookup key"
 CALLED_AT = datetime.fromisoformat("2026-03-05T10:15:00+05:00")  # a Thursday, working hours
 
 
@@ -58,6 +61,7 @@ def service(store: IntakeStore) -> tuple[IntakeService, Recorder]:
         WorkingCalendar.default(),
         IntakeSettings(),
         IntakeMetrics(CollectorRegistry()),
+        LookupCodes(SecretRef.given(LOOKUP_KEY)),
         ManualClock(CALLED_AT + timedelta(minutes=1)),
     )
     return intake, recorder
@@ -169,6 +173,59 @@ class IntakeScenarios:
         assert intake.metrics.timeline_events.labels("agency.accepted")._value.get() == 1
         assert await intake.status_of("ZH-20260305-999999") is None
         assert await intake.status_of("not a number") is None
+
+    # --- the public status lookup -----------------------------------------------------------
+
+    async def test_a_registration_carries_its_lookup_code_and_the_code_opens_the_public_view(
+        self, store: IntakeStore, unique_id: str
+    ) -> None:
+        intake, _ = service(store)
+        registered = (await intake.accept(adapted(call(f"p-{unique_id}")), None)).event
+        assert isinstance(registered, AppealRegistered)
+        code = lookup_code(LOOKUP_KEY, registered.appeal_id)
+        assert registered.lookup_code == code and len(code) == 9 and code[4] == "-"
+        number = registered.registration_number
+        appeal_id = registered.appeal_id
+        answered = like(AppealAnswered, appeal_id, f"{unique_id}-answered")
+        assert await intake.record_lifecycle_event(answered)
+
+        shown = await intake.public_status_of(number, code.lower().replace("-", " "))
+        assert shown is not None and shown["status"] == "answered"
+        assert shown["district_kato"] == "711200000"  # 711210000 cut to its district
+        assert "region_kato" not in shown and "repeat_of" not in shown and "urgent" not in shown
+        [entry] = [e for e in shown["timeline"] if e["event_type"] == "agency.answered"]
+        assert "summary" not in entry and "how_to_obtain" not in entry
+        assert entry["outcome"] == answered.outcome.value
+        full = await intake.status_of(number)
+        assert full is not None and full["region_kato"] == "711210000"
+
+    async def test_a_wrong_code_an_unknown_number_and_a_security_report_look_alike(
+        self, store: IntakeStore, unique_id: str
+    ) -> None:
+        intake, _ = service(store)
+        registered = (await intake.accept(adapted(call(f"w-{unique_id}")), None)).event
+        assert isinstance(registered, AppealRegistered) and registered.lookup_code
+        number, code = registered.registration_number, registered.lookup_code
+        other = "0000-0000" if code != "0000-0000" else "1111-1111"
+        assert await intake.public_status_of(number, other) is None
+        assert await intake.public_status_of(number, "not a code") is None
+        assert await intake.public_status_of("ZH-20260305-999999", code) is None
+
+        # A corruption report (named, so not `urgent`) and an anonymous police report.
+        for changes in (
+            {"topic_code": "corruption"},
+            {"topic_code": "police", "is_anonymous": True, "caller": {"iin": None}},
+        ):
+            report = (
+                await intake.accept(adapted(call(f"r{len(changes)}-{unique_id}", **changes)), None)
+            ).event
+            assert isinstance(report, AppealRegistered), report
+            assert report.lookup_code is not None
+            assert (
+                await intake.public_status_of(report.registration_number, report.lookup_code)
+                is None
+            )
+            assert await intake.status_of(report.registration_number) is not None  # operators
 
     async def test_every_kind_of_entry_reads_back_exactly_as_timeline_entry_made_it(
         self, store: IntakeStore, unique_id: str
