@@ -22,7 +22,11 @@ STEPS = (
     (
         topics.APPEALS_REGISTERED,
         "registered",
-        lambda e: f"number {e['registration_number']}, answer due {e['answer_due_at']}",
+        lambda e: (
+            f"number {e['registration_number']}, answer due {e['answer_due_at']}; status: "
+            f"curl 'http://127.0.0.1:8001/v1/appeals/{e['registration_number']}"
+            f"?code={e.get('lookup_code')}'"
+        ),
     ),
     (
         topics.APPEALS_ROUTED,

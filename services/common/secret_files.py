@@ -86,7 +86,7 @@ def read_secret(env_name: str, file_name: str) -> bytes:
     if not value:
         raise MissingSecret(
             f"no {file_name.replace('-', ' ')}: set {env_name} or create {path} "
-            "(make run does, through `python -m services.common.secrets`)"
+            "(make run makes it: python -m services.common.secret_files)"
         )
     return value
 

@@ -367,7 +367,7 @@ def _digest(key: bytes) -> bytes:
 def _error(
     status: int, code: str, message: str = "", headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status, headers=headers)
+    return JSONResponse({"error": code, "reason": message}, status, headers=headers)
 
 
 def _unprocessable(reason_code: str, errors: list[dict[str, str]], **extra: str) -> JSONResponse:
