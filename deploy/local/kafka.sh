@@ -53,6 +53,7 @@ configure() {
   password=$(admin_password)
   (umask 077 && sed -e "s|@DATA_DIR@|$HOME_DIR/data|" -e "s|@PORT@|$PORT|g" \
       -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" -e "s|@PARTITIONS@|$PARTITIONS|" \
+      -e "s|@BIND@|127.0.0.1|g" -e "s|@HOST@|127.0.0.1|g" -e "s|@RETENTION_HOURS@|24|" \
       -e "s|@ADMIN_PASSWORD@|$password|g" \
       "$SRC_DIR/server.properties.in" > "$HOME_DIR/server.properties")
 }

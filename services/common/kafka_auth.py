@@ -32,6 +32,14 @@ from faststream.security import SASLScram512
 from services.common.secret_files import secrets_dir
 
 MECHANISM = "SCRAM-SHA-512"
+# The environment names this module reads.
+ENVIRONMENT = (
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SSL_CAFILE",
+    "TYNDAU_KAFKA_CREDENTIALS",
+)
 ADMIN = "admin"
 
 

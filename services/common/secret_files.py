@@ -29,6 +29,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# The environment names this module reads (besides the files).
+ENVIRONMENT = ("TYNDAU_SECRETS_DIR", "TYNDAU_STATE_DIR", "INTAKE_LOOKUP_SECRET", "TYNDAU_AUDIT_KEY")
+
 LOOKUP_SECRET_FILE = "lookup-secret"
 AUDIT_KEY_FILE = "audit-key"
 ISSUER_KEY_FILE = "issuer-key.pem"
@@ -132,8 +135,26 @@ def audit_key() -> SecretRef:
     return SecretRef("TYNDAU_AUDIT_KEY", AUDIT_KEY_FILE)
 
 
-def main() -> int:
+def ensure_kafka_admin(directory: Path | None = None) -> bool:
+    """The broker admin's password in `kafka-credentials.json`, made if missing (for a
+    broker formatted from it: docker compose; deploy/local/kafka.sh does the same itself)."""
+    path = (directory or secrets_dir()) / "kafka-credentials.json"
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if known.get("admin"):
+        return False
+    known["admin"] = secrets.token_urlsafe(24)
+    path.unlink(missing_ok=True)
+    return write_private(path, json.dumps(known, indent=1, sort_keys=True).encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m services.common.secret_files [--kafka-admin]`"""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
     made = ensure_local_secrets()
+    if "--kafka-admin" in args and ensure_kafka_admin():
+        made.append("kafka-credentials.json (admin)")
     where = secrets_dir()
     print(f"[secrets] {', '.join(made) or 'nothing'} made in {where}")
     return 0

@@ -12,6 +12,7 @@ import yaml
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
+from services.common import kafka_auth, secret_files
 from services.common.settings import DEFAULT_PORTS, ServiceSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -31,6 +32,7 @@ IMAGE_ONLY_NAMES = {"SERVICE_PORT"}
 
 def environment_names_the_code_reads() -> set[str]:
     names = {f"{service.upper()}_PORT" for service in DEFAULT_PORTS}
+    names |= set(kafka_auth.ENVIRONMENT) | set(secret_files.ENVIRONMENT)
     for dotted in SETTINGS_CLASSES:
         module, _, cls_name = dotted.partition(":")
         cls: type[BaseSettings] = getattr(importlib.import_module(module), cls_name)
@@ -99,3 +101,24 @@ def test_the_image_is_slim_and_runs_as_a_non_root_user() -> None:
     users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
     assert "HEALTHCHECK" in dockerfile
+
+
+def test_compose_runs_the_broker_secured_as_locally_and_every_client_has_its_secrets() -> None:
+    services = COMPOSE["services"]
+    kafka = services["kafka"]
+    mounted = {volume.split(":")[1]: volume for volume in kafka["volumes"]}
+    # The same server.properties as deploy/local: SASL/SCRAM, StandardAuthorizer, deny by default.
+    assert mounted["/opt/tyndau/server.properties.in"].startswith("./local/kafka/")
+    template = (DEPLOY / "local" / "kafka" / "server.properties.in").read_text()
+    assert "allow.everyone.if.no.acl.found=false" in template
+    assert "PLAINTEXT://" not in template.replace("SASL_PLAINTEXT://", "")
+    start = (DEPLOY / "compose" / "kafka-start.sh").read_text()
+    assert "--add-scram" in start and "kafka-server-start.sh" in start
+    assert "--command-config" in kafka["healthcheck"]["test"][1]
+    assert services["secrets"]["command"][-2:] == ["services.common.secret_files", "--kafka-admin"]
+    assert services["topics"]["command"] == ["python", "-m", "services.common.provisioning"]
+    for name in APP_SERVICES:
+        assert services[name]["volumes"] == ["secrets:/secrets:ro"]
+        assert services[name]["environment"]["TYNDAU_SECRETS_DIR"] == "/secrets"
+    # No default gateway key: compose refuses to start without real ones.
+    assert ":?" in services["intake"]["environment"]["INTAKE_API_KEYS"]
