@@ -50,3 +50,16 @@ def test_an_input_documented_as_an_empty_payload_is_caught() -> None:
     message = document["components"]["messages"]["routing.appeals_registered:SubscribeMessage"]
     message["payload"] = {"title": "EmptyPayload", "type": "null"}
     assert undocumented_inputs(document) == ["appeals.registered.v1"]
+
+
+def test_the_readme_security_tables_are_the_access_plan_and_the_roles() -> None:
+    from pathlib import Path
+
+    from services.common.auth.roles import roles_table
+    from services.common.provisioning.plan import acl_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert acl_table() in readme, (
+        "README's ACL table: python -m services.common.provisioning --table"
+    )
+    assert roles_table() in readme, "README's roles table: services/common/auth/roles.py"

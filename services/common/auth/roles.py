@@ -51,3 +51,11 @@ def permissions_of(roles: frozenset[str]) -> frozenset[Permission]:
 def roles_holding(permission: Permission) -> list[str]:
     """The roles that grant `permission` (for a 403 that says what would do)."""
     return sorted(role for role, held in ROLE_PERMISSIONS.items() if permission in held)
+
+
+def roles_table() -> str:
+    """ROLE_PERMISSIONS as the README's Markdown table."""
+    rows = ["| role | permissions |", "|---|---|"]
+    for role, held in ROLE_PERMISSIONS.items():
+        rows.append(f"| `{role}` | {', '.join(f'`{p.value}`' for p in sorted(held))} |")
+    return "\n".join(rows)

@@ -1,4 +1,4 @@
-"""`python -m services.common.provisioning [--rotate P | --revoke P]` — see the package
+"""`python -m services.common.provisioning [--rotate P | --revoke P | --table]` — see the package
 docstring. Reads KAFKA_BOOTSTRAP_SERVERS and TYNDAU_TOPIC_PREFIX like every service."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from confluent_kafka import KafkaException
 from reference.agencies import AgencyRegistry
 from services.common.kafka_auth import MissingCredentials
 from services.common.provisioning import provision_access, revoke, rotate
+from services.common.provisioning.plan import acl_table
 from services.common.topics_admin import ensure_topics, planned_topics
 
 
@@ -21,7 +22,11 @@ def main() -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--rotate", metavar="PRINCIPAL", help="give PRINCIPAL a new password")
     group.add_argument("--revoke", metavar="PRINCIPAL", help="remove PRINCIPAL's access")
+    group.add_argument("--table", action="store_true", help="print the README's ACL table")
     args = parser.parse_args()
+    if args.table:
+        print(acl_table())
+        return 0
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = os.environ.get("TYNDAU_TOPIC_PREFIX", "")
     codes = list(AgencyRegistry.default().by_code)

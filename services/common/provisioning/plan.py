@@ -82,3 +82,23 @@ def public_topics(agency_codes: Iterable[str], path: Path = ACCESS_FILE) -> set[
         for g in grants
         if g.resource == "topic"
     }
+
+
+def acl_table(path: Path = ACCESS_FILE) -> str:
+    """The access file as the README's Markdown table: one row per principal as written
+    (`{code}` standing for each top-level body), what it reads, writes and which consumer
+    group prefixes it uses. Everything not in a row is denied."""
+
+    def cell(names: list[str]) -> str:
+        return ", ".join(f"`{name}`" for name in names) or "—"
+
+    rows = [
+        "| principal | reads | writes | consumer groups (prefix) |",
+        "|---|---|---|---|",
+    ]
+    for principal, access in load_access(path).items():
+        rows.append(
+            f"| `{principal}` | {cell(access.get('read', []))} | "
+            f"{cell(access.get('write', []))} | {cell(access.get('groups', []))} |"
+        )
+    return "\n".join(rows)
