@@ -118,6 +118,20 @@ def minimal_record(appeal_id: str, hop: int) -> DecisionRecord:
     )
 
 
+async def decisions_of_the_holder(
+    routing: RoutingService, unique_id: str
+) -> tuple[AppealAccepted, AppealRedirected]:
+    """Route a fresh appeal (to astana-energy); that body's acceptance and its redirect to
+    akimat-astana, not yet checked."""
+    registered = appeal(unique_id)
+    await routing.route_registered(registered)
+    accepted = accepted_by("astana-energy", registered.appeal_id, f"acc-{unique_id}")
+    moved = redirect(
+        registered.appeal_id, "astana-energy", f"red-{unique_id}", "r-1", "akimat-astana"
+    )
+    return accepted, moved
+
+
 class RoutingScenarios:
     """Subclasses provide a `store` fixture (a fresh, empty `DecisionStore`)."""
 
@@ -270,17 +284,13 @@ class RoutingScenarios:
         assert [r.outcome for r in await store.history(triaged.appeal_id)] == ["triaged", "routed"]
 
     # --- the gate of bodies' decisions ----------------------------------------------------------
+    # (decisions_of_the_holder: an appeal routed to astana-energy, which accepts, then redirects)
 
     async def test_the_holders_decision_is_passed_on_and_a_redirect_routed(
         self, store: DecisionStore, unique_id: str
     ) -> None:
         routing, recorder = service(store)
-        registered = appeal(unique_id)
-        await routing.route_registered(registered)
-        accepted = accepted_by("astana-energy", registered.appeal_id, f"acc-{unique_id}")
-        moved = redirect(
-            registered.appeal_id, "astana-energy", f"red-{unique_id}", "r-1", "akimat-astana"
-        )
+        accepted, moved = await decisions_of_the_holder(routing, unique_id)
 
         assert (await routing.check_decision(accepted, "astana-energy")).accepted
         assert (await routing.check_decision(moved, "astana-energy")).accepted
@@ -322,12 +332,7 @@ class RoutingScenarios:
         self, store: DecisionStore, unique_id: str
     ) -> None:
         routing, recorder = service(store)
-        registered = appeal(unique_id)
-        await routing.route_registered(registered)
-        accepted = accepted_by("astana-energy", registered.appeal_id, f"acc-{unique_id}")
-        moved = redirect(
-            registered.appeal_id, "astana-energy", f"red-{unique_id}", "r-1", "akimat-astana"
-        )
+        accepted, moved = await decisions_of_the_holder(routing, unique_id)
         await routing.check_decision(accepted, "astana-energy")
         await routing.check_decision(moved, "astana-energy")  # now with the akimat
 
