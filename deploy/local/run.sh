@@ -47,7 +47,7 @@ start() {
   (cd "$REPO_ROOT" && "$PYTHON" -m services.common.secret_files)
   for name in "${SERVICES[@]}"; do
     if pid_alive "$RUN_DIR/$name.pid"; then log "$name already running"; continue; fi
-    (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" "$PYTHON" -m "services.$name")
+    (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" env TYNDAU_INSTANCE_ID="$name-0" "$PYTHON" -m "services.$name")
   done
   for name in "${SERVICES[@]}"; do wait_healthy "$name" "${PORTS[$name]}"; done
 

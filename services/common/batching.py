@@ -67,7 +67,7 @@ from pymongo.errors import BulkWriteError, WriteError
 
 from services.common.logs import bind_message, unbind
 from services.common.messaging import Undecodable, dead_letter, documented_function
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import ServiceRuntime, membership
 
 log = logging.getLogger("tyndau.batching")
 
@@ -235,7 +235,7 @@ def keyed_batch_subscriber(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=title,
         description=description,
-        **subscriber_options,
+        **(membership(runtime, title) | subscriber_options),
     )
 
     async def on_batch(batch: KafkaMessageParam) -> None:

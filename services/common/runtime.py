@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -89,6 +89,27 @@ def document_publications(
             description=description,
             schema=model,
         )
+
+
+def membership(runtime: ServiceRuntime, title: str) -> dict[str, Any]:
+    """A subscriber's consumer-group membership options. Each subscriber is its own
+    consumer, so a static member id is the instance id plus the subscriber's title.
+
+    Why static membership: a consumer killed and restarted within the session timeout
+    rejoins as the same member and gets its partitions back at once, where a dynamic member
+    waits for the dead one's session to expire (~10 s) and rebalances everyone. The cost: a
+    static member does not leave on a clean stop, so an instance stopped for good (scaled
+    down) hands its partitions over only after the session timeout. Without
+    TYNDAU_INSTANCE_ID members are dynamic and leave the group at once on SIGTERM."""
+    settings = runtime.settings
+    session = settings.kafka_session_timeout_ms
+    options: dict[str, Any] = {
+        "session_timeout_ms": session,
+        "heartbeat_interval_ms": max(1_000, session // 5),
+    }
+    if settings.instance_id:
+        options["group_instance_id"] = f"{settings.instance_id}.{title}"
+    return options
 
 
 def create_runtime(settings: ServiceSettings) -> ServiceRuntime:

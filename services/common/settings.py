@@ -51,6 +51,19 @@ class ServiceSettings(BaseSettings):
     # Who the service is to the broker (services/common/kafka_auth.py: its password comes
     # from KAFKA_SASL_PASSWORD or the credentials file); default `tyndau-<service>`.
     kafka_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    # Who this instance is, stable across its restarts and unique among the live instances
+    # of its service (run.sh: `<service>-0`; Kubernetes: the StatefulSet pod name). When set,
+    # its consumers are static group members (`group.instance.id`): restarted within the
+    # session timeout, it takes its partitions back at once, with no rebalance; and notify
+    # knows an attempt claimed by an earlier life of this instance was interrupted.
+    instance_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$", validation_alias="TYNDAU_INSTANCE_ID"
+    )
+    # How long the group waits for a consumer that stopped heartbeating before its partitions
+    # go to others (a static member restarted within it keeps them).
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=6_000, le=300_000, validation_alias="TYNDAU_KAFKA_SESSION_TIMEOUT_MS"
+    )
     # The one time zone of every service: working days and hours, registration times,
     # deadlines, quiet hours and the times shown in messages are all local to it.
     # (NOTIFY_TIME_ZONE is its former, notify-only name, still read.)

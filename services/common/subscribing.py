@@ -39,7 +39,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from services.common.batching import DEFAULT_CONCURRENCY, DeadLetterSink, keyed_batch_subscriber
 from services.common.messaging import Undecodable, dead_letter, decode_bytes, documented_function
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import ServiceRuntime, membership
 
 RecordHandler = Callable[[Any, KafkaMessage], Awaitable[None]]
 """A service's handler: the decoded contract value and the Kafka message it came in."""
@@ -106,7 +106,7 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         title=title,
         description=description,
-        **subscriber_options,
+        **(membership(runtime, title) | subscriber_options),
     )
     function = documented_function(
         getattr(handle, "__name__", "on_message"), handle.__doc__, reading.documented, handle

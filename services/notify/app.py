@@ -63,6 +63,7 @@ from services.notify.providers import (
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from services.notify.store import MongoNotifyStore, ensure_indexes, to_document
+from services.notify.workers import HeartbeatLoop, Worker
 
 # What notify listens to, and the contract each topic carries.
 SUBSCRIBED: dict[str, Any] = {
@@ -131,7 +132,15 @@ def create_app(
         await publish_event(runtime, topics.NOTIFICATION_OUTCOMES, outcome)
 
     # Providers are made in the lifespan (their HTTP client lives there).
-    delivery = Delivery(store, {}, publish, config, retry, metrics, clock)
+    worker = Worker.start(config.instance_id)
+    delivery = Delivery(store, {}, publish, config, retry, metrics, clock, worker)
+    heartbeat = HeartbeatLoop(store, worker, clock)
+
+    async def first_beat(_: object) -> None:
+        # Before the consumer starts: a claim of ours is never taken for an abandoned one.
+        await heartbeat.beat()
+
+    runtime.on_database_ready.append(first_beat)
     service = NotifyService(
         store,
         delivery,
@@ -233,7 +242,7 @@ def create_app(
                 ),
             ),
         ],
-        background=[loop],
+        background=[heartbeat, loop],
     )
     runtime_lifespan = app.router.lifespan_context
 

@@ -4,9 +4,10 @@ provider, the result recorded and its outcome published — exactly once across 
 - **An attempt is claimed before it is made**: inserting `<notification>#<n>` (the store's
   attempt claim) is what lets one worker, and only one, make attempt n. A claim found
   already there was made by a worker that is on it, that finished but died before recording
-  the result (the result is in the claim: it is replayed), or that died during it (after
-  `claim_timeout` it counts as interrupted and the next attempt goes ahead; the provider
-  sees the same idempotency key again).
+  the result (the result is in the claim: it is replayed), or that died during it (then it
+  counts as interrupted and the next attempt goes ahead, the provider seeing the same
+  idempotency key again) — at once when the claim's worker is known to be gone (workers.py:
+  an earlier life of this instance, or no heartbeat), at the latest after `claim_timeout`.
 - **The record changes only after its work-list entry exists**: a deferral or retry is
   due at its next attempt, an outcome not stored as published is looked for once its grace
   has passed; the entry is written (and acknowledged) first, so a crash leaves at most an
@@ -45,6 +46,7 @@ from services.notify.providers import (
 )
 from services.notify.settings import NotifySettings
 from services.notify.store import AttemptClaim, NotifyStore, due_key, unpublished_key
+from services.notify.workers import Worker, abandoned_or_recheck, liveness
 
 log = logging.getLogger("tyndau.notify.delivery")
 
@@ -61,8 +63,10 @@ class Delivery:
         retry: RetryPolicy,
         metrics: NotifyMetrics,
         clock: Clock,
+        worker: Worker | None = None,
     ) -> None:
         self.store = store
+        self.worker = worker or Worker.start(settings.instance_id)
         self.providers = providers
         self.publish = publish
         self.settings = settings
@@ -143,7 +147,7 @@ class Delivery:
     ) -> NotificationOutcome | None:
         nid, attempt = notification.notification_id, notification.attempts + 1
         channel = notification.channel
-        if not await self.store.claim_attempt(nid, attempt, channel.value, now):
+        if not await self.store.claim_attempt(nid, attempt, channel.value, now, self.worker):
             return await self._recover_claim(notification, attempt, now, redelivered)
 
         message = OutgoingMessage(
@@ -180,6 +184,8 @@ class Delivery:
                 reason=failure.reason if failure else None,
                 permanent=failure.permanent if failure else None,
                 provider_ref=reference,
+                incarnation=self.worker.incarnation,
+                instance=self.worker.instance,
             )
         )
         log.info(
@@ -224,12 +230,20 @@ class Delivery:
                 replay=True,
                 redelivered=redelivered,
             )
-        timeout = timedelta(seconds=self.settings.claim_timeout_seconds)
-        if claim.started_at > now - timeout:
-            # Someone is on it, or died on it: look again when the claim would have timed
-            # out. (The record itself stays due; its redelivered cause or the loop's entry,
-            # whichever brought us here, is done with once we return.)
-            await self.store.add_work([due_key(claim.started_at + timeout, nid)])
+        last_beat = await self.store.last_beat(claim.incarnation) if claim.incarnation else None
+        recheck = abandoned_or_recheck(
+            claim.holder,
+            self.worker,
+            last_beat,
+            now,
+            claim_timeout=timedelta(seconds=self.settings.claim_timeout_seconds),
+            alive_for=liveness(),
+        )
+        if recheck is not None:
+            # Its worker is alive and on it: look again when it could have died. (The record
+            # itself stays due; its redelivered cause or the loop's entry, whichever brought
+            # us here, is done with once we return.)
+            await self.store.add_work([due_key(recheck, nid)])
             return None
         # Interrupted: the provider may or may not have it. Count the attempt and go on; the
         # provider sees the same idempotency key again.

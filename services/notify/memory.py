@@ -17,6 +17,7 @@ from services.notify.lifecycle import DUE_STATUSES, Notification
 from services.notify.policy import CitizenPreferences
 from services.notify.rules import AppealView
 from services.notify.store import AttemptClaim, ParkedEvent, WorkState
+from services.notify.workers import Worker
 
 
 class MemoryNotifyStore:
@@ -27,6 +28,7 @@ class MemoryNotifyStore:
         self.keys: dict[tuple[str, str], str] = {}
         self.records: dict[str, Notification] = {}
         self.claims: dict[tuple[str, int], AttemptClaim] = {}
+        self.beats: dict[str, datetime] = {}
         self.work_keys: list[str] = []  # sorted, as an `_id` index is
         self.markers: set[str] = set()
         self.outbox: dict[str, dict[str, Any]] = {}
@@ -119,12 +121,17 @@ class MemoryNotifyStore:
     # --- attempt claims -------------------------------------------------------------------
 
     async def claim_attempt(
-        self, notification_id: str, attempt: int, channel: str, at: datetime
+        self, notification_id: str, attempt: int, channel: str, at: datetime, worker: Worker
     ) -> bool:
         if (notification_id, attempt) in self.claims:
             return False
         self.claims[(notification_id, attempt)] = AttemptClaim(
-            notification_id, attempt, "started", at
+            notification_id,
+            attempt,
+            "started",
+            at,
+            incarnation=worker.incarnation,
+            instance=worker.instance,
         )
         return True
 
@@ -142,6 +149,12 @@ class MemoryNotifyStore:
             self.claims[(notification_id, attempt)] = replace(
                 claim, state="interrupted", finished_at=at
             )
+
+    async def beat(self, worker: Worker, at: datetime) -> None:
+        self.beats[worker.incarnation] = at
+
+    async def last_beat(self, incarnation: str) -> datetime | None:
+        return self.beats.get(incarnation)
 
     # --- the delivery loop's work list ----------------------------------------------------
 

@@ -60,9 +60,11 @@ from services.common.keys import iso_ms, prefix_range, until_range
 from services.notify.lifecycle import DUE_STATUSES, Notification, NotificationStatus
 from services.notify.policy import CitizenPreferences
 from services.notify.rules import AppealView
+from services.notify.workers import ClaimHolder, Worker
 
 NOTIFICATIONS = "notifications"
 ATTEMPTS = "delivery_attempts"
+WORKERS = "notify_workers"
 KEYS = "notification_keys"
 APPEALS = "appeals"
 PARKED = "parked_events"
@@ -119,6 +121,13 @@ class AttemptClaim:
     reason: str | None = None
     permanent: bool | None = None
     provider_ref: str | None = None
+    # Who made the attempt (workers.py); None on claims made before owners were kept.
+    incarnation: str | None = None
+    instance: str | None = None
+
+    @property
+    def holder(self) -> ClaimHolder:
+        return ClaimHolder(self.started_at, self.incarnation, self.instance)
 
 
 @dataclass(frozen=True)
@@ -164,13 +173,15 @@ class NotifyStore(Protocol):
 
     async def mark_published(self, notification_id: str) -> None: ...
 
-    # attempt claims
+    # attempt claims, and the heartbeats of the workers that make them
     async def claim_attempt(
-        self, notification_id: str, attempt: int, channel: str, at: datetime
+        self, notification_id: str, attempt: int, channel: str, at: datetime, worker: Worker
     ) -> bool: ...
     async def finish_attempt(self, claim: AttemptClaim) -> None: ...
     async def attempt(self, notification_id: str, attempt: int) -> AttemptClaim | None: ...
     async def interrupt_attempt(self, notification_id: str, attempt: int, at: datetime): ...
+    async def beat(self, worker: Worker, at: datetime) -> None: ...
+    async def last_beat(self, incarnation: str) -> datetime | None: ...
 
     # the delivery loop's work list
     async def add_work(self, keys: Iterable[str]) -> int:
@@ -305,6 +316,8 @@ def _claim(doc: dict[str, Any]) -> AttemptClaim:
         reason=doc.get("reason"),
         permanent=doc.get("permanent"),
         provider_ref=doc.get("provider_ref"),
+        incarnation=doc.get("incarnation"),
+        instance=doc.get("instance"),
     )
 
 
@@ -452,7 +465,7 @@ class MongoNotifyStore:
     # --- attempt claims -------------------------------------------------------------------
 
     async def claim_attempt(
-        self, notification_id: str, attempt: int, channel: str, at: datetime
+        self, notification_id: str, attempt: int, channel: str, at: datetime, worker: Worker
     ) -> bool:
         return await self.batcher.insert_once(
             self.db[ATTEMPTS],
@@ -463,6 +476,8 @@ class MongoNotifyStore:
                 "channel": channel,
                 "state": "started",
                 "started_at": at,
+                "incarnation": worker.incarnation,
+                "instance": worker.instance,
             },
         )
 
@@ -490,6 +505,17 @@ class MongoNotifyStore:
             {"_id": f"{notification_id}#{attempt}", "state": "started"},
             {"$set": {"state": "interrupted", "finished_at": at}},
         )
+
+    async def beat(self, worker: Worker, at: datetime) -> None:
+        await self.db[WORKERS].update_one(
+            {"_id": worker.incarnation},
+            {"$set": {"instance": worker.instance, "seen_at": at}},
+            upsert=True,
+        )
+
+    async def last_beat(self, incarnation: str) -> datetime | None:
+        doc = await self.db[WORKERS].find_one({"_id": incarnation})
+        return doc["seen_at"] if doc else None
 
     # --- the delivery loop's work list ----------------------------------------------------
 

@@ -2,7 +2,8 @@
 store, an SMS provider in process, the outcomes it would publish recorded and time set by
 hand. A notice sent once whatever is redelivered, quiet hours, retries with backoff, attempts
 exhausted and resent, a permanent failure, an event that overtakes its registration, opt-outs,
-the outbox, officers from the directory, and an appeal's notifications listed."""
+the outbox, officers from the directory, an appeal's notifications listed, and attempts a
+crash interrupted taken over as soon as their worker is known to be gone."""
 
 from __future__ import annotations
 
@@ -26,19 +27,33 @@ from services.notify.providers import DeliveryFailed, OutboxProvider
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from services.notify.store import NotifyStore
+from services.notify.workers import Worker
 from tests.support.clocks import SettableClock
 from tests.support.notify import SmsStandIn, registration
 
 DIRECTORY = '{"akimat-astana": {"officer": {"phone": "+77010000001", "language": "kk"}}}'
 
 
+class Crash(BaseException):
+    """The process dies during the provider call (nothing after it runs)."""
+
+
 class Notify:
     """The notify core on a store, as the composition root wires it."""
 
-    def __init__(self, store: NotifyStore, *, sms: bool = True) -> None:
+    def __init__(
+        self,
+        store: NotifyStore,
+        *,
+        sms: bool = True,
+        worker: Worker | None = None,
+        clock: SettableClock | None = None,
+    ) -> None:
         self.store = store
-        self.clock = SettableClock()
-        self.clock.set_local(12, 0)
+        if clock is None:
+            clock = SettableClock()
+            clock.set_local(12, 0)
+        self.clock = clock
         self.sms = SmsStandIn()
         self.published: list[NotificationOutcome] = []
         settings = NotifySettings()
@@ -53,7 +68,10 @@ class Notify:
             if sms
             else {DeliveryChannel.OUTBOX: OutboxProvider(store, self.clock)}
         )
-        self.delivery = Delivery(store, providers, publish, settings, retry, metrics, self.clock)
+        self.worker = worker or Worker.start(None)
+        self.delivery = Delivery(
+            store, providers, publish, settings, retry, metrics, self.clock, self.worker
+        )
         directory = StaffDirectory(parse_directory(DIRECTORY), load_agency_names())
         self.service = NotifyService(
             store, self.delivery, settings, directory, metrics, self.clock, retry
@@ -266,3 +284,48 @@ class NotifyScenarios:
             "new_assignment",
         ]
         assert {n.appeal_id for n in listed} == {event.appeal_id}
+
+    # --- attempts a crash interrupted -----------------------------------------------------
+
+    async def crashed_mid_attempt(self, store: NotifyStore, worker: Worker) -> tuple[Any, str]:
+        """A worker dies while the SMS gateway has the message: its claim stays `started`."""
+        dying = Notify(store, worker=worker)
+        event, phone = registration()
+        dying.sms.script[phone] = [Crash()]
+        await dying.store.beat(worker, dying.clock.now())
+        try:
+            await dying.consume(event)
+        except Crash:
+            pass
+        else:
+            raise AssertionError("the attempt did not crash")
+        return event, phone
+
+    async def test_a_restarted_instance_takes_over_its_own_interrupted_attempt_at_once(
+        self, store: NotifyStore
+    ) -> None:
+        event, phone = await self.crashed_mid_attempt(store, Worker.start("notify-0"))
+        # The same instance, restarted a few seconds later (a new incarnation).
+        restarted = Notify(store, worker=Worker.start("notify-0"))
+        restarted.clock.advance(3)
+        [sent] = await restarted.consume(event)  # the uncommitted cause, redelivered
+        assert sent.status == "sent" and sent.attempts == 2  # attempt 1 counts as interrupted
+        assert len(restarted.sms.to(phone)) == 1
+        again = await restarted.consume(event)
+        assert [o.status for o in again] == ["sent"] and len(restarted.sms.to(phone)) == 1
+
+    async def test_another_live_workers_attempt_is_left_alone_until_its_heartbeat_stops(
+        self, store: NotifyStore
+    ) -> None:
+        owner = Worker.start("notify-0")
+        event, phone = await self.crashed_mid_attempt(store, owner)
+        other = Notify(store, worker=Worker.start("notify-1"))
+        other.clock.advance(3)
+        assert await other.consume(event) == []  # notify-0 still beats: it may be on it
+        assert other.sms.to(phone) == []
+
+        # notify-0 beat last at the crash; 15 s later (3 missed beats) it counts as gone.
+        other.clock.advance(13)
+        assert await other.work.deliver_due() == 1
+        [sent] = other.outcomes(event.appeal_id)
+        assert sent == ("appeal_registered", "sent") and len(other.sms.to(phone)) == 1
