@@ -25,7 +25,9 @@ What it promises:
   `KafkaAckableMessage.nack`), so the whole batch comes again and no offset past the failing
   record is committed. Records that had succeeded run again; idempotent handlers make that a
   republication of the same events (same ids). The consumer group does not move on past a
-  record that keeps failing, exactly as with one-message subscribers.
+  record that keeps failing, exactly as with one-message subscribers. Consecutive failed
+  batches are redelivered after a growing pause (0.5 s doubling up to 15 s,
+  `redelivery_backoff`), so a store that is away for a while is waited for, not hammered.
 - **Dead letters one by one.** A handler raising one of `dead_letter_on` (default:
   `Undecodable`) sends that record alone, with its original bytes, to `appeals.dlq.v1` and
   the batch goes on. Handlers that dead-letter themselves work as
@@ -199,6 +201,14 @@ async def handle_keyed(
         raise first from first.error
 
 
+MAX_REDELIVERY_BACKOFF = 15.0
+
+
+def redelivery_backoff(failed_in_a_row: int) -> float:
+    """Seconds to wait before a failed batch is redelivered: 0.5, 1, 2, 4 … up to 15."""
+    return min(MAX_REDELIVERY_BACKOFF, 0.5 * 2 ** (failed_in_a_row - 1))
+
+
 def keyed_batch_subscriber(
     runtime: ServiceRuntime,
     *topics: str,
@@ -238,16 +248,27 @@ def keyed_batch_subscriber(
         **(membership(runtime, title) | subscriber_options),
     )
 
+    failed_in_a_row = 0
+
     async def on_batch(batch: KafkaMessageParam) -> None:
+        nonlocal failed_in_a_row
         # The batch parser has decoded every record's headers already.
         records = zip(batch.raw_message, batch.batch_headers, strict=True)
-        await handle_keyed(
-            [record_message(record, headers) for record, headers in records],
-            handle,
-            limit=limit,
-            dead_letter_to=dead_letter_to or functools.partial(dead_letter, runtime),
-            attempts=attempts,
-        )
+        try:
+            await handle_keyed(
+                [record_message(record, headers) for record, headers in records],
+                handle,
+                limit=limit,
+                dead_letter_to=dead_letter_to or functools.partial(dead_letter, runtime),
+                attempts=attempts,
+            )
+        except BatchFailed:
+            # Redelivered after a pause that grows while failures go on (a store outage),
+            # so a dependency that is away is not hammered; nothing is committed meanwhile.
+            failed_in_a_row += 1
+            await asyncio.sleep(redelivery_backoff(failed_in_a_row))
+            raise
+        failed_in_a_row = 0
 
     name = getattr(handle, "__name__", "on_batch")
     if documents is None:

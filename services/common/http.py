@@ -1,5 +1,11 @@
 """The HTTP surface every service has: /health, /metrics, /docs/asyncapi (+ .json), plus the
 service's own routes. The app's lifespan starts and stops the runtime (store, then broker).
+
+Health, as an orchestrator reads it:
+- `/health/live` — 200 while the process answers; restart it only when this fails;
+- `/health/ready` (and `/health`) — 200 only when the broker and the store answer and every
+  consumer has joined its group with its partitions; 503 otherwise (a store outage, a
+  rebalance) with what is missing. Also shows the consumer lag and the write concern.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from services.common.http_limits import RequestLimits, error_handlers
+from services.common.lag import consumers_of
 from services.common.runtime import ServiceRuntime, health, start_runtime, stop_runtime
 
 
@@ -51,15 +58,28 @@ def build_http_app(
     left its group. Every request passes the limits of services/common/http_limits.py
     (body at most `max_body_bytes`, default TYNDAU_HTTP_MAX_BODY_BYTES); errors are JSON."""
 
-    async def health_endpoint(_: Request) -> JSONResponse:
+    async def ready_endpoint(_: Request) -> JSONResponse:
         checks = await health(runtime)
-        healthy = all(value == "ok" for value in checks.values())
+        consumers = consumers_of(runtime.broker)
+        ready = all(value == "ok" for value in checks.values()) and all(
+            state.endswith("partitions") for state in consumers.values()
+        )
+        monitor = runtime.lag_monitor
         body = {
             "service": runtime.settings.service_name,
-            "status": "ok" if healthy else "degraded",
+            "instance": runtime.settings.instance_id,
+            "status": "ready" if ready else "not ready",
             "checks": checks,
+            "consumers": consumers,
+            "lag": monitor.total if monitor else None,
+            "write_concern": runtime.write_concern,
         }
-        return JSONResponse(body, status_code=200 if healthy else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def live_endpoint(_: Request) -> JSONResponse:
+        # Alive while the event loop answers: a restart would not help a service that is
+        # only waiting for its broker or store (that is readiness, above).
+        return JSONResponse({"service": runtime.settings.service_name, "status": "live"})
 
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
@@ -87,7 +107,9 @@ def build_http_app(
 
     app = Starlette(
         routes=[
-            Route("/health", health_endpoint),
+            Route("/health", ready_endpoint),
+            Route("/health/ready", ready_endpoint),
+            Route("/health/live", live_endpoint),
             Route("/metrics", metrics_endpoint),
             Route("/docs/asyncapi", asyncapi_html),
             Route("/docs/asyncapi.json", asyncapi_json),

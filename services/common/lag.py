@@ -35,10 +35,13 @@ class ConsumerLagMonitor:
         self.broker = broker
         self.interval = interval
         self.lag = LagMetrics(registry).lag
+        self.total: int | None = None
+        """Messages behind, over every assigned partition, at the last refresh (None before)."""
         self._task: asyncio.Task | None = None
 
     async def refresh(self) -> None:
         seen: set[tuple[str, str]] = set()
+        total = 0
         for subscriber in self.broker.subscribers:
             consumer = getattr(subscriber, "consumer", None)
             if consumer is None:
@@ -50,8 +53,11 @@ class ConsumerLagMonitor:
             for tp in assigned:
                 position = await consumer.position(tp)
                 labels = (tp.topic, str(tp.partition))
-                self.lag.labels(*labels).set(max(end_offsets[tp] - position, 0))
+                behind = max(end_offsets[tp] - position, 0)
+                self.lag.labels(*labels).set(behind)
+                total += behind
                 seen.add(labels)
+        self.total = total
         # Partitions that moved to another instance are no longer ours to report.
         for labels in {tuple(s.labels.values()) for m in self.lag.collect() for s in m.samples}:
             if labels not in seen:
@@ -74,3 +80,23 @@ class ConsumerLagMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def consumers_of(broker: KafkaBroker) -> dict[str, str]:
+    """Each subscriber's consumer: `"<n> partitions"` once it has joined its group and been
+    given an assignment (possibly empty: more instances than partitions), `"joining"`
+    before, `"stopped"` without a running consumer."""
+    states: dict[str, str] = {}
+    for subscriber in broker.subscribers:
+        title = subscriber.specification.config.title_ or str(subscriber.specification.name)
+        consumer = getattr(subscriber, "consumer", None)
+        if consumer is None:
+            states[title] = "stopped"
+            continue
+        subscription = getattr(getattr(consumer, "_subscription", None), "subscription", None)
+        assignment = getattr(subscription, "assignment", None)
+        if assignment is None:
+            states[title] = "joining"
+        else:
+            states[title] = f"{len(consumer.assignment())} partitions"
+    return states

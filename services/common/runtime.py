@@ -15,14 +15,14 @@ from typing import Any, Protocol
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import CollectorRegistry, Counter, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.kafka_auth import KafkaIdentity, MissingCredentials, identity_for
 from services.common.lag import ConsumerLagMonitor
 from services.common.logs import MessageContextMiddleware
-from services.common.metrics import MetricSet, counter
+from services.common.metrics import MetricSet, counter, gauge
 from services.common.preflight import check_access_async
 from services.common.settings import ServiceSettings
 
@@ -46,6 +46,11 @@ class RuntimeMetrics(MetricSet):
         "Messages sent to appeals.dlq.v1 because they could not be read, by source topic.",
         "topic",
     )
+    dependency_up = gauge(
+        "tyndau_dependency_up",
+        "1 when the dependency (kafka, mongodb) answered the last probe (every 5 s), else 0.",
+        "dependency",
+    )
 
 
 @dataclass
@@ -59,12 +64,18 @@ class ServiceRuntime:
     on_database_ready: list[IndexSetup] = field(default_factory=list)
     lag_monitor: ConsumerLagMonitor | None = None
     dead_letters: Counter | None = None
+    dependency_up: Gauge | None = None
+    probe: asyncio.Task | None = None
     identity: KafkaIdentity | None = None
     # Real names of the topics the service writes (checked at start, see preflight.py).
     publishes: set[str] = field(default_factory=set)
     # Secrets the service cannot work without, checked before anything starts (each has a
     # `check()` raising MissingSecret; services/common/secret_files.py).
     required_secrets: list[SecretCheck] = field(default_factory=list)
+
+    @property
+    def write_concern(self) -> dict[str, object]:
+        return dict(self.mongo.write_concern.document)
 
     @property
     def db(self) -> AsyncDatabase:
@@ -139,19 +150,24 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
         graceful_timeout=15.0,
         logger=logging.getLogger(f"tyndau.{settings.service_name}.broker"),
     )
+    concern = settings.mongodb_write_concern
     mongo: AsyncMongoClient = AsyncMongoClient(
         settings.mongodb_url,
         tz_aware=True,
         serverSelectionTimeoutMS=10_000,
         appname=f"tyndau-{settings.service_name}",
+        w=int(concern) if concern.isdigit() else concern,
+        journal=True,
     )
+    metrics = RuntimeMetrics(registry)
     return ServiceRuntime(
         settings=settings,
         broker=broker,
         mongo=mongo,
         registry=registry,
         lag_monitor=ConsumerLagMonitor(broker, registry),
-        dead_letters=RuntimeMetrics(registry).dead_letters,
+        dead_letters=metrics.dead_letters,
+        dependency_up=metrics.dependency_up,
         identity=identity,
     )
 
@@ -208,10 +224,28 @@ async def start_runtime(runtime: ServiceRuntime) -> None:
     await runtime.broker.start()
     if runtime.lag_monitor is not None:
         runtime.lag_monitor.start()
+    runtime.probe = asyncio.create_task(_probe(runtime), name="dependency-probe")
+
+
+PROBE_SECONDS = 5.0
+
+
+async def _probe(runtime: ServiceRuntime) -> None:
+    """Keep `tyndau_dependency_up` current, so an outage of the store or the broker is an
+    alert (deploy/prometheus/rules/alerts.yml) while the service waits it out."""
+    while True:
+        checks = await health(runtime)
+        if runtime.dependency_up is not None:
+            for dependency, state in checks.items():
+                runtime.dependency_up.labels(dependency).set(1 if state == "ok" else 0)
+        await asyncio.sleep(PROBE_SECONDS)
 
 
 async def stop_runtime(runtime: ServiceRuntime) -> None:
     try:
+        if runtime.probe is not None:
+            runtime.probe.cancel()
+            await asyncio.gather(runtime.probe, return_exceptions=True)
         if runtime.lag_monitor is not None:
             await runtime.lag_monitor.stop()
         await runtime.broker.stop()
@@ -220,7 +254,8 @@ async def stop_runtime(runtime: ServiceRuntime) -> None:
 
 
 async def health(runtime: ServiceRuntime) -> dict[str, str]:
-    """Whether the broker and the database answer now ("ok" or the error)."""
+    """Whether the broker and the database answer now ("ok" or the error). (Readiness adds
+    the consumers: services/common/http.py.)"""
     checks: dict[str, str] = {}
     try:
         checks["kafka"] = "ok" if await runtime.broker.ping(timeout=2.0) else "unreachable"

@@ -64,6 +64,14 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=6_000, le=300_000, validation_alias="TYNDAU_KAFKA_SESSION_TIMEOUT_MS"
     )
+    # Every write waits for this acknowledgement: `majority` (a replica set's majority, so
+    # an acknowledged write survives a primary's failure; a standalone or FerretDB treats it
+    # as acknowledged by itself), or a number of members. Journaled either way.
+    mongodb_write_concern: str = Field(
+        default="majority",
+        pattern=r"^(majority|[1-9])$",
+        validation_alias="TYNDAU_MONGODB_WRITE_CONCERN",
+    )
     # The one time zone of every service: working days and hours, registration times,
     # deadlines, quiet hours and the times shown in messages are all local to it.
     # (NOTIFY_TIME_ZONE is its former, notify-only name, still read.)

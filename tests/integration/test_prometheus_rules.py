@@ -27,8 +27,7 @@ def test_the_rule_files_are_valid() -> None:
         "check", "rules", *sorted(str(p) for p in (PROMETHEUS / "rules").glob("*.yml"))
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout  # alerts.yml
-    assert "SUCCESS: 9 rules found" in result.stdout  # kpi.yml
+    assert result.stdout.count("SUCCESS: 9 rules found") == 2  # alerts.yml and kpi.yml
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus-compose.yml"])

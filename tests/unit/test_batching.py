@@ -463,3 +463,9 @@ async def test_concurrent_updates_by_id_share_one_ordered_command_and_learn_if_t
     assert things.documents["a"]["n"] == 4 and things.documents["new"]["n"] == 3
     assert "missing" not in things.documents
     assert things.commands[0] == ("bulk_write", ["a", "missing", "new", "a"])
+
+
+def test_a_failed_batch_waits_longer_each_time_up_to_fifteen_seconds() -> None:
+    from services.common.batching import redelivery_backoff
+
+    assert [redelivery_backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 15, 15]
