@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the four Tyndau services as local processes (used by `make run`).
-#   run.sh          start them, wait until healthy, print where to look, stay in the foreground;
-#                   Ctrl-C stops the services and the infrastructure this run started
+#   run.sh          start them, wait until healthy, print where to look, stay in the foreground
+#                   supervising them: a service that exits is restarted with backoff (1 s,
+#                   doubling to 30 s; back to 1 s once it has run a minute) and a log line.
+#                   Only Ctrl-C (or `make stop`) stops the services and the infrastructure this
+#                   run started.
 #   run.sh stop     stop the services
 #   run.sh status   which services run
 set -euo pipefail
@@ -34,6 +37,38 @@ wait_healthy() {
   die "$name did not become healthy in 60 s; see $RUN_DIR/$name.log"
 }
 
+# start_service NAME — one instance, under the fixed identity <name>-0: a restarted instance
+# is the same static member of its consumer groups (it takes its partitions back without a
+# rebalance) and the same notify worker (its interrupted attempts are resumed at once).
+start_service() {
+  local name=$1
+  STARTED_AT[$name]=$(date +%s)
+  (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" env TYNDAU_INSTANCE_ID="$name-0" "$PYTHON" -m "services.$name")
+}
+
+declare -A STARTED_AT=() RESTARTS=() RESTART_AT=()
+
+# supervise NAME — called every second for a service found not running: schedule its restart
+# with backoff, then restart it when the time comes.
+supervise() {
+  local name=$1 now ran delay
+  now=$(date +%s)
+  if [ -z "${RESTART_AT[$name]:-}" ]; then
+    ran=$((now - ${STARTED_AT[$name]:-now}))
+    # A service that ran a minute crashed anew; one that keeps exiting waits longer each time.
+    if [ "$ran" -ge 60 ]; then RESTARTS[$name]=0; fi
+    delay=$((1 << ${RESTARTS[$name]:-0}))
+    if [ "$delay" -gt 30 ]; then delay=30; fi
+    RESTARTS[$name]=$(( ${RESTARTS[$name]:-0} + 1 ))
+    RESTART_AT[$name]=$((now + delay))
+    log "$name exited after ${ran} s; restarting it in ${delay} s (restart ${RESTARTS[$name]}; log: $RUN_DIR/$name.log)"
+  elif [ "$now" -ge "${RESTART_AT[$name]}" ]; then
+    unset "RESTART_AT[$name]"
+    log "restarting $name"
+    start_service "$name"
+  fi
+}
+
 start() {
   [ -x "$PYTHON" ] || die "no virtualenv: run 'make run' (it creates .venv)"
   mkdir -p "$RUN_DIR"
@@ -47,7 +82,7 @@ start() {
   (cd "$REPO_ROOT" && "$PYTHON" -m services.common.secret_files)
   for name in "${SERVICES[@]}"; do
     if pid_alive "$RUN_DIR/$name.pid"; then log "$name already running"; continue; fi
-    (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" env TYNDAU_INSTANCE_ID="$name-0" "$PYTHON" -m "services.$name")
+    start_service "$name"
   done
   for name in "${SERVICES[@]}"; do wait_healthy "$name" "${PORTS[$name]}"; done
 
@@ -79,16 +114,16 @@ INFO
     exit "${1:-0}"
   }
   trap cleanup INT TERM EXIT
-  # Stay in the foreground while the services live.
+  # Stay in the foreground, restarting what exits, until Ctrl-C or 'make stop'.
   while :; do
     for name in "${SERVICES[@]}"; do
       if ! pid_alive "$RUN_DIR/$name.pid"; then
-        # 'make stop' from another terminal is a normal end; a service dying is not.
+        # 'make stop' from another terminal stops the services: the end of this run.
         if [ -f "$RUN_DIR/stop-requested" ]; then cleanup 0; fi
-        log "$name stopped unexpectedly; see $RUN_DIR/$name.log"; cleanup 1
+        supervise "$name"
       fi
     done
-    sleep 2
+    sleep 1
   done
 }
 
