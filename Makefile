@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: help venv infra tools topics run stop status test unit lint docs bench clean
+.PHONY: help venv infra tools topics run stop status test unit lint docs bench chaos clean
 
 help:
 	@echo "make run     start Kafka, FerretDB and the four services (Ctrl-C stops them)"
@@ -16,6 +16,7 @@ help:
 	@echo "make unit    only the unit tests (no servers needed)"
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   throughput, latency and raw limits on the real broker and store"
+	@echo "make chaos   kill services, the store and a broker of a 3-broker cluster under load; count losses"
 	@echo "make docs    write docs/asyncapi/*.json and docs/schemas/*.json from the code"
 	@echo "make stop    stop the services and the local Kafka and FerretDB"
 	@echo "make status  what is running"
@@ -55,6 +56,11 @@ test: venv lint tools infra
 # A benchmark reports; it does not pass or fail. BENCH_ARGS=--quick for a short run.
 bench: venv infra topics
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Its own 3-broker cluster and store (deploy/local, .run/chaos), stopped at the end; exits 1 on
+# any loss, duplicate or dead letter. CHAOS_ARGS=--quick for every fault once.
+chaos: venv
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 docs: venv
 	$(BIN)/python -m services.common.docs

@@ -20,9 +20,14 @@ port_open() {
   return 1
 }
 
-# pid_alive PIDFILE — true when the file names a running process.
+# pid_alive PIDFILE — true when the file names a running process (a killed one its parent has
+# not reaped yet is a zombie: dead).
 pid_alive() {
-  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+  [ -f "$1" ] || return 1
+  local pid
+  pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null || return 1
+  [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
 }
 
 # spawn PIDFILE LOGFILE CMD... — start CMD detached in its own session (it outlives this script

@@ -132,7 +132,7 @@ def create_runtime(settings: ServiceSettings) -> ServiceRuntime:
     except MissingCredentials:
         identity = None  # an app built only to be described (make docs); start_runtime fails
     broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_bootstrap_list,
         security=identity.faststream() if identity else None,
         # Topics are made by provisioning, with their partitions; no service creates one.
         allow_auto_create_topics=False,

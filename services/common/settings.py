@@ -133,6 +133,12 @@ class ServiceSettings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
     @property
+    def kafka_bootstrap_list(self) -> list[str]:
+        """KAFKA_BOOTSTRAP_SERVERS as a list: "host:port,host:port" names a cluster's brokers
+        (FastStream would take the whole string for one host)."""
+        return [host.strip() for host in self.kafka_bootstrap_servers.split(",") if host.strip()]
+
+    @property
     def database_name(self) -> str:
         """Each service owns one database, named after it (DESIGN.md §4)."""
         return f"{self.database_prefix}{self.service_name}"

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from pymongo import AsyncMongoClient
 
 from contracts import agency_actions, agency_inbox, topics
@@ -33,15 +33,24 @@ def planned_topics(agency_codes: Iterable[str]) -> dict[str, int]:
     return plan
 
 
+# Three copies of every partition where the cluster has three brokers (min.insync.replicas 2 on
+# the brokers: one may die without losing an acknowledged write); fewer on a smaller cluster,
+# where more cannot be placed — the local single broker gets 1.
+MAX_REPLICATION = 3
+
+
 async def ensure_topics(
-    bootstrap_servers: str, plan: dict[str, int], prefix: str = "", replication: int = 1
+    bootstrap_servers: str, plan: dict[str, int], prefix: str = "", replication: int | None = None
 ) -> list[str]:
-    """Create the missing topics of `plan` (name → partitions); return the names created."""
+    """Create the missing topics of `plan` (name → partitions) with `replication` replicas
+    (default: min(3, brokers in the cluster)); return the names created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="tyndau-admin", **admin_identity()
     )
     await admin.start()
     try:
+        if replication is None:
+            replication = await replication_for(admin)
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(prefix + name, num_partitions=partitions, replication_factor=replication)
@@ -59,6 +68,12 @@ async def ensure_topics(
         await admin.close()
 
 
+async def replication_for(admin: AIOKafkaAdminClient) -> int:
+    """min(MAX_REPLICATION, the brokers the cluster has now)."""
+    cluster = await admin.describe_cluster()
+    return max(1, min(MAX_REPLICATION, len(cluster["brokers"])))
+
+
 async def _wait_for_leaders(
     admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30
 ) -> None:
@@ -67,8 +82,12 @@ async def _wait_for_leaders(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        described = await admin.describe_topics(names)
-        if all(
+        try:
+            described = await admin.describe_topics(names)
+        except KafkaError:
+            # The admin client asks any one broker; one of a cluster may be down. Ask again.
+            described = None
+        if described is not None and all(
             t["error_code"] == 0
             and t["partitions"]
             and all(p["leader"] >= 0 for p in t["partitions"])

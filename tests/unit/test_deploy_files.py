@@ -48,11 +48,50 @@ def environment_names_the_code_reads() -> set[str]:
     return names
 
 
+KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
+MONGODB_MEMBERS = ("mongodb-1", "mongodb-2", "mongodb-3")
+
+
 def test_compose_has_the_infrastructure_the_services_and_the_monitoring() -> None:
-    expected = {"kafka", "mongodb", "topics", *APP_SERVICES, "prometheus", "grafana"}
-    assert expected <= set(COMPOSE["services"])
-    assert COMPOSE["services"]["mongodb"]["image"].startswith("mongo:7")
-    assert COMPOSE["services"]["kafka"]["image"].startswith("apache/kafka:3.9")
+    expected = {*KAFKA_NODES, *MONGODB_MEMBERS, "mongodb-init", "topics", *APP_SERVICES}
+    assert expected | {"prometheus", "grafana"} <= set(COMPOSE["services"])
+    for member in MONGODB_MEMBERS:
+        assert COMPOSE["services"][member]["image"].startswith("mongo:7")
+    for node in KAFKA_NODES:
+        assert COMPOSE["services"][node]["image"].startswith("apache/kafka:3.9")
+
+
+def test_compose_is_the_production_topology_three_brokers_and_a_replica_set() -> None:
+    services = COMPOSE["services"]
+    voters = "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"
+    ids, clusters = set(), set()
+    for node in KAFKA_NODES:
+        env = services[node]["environment"]
+        assert env["KAFKA_QUORUM_VOTERS"] == voters
+        assert (env["KAFKA_REPLICATION"], env["KAFKA_MIN_ISR"]) == ("3", "2")
+        assert env["KAFKA_HOST"] == node
+        ids.add(env["KAFKA_NODE_ID"])
+        clusters.add(env["KAFKA_CLUSTER_ID"])
+        # Each node keeps its own log.
+        assert f"{node}-data:/var/lib/kafka/data" in services[node]["volumes"]
+    assert ids == {"1", "2", "3"} and len(clusters) == 1
+    # The template the nodes fill in takes the replication from them.
+    template = (DEPLOY / "local" / "kafka" / "server.properties.in").read_text()
+    for line in ("default.replication.factor=@REPLICATION@", "min.insync.replicas=@MIN_ISR@"):
+        assert line in template
+    init = " ".join(services["mongodb-init"]["command"])
+    for member in MONGODB_MEMBERS:
+        assert services[member]["command"][-3:] == ["--replSet", "rs0", "--bind_ip_all"]
+        assert f"{member}:27017" in init
+        assert services["mongodb-init"]["depends_on"][member]["condition"] == "service_healthy"
+    assert "rs.initiate" in init
+    for service in APP_SERVICES:
+        env = services[service]["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+        assert env["MONGODB_URL"] == (
+            "mongodb://mongodb-1:27017,mongodb-2:27017,mongodb-3:27017/?replicaSet=rs0"
+        )
+        assert env["TYNDAU_MONGODB_WRITE_CONCERN"] == "majority"
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -64,11 +103,10 @@ def test_each_service_runs_its_module_on_its_port_with_health_checked_dependenci
     assert spec["command"] == ["python", "-m", f"services.{service}"]
     assert spec["ports"] == [f"{port}:{port}"]
     assert spec["environment"][f"{service.upper()}_PORT"] == str(port)
-    assert spec["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert spec["environment"]["MONGODB_URL"].startswith("mongodb://mongodb:27017")
     assert spec["restart"] == "unless-stopped"
-    assert spec["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert spec["depends_on"]["mongodb"]["condition"] == "service_healthy"
+    for node in KAFKA_NODES:
+        assert spec["depends_on"][node]["condition"] == "service_healthy"
+    assert spec["depends_on"]["mongodb-init"]["condition"] == "service_completed_successfully"
     assert spec["depends_on"]["topics"]["condition"] == "service_completed_successfully"
 
 
@@ -86,7 +124,7 @@ def test_the_shared_names_of_design_section_6_are_what_the_settings_read() -> No
 
 
 def test_infrastructure_has_health_checks_and_prometheus_scrapes_every_service() -> None:
-    for name in ("kafka", "mongodb"):
+    for name in (*KAFKA_NODES, *MONGODB_MEMBERS):
         assert COMPOSE["services"][name]["healthcheck"]["test"]
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus-compose.yml").read_text())
     targets = {
@@ -105,7 +143,7 @@ def test_the_image_is_slim_and_runs_as_a_non_root_user() -> None:
 
 def test_compose_runs_the_broker_secured_as_locally_and_every_client_has_its_secrets() -> None:
     services = COMPOSE["services"]
-    kafka = services["kafka"]
+    kafka = services["kafka-1"]
     mounted = {volume.split(":")[1]: volume for volume in kafka["volumes"]}
     # The same server.properties as deploy/local: SASL/SCRAM, StandardAuthorizer, deny by default.
     assert mounted["/opt/tyndau/server.properties.in"].startswith("./local/kafka/")

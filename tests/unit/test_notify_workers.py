@@ -39,9 +39,11 @@ def test_a_worker_without_a_recent_beat_is_gone() -> None:
     assert verdict(claim, last_beat=None) is None
 
 
-def test_our_own_claim_and_claims_without_an_owner_wait_for_the_timeout() -> None:
+def test_our_own_claim_in_flight_and_claims_without_an_owner_wait_for_the_timeout() -> None:
     ours = ClaimHolder(NOW - timedelta(seconds=5), "me-now", "notify-0")
-    assert verdict(ours, last_beat=NOW) == NOW + timedelta(seconds=115)
+    assert abandoned_or_recheck(
+        ours, ME, NOW, NOW, claim_timeout=TIMEOUT, alive_for=ALIVE, in_flight_here=True
+    ) == NOW + timedelta(seconds=115)
     legacy = ClaimHolder(NOW - timedelta(seconds=5), None, None)
     assert verdict(legacy) == NOW + timedelta(seconds=115)
     assert verdict(ClaimHolder(NOW - TIMEOUT, None, None)) is None
@@ -54,3 +56,10 @@ def test_without_an_instance_id_only_heartbeats_tell() -> None:
         abandoned_or_recheck(claim, anonymous, NOW, NOW, claim_timeout=TIMEOUT, alive_for=ALIVE)
         == NOW + ALIVE
     )
+
+
+def test_our_own_claim_no_longer_in_flight_was_left_by_a_failed_attempt() -> None:
+    # E.g. the provider took the message, then the store went away before the result was
+    # written: the redelivered registration finds our claim, and nobody is on it.
+    ours = ClaimHolder(NOW - timedelta(seconds=5), "me-now", "notify-0")
+    assert verdict(ours, last_beat=NOW) is None

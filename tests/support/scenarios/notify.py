@@ -329,3 +329,30 @@ class NotifyScenarios:
         assert await other.work.deliver_due() == 1
         [sent] = other.outcomes(event.appeal_id)
         assert sent == ("appeal_registered", "sent") and len(other.sms.to(phone)) == 1
+
+    async def test_an_attempt_whose_result_the_store_lost_is_made_again_at_once_same_key(
+        self, store: NotifyStore
+    ) -> None:
+        # The gateway takes the SMS, then the store goes away before the result is written:
+        # the cause is redelivered to the same, living process, which is no longer on it.
+        notify = Notify(store, worker=Worker.start("notify-0"))
+        event, phone = registration()
+
+        async def store_gone(*_: object, **__: object) -> None:
+            raise ConnectionError("the store went away")
+
+        store.finish_attempt = store_gone  # type: ignore[method-assign]
+        try:
+            await notify.consume(event)
+        except ConnectionError:
+            pass
+        else:
+            raise AssertionError("recording the result did not fail")
+        finally:
+            del store.finish_attempt  # type: ignore[method-assign]
+
+        [sent] = await notify.consume(event)  # redelivered at once, not after the claim timeout
+        assert sent.status == "sent" and sent.attempts == 2
+        first, second = notify.sms.to(phone)
+        # The same idempotency key: the gateway drops the second, the citizen gets one SMS.
+        assert first.notification_id == second.notification_id == sent.notification_id

@@ -1,0 +1,137 @@
+"""The four services as processes, run the way `make run` runs them (one instance each under
+the fixed identity <service>-0, so a restarted one is the same static consumer-group member
+and the same notify worker), which the fault script signals and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.pipeline import free_port, service_env
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = ("intake", "routing", "sla", "notify")
+
+
+@dataclass
+class ServiceFleet:
+    environment: dict[str, str]
+    log_dir: Path
+    # False: no TYNDAU_INSTANCE_ID — dynamic group members, as before static membership
+    # (`python -m chaos --dynamic` measures what it saves).
+    static: bool = True
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environment | {f"{name.upper()}_PORT": str(self.ports[name])}
+        if self.static:
+            env["TYNDAU_INSTANCE_ID"] = f"{name}-0"
+        # One log per service and run: its restarts append to it.
+        with (self.log_dir / f"{name}.log").open("a" if name in self.processes else "w") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.processes[name].send_signal(sig)
+
+    async def wait_exit(self, name: str, timeout: float = 60) -> float:
+        """Seconds until the process has exited (killed after `timeout`)."""
+        began = time.monotonic()
+        process = self.processes[name]
+        while process.poll() is None:
+            if time.monotonic() - began > timeout:
+                process.kill()
+            await asyncio.sleep(0.02)
+        return time.monotonic() - began
+
+    async def health(self, name: str) -> dict | None:
+        """The body of /health/ready when it says ready, else None."""
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                response = await client.get(f"http://127.0.0.1:{self.ports[name]}/health/ready")
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    # Polled 10 times a second: each /health/ready asks the broker and the store, and a
+    # starting service should spend its CPU on starting.
+    POLL_S = 0.1
+
+    async def wait_live(self, name: str, timeout: float = 60) -> None:
+        """Until the process answers /health/live (started, whatever its dependencies)."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited; see {self.log_dir / name}.log")
+                try:
+                    response = await client.get(f"http://127.0.0.1:{self.ports[name]}/health/live")
+                    if response.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"{name} not live after {timeout} s")
+
+    async def wait_ready(self, names: tuple[str, ...] = SERVICES, timeout: float = 120) -> float:
+        """Seconds until every one of `names` is ready (consuming with its partitions)."""
+        began = time.monotonic()
+        waiting = set(names)
+        while waiting:
+            for name in list(waiting):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited ({process.returncode}); see {self.log_dir / name}.log"
+                    )
+                if await self.health(name) is not None:
+                    waiting.discard(name)
+            if waiting:
+                if time.monotonic() - began > timeout:
+                    raise TimeoutError(f"not ready after {timeout} s: {sorted(waiting)}")
+                await asyncio.sleep(self.POLL_S)
+        return time.monotonic() - began
+
+    async def lag(self) -> dict[str, int | None]:
+        """Each service's consumer lag as its /health reports it."""
+        return {name: (await self.health(name) or {}).get("lag") for name in SERVICES}
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def service_environment(
+    bootstrap: str, mongodb_url: str, prefix: str, providers: dict[str, str]
+) -> dict[str, str]:
+    """What every service process of the run gets: the bench's environment (this run's broker,
+    store and prefix), notify delivering to the stand-ins at any hour (no quiet hours: the
+    run must not depend on the time of day)."""
+    return service_env(
+        bootstrap,
+        mongodb_url,
+        prefix,
+        NOTIFY_QUIET_START="00:00",
+        NOTIFY_QUIET_END="00:00",
+        **providers,
+    )
