@@ -58,6 +58,20 @@ def infra_pids() -> dict[str, int]:
     return pids
 
 
+# The bench's own process in a CPU account: it sends the calls and watches the last topics.
+LOAD_PROCESS = "bench (load + watch)"
+
+
+def cpu_ms_per_appeal(cpu: dict, appeals: int) -> dict[str, float]:
+    """CPU milliseconds per completed appeal of each process of a `CpuShare` result, and
+    their total: the figure that stays stable on a noisy shared machine."""
+    if not appeals or not cpu.get("cpu_seconds"):
+        return {}
+    per = {name: s * 1000 / appeals for name, s in cpu["cpu_seconds"].items()}
+    ordered = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+    return {**ordered, "total": sum(per.values())}
+
+
 class CpuShare:
     """CPU seconds each named process used between `start()` and `stop()`, and that as a
     share of the wall time (1.0 = one core busy the whole time)."""

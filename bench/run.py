@@ -26,19 +26,40 @@ import json
 import os
 import platform
 import subprocess
+import traceback
+from collections import Counter
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
+import bson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from bench.gateway import gateway_load
 from bench.limits import KafkaLimit, StoreLimit, kafka_limit, store_limit
-from bench.pipeline import REPO, latency, proc_status_mb, services_as_processes, throughput
-from bench.profile import CpuShare, infra_pids, profiles, sampled, store_sampled
+from bench.pipeline import (
+    REPO,
+    RunningServices,
+    latency,
+    proc_status_mb,
+    services_as_processes,
+    throughput,
+)
+from bench.profile import (
+    LOAD_PROCESS,
+    CpuShare,
+    cpu_ms_per_appeal,
+    infra_pids,
+    profiles,
+    sampled,
+    store_sampled,
+)
 from bench.timers import timer_scale
 from services.common.kafka_auth import ADMIN, identity_for
 
@@ -57,8 +78,16 @@ def machine() -> dict:
     }
 
 
+# Documents whose size is sampled per collection to estimate the bytes stored per appeal.
+SIZE_SAMPLE = 1000
+
+
 async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: int) -> dict:
-    """Messages produced and documents written per appeal, counted after the throughput run."""
+    """What one appeal costs the broker and the store, counted after the throughput run:
+    messages and bytes (key + value + headers) produced per appeal, by topic; documents
+    stored per appeal, by database.collection, and their bytes (BSON) estimated from a sample
+    of up to SIZE_SAMPLE documents per collection. (Documents *stored*: an update of a
+    document already there is a write this does not count.)"""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **identity_for(ADMIN).aiokafka())
     await admin.start()
     try:
@@ -69,23 +98,78 @@ async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: in
     partitions = [
         TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
     ]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, **identity_for(ADMIN).aiokafka())
+    by_topic: Counter[str] = Counter()
+    bytes_by_topic: Counter[str] = Counter()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **identity_for(ADMIN).aiokafka()
+    )
     await consumer.start()
     try:
-        messages = sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
+        ends = await consumer.end_offsets(partitions) if partitions else {}
+        wanted = [tp for tp, end in ends.items() if end > 0]
+        consumer.assign(wanted)
+        await consumer.seek_to_beginning(*wanted)
+        remaining = {tp for tp in wanted}
+        while remaining:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for tp, records in batch.items():
+                topic = tp.topic.removeprefix(prefix)
+                for record in records:
+                    by_topic[topic] += 1
+                    bytes_by_topic[topic] += message_bytes(record)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
     finally:
         await consumer.stop()
+    by_collection: Counter[str] = Counter()
+    bytes_by_collection: dict[str, float] = {}
     client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
     try:
-        documents = 0
         for name in await client.list_database_names():
             if name.startswith(prefix):
                 db = client[name]
                 for collection in await db.list_collection_names():
-                    documents += await db[collection].count_documents({})
+                    key = f"{name.removeprefix(prefix)}.{collection}"
+                    count = await db[collection].count_documents({})
+                    sample = await db[collection].find().limit(SIZE_SAMPLE).to_list()
+                    by_collection[key] = count
+                    bytes_by_collection[key] = count * mean_bson_size(sample)
     finally:
         await client.close()
-    return {"messages_per_appeal": messages / appeals, "documents_per_appeal": documents / appeals}
+    return cost_per_appeal(by_topic, bytes_by_topic, by_collection, bytes_by_collection, appeals)
+
+
+def message_bytes(record: object) -> int:
+    """Bytes a Kafka record carries: key, value and headers (names and values)."""
+    key, value = getattr(record, "key", None) or b"", getattr(record, "value", None) or b""
+    headers = getattr(record, "headers", None) or ()
+    return len(key) + len(value) + sum(len(k) + len(v or b"") for k, v in headers)
+
+
+def mean_bson_size(documents: list[dict]) -> float:
+    return sum(len(bson.encode(d)) for d in documents) / len(documents) if documents else 0.0
+
+
+def cost_per_appeal(
+    messages: Counter[str],
+    message_bytes_by_topic: Counter[str],
+    documents: Counter[str],
+    document_bytes: dict[str, float],
+    appeals: int,
+) -> dict:
+    """The counts of a run divided by its appeals, in total and by topic / collection."""
+    n = max(appeals, 1)
+    return {
+        "messages_per_appeal": sum(messages.values()) / n,
+        "bytes_produced_per_appeal": sum(message_bytes_by_topic.values()) / n,
+        "messages_by_topic": {t: c / n for t, c in messages.most_common()},
+        "documents_per_appeal": sum(documents.values()) / n,
+        "bytes_stored_per_appeal": sum(document_bytes.values()) / n,
+        "documents_by_collection": {c: k / n for c, k in documents.most_common()},
+        "bytes_by_collection": {
+            c: b / n for c, b in sorted(document_bytes.items(), key=lambda kv: -kv[1])
+        },
+    }
 
 
 def pipeline_result(
@@ -113,7 +197,37 @@ def pipeline_result(
         "latency": latency,
         "rss_mb": rss_mb,
         "cpu_during_throughput": cpu,
+        "cpu_ms_per_appeal": cpu_ms_per_appeal(cpu, throughput.get("completed", 0)),
     }
+
+
+class Stages:
+    """Runs the bench's stages one after another, keeping what each measured: a stage that
+    fails records its error (results["errors"]) and the run goes on with the stages that do
+    not need it; results.json is rewritten after every stage, so a failure late in a long run
+    loses nothing measured before it."""
+
+    def __init__(self, results: dict, out: Path = RESULTS) -> None:
+        self.results, self.out = results, out
+
+    def run(self, key: str, what: str, measure: Callable[[], Any]) -> Any:
+        """`measure()` into results[key]; None (and the error recorded) if it raised."""
+        print(f"{what}…", flush=True)
+        try:
+            value = measure()
+        except Exception as exc:  # noqa: BLE001 - reported, and the other stages still run
+            traceback.print_exc()
+            self.results.setdefault("errors", {})[key] = "".join(
+                traceback.format_exception_only(exc)
+            ).strip()
+            value = None
+        else:
+            self.results[key] = value
+        self.save()
+        return value
+
+    def save(self) -> None:
+        self.out.write_text(json.dumps(self.results, indent=2))
 
 
 def main() -> None:
@@ -134,23 +248,76 @@ def main() -> None:
     seconds = args.seconds or (15 if args.quick else 60)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     mongodb_url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/")
-    started = datetime.now(UTC)
-    # The code measured is the code at the start (a long run may outlast a commit).
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-    ).stdout.strip()
+    results: dict = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        # The code measured is the code at the start (a long run may outlast a commit).
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip(),
+    }
+    stages = Stages(results)
 
-    print("measuring raw limits…", flush=True)
-    kafka = asyncio.run(kafka_limit(bootstrap, 20_000 if args.quick else 200_000, 1200))
-    store = asyncio.run(store_limit(mongodb_url, 5_000 if args.quick else 50_000))
+    def limits() -> dict:
+        kafka = asyncio.run(kafka_limit(bootstrap, 20_000 if args.quick else 200_000, 1200))
+        store = asyncio.run(store_limit(mongodb_url, 5_000 if args.quick else 50_000))
+        return {"kafka": asdict(kafka), "store": asdict(store)}
 
-    results: dict = {"started_at": started.isoformat(), "machine": machine()}
-    results["limits"] = {"kafka": asdict(kafka), "store": asdict(store)}
-    with services_as_processes(bootstrap, mongodb_url, REPO / ".run" / "bench") as running:
-        print(f"throughput: {appeals} appeals…", flush=True)
-        services = {name: running.pid(name) for name in running.processes}
-        cpu = CpuShare(services | infra_pids())
-        profiles_dir = REPO / ".run" / "bench" / "profiles"
+    stages.run("limits", "measuring raw limits", limits)
+    try:
+        with services_as_processes(bootstrap, mongodb_url, REPO / ".run" / "bench") as running:
+            pipeline_stages(stages, running, args, appeals, seconds, bootstrap, mongodb_url)
+    except Exception as exc:  # noqa: BLE001 - the services did not start: say so, go on
+        traceback.print_exc()
+        results.setdefault("errors", {})["services"] = str(exc)
+    if {"limits", "throughput", "cost"} <= results.keys():
+        results["pipeline"] = pipeline_result(
+            KafkaLimit(**results["limits"]["kafka"]),
+            StoreLimit(**results["limits"]["store"]),
+            results["throughput"]["result"],
+            results["cost"],
+            results.get("latency", {}),
+            results.get("rss_mb", {}),
+            results["throughput"]["cpu"],
+        )
+    if not args.skip_timers:
+        timers = args.timers or (100_000 if args.quick else 1_000_000)
+        stages.run(
+            "timers",
+            f"timers: {timers:,} open, a window firing 1,000/s",
+            lambda: timer_scale(
+                bootstrap, mongodb_url, timers, rate=1000, seconds=10 if args.quick else 20
+            ),
+        )
+    stages.run(
+        "gateway",
+        "gateway: POST /v1/appeals from a separate load process",
+        lambda: gateway_load(
+            bootstrap, mongodb_url, seconds=10 if args.quick else 30, warmup=2 if args.quick else 5
+        ),
+    )
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    stages.save()
+    print_table(results)
+
+
+def pipeline_stages(
+    stages: Stages,
+    running: RunningServices,
+    args: argparse.Namespace,
+    appeals: int,
+    seconds: float,
+    bootstrap: str,
+    mongodb_url: str,
+) -> None:
+    """Throughput (with every process's CPU and, with --profile, samples), the cost of one
+    appeal, latency at a fixed rate, resident memory — on the running services."""
+    services = {name: running.pid(name) for name in running.processes}
+    # The bench process itself sends the calls and watches the last topics.
+    cpu = CpuShare(services | infra_pids() | {LOAD_PROCESS: os.getpid()})
+    profiles_dir = REPO / ".run" / "bench" / "profiles"
+
+    def measure_throughput() -> dict:
         with (
             sampled(services, profiles_dir) if args.profile else nullcontext({}) as samples,
             store_sampled(profiles_dir / "ferretdb.pprof", seconds=20)
@@ -158,101 +325,109 @@ def main() -> None:
             else nullcontext({}) as store_profile,
         ):
             cpu.start()
-            tp = asyncio.run(
+            result = asyncio.run(
                 throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
             )
             cpu.stop()
         if samples:
-            results["profile"] = profiles(samples)
+            stages.results["profile"] = profiles(samples)
         if store_profile:
-            results["store_profile"] = store_profile
-        cost = asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals))
-        print(f"latency: {args.rate}/s for {seconds} s…", flush=True)
-        lat = asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds))
-        memory = {name: proc_status_mb(running.pid(name)) for name in running.processes}
-    if not args.skip_timers:
-        timers = args.timers or (100_000 if args.quick else 1_000_000)
-        print(f"timers: {timers:,} open, a window firing 1,000/s…", flush=True)
-        results["timers"] = timer_scale(
-            bootstrap, mongodb_url, timers, rate=1000, seconds=10 if args.quick else 20
-        )
-    print("gateway: POST /v1/appeals from a separate load process…", flush=True)
-    results["gateway"] = gateway_load(
-        bootstrap, mongodb_url, seconds=10 if args.quick else 30, warmup=2 if args.quick else 5
+            stages.results["store_profile"] = store_profile
+        return {"result": result, "cpu": cpu.result}
+
+    if stages.run("throughput", f"throughput: {appeals} appeals", measure_throughput) is None:
+        return
+    stages.run(
+        "cost",
+        "cost of one appeal: messages, documents, bytes",
+        lambda: asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals)),
+    )
+    stages.run(
+        "latency",
+        f"latency: {args.rate}/s for {seconds} s",
+        lambda: asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds)),
+    )
+    stages.run(
+        "rss_mb",
+        "resident memory",
+        lambda: {name: proc_status_mb(running.pid(name)) for name in running.processes},
     )
 
-    results["pipeline"] = pipeline_result(kafka, store, tp, cost, lat, memory, cpu.result)
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    results["commit"] = commit
-    RESULTS.write_text(json.dumps(results, indent=2))
-    print_table(results)
+
+def _ms(figures: dict, keys: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms")) -> str:
+    return "/".join(f"{figures.get(q, float('nan')):.0f}" for q in keys)
 
 
-def print_table(r: dict) -> None:
-    k, s, p = r["limits"]["kafka"], r["limits"]["store"], r["pipeline"]
-    lat, gw = p["latency"], r["gateway"]
-    rows = [
-        ("raw Kafka produce→consume (1.2 kB)", f"{k['produce_consume_per_s']:,.0f} msg/s"),
-        ("raw store insert_one", f"{s['insert_one_per_s']:,.0f} docs/s"),
-        ("raw store insert_many", f"{s['insert_many_per_s']:,.0f} docs/s"),
-        ("raw store update by _id", f"{s['indexed_update_per_s']:,.0f} docs/s"),
-        (
-            "cost of one appeal",
-            f"{p['cost']['messages_per_appeal']:.1f} msgs, "
-            f"{p['cost']['documents_per_appeal']:.1f} docs",
-        ),
-        ("bound for the pipeline", f"{p['bound_appeals_per_s']:,.0f} appeals/s"),
-        (
-            "throughput end-to-end",
-            f"{p['throughput']['appeals_per_s']:,.1f} appeals/s "
-            f"({p['throughput']['completed']}/{p['throughput']['appeals']})",
-        ),
-        ("ratio to bound", f"{(p['ratio_to_bound'] or 0) * 100:.1f} % (target ≥ 50 %, ≥ 1,000/s)"),
-        (
-            f"latency @{lat['rate_per_s']:.0f}/s → routed p50/p95/p99",
-            "/".join(
-                f"{lat['to_routed'].get(q, float('nan')):.0f}"
-                for q in ("p50_ms", "p95_ms", "p99_ms")
-            )
-            + " ms (target p99 ≤ 250)",
-        ),
-        (
-            "latency → notified p50/p95/p99",
-            "/".join(
-                f"{lat['to_notified'].get(q, float('nan')):.0f}"
-                for q in ("p50_ms", "p95_ms", "p99_ms")
-            )
-            + " ms",
-        ),
-        (
-            f"HTTP gateway POST /v1/appeals ({gw['connections']} conn.)",
-            f"{gw['requests_per_s']:,.1f} req/s, {gw['non_2xx']} non-2xx, "
-            f"intake {gw['rss_mb']['peak']:.0f} MB (no DESIGN §8 target)",
-        ),
-        (
-            "gateway latency p50/p95/p99",
-            "/".join(
-                f"{gw['latency_all'].get(q, float('nan')):.0f}"
-                for q in ("p50_ms", "p95_ms", "p99_ms")
-            )
-            + " ms",
-        ),
-        ("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in p["rss_mb"].items())),
-    ]
-    if cpu := p.get("cpu_during_throughput"):
-        rows.insert(
-            rows.index(next(row for row in rows if row[0] == "ratio to bound")) + 1,
+def table_rows(r: dict) -> list[tuple[str, str]]:
+    """The summary table of a results dict, one (name, value) row per figure; the rows of a
+    stage that failed or did not run are left out (its error is listed instead)."""
+    rows: list[tuple[str, str]] = []
+    if limits := r.get("limits"):
+        k, s = limits["kafka"], limits["store"]
+        rows += [
+            ("raw Kafka produce→consume (1.2 kB)", f"{k['produce_consume_per_s']:,.0f} msg/s"),
+            ("raw store insert_one", f"{s['insert_one_per_s']:,.0f} docs/s"),
+            ("raw store insert_many", f"{s['insert_many_per_s']:,.0f} docs/s"),
+            ("raw store update by _id", f"{s['indexed_update_per_s']:,.0f} docs/s"),
+        ]
+    if cost := r.get("cost"):
+        rows.append(
             (
-                "cores busy during throughput",
-                f"{cpu['cores_busy_total']:.2f} of {cpu['cores']}: "
-                + ", ".join(
-                    f"{name} {share:.2f}"
-                    for name, share in sorted(cpu["cores_busy"].items(), key=lambda x: -x[1])
-                ),
-            ),
+                "cost of one appeal",
+                f"{cost['messages_per_appeal']:.1f} msgs "
+                f"({cost.get('bytes_produced_per_appeal', 0):,.0f} B), "
+                f"{cost['documents_per_appeal']:.1f} docs stored "
+                f"({cost.get('bytes_stored_per_appeal', 0):,.0f} B)",
+            )
         )
+    if p := r.get("pipeline"):
+        tp = p["throughput"]
+        rows += [
+            ("bound for the pipeline", f"{p['bound_appeals_per_s']:,.0f} appeals/s"),
+            (
+                "throughput end-to-end",
+                f"{tp['appeals_per_s']:,.1f} appeals/s ({tp['completed']}/{tp['appeals']})",
+            ),
+            ("ratio to bound", f"{(p['ratio_to_bound'] or 0) * 100:.1f} % (target ≥ 50 %)"),
+        ]
+        if cpu := p.get("cpu_during_throughput"):
+            rows.append(
+                (
+                    "cores busy during throughput",
+                    f"{cpu['cores_busy_total']:.2f} of {cpu['cores']}: "
+                    + ", ".join(
+                        f"{name} {share:.2f}"
+                        for name, share in sorted(cpu["cores_busy"].items(), key=lambda x: -x[1])
+                    ),
+                )
+            )
+        if per := p.get("cpu_ms_per_appeal"):
+            rows.append(
+                (
+                    "CPU ms per appeal",
+                    f"{per['total']:.2f} total: "
+                    + ", ".join(f"{n} {ms:.2f}" for n, ms in per.items() if n != "total"),
+                )
+            )
+    if lat := r.get("latency"):
+        rows += [
+            (
+                f"latency @{lat['rate_per_s']:.0f}/s → routed p50/p95/p99",
+                _ms(lat["to_routed"]) + " ms (target p99 ≤ 250)",
+            ),
+            ("latency → notified p50/p95/p99", _ms(lat["to_notified"]) + " ms"),
+        ]
+    if gw := r.get("gateway"):
+        rows += [
+            (
+                f"HTTP gateway POST /v1/appeals ({gw['connections']} conn.)",
+                f"{gw['requests_per_s']:,.1f} req/s, {gw['non_2xx']} non-2xx, "
+                f"intake {gw['rss_mb']['peak']:.0f} MB (no DESIGN §8 target)",
+            ),
+            ("gateway latency p50/p95/p99", _ms(gw["latency_all"]) + " ms"),
+        ]
     if t := r.get("timers"):
-        rows[-1:-1] = [
+        rows += [
             (
                 f"timers: {t['open_timers']:,} open, window at {t['target_rate_per_s']:.0f}/s",
                 f"fired {t['fired']:,}/{t['window_timers']:,} at "
@@ -260,17 +435,28 @@ def print_table(r: dict) -> None:
             ),
             (
                 "firing lag p50/p99/max",
-                "/".join(
-                    f"{t['lag'].get(q, float('nan')):.0f}" for q in ("p50_ms", "p99_ms", "max_ms")
-                )
-                + " ms (target p99 ≤ 1,000)",
+                _ms(t["lag"], ("p50_ms", "p99_ms", "max_ms")) + " ms (target p99 ≤ 1,000)",
             ),
             ("sla resident memory, peak", f"{t['rss_mb_max']:.0f} MB (target < 300 MB)"),
         ]
-    width = max(len(a) for a, _ in rows)
+    if memory := r.get("rss_mb"):
+        rows.append(("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in memory.items())))
+    for stage, error in r.get("errors", {}).items():
+        rows.append((f"FAILED: {stage}", error.splitlines()[-1] if error else "?"))
+    return rows
+
+
+def print_table(r: dict) -> None:
+    rows = table_rows(r)
+    width = max((len(a) for a, _ in rows), default=0)
     print()
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
+    if cost := r.get("cost"):
+        print("\n  documents stored per appeal, by collection:")
+        for name, count in cost.get("documents_by_collection", {}).items():
+            size = cost.get("bytes_by_collection", {}).get(name, 0)
+            print(f"    {count:5.2f}  {size:7,.0f} B  {name}")
     for service, summary in r.get("profile", {}).items():
         print(f"\n  {service} ({summary['samples']} samples), where the time goes:")
         for name, share in summary.get("inclusive_ours", [])[:5]:

@@ -3,13 +3,26 @@ make every figure it reports wrong without failing anything."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import bson
 
 from bench.limits import KafkaLimit, StoreLimit
 from bench.pipeline import call_1414, citizen_iin, percentiles
-from bench.profile import _HANDLER, cpu_seconds, summarise
-from bench.run import pipeline_result
+from bench.profile import _HANDLER, LOAD_PROCESS, cpu_ms_per_appeal, cpu_seconds, summarise
+from bench.run import (
+    Stages,
+    cost_per_appeal,
+    mean_bson_size,
+    message_bytes,
+    pipeline_result,
+    table_rows,
+)
 from contracts import Call1414Appeal
 from services.intake.validation import iin_problem
 
@@ -100,3 +113,69 @@ def test_the_pipeline_result_is_assembled_from_the_limits_and_the_stages() -> No
     assert result["bound_appeals_per_s"] == 1000.0  # min(6,000 / 6, 15,000 / 15)
     assert result["ratio_to_bound"] == 0.25
     assert result["latency"] == {"p99_ms": 240} and result["rss_mb"] == {"intake": 80.0}
+
+
+def test_cpu_per_appeal_is_each_process_cpu_over_the_completed_appeals() -> None:
+    cpu = {"cpu_seconds": {"intake": 1.0, "kafka": 2.5, LOAD_PROCESS: 0.5}}
+    per = cpu_ms_per_appeal(cpu, 500)
+    assert per == {"kafka": 5.0, "intake": 2.0, LOAD_PROCESS: 1.0, "total": 8.0}
+    assert list(per)[:3] == ["kafka", "intake", LOAD_PROCESS]  # the costliest first
+    assert cpu_ms_per_appeal(cpu, 0) == {} and cpu_ms_per_appeal({}, 10) == {}
+
+
+def test_the_cost_of_an_appeal_is_the_runs_counts_over_its_appeals() -> None:
+    cost = cost_per_appeal(
+        Counter({"appeals.registered.v1": 100, "channel.1414.appeals.v1": 100}),
+        Counter({"appeals.registered.v1": 150_000, "channel.1414.appeals.v1": 50_000}),
+        Counter({"intake.appeals": 100, "routing.decisions": 300}),
+        {"intake.appeals": 80_000.0, "routing.decisions": 120_000.0},
+        100,
+    )
+    assert cost["messages_per_appeal"] == 2 and cost["bytes_produced_per_appeal"] == 2000
+    assert cost["documents_per_appeal"] == 4 and cost["bytes_stored_per_appeal"] == 2000
+    assert list(cost["documents_by_collection"]) == ["routing.decisions", "intake.appeals"]
+    assert cost["bytes_by_collection"] == {"routing.decisions": 1200.0, "intake.appeals": 800.0}
+
+
+def test_a_message_counts_its_key_value_and_headers() -> None:
+    record = SimpleNamespace(key=b"abc", value=b"0123456789", headers=[("h", b"xy")])
+    assert message_bytes(record) == 3 + 10 + 1 + 2
+    assert message_bytes(SimpleNamespace(key=None, value=b"v", headers=None)) == 1
+    assert mean_bson_size([]) == 0.0
+    assert mean_bson_size([{"_id": "a"}, {"_id": "a"}]) == len(bson.encode({"_id": "a"}))
+
+
+def test_a_failed_stage_is_recorded_and_the_stages_before_and_after_are_kept(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "results.json"
+    stages = Stages({"commit": "abc"}, out)
+    assert stages.run("limits", "limits", lambda: {"kafka": 1}) == {"kafka": 1}
+    assert json.loads(out.read_text())["limits"] == {"kafka": 1}  # saved at once
+
+    def broken() -> dict:
+        raise RuntimeError("the store went away")
+
+    assert stages.run("cost", "cost", broken) is None
+    stages.run("gateway", "gateway", lambda: {"requests_per_s": 5})
+    saved = json.loads(out.read_text())
+    assert saved["limits"] == {"kafka": 1} and saved["gateway"] == {"requests_per_s": 5}
+    assert "cost" not in saved and "the store went away" in saved["errors"]["cost"]
+
+
+def test_the_table_shows_what_was_measured_and_names_what_failed() -> None:
+    partial = {
+        "limits": {
+            "kafka": {"produce_consume_per_s": 12_000.0},
+            "store": {
+                "insert_one_per_s": 800.0,
+                "insert_many_per_s": 15_000.0,
+                "indexed_update_per_s": 300.0,
+            },
+        },
+        "errors": {"throughput": "Traceback…\nTimeoutError: not every appeal completed"},
+    }
+    rows = dict(table_rows(partial))
+    assert rows["raw store insert_many"] == "15,000 docs/s"
+    assert rows["FAILED: throughput"] == "TimeoutError: not every appeal completed"
+    assert not any(name.startswith("throughput") for name in rows)
