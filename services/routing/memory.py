@@ -4,6 +4,8 @@ per appeal and hop; history oldest first); nothing survives the process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from services.routing.records import ActionVerdict, DecisionRecord
 
 
@@ -16,7 +18,8 @@ class MemoryDecisionStore:
         key = (record.appeal_id, record.hop)
         if key in self.records:
             return False
-        self.records[key] = record
+        # Kept as the real store keeps it: without the assignment (rebuilt when republished).
+        self.records[key] = replace(record, assignment=None)
         return True
 
     async def decision(self, appeal_id: str, hop: int) -> DecisionRecord | None:

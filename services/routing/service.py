@@ -109,9 +109,9 @@ class RoutingService:
             stored = await self.store.decision(appeal.appeal_id, 0)
             if stored is None:  # a duplicate key means it exists; retry rather than guess
                 raise RuntimeError(f"decision 0 of {appeal.appeal_id} vanished")
-            return await self._publish(stored)
+            return await self._publish(stored, stored.registered or appeal)
         self._count(record)
-        event = await self._publish(record)
+        event = await self._publish(record, appeal)
         self.metrics.latency.labels(TRIGGER_REGISTERED).observe(time.perf_counter() - started)
         return event
 
@@ -262,7 +262,7 @@ class RoutingService:
             return self._ignore("unknown_appeal", cause, trigger)
         appeal = history[0].registered
         if done := next((r for r in history if r.decided_by(cause.event_id, cause_key)), None):
-            return await self._publish(done)
+            return await self._publish(done, appeal)
         latest = history[-1]
         if not applies_to(latest):
             return self._ignore("stale", cause, trigger)
@@ -277,12 +277,12 @@ class RoutingService:
             # Another cause took this hop between our read and our write.
             stored = await self.store.decision(cause.appeal_id, hop)
             if stored is not None and stored.decided_by(cause.event_id, cause_key):
-                return await self._publish(stored)
+                return await self._publish(stored, appeal)
             return self._ignore("stale", cause, trigger)
         self._count(record)
         if trigger == TRIGGER_REDIRECTED:
             self.metrics.redirects.labels(newly_declined[0]).inc()
-        event = await self._publish(record)
+        event = await self._publish(record, appeal)
         self.metrics.latency.labels(trigger).observe(time.perf_counter() - started)
         return event
 
@@ -303,11 +303,18 @@ class RoutingService:
 
     # --- events -------------------------------------------------------------------------
 
-    async def _publish(self, record: DecisionRecord) -> AppealRouted | AppealTriaged:
+    async def _publish(
+        self, record: DecisionRecord, appeal: AppealRegistered
+    ) -> AppealRouted | AppealTriaged:
+        """Publish a decision's events — a fresh one, or a stored one again (a redelivered
+        cause): the same events, same ids. A stored decision does not keep the agency's
+        assignment (the appeal again, ~1.3 kB): it is rebuilt from the appeal and the routed
+        event, field for field what was first sent."""
         if record.is_routed:
-            assert record.routed is not None and record.assignment is not None
+            assert record.routed is not None
+            assignment = record.assignment or assignment_for(appeal, record.routed)
             # The agency learns of the appeal before the rest of the system hears it was routed.
-            await self.publish(agency_inbox(record.assignment.agency_code), record.assignment)
+            await self.publish(agency_inbox(assignment.agency_code), assignment)
             await self.publish(topics.APPEALS_ROUTED, record.routed)
             return record.routed
         assert record.triaged is not None
@@ -365,29 +372,7 @@ class RoutingService:
                 received_at=appeal.received_at,
                 answer_due_at=appeal.answer_due_at,
             )
-            assignment = AgencyAssignment(
-                **envelope,
-                event_id=deterministic_id("agency.assignment", appeal.appeal_id, str(hop)),
-                causation_id=routed.event_id,
-                registration_number=appeal.registration_number,
-                agency_code=agency.code,
-                sub_unit=None,
-                kind=appeal.kind,
-                category=decision.category,
-                language=appeal.language,
-                region_kato=appeal.region_kato,
-                address=appeal.address,
-                location=appeal.location,
-                subject=appeal.subject,
-                text=appeal.text,
-                applicant=appeal.applicant,
-                received_at=appeal.received_at,
-                registered_at=appeal.registered_at,
-                answer_due_at=appeal.answer_due_at,
-                forward_due_at=decision.forward_due_at,
-                forwarded=decision.forwarded,
-                urgent=appeal.urgent,
-            )
+            assignment = assignment_for(appeal, routed)
             return DecisionRecord(
                 **base,
                 outcome=ROUTED,
@@ -426,4 +411,34 @@ def _state_of(history: list[DecisionRecord]) -> RoutingState:
         category=latest.category,
         declined_by=latest.declined_by,
         held_by=tuple(r.agency_code for r in history if r.is_routed and r.agency_code),
+    )
+
+
+def assignment_for(appeal: AppealRegistered, routed: AppealRouted) -> AgencyAssignment:
+    """The agency's copy of the appeal a routed decision sends to its inbox: a function of the
+    appeal as registered and the routed event alone, so a stored decision need not keep it."""
+    return AgencyAssignment(
+        event_id=deterministic_id("agency.assignment", appeal.appeal_id, str(routed.hop)),
+        appeal_id=appeal.appeal_id,
+        occurred_at=routed.occurred_at,
+        correlation_id=appeal.correlation_id,
+        causation_id=routed.event_id,
+        registration_number=appeal.registration_number,
+        agency_code=routed.agency_code,
+        sub_unit=None,
+        kind=appeal.kind,
+        category=routed.category,
+        language=appeal.language,
+        region_kato=appeal.region_kato,
+        address=appeal.address,
+        location=appeal.location,
+        subject=appeal.subject,
+        text=appeal.text,
+        applicant=appeal.applicant,
+        received_at=appeal.received_at,
+        registered_at=appeal.registered_at,
+        answer_due_at=appeal.answer_due_at,
+        forward_due_at=routed.forward_due_at,
+        forwarded=routed.forwarded,
+        urgent=appeal.urgent,
     )

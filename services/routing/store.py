@@ -73,6 +73,10 @@ _EVENTS = {
     "triaged": AppealTriaged,
     "registered": AppealRegistered,
 }
+# What a decision document keeps: not the assignment, which is the appeal again and is
+# rebuilt from hop 0's `registered` and the routed event (service.assignment_for); decisions
+# stored before that still carry one and read as they are.
+_STORED_EVENTS = ("routed", "triaged", "registered")
 
 
 def to_document(record: DecisionRecord) -> dict[str, Any]:
@@ -99,7 +103,7 @@ def to_document(record: DecisionRecord) -> dict[str, Any]:
         }
     else:
         document["reason_code"] = record.reason_code
-    for field in _EVENTS:
+    for field in _STORED_EVENTS:
         if (event := getattr(record, field)) is not None:
             document[field] = event.model_dump(mode="json")
     return document

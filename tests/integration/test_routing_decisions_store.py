@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.routing.store import MongoDecisionStore, ensure_indexes
-from tests.support.scenarios.routing import RoutingScenarios, minimal_record
+from tests.support.scenarios.routing import RoutingScenarios, appeal, minimal_record, service
 
 
 @pytest.fixture
@@ -35,3 +35,19 @@ async def test_a_history_longer_than_one_read_and_the_old_index_is_dropped(
     await ensure_indexes(decisions.database)
     assert "appeal_id_1_hop_1" not in await decisions.index_information()
     await ensure_indexes(decisions.database)  # nothing left to drop is fine
+
+
+async def test_a_stored_decision_keeps_the_appeal_once_and_no_copy_for_the_agency(
+    mongo_store: MongoDecisionStore, unique_id: str
+) -> None:
+    routing, recorder = service(mongo_store)
+    registered = appeal(unique_id)
+    await routing.route_registered(registered)
+
+    [document] = await mongo_store.decisions.find({"appeal_id": registered.appeal_id}).to_list()
+    assert "assignment" not in document  # rebuilt from `registered` + `routed` when resent
+    assert document["registered"]["text"] == registered.text
+    # What the inbox got is what a redelivery sends again (the scenarios check that too).
+    await routing.route_registered(registered)
+    inbox = [e for t, e in recorder.sent if t.endswith(".inbox.v1")]
+    assert len(inbox) == 2 and inbox[0] == inbox[1] and inbox[0].text == registered.text
