@@ -5,7 +5,9 @@
    appeal (messages and writes), the bound for the pipeline;
 2. throughput: N appeals into the channel topic as fast as possible, until every one is
    registered, routed, timed and notified; appeals/s and the ratio to the bound;
-3. latency at a fixed rate: p50/p95/p99 from channel publish to routed and to notified;
+3. latency at fixed rates (50, 100 and 200/s unless --rate names one): p50/p95/p99 from
+   channel publish to routed and to notified, and the first of those rates whose routed p99
+   passes 250 ms (DESIGN §8's latency target);
 4. timers: N open timers (1,000,000; --quick 100,000) seeded into the sla database, then a
    window in which 1,000/s fall due: firing rate, lag p50/p95/p99, sla resident memory
    (bench/timers.py);
@@ -201,6 +203,23 @@ def pipeline_result(
     }
 
 
+# Latency is measured at each of these rates (appeals/s) in one run.
+LATENCY_RATES = (50.0, 100.0, 200.0)
+
+
+def first_rate_over(by_rate: dict[str, dict], limit_ms: float) -> float | None:
+    """The lowest measured rate whose channel → routed p99 exceeds `limit_ms` (None: none
+    did). A rate whose appeals did not all complete counts as over."""
+    for rate, figures in sorted(by_rate.items(), key=lambda kv: float(kv[0])):
+        routed = figures.get("to_routed", {})
+        if (
+            routed.get("count", 0) < figures.get("sent", 0)
+            or routed.get("p99_ms", float("inf")) > limit_ms
+        ):
+            return float(rate)
+    return None
+
+
 class Stages:
     """Runs the bench's stages one after another, keeping what each measured: a stage that
     fails records its error (results["errors"]) and the run goes on with the stages that do
@@ -234,7 +253,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a couple of minutes")
     parser.add_argument("--appeals", type=int, default=None)
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="one latency rate instead of 50, 100 and 200/s"
+    )
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--timers", type=int, default=None, help="open timers to seed")
     parser.add_argument("--skip-timers", action="store_true", help="skip the timer stage")
@@ -342,11 +363,21 @@ def pipeline_stages(
         "cost of one appeal: messages, documents, bytes",
         lambda: asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals)),
     )
-    stages.run(
-        "latency",
-        f"latency: {args.rate}/s for {seconds} s",
-        lambda: asyncio.run(latency(bootstrap, running.prefix, args.rate, seconds)),
-    )
+    rates = (args.rate,) if args.rate else LATENCY_RATES
+    by_rate = {}
+    for rate in rates:
+        measured = stages.run(
+            f"latency_{rate:g}",
+            f"latency: {rate:g}/s for {seconds} s",
+            lambda rate=rate: asyncio.run(latency(bootstrap, running.prefix, rate, seconds)),
+        )
+        if measured is not None:
+            by_rate[f"{rate:g}"] = stages.results.pop(f"latency_{rate:g}")
+    if by_rate:
+        stages.results["latency"] = next(iter(by_rate.values()))  # the lowest rate
+        stages.results["latency_by_rate"] = by_rate
+        stages.results["routed_p99_passes_250ms_at"] = first_rate_over(by_rate, 250.0)
+        stages.save()
     stages.run(
         "rss_mb",
         "resident memory",
@@ -409,14 +440,24 @@ def table_rows(r: dict) -> list[tuple[str, str]]:
                     + ", ".join(f"{n} {ms:.2f}" for n, ms in per.items() if n != "total"),
                 )
             )
-    if lat := r.get("latency"):
+    by_rate = r.get("latency_by_rate") or ({"": r["latency"]} if "latency" in r else {})
+    for lat in by_rate.values():
+        done = f"{lat['to_routed'].get('count', 0)}/{lat['sent']}"
         rows += [
             (
                 f"latency @{lat['rate_per_s']:.0f}/s → routed p50/p95/p99",
-                _ms(lat["to_routed"]) + " ms (target p99 ≤ 250)",
+                _ms(lat["to_routed"]) + f" ms ({done} routed; target p99 ≤ 250)",
             ),
-            ("latency → notified p50/p95/p99", _ms(lat["to_notified"]) + " ms"),
+            (f"latency @{lat['rate_per_s']:.0f}/s → notified", _ms(lat["to_notified"]) + " ms"),
         ]
+    if "routed_p99_passes_250ms_at" in r:
+        over = r["routed_p99_passes_250ms_at"]
+        rows.append(
+            (
+                "routed p99 passes 250 ms at",
+                f"{over:g}/s" if over is not None else "none of the rates measured",
+            )
+        )
     if gw := r.get("gateway"):
         rows += [
             (

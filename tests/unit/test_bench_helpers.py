@@ -18,6 +18,7 @@ from bench.profile import _HANDLER, LOAD_PROCESS, cpu_ms_per_appeal, cpu_seconds
 from bench.run import (
     Stages,
     cost_per_appeal,
+    first_rate_over,
     mean_bson_size,
     message_bytes,
     pipeline_result,
@@ -179,3 +180,28 @@ def test_the_table_shows_what_was_measured_and_names_what_failed() -> None:
     assert rows["raw store insert_many"] == "15,000 docs/s"
     assert rows["FAILED: throughput"] == "TimeoutError: not every appeal completed"
     assert not any(name.startswith("throughput") for name in rows)
+
+
+def _latency(rate: float, p99: float, sent: int = 100, routed: int = 100) -> dict:
+    figures = {"count": routed, "p50_ms": p99 / 2, "p95_ms": p99 * 0.9, "p99_ms": p99}
+    return {"rate_per_s": rate, "sent": sent, "to_routed": figures, "to_notified": figures}
+
+
+def test_the_first_rate_whose_routed_p99_passes_the_limit_is_named() -> None:
+    by_rate = {"200": _latency(200, 900), "50": _latency(50, 120), "100": _latency(100, 260)}
+    assert first_rate_over(by_rate, 250) == 100.0  # by rate, not by the order measured
+    assert first_rate_over({"50": _latency(50, 120)}, 250) is None
+    # Appeals that never completed at a rate count against it, whatever the p99 of the rest.
+    assert first_rate_over({"50": _latency(50, 100, sent=100, routed=90)}, 250) == 50.0
+
+
+def test_the_table_has_a_row_pair_per_latency_rate_and_the_crossing() -> None:
+    results = {
+        "latency": _latency(50, 120),
+        "latency_by_rate": {"50": _latency(50, 120), "100": _latency(100, 260)},
+        "routed_p99_passes_250ms_at": 100.0,
+    }
+    rows = dict(table_rows(results))
+    assert rows["latency @50/s → routed p50/p95/p99"].startswith("60/108/120 ms (100/100")
+    assert "latency @100/s → notified" in rows
+    assert rows["routed p99 passes 250 ms at"] == "100/s"
