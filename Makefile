@@ -45,6 +45,8 @@ run: venv
 stop:
 	-deploy/local/run.sh stop
 	deploy/local/infra.sh stop
+	@# The chaos run's own cluster and store, if a run was interrupted and left them.
+	-@if [ -d .run/chaos ] && [ -x $(BIN)/python ]; then $(BIN)/python -m chaos --stop; fi
 
 status:
 	-deploy/local/run.sh status

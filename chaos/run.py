@@ -86,12 +86,15 @@ async def chaos_run(options: ChaosOptions, log_dir: Path) -> dict:
     # `make run` makes them on a fresh machine.
     ensure_local_secrets()
     infra = ChaosInfra(ChaosInfraConfig(brokers=options.brokers))
-    await asyncio.to_thread(infra.start)
     prefix = f"chaos{uuid.uuid4().hex[:6]}-"
-    await prepare_prefix(infra.bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix)
     fleet: ServiceFleet | None = None
     ledger = TopicLedger(infra.bootstrap, prefix)
+    prepared = False
     try:
+        await asyncio.to_thread(infra.start)
+        plan_of_topics = planned_topics(AgencyRegistry.default().by_code)
+        await prepare_prefix(infra.bootstrap, plan_of_topics, prefix)
+        prepared = True
         async with StandInProviders() as providers:
             env = service_environment(
                 infra.bootstrap, infra.mongodb_url, prefix, providers.environment()
@@ -131,7 +134,9 @@ async def chaos_run(options: ChaosOptions, log_dir: Path) -> dict:
         await ledger.stop()
         if fleet is not None:
             fleet.stop()
-        await remove_prefixed(infra.bootstrap, infra.mongodb_url, prefix)
+        if prepared:
+            await remove_prefixed(infra.bootstrap, infra.mongodb_url, prefix)
+        # Whatever happened, the cluster and store this run started do not outlive it.
         if not options.keep_infra:
             await asyncio.to_thread(infra.stop)
     return {
@@ -227,7 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-infra", action="store_true", help="leave the cluster and store running"
     )
     parser.add_argument("--out", type=Path, default=REPO / "chaos" / "results.json")
+    parser.add_argument(
+        "--stop", action="store_true", help="only stop the chaos cluster and store (make stop)"
+    )
     args = parser.parse_args(argv)
+    if args.stop:
+        ChaosInfra(ChaosInfraConfig(brokers=args.brokers or 3)).stop()
+        return 0
     changes = {
         key: value
         for key, value in {
