@@ -141,6 +141,35 @@ async def appeal_cost(bootstrap: str, mongodb_url: str, prefix: str, appeals: in
     return cost_per_appeal(by_topic, bytes_by_topic, by_collection, bytes_by_collection, appeals)
 
 
+async def store_command_counts(mongodb_url: str) -> dict[str, int]:
+    """The store's count of each command since it started (`serverStatus`, metrics.commands:
+    MongoDB and FerretDB both keep it). Commands, not documents: a batched insert is one."""
+    client: AsyncMongoClient = AsyncMongoClient(mongodb_url)
+    try:
+        status = await client.admin.command("serverStatus")
+    finally:
+        await client.close()
+    commands = status.get("metrics", {}).get("commands", {})
+    return {name: int(c.get("total", 0)) for name, c in commands.items() if isinstance(c, dict)}
+
+
+# The commands that write or read appeal data (not the drivers' handshakes and monitoring).
+DATA_COMMANDS = ("insert", "update", "delete", "find", "findAndModify", "aggregate", "count")
+
+
+def commands_per_appeal(before: dict[str, int], after: dict[str, int], appeals: int) -> dict:
+    """Store round trips per completed appeal by command, over a stage (the bench's own
+    counting reads are outside it)."""
+    if not appeals:
+        return {}
+    per = {
+        name: (after.get(name, 0) - before.get(name, 0)) / appeals
+        for name in DATA_COMMANDS
+        if after.get(name, 0) > before.get(name, 0)
+    }
+    return {**per, "total": sum(per.values())}
+
+
 def message_bytes(record: object) -> int:
     """Bytes a Kafka record carries: key, value and headers (names and values)."""
     key, value = getattr(record, "key", None) or b"", getattr(record, "value", None) or b""
@@ -345,16 +374,24 @@ def pipeline_stages(
             if args.profile
             else nullcontext({}) as store_profile,
         ):
+            commands_before = asyncio.run(store_command_counts(mongodb_url))
             cpu.start()
             result = asyncio.run(
                 throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
             )
             cpu.stop()
+            commands_after = asyncio.run(store_command_counts(mongodb_url))
         if samples:
             stages.results["profile"] = profiles(samples)
         if store_profile:
             stages.results["store_profile"] = store_profile
-        return {"result": result, "cpu": cpu.result}
+        return {
+            "result": result,
+            "cpu": cpu.result,
+            "store_commands_per_appeal": commands_per_appeal(
+                commands_before, commands_after, result.get("completed", 0)
+            ),
+        }
 
     if stages.run("throughput", f"throughput: {appeals} appeals", measure_throughput) is None:
         return
@@ -430,6 +467,14 @@ def table_rows(r: dict) -> list[tuple[str, str]]:
                         f"{name} {share:.2f}"
                         for name, share in sorted(cpu["cores_busy"].items(), key=lambda x: -x[1])
                     ),
+                )
+            )
+        if commands := (r.get("throughput") or {}).get("store_commands_per_appeal"):
+            rows.append(
+                (
+                    "store commands per appeal",
+                    f"{commands['total']:.2f}: "
+                    + ", ".join(f"{n} {c:.2f}" for n, c in commands.items() if n != "total"),
                 )
             )
         if per := p.get("cpu_ms_per_appeal"):

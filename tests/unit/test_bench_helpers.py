@@ -17,6 +17,7 @@ from bench.pipeline import call_1414, citizen_iin, percentiles
 from bench.profile import _HANDLER, LOAD_PROCESS, cpu_ms_per_appeal, cpu_seconds, summarise
 from bench.run import (
     Stages,
+    commands_per_appeal,
     cost_per_appeal,
     first_rate_over,
     mean_bson_size,
@@ -205,3 +206,11 @@ def test_the_table_has_a_row_pair_per_latency_rate_and_the_crossing() -> None:
     assert rows["latency @50/s → routed p50/p95/p99"].startswith("60/108/120 ms (100/100")
     assert "latency @100/s → notified" in rows
     assert rows["routed p99 passes 250 ms at"] == "100/s"
+
+
+def test_store_commands_per_appeal_are_the_stages_difference_by_data_command() -> None:
+    before = {"insert": 10, "update": 5, "ismaster": 100, "find": 2}
+    after = {"insert": 310, "update": 205, "ismaster": 900, "find": 2, "delete": 100}
+    per = commands_per_appeal(before, after, 100)
+    assert per == {"insert": 3.0, "update": 2.0, "delete": 1.0, "total": 6.0}
+    assert commands_per_appeal(before, after, 0) == {}
