@@ -252,9 +252,13 @@ class Completion:
         await self.consumer.stop()
 
 
-async def throughput(bootstrap: str, prefix: str, appeals: int, timeout: float) -> dict:
-    rng = random.Random(7)
-    calls = [call_1414(f"tp-{prefix}{i}", rng) for i in range(appeals)]
+async def throughput(
+    bootstrap: str, prefix: str, appeals: int, timeout: float, round_no: int = 0
+) -> dict:
+    """`appeals` calls as fast as the broker takes them, until every one has gone all the way;
+    each round (`round_no`) sends calls of its own."""
+    rng = random.Random(7 + round_no)
+    calls = [call_1414(f"tp{round_no}-{prefix}{i}", rng) for i in range(appeals)]
     ids = {deterministic_id("appeal", "1414", c["call_id"]) for c in calls}
     watcher = Completion(bootstrap, prefix, ids)
     await watcher.start()

@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import subprocess
 import traceback
 from collections import Counter
@@ -249,6 +250,27 @@ def first_rate_over(by_rate: dict[str, dict], limit_ms: float) -> float | None:
     return None
 
 
+def median_round(rounds: list[dict]) -> dict:
+    """The round with the median appeals/s stands for the throughput stage; the CPU per
+    appeal is also given per process as the median over rounds, and each round's total."""
+    ordered = sorted(rounds, key=lambda r: r["result"].get("appeals_per_s", 0.0))
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    if len(rounds) > 1:
+        names = {n for r in rounds for n in r["cpu_ms_per_appeal"]}
+        chosen["cpu_ms_per_appeal_median"] = {
+            n: statistics.median(r["cpu_ms_per_appeal"].get(n, 0.0) for r in rounds)
+            for n in sorted(names)
+        }
+        chosen["rounds"] = [
+            {
+                "appeals_per_s": r["result"].get("appeals_per_s"),
+                "cpu_ms_per_appeal_total": r["cpu_ms_per_appeal"].get("total"),
+            }
+            for r in rounds
+        ]
+    return chosen
+
+
 class Stages:
     """Runs the bench's stages one after another, keeping what each measured: a stage that
     fails records its error (results["errors"]) and the run goes on with the stages that do
@@ -288,6 +310,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--timers", type=int, default=None, help="open timers to seed")
     parser.add_argument("--skip-timers", action="store_true", help="skip the timer stage")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="throughput rounds; the median round is reported with every round's CPU per "
+        "appeal (3 to compare two versions: one round varies by ±15 %% here)",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -367,6 +396,26 @@ def pipeline_stages(
     cpu = CpuShare(services | infra_pids() | {LOAD_PROCESS: os.getpid()})
     profiles_dir = REPO / ".run" / "bench" / "profiles"
 
+    def one_round(round_no: int) -> dict:
+        commands_before = asyncio.run(store_command_counts(mongodb_url))
+        cpu.start()
+        result = asyncio.run(
+            throughput(
+                bootstrap, running.prefix, appeals, max(120, appeals / 20), round_no=round_no
+            )
+        )
+        cpu.stop()
+        commands_after = asyncio.run(store_command_counts(mongodb_url))
+        completed = result.get("completed", 0)
+        return {
+            "result": result,
+            "cpu": cpu.result,
+            "cpu_ms_per_appeal": cpu_ms_per_appeal(cpu.result, completed),
+            "store_commands_per_appeal": commands_per_appeal(
+                commands_before, commands_after, completed
+            ),
+        }
+
     def measure_throughput() -> dict:
         with (
             sampled(services, profiles_dir) if args.profile else nullcontext({}) as samples,
@@ -374,31 +423,20 @@ def pipeline_stages(
             if args.profile
             else nullcontext({}) as store_profile,
         ):
-            commands_before = asyncio.run(store_command_counts(mongodb_url))
-            cpu.start()
-            result = asyncio.run(
-                throughput(bootstrap, running.prefix, appeals, timeout=max(120, appeals / 20))
-            )
-            cpu.stop()
-            commands_after = asyncio.run(store_command_counts(mongodb_url))
+            rounds = [one_round(n) for n in range(args.repeat)]
         if samples:
             stages.results["profile"] = profiles(samples)
         if store_profile:
             stages.results["store_profile"] = store_profile
-        return {
-            "result": result,
-            "cpu": cpu.result,
-            "store_commands_per_appeal": commands_per_appeal(
-                commands_before, commands_after, result.get("completed", 0)
-            ),
-        }
+        return median_round(rounds)
 
     if stages.run("throughput", f"throughput: {appeals} appeals", measure_throughput) is None:
         return
+    sent = appeals * args.repeat  # every round's appeals are in the prefix's topics and store
     stages.run(
         "cost",
         "cost of one appeal: messages, documents, bytes",
-        lambda: asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, appeals)),
+        lambda: asyncio.run(appeal_cost(bootstrap, mongodb_url, running.prefix, sent)),
     )
     rates = (args.rate,) if args.rate else LATENCY_RATES
     by_rate = {}
@@ -475,6 +513,21 @@ def table_rows(r: dict) -> list[tuple[str, str]]:
                     "store commands per appeal",
                     f"{commands['total']:.2f}: "
                     + ", ".join(f"{n} {c:.2f}" for n, c in commands.items() if n != "total"),
+                )
+            )
+        if rounds := (r.get("throughput") or {}).get("rounds"):
+            median = r["throughput"]["cpu_ms_per_appeal_median"]
+            rows.append(
+                (
+                    f"CPU ms per appeal, median of {len(rounds)} rounds",
+                    f"{median['total']:.2f} total (rounds: "
+                    + " / ".join(f"{x['cpu_ms_per_appeal_total']:.2f}" for x in rounds)
+                    + "): "
+                    + ", ".join(
+                        f"{n} {ms:.2f}"
+                        for n, ms in sorted(median.items(), key=lambda kv: -kv[1])
+                        if n != "total"
+                    ),
                 )
             )
         if per := p.get("cpu_ms_per_appeal"):

@@ -21,6 +21,7 @@ from bench.run import (
     cost_per_appeal,
     first_rate_over,
     mean_bson_size,
+    median_round,
     message_bytes,
     pipeline_result,
     table_rows,
@@ -214,3 +215,18 @@ def test_store_commands_per_appeal_are_the_stages_difference_by_data_command() -
     per = commands_per_appeal(before, after, 100)
     assert per == {"insert": 3.0, "update": 2.0, "delete": 1.0, "total": 6.0}
     assert commands_per_appeal(before, after, 0) == {}
+
+
+def _round(rate: float, ferretdb: float, kafka: float) -> dict:
+    per = {"ferretdb": ferretdb, "kafka": kafka, "total": ferretdb + kafka}
+    return {"result": {"appeals_per_s": rate}, "cpu": {}, "cpu_ms_per_appeal": per}
+
+
+def test_repeated_rounds_report_the_median_round_and_the_median_cpu_per_process() -> None:
+    rounds = [_round(100, 5.0, 2.0), _round(150, 4.0, 1.0), _round(120, 4.5, 3.0)]
+    chosen = median_round(rounds)
+    assert chosen["result"]["appeals_per_s"] == 120  # the median round stands for the stage
+    assert chosen["cpu_ms_per_appeal_median"] == {"ferretdb": 4.5, "kafka": 2.0, "total": 7.0}
+    assert [r["cpu_ms_per_appeal_total"] for r in chosen["rounds"]] == [7.0, 5.0, 7.5]
+    single = median_round([_round(100, 5.0, 2.0)])
+    assert "rounds" not in single and single["result"]["appeals_per_s"] == 100
