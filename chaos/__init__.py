@@ -9,5 +9,5 @@ while a scripted sequence of faults runs (`chaos/faults.py`), and counts from th
 the stand-ins what a citizen and an agency would see (`chaos/ledger.py`).
 
     python -m chaos            the full run (every fault kind, twice), table + chaos/results.json
-    python -m chaos --quick    every fault kind once, a few hundred calls (what `make test` runs)
+    python -m chaos --quick    every fault kind once, ~1,000 calls at 8/s (what `make test` runs)
 """
