@@ -69,22 +69,47 @@ def service_env(bootstrap: str, mongodb_url: str, prefix: str, **extra: str) -> 
     }
 
 
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50/p95/p99/max in milliseconds of samples given in seconds (nearest rank)."""
+def percentiles(seconds: list[float], unit: str = "ms") -> dict[str, float]:
+    """p50/p95/p99/max (nearest rank) of samples given in seconds, in milliseconds (`ms`) or
+    in seconds rounded to the millisecond (`s`)."""
     if not seconds:
         return {}
     ordered = sorted(seconds)
 
+    def scaled(value: float) -> float:
+        return value * 1000 if unit == "ms" else round(value, 3)
+
     def pick(q: float) -> float:
         # Nearest rank: the smallest sample with at least q of all samples at or below it.
-        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+        return scaled(ordered[max(0, math.ceil(q * len(ordered)) - 1)])
 
     return {
-        "p50_ms": pick(0.5),
-        "p95_ms": pick(0.95),
-        "p99_ms": pick(0.99),
-        "max_ms": ordered[-1] * 1000,
+        f"p50_{unit}": pick(0.5),
+        f"p95_{unit}": pick(0.95),
+        f"p99_{unit}": pick(0.99),
+        f"max_{unit}": scaled(ordered[-1]),
     }
+
+
+def spawn_service(
+    name: str, env: dict[str, str], log: Path, append: bool = False
+) -> subprocess.Popen:
+    """`python -m services.<name>` from the repository, its output to `log`."""
+    with log.open("a" if append else "w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def current_commit() -> str:
+    """The short hash of HEAD: what a run measured."""
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def proc_status_mb(pid: int, field: str = "VmRSS") -> float:
@@ -130,13 +155,7 @@ def services_as_processes(
     try:
         for name in only:
             env[f"{name.upper()}_PORT"] = str(running.ports[name])
-            running.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                cwd=REPO,
-                env=env,
-                stdout=open(log_dir / f"{name}.log", "w"),  # noqa: SIM115
-                stderr=subprocess.STDOUT,
-            )
+            running.processes[name] = spawn_service(name, env, log_dir / f"{name}.log")
         deadline = time.monotonic() + 60
         for name, port in running.ports.items():
             wait_healthy(

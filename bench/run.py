@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from bench.limits import KafkaLimit, StoreLimit, kafka_limit, store_limit
 from bench.pipeline import (
     REPO,
     RunningServices,
+    current_commit,
     latency,
     proc_status_mb,
     services_as_processes,
@@ -331,9 +331,7 @@ def main() -> None:
         "started_at": datetime.now(UTC).isoformat(),
         "machine": machine(),
         # The code measured is the code at the start (a long run may outlast a commit).
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip(),
+        "commit": current_commit(),
     }
     stages = Stages(results)
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from bench.pipeline import free_port, service_env
+from bench.pipeline import SERVICES, free_port, service_env, spawn_service
 
 REPO = Path(__file__).resolve().parents[1]
-SERVICES = ("intake", "routing", "sla", "notify")
 
 
 @dataclass
@@ -29,6 +27,14 @@ class ServiceFleet:
     static: bool = True
     ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # One HTTP client for every health poll of the run (made on first use, in the loop).
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=2)
+        return self._client
 
     def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -36,14 +42,9 @@ class ServiceFleet:
         if self.static:
             env["TYNDAU_INSTANCE_ID"] = f"{name}-0"
         # One log per service and run: its restarts append to it.
-        with (self.log_dir / f"{name}.log").open("a" if name in self.processes else "w") as log:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.processes[name] = spawn_service(
+            name, env, self.log_dir / f"{name}.log", append=name in self.processes
+        )
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         self.processes[name].send_signal(sig)
@@ -61,8 +62,7 @@ class ServiceFleet:
     async def health(self, name: str) -> dict | None:
         """The body of /health/ready when it says ready, else None."""
         try:
-            async with httpx.AsyncClient(timeout=2) as client:
-                response = await client.get(f"http://127.0.0.1:{self.ports[name]}/health/ready")
+            response = await self.client.get(f"http://127.0.0.1:{self.ports[name]}/health/ready")
         except httpx.HTTPError:
             return None
         return response.json() if response.status_code == 200 else None
@@ -74,17 +74,16 @@ class ServiceFleet:
     async def wait_live(self, name: str, timeout: float = 60) -> None:
         """Until the process answers /health/live (started, whatever its dependencies)."""
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=1) as client:
-            while time.monotonic() < deadline:
-                if self.processes[name].poll() is not None:
-                    raise RuntimeError(f"{name} exited; see {self.log_dir / name}.log")
-                try:
-                    response = await client.get(f"http://127.0.0.1:{self.ports[name]}/health/live")
-                    if response.status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited; see {self.log_dir / name}.log")
+            try:
+                response = await self.client.get(f"http://127.0.0.1:{self.ports[name]}/health/live")
+                if response.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
         raise TimeoutError(f"{name} not live after {timeout} s")
 
     async def wait_ready(self, names: tuple[str, ...] = SERVICES, timeout: float = 120) -> float:
@@ -110,7 +109,10 @@ class ServiceFleet:
         """Each service's consumer lag as its /health reports it."""
         return {name: (await self.health(name) or {}).get("lag") for name in SERVICES}
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop every service (SIGTERM, then SIGKILL after 30 s) and the health client."""
+        if self._client is not None:
+            await self._client.aclose()
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()

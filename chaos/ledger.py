@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 
+from bench.pipeline import percentiles
 from chaos.load import SentCall
 from chaos.providers import Delivery
 from contracts import topics
@@ -102,23 +103,6 @@ class TopicLedger:
         await self.consumer.stop()
 
 
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50/p95/p99/max in seconds (nearest rank)."""
-    if not seconds:
-        return {}
-    ordered = sorted(seconds)
-
-    def pick(q: float) -> float:
-        return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 3)
-
-    return {
-        "p50_s": pick(0.5),
-        "p95_s": pick(0.95),
-        "p99_s": pick(0.99),
-        "max_s": round(ordered[-1], 3),
-    }
-
-
 @dataclass(frozen=True)
 class Verdict:
     calls: int
@@ -196,10 +180,11 @@ def tally(
         lost_notices=len(registered - set(first_notice)),
         duplicate_notices=sum(1 for k in keys.values() if len(k) > 1),
         dead_letters=observed.dead_letters,
-        call_to_notice=percentiles([at - sent[a].at for a, at in first_notice.items()]),
+        call_to_notice=percentiles([at - sent[a].at for a, at in first_notice.items()], "s"),
         call_to_notice_by_window={
             name: percentiles(
-                [at - sent[a].at for a, at in first_notice.items() if begin <= sent[a].at < end]
+                [at - sent[a].at for a, at in first_notice.items() if begin <= sent[a].at < end],
+                "s",
             )
             for name, (begin, end) in (windows or {}).items()
         },

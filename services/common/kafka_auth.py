@@ -134,7 +134,3 @@ def identity_for(principal: str) -> KafkaIdentity:
             f"KAFKA_SASL_PASSWORD, or provision it into {path} (make topics)"
         )
     return KafkaIdentity(principal, known[principal], protocol, cafile)
-
-
-def service_principal(service_name: str) -> str:
-    return f"tyndau-{service_name}"

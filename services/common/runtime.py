@@ -72,6 +72,9 @@ class ServiceRuntime:
     # Secrets the service cannot work without, checked before anything starts (each has a
     # `check()` raising MissingSecret; services/common/secret_files.py).
     required_secrets: list[SecretCheck] = field(default_factory=list)
+    # The secrets and the broker's grants were checked before uvicorn started (serve.py):
+    # start_runtime does not log in to the broker a second time to check them again.
+    preflight_done: bool = False
 
     @property
     def write_concern(self) -> dict[str, object]:
@@ -216,8 +219,9 @@ def check_secrets(runtime: ServiceRuntime) -> None:
 
 
 async def start_runtime(runtime: ServiceRuntime) -> None:
-    check_secrets(runtime)
-    await check_broker_access(runtime)
+    if not runtime.preflight_done:
+        check_secrets(runtime)
+        await check_broker_access(runtime)
     await wait_for_database(runtime)
     for setup in runtime.on_database_ready:
         await setup(runtime.db)

@@ -107,6 +107,18 @@ def write_private(path: Path, content: bytes) -> bool:
     return True
 
 
+def replace_private(path: Path, content: bytes) -> None:
+    """Write `path` readable by its owner only (its directory 0700), atomically: written
+    aside and renamed, so a reader (a service reloading the JWKS, a client reading its
+    password) never finds half a file or none."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".new")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    os.replace(partial, path)
+
+
 def ensure_local_secrets(directory: Path | None = None) -> list[str]:
     """Make the missing local secrets (random keys; an RSA key pair for the local token
     issuer and its JWKS). Returns the names of the files made."""
@@ -143,8 +155,8 @@ def ensure_kafka_admin(directory: Path | None = None) -> bool:
     if known.get("admin"):
         return False
     known["admin"] = secrets.token_urlsafe(24)
-    path.unlink(missing_ok=True)
-    return write_private(path, json.dumps(known, indent=1, sort_keys=True).encode())
+    replace_private(path, json.dumps(known, indent=1, sort_keys=True).encode())
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

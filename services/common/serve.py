@@ -27,6 +27,7 @@ def serve(service_name: str, create_app: Callable[[ServiceSettings], Starlette])
         check_secrets(app.state.runtime)
         # The broker's refusal (wrong password, a missing ACL) as one line, before uvicorn.
         asyncio.run(check_broker_access(app.state.runtime))
+        app.state.runtime.preflight_done = True
     except (AccessDenied, MissingCredentials, MissingSecret) as exc:
         print(f"[{service_name}] cannot start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -67,9 +67,6 @@ class Delivery:
     ) -> None:
         self.store = store
         self.worker = worker or Worker.start(settings.instance_id)
-        # The attempts this process is making now: a claim of ours not among them was left
-        # by an attempt that failed before recording its result (workers.py).
-        self.in_flight: set[tuple[str, int]] = set()
         self.providers = providers
         self.publish = publish
         self.settings = settings
@@ -152,18 +149,7 @@ class Delivery:
         channel = notification.channel
         if not await self.store.claim_attempt(nid, attempt, channel.value, now, self.worker):
             return await self._recover_claim(notification, attempt, now, redelivered)
-        self.in_flight.add((nid, attempt))
-        try:
-            return await self._make_attempt(notification, attempt, now, redelivered)
-        finally:
-            self.in_flight.discard((nid, attempt))
 
-    async def _make_attempt(
-        self, notification: Notification, attempt: int, now: datetime, redelivered: bool
-    ) -> NotificationOutcome | None:
-        """Attempt `attempt`, claimed by this process: the provider call, its result recorded
-        in the claim, then in the notification."""
-        nid, channel = notification.notification_id, notification.channel
         message = OutgoingMessage(
             notification_id=nid,
             address=notification.address,
@@ -252,7 +238,6 @@ class Delivery:
             now,
             claim_timeout=timedelta(seconds=self.settings.claim_timeout_seconds),
             alive_for=liveness(),
-            in_flight_here=(nid, attempt) in self.in_flight,
         )
         if recheck is not None:
             # Its worker is alive and on it: look again when it could have died. (The record

@@ -110,9 +110,6 @@ class NotifyService:
             await self.release_parked(event.appeal_id)
         return outcomes
 
-    async def appeal(self, appeal_id: str) -> AppealView | None:
-        return await self.store.appeal(appeal_id)
-
     async def _project(self, event: Event) -> None:
         # The routed body is not kept: every rule that names a body takes it from its own
         # event (rules.py), so storing it was one write per routing decision nobody read.

@@ -5,9 +5,10 @@ store (`notify_workers`) while it runs.
 
 A claim found in the state `started` (its attempt made, no result recorded) was abandoned —
 its worker died during the provider call, or gave up on it — when:
-- it is this process's own and this process is not making that attempt now (the attempt
-  failed before its result could be recorded, e.g. the store went away after the provider
-  took the message; the redelivered cause finds the claim); or
+- it is this process's own: a process steps a notification only while it owns it
+  (`Delivery.owning`, one step at a time), so its own claim found by a later step was left by
+  an attempt that failed before its result could be recorded (e.g. the store went away after
+  the provider took the message; the redelivered cause finds the claim); or
 - it was made by an earlier life of this very instance (same instance id, another
   incarnation: only one process runs under an instance id at a time); or
 - its worker has not beaten for `liveness` (3 heartbeats, at least 15 s); or
@@ -67,16 +68,14 @@ def abandoned_or_recheck(
     *,
     claim_timeout: timedelta,
     alive_for: timedelta,
-    in_flight_here: bool = False,
 ) -> datetime | None:
     """None if the claim's worker is gone (take the attempt over now); otherwise when to
-    look again. `in_flight_here`: this process is making that attempt right now."""
+    look again."""
     timed_out_at = claim.started_at + claim_timeout
     if now >= timed_out_at:
         return None
     if claim.incarnation == me.incarnation:
-        # Ours: on it now, or an attempt of ours that failed before its result was recorded.
-        return timed_out_at if in_flight_here else None
+        return None  # ours, left by a failed attempt: we are not on it (module docstring)
     if claim.incarnation is None:
         return timed_out_at  # made before owners were kept: only its age tells
     if me.instance is not None and claim.instance == me.instance:

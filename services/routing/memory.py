@@ -4,8 +4,6 @@ per appeal and hop; history oldest first); nothing survives the process."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from services.routing.records import ActionVerdict, DecisionRecord
 
 
@@ -18,8 +16,7 @@ class MemoryDecisionStore:
         key = (record.appeal_id, record.hop)
         if key in self.records:
             return False
-        # Kept as the real store keeps it: without the assignment (rebuilt when republished).
-        self.records[key] = replace(record, assignment=None)
+        self.records[key] = record
         return True
 
     async def decision(self, appeal_id: str, hop: int) -> DecisionRecord | None:

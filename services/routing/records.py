@@ -59,6 +59,8 @@ class DecisionRecord:
     """Why it went to triage (a bounded code, a metric label)."""
     routed: AppealRouted | None = None
     assignment: AgencyAssignment | None = None
+    """Only in decisions stored before the assignment was made from the appeal and the routed
+    event when published (service.assignment_for)."""
     triaged: AppealTriaged | None = None
     registered: AppealRegistered | None = None
     """Hop 0 only: the appeal as routing received it."""

@@ -307,9 +307,9 @@ class RoutingService:
         self, record: DecisionRecord, appeal: AppealRegistered
     ) -> AppealRouted | AppealTriaged:
         """Publish a decision's events — a fresh one, or a stored one again (a redelivered
-        cause): the same events, same ids. A stored decision does not keep the agency's
-        assignment (the appeal again, ~1.3 kB): it is rebuilt from the appeal and the routed
-        event, field for field what was first sent."""
+        cause): the same events, same ids. A decision does not keep the agency's assignment
+        (the appeal again, ~1.3 kB): it is made from the appeal and the routed event, field
+        for field the same each time (decisions stored before this carry one: used as is)."""
         if record.is_routed:
             assert record.routed is not None
             assignment = record.assignment or assignment_for(appeal, record.routed)
@@ -372,7 +372,6 @@ class RoutingService:
                 received_at=appeal.received_at,
                 answer_due_at=appeal.answer_due_at,
             )
-            assignment = assignment_for(appeal, routed)
             return DecisionRecord(
                 **base,
                 outcome=ROUTED,
@@ -383,7 +382,6 @@ class RoutingService:
                 rule_version=decision.rule_version,
                 forwarded=decision.forwarded,
                 routed=routed,
-                assignment=assignment,
             )
         triaged = AppealTriaged(
             **envelope,

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.pipeline import free_port
+from bench.pipeline import SERVICES, free_port
 from tests.conftest import Infra
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "routing", "sla", "notify")
 
 
 def _wait(predicate, seconds: float, what: str, output: Path) -> None:

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from services.common.auth.issuer import LocalIssuer
 from services.common.secret_files import secrets_dir
+
+_issuers: dict[Path, LocalIssuer] = {}
 
 
 def token(role: str | None, subject: str = "tester", **options: object) -> str:
     roles = [role] if role else []
-    return LocalIssuer(secrets_dir()).token(subject, roles, **options)  # type: ignore[arg-type]
+    # One issuer per secrets directory: it keeps the parsed key until the file changes.
+    issuer = _issuers.setdefault(secrets_dir(), LocalIssuer(secrets_dir()))
+    return issuer.token(subject, roles, **options)  # type: ignore[arg-type]
 
 
 def bearer(role: str | None, subject: str = "tester", **options: object) -> dict[str, str]:

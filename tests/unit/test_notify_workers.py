@@ -39,11 +39,7 @@ def test_a_worker_without_a_recent_beat_is_gone() -> None:
     assert verdict(claim, last_beat=None) is None
 
 
-def test_our_own_claim_in_flight_and_claims_without_an_owner_wait_for_the_timeout() -> None:
-    ours = ClaimHolder(NOW - timedelta(seconds=5), "me-now", "notify-0")
-    assert abandoned_or_recheck(
-        ours, ME, NOW, NOW, claim_timeout=TIMEOUT, alive_for=ALIVE, in_flight_here=True
-    ) == NOW + timedelta(seconds=115)
+def test_claims_without_an_owner_wait_for_the_timeout() -> None:
     legacy = ClaimHolder(NOW - timedelta(seconds=5), None, None)
     assert verdict(legacy) == NOW + timedelta(seconds=115)
     assert verdict(ClaimHolder(NOW - TIMEOUT, None, None)) is None

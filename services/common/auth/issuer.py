@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from services.common.secret_files import ISSUER_KEY_FILE, JWKS_FILE, replace_private
+
 ALGORITHM = "RS256"
 DEFAULT_ISSUER = "tyndau-local"
 DEFAULT_AUDIENCE = "tyndau"
@@ -65,12 +67,19 @@ class LocalIssuer:
         audience: str = DEFAULT_AUDIENCE,
     ) -> None:
         self.directory, self.issuer, self.audience = directory, issuer, audience
+        self._loaded: tuple[tuple[int, int, int], rsa.RSAPrivateKey, str] | None = None
 
-    def _key(self) -> rsa.RSAPrivateKey:
-        pem = (self.directory / "issuer-key.pem").read_bytes()
-        key = serialization.load_pem_private_key(pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key
+    def _key(self) -> tuple[rsa.RSAPrivateKey, str]:
+        """The signing key and its `kid`, parsed again only when the file changed (a
+        rotation replaces it): an RSA-3072 parse and thumbprint per token is wasted work."""
+        path = self.directory / ISSUER_KEY_FILE
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if self._loaded is None or self._loaded[0] != version:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            assert isinstance(key, rsa.RSAPrivateKey)
+            self._loaded = (version, key, public_jwk(key)["kid"])
+        return self._loaded[1], self._loaded[2]
 
     def token(
         self,
@@ -82,7 +91,7 @@ class LocalIssuer:
         audience: str | None = None,
         issued_at: float | None = None,
     ) -> str:
-        key = self._key()
+        key, kid = self._key()
         now = int(issued_at if issued_at is not None else time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -96,39 +105,26 @@ class LocalIssuer:
         }
         if client:
             claims["azp"] = client
-        kid = public_jwk(key)["kid"]
         return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
 
 
-def _jwks_path(directory: Path) -> Path:
-    return directory / "jwks.json"
-
-
 def _write_jwks(directory: Path, keys: list[dict[str, Any]]) -> None:
-    # Written aside and renamed: a service reloading it never reads half a file.
-    path = _jwks_path(directory)
-    partial = path.with_suffix(".json.new")
-    partial.write_text(json.dumps({"keys": keys}, indent=2), encoding="utf-8")
-    partial.chmod(0o600)
-    partial.replace(path)
+    replace_private(directory / JWKS_FILE, json.dumps({"keys": keys}, indent=2).encode())
 
 
 def rotate_signing_key(directory: Path) -> str:
     """Sign with a new key from now on; the old public key stays in the JWKS. Returns the
     new key id."""
     pem, jwk = new_signing_key()
-    keys = json.loads(_jwks_path(directory).read_text(encoding="utf-8"))["keys"]
+    keys = json.loads((directory / JWKS_FILE).read_text(encoding="utf-8"))["keys"]
     _write_jwks(directory, [jwk, *keys])
-    partial = directory / "issuer-key.pem.new"
-    partial.write_bytes(pem)
-    partial.chmod(0o600)
-    partial.replace(directory / "issuer-key.pem")
+    replace_private(directory / ISSUER_KEY_FILE, pem)
     return jwk["kid"]
 
 
 def retire_key(directory: Path, kid: str) -> bool:
     """Remove key `kid` from the JWKS: every token it signed is refused from then on."""
-    keys = json.loads(_jwks_path(directory).read_text(encoding="utf-8"))["keys"]
+    keys = json.loads((directory / JWKS_FILE).read_text(encoding="utf-8"))["keys"]
     kept = [key for key in keys if key.get("kid") != kid]
     if len(kept) == len(keys):
         return False

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -56,7 +55,8 @@ from services.common.kafka_auth import (
     identity_for,
     read_credentials_file,
 )
-from services.common.provisioning.plan import Grant, access_plan, principals
+from services.common.provisioning.plan import Grant, access_plan
+from services.common.secret_files import replace_private
 
 log = logging.getLogger("tyndau.provisioning")
 
@@ -86,13 +86,9 @@ def admin_client(bootstrap: str) -> AdminClient:
 
 def write_credentials(known: dict[str, str], path: Path | None = None) -> None:
     """Write the credentials file with mode 0600 (its directory 0700), atomically."""
-    path = path or credentials_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(known, handle, indent=1, sort_keys=True)
-    os.replace(temporary, path)
+    replace_private(
+        path or credentials_path(), json.dumps(known, indent=1, sort_keys=True).encode()
+    )
 
 
 def ensure_passwords(names: Iterable[str]) -> dict[str, str]:
@@ -296,7 +292,6 @@ def revoke(bootstrap: str, principal: str, agency_codes: Iterable[str]) -> None:
 __all__ = [
     "Report",
     "prepare_prefix",
-    "principals",
     "provision_access",
     "remove_prefix_acls",
     "revoke",

@@ -70,20 +70,6 @@ def access_plan(
     return plan
 
 
-def principals(agency_codes: Iterable[str], path: Path = ACCESS_FILE) -> list[str]:
-    return sorted(access_plan(agency_codes, "", path))
-
-
-def public_topics(agency_codes: Iterable[str], path: Path = ACCESS_FILE) -> set[str]:
-    """Every topic the plan names (without prefix)."""
-    return {
-        g.name
-        for grants in access_plan(agency_codes, "", path).values()
-        for g in grants
-        if g.resource == "topic"
-    }
-
-
 def acl_table(path: Path = ACCESS_FILE) -> str:
     """The access file as the README's Markdown table: one row per principal as written
     (`{code}` standing for each top-level body), what it reads, writes and which consumer

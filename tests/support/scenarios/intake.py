@@ -39,18 +39,11 @@ from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
 from services.intake.timeline import timeline_entry
+from tests.support.scenarios import Recorder
 
 DAY = date(2026, 3, 26)
 LOOKUP_KEY = b"scenario lookup key"
 CALLED_AT = datetime.fromisoformat("2026-03-05T10:15:00+05:00")  # a Thursday, working hours
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Event]] = []
-
-    async def __call__(self, topic: str, event: Event) -> None:
-        self.sent.append((topic, event))
 
 
 def service(store: IntakeStore) -> tuple[IntakeService, Recorder]:

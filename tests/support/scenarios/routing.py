@@ -16,7 +16,6 @@ from contracts import (
     AppealRouted,
     AppealTriaged,
     Category,
-    Event,
     TriageDecided,
     deterministic_id,
     topics,
@@ -28,19 +27,9 @@ from services.routing.metrics import RoutingMetrics
 from services.routing.records import DecisionRecord
 from services.routing.service import RoutingService
 from services.routing.store import DecisionStore
+from tests.support.scenarios import Recorder
 
 NOW = datetime.fromisoformat("2026-03-06T15:10:00+05:00")
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Event]] = []
-
-    async def __call__(self, topic: str, event: Event) -> None:
-        self.sent.append((topic, event))
-
-    def topics(self) -> list[str]:
-        return [topic for topic, _ in self.sent]
 
 
 def service(store: DecisionStore, rules: Rules | None = None) -> tuple[RoutingService, Recorder]:
