@@ -1,9 +1,9 @@
 """Stage 4 of `make bench`: SLA timer scale on the real broker and store.
 
 1. Seed N open timers (default 1,000,000) straight into the sla database, the way the
-   service stores them: a timer document each plus its due-index entries (two warnings and
-   the deadline, days to weeks ahead). Seeding through Kafka would measure the arming path
-   instead, which stage 2 already does.
+   service stores them: a timer document each plus its due-index entry (the first of two
+   warnings and the deadline, days to weeks ahead; the next is put in when one fires).
+   Seeding through Kafka would measure the arming path instead, which stage 2 already does.
 2. Start the sla service as its own process (it owns every shard) and let it settle.
 3. Add a window of timers whose deadlines fall due at a fixed rate (default 1,000/s for
    20 s) a few seconds ahead, while the service runs.
@@ -75,7 +75,7 @@ def seeded_timer(template: Timer, n: int, due_at: datetime, warnings: list[datet
 
 
 async def seed(db, template: Timer, first: int, count: int, due_at, warnings_of, batch: int = 2000):
-    """Insert `count` timers (documents and due entries) with two concurrent writers."""
+    """Insert `count` timers (documents and first due entries) with two concurrent writers."""
     queue: asyncio.Queue[tuple[list, list] | None] = asyncio.Queue(maxsize=4)
 
     async def writer() -> None:
@@ -90,7 +90,7 @@ async def seed(db, template: Timer, first: int, count: int, due_at, warnings_of,
             seeded_timer(template, n, due_at(n), warnings_of(n))
             for n in range(start, min(first + count, start + batch))
         ]
-        entries = [encode_entry(e) for t in timers for e in t.due_entries()]
+        entries = [encode_entry(t.first_due_entry()) for t in timers]
         await queue.put(([to_document(t) for t in timers], entries))
     for _ in writers:
         await queue.put(None)

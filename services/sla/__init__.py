@@ -29,21 +29,27 @@ The due index (why it is documents, not a secondary index)
 FerretDB v1 on SQLite serves only `_id` conditions from an index (our build adds `$in` and
 string ranges, see deploy/local/ferretdb.sh); any other filter reads the whole collection,
 i.e. minutes per query at a million timers (docs/measurements.md). So "what is due" is its own
-collection, `due`, with one entry per moment of a timer generation (each warning and the
-deadline), `_id` = `<shard>|<moment UTC ISO ms>|<timer id>|<generation>`: the firing loop reads
-the `_id` range `<shard>|` … `<shard>|<now + look-ahead>` of each owned shard, soonest first,
-a bounded batch at a time. An entry carries what its event needs (a snapshot of the timer's
-identity and body, and its generation's whole schedule) as one JSON field — FerretDB
-converts documents field by field, and this made reading and deleting entries ~4× cheaper
-— so firing reads no timer document. An entry fires unless a later moment of its schedule
-has come too (then only the latest is sent: a passed deadline breaches, warnings missed
-during downtime collapse into the most recent). The paths that change a timer keep its
-entries in step, and again on a redelivered input (offsets are committed only after): a
-stop drops them; an accepted extension inserts the new generation's entries before the
-timer points at them and drops the superseded ones after; a redirect rewrites them for the
-new body. Firing publishes first, records breaches (`breaches`, `_id` `<timer>|<generation>`,
-with the escalation) next and drops the entries last, so a crash in between fires them
-again with the same event ids. A warning's record is its dropped entry. Nothing ever loads
+collection, `due`, with one entry per timer generation at a time (the next of its warnings
+and deadline), `_id` = `<shard>|<moment UTC ISO ms>|<timer id>|<generation>`: the firing loop
+reads the `_id` range `<shard>|` … `<shard>|<now + look-ahead>` of each owned shard, soonest
+first, a bounded batch at a time. An entry carries what its event needs (a snapshot of the
+timer's identity and body, and its generation's whole schedule with the days left at each
+moment) as one JSON field — FerretDB converts documents field by field, and this made
+reading and deleting entries ~4× cheaper — so firing reads no timer document to decide. The
+entry fires the latest moment of its schedule that has come (a passed deadline breaches;
+warnings missed during downtime collapse into the most recent) and puts in the entry of the
+next moment (rolling: an appeal answered before its first warning costs one entry, not
+three). The paths that change a timer keep its entry in step, and again on a redelivered
+input (offsets are committed only after): a stop drops it; an accepted extension inserts
+the new generation's first entry before the timer points at it and drops the superseded
+ones after; a redirect rewrites it for the new body. Firing publishes first, records
+breaches (`breaches`, `_id` `<timer>|<generation>`, with the escalation) and puts in the
+successors next, and drops the entries last, so a crash in between fires them again with the
+same event ids. A successor is checked against its timer after it is stored (one `$in` read
+of the timers' generation, state and body per pass): a stop, extension or redirect that
+wrote the timer meanwhile writes its entries after, so one of the two sees the other and the
+successor is dropped or repointed. A warning's record is its dropped entry. (Entries stored
+one per moment by the version before still fire once each.) Nothing ever loads
 "all timers": an appeal's timers are the `_id` range `<appeal>:…`, and the open-timer
 gauges come from tallies (below), not from counting documents. The timer document's state
 stays `open` after a breach (the breach is its own record); a late answer stops it as late.

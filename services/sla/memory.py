@@ -15,7 +15,14 @@ from datetime import datetime, timedelta
 from contracts import AgencyActionEvent
 from services.common.keys import RANGE_END, iso_ms
 from services.sla.store import ConcurrentUpdate, Mutation, TallyKey
-from services.sla.timers import Breach, DueEntry, Timer, breach_key, shard_prefix
+from services.sla.timers import (
+    Breach,
+    DueEntry,
+    Timer,
+    TimerHead,
+    breach_key,
+    shard_prefix,
+)
 
 
 class MemoryTimerStore:
@@ -31,7 +38,7 @@ class MemoryTimerStore:
     # --- timers -------------------------------------------------------------------------------
 
     async def insert(self, timer: Timer) -> bool:
-        await self.add_due(timer.due_entries())
+        await self.add_due([timer.first_due_entry()])
         if timer.timer_id in self.timers:
             return False
         self.timers[timer.timer_id] = timer
@@ -39,6 +46,13 @@ class MemoryTimerStore:
 
     async def get(self, timer_id: str) -> Timer | None:
         return self.timers.get(timer_id)
+
+    async def heads(self, timer_ids: Iterable[str]) -> dict[str, TimerHead]:
+        return {
+            tid: TimerHead(t.generation, t.state, t.agency_code)
+            for tid in set(timer_ids)
+            if (t := self.timers.get(tid)) is not None
+        }
 
     async def of_appeal(self, appeal_id: str) -> list[Timer]:
         prefix = f"{appeal_id}:"
@@ -97,8 +111,8 @@ class MemoryTimerStore:
         firsts = [self._range(shard_prefix(s) + start, shard_prefix(s) + end)[:1] for s in shards]
         return min((self.due_index[keys[0]].at for keys in firsts if keys), default=None)
 
-    async def set_due_agency(self, timer: Timer) -> None:
-        for entry in timer.due_entries():
+    async def replace_due(self, entries: list[DueEntry]) -> None:
+        for entry in entries:
             if entry.key in self.due_index:
                 self.due_index[entry.key] = entry
 

@@ -94,23 +94,31 @@ class Firing:
 
     what: str  # "warning" or "breach"
     days_left: int | None
+    at: datetime
+    """The moment that fires: the entry's own, or a later one of its schedule that has also
+    come (a rolling entry stands for every moment up to its successor)."""
 
 
 def plan_firing(entry: DueEntry, now: datetime) -> Firing | None:
     """Decide what a due-index entry does at `now`; None if nothing (it is then dropped).
 
     The entry carries its timer generation's whole schedule (`moments`), so this needs no
-    read of the timer: an entry whose moment has not come does nothing, and so does one
-    superseded by a later moment of the same schedule that has also come — a passed
-    deadline breaches (remaining warnings are moot) and only the most recent warning is sent
-    (older ones, missed while the service was down, are not sent late one after another).
+    read of the timer. Of the moments that have come only the latest acts: a passed deadline
+    breaches (remaining warnings are moot) and only the most recent warning is sent (older
+    ones, missed while the service was down, are not sent late one after another). A rolling
+    entry (the generation's only one) fires that latest moment itself; an entry of the
+    earlier layout, one per moment, leaves it to that moment's own entry.
     """
     come = [m for m in entry.moments if m <= now]
-    if not come or come[-1] != entry.at:
+    if not come or come[-1] < entry.at:
         return None
-    if entry.at == entry.timer.due_at:
-        return Firing(what="breach", days_left=None)
-    return Firing(what="warning", days_left=entry.days_left)
+    latest = come[-1]
+    if latest != entry.at and not entry.rolling:
+        return None
+    if latest == entry.timer.due_at:
+        return Firing(what="breach", days_left=None, at=latest)
+    fires = entry if latest == entry.at else entry.at_moment(latest)
+    return Firing(what="warning", days_left=fires.days_left, at=latest)
 
 
 def escalation_targets(policy: SlaPolicy, agency_code: str) -> list[str]:

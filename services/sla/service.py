@@ -278,7 +278,7 @@ class TimerService:
         ):
             # The new generation's due-index entries go in before the timer points at them,
             # so no crash can leave it unable to fire (unused ones are dropped when due).
-            await self.store.add_due(self._extended(current, action, now).due_entries())
+            await self.store.add_due([self._extended(current, action, now).first_due_entry()])
 
         def extend(timer: Timer) -> Timer | None:
             if action.event_id in timer.outcomes:
@@ -308,7 +308,7 @@ class TimerService:
         if accepted:
             # Normally inserted above already (this differs only if the timer changed in
             # between); then the old generation's entries go. Again on a redelivery.
-            await self.store.add_due(timer.due_entries())
+            await self.store.add_due([timer.first_due_entry()])
             await self.store.drop_due(timer.superseded_due)
         if changed:
             if accepted:
@@ -346,7 +346,7 @@ class TimerService:
         timer, changed = await self.store.update(tid, reassign, current=current)
         if timer is None or timer.state is STOPPED:
             return
-        await self.store.set_due_agency(timer)
+        await self.store.replace_due(timer.due_entries())
         if changed:
             state = await self._state_of(timer)
             self._tally(seen["before"], state, -1)
@@ -361,10 +361,32 @@ class TimerService:
 
     # --- firing -------------------------------------------------------------------------------
 
+    async def _put_successors(self, successors: list[DueEntry]) -> None:
+        """Store each timer's next due entry, then check it is still the timer's: a stop, an
+        extension or a redirect that happened meanwhile wrote the timer first and its due
+        entries after, so either it saw the successor (and dropped or repointed it) or
+        this check sees the timer's change — whichever came second undoes the race."""
+        if not successors:
+            return
+        await self.store.add_due(successors)
+        heads = await self.store.heads(e.timer_id for e in successors)
+        stale, repointed = [], []
+        for entry in successors:
+            head = heads.get(entry.timer_id)
+            if head is None or not head.keeps(entry):
+                stale.append(entry.key)
+            elif head.agency_code != entry.timer.agency_code:
+                repointed.append(entry.for_agency(head.agency_code))
+        if repointed:
+            await self.store.replace_due(repointed)
+        if stale:
+            await self.store.drop_due(stale)
+
     async def fire(self, entries: Iterable[DueEntry]) -> int:
-        """Publish what each due-index entry says now, record breaches, then drop the
-        entries (that is the record of a warning). Reads no timer: the entry carries its
-        timer's identity and schedule. Returns events sent."""
+        """Publish what each due-index entry says now, record breaches, put in each fired
+        entry's successor, then drop the entries (that is the record of a warning). Reads
+        no timer to decide: the entry carries its timer's identity and schedule. Returns
+        events sent."""
         now = self.clock.now()
         entries = list(entries)
         tz = self.calendar.tz
@@ -372,6 +394,7 @@ class TimerService:
         fired: list[tuple[DueEntry, str]] = []
         events: list[SlaTimerEvent] = []
         breaches: list[Breach] = []
+        successors: list[DueEntry] = []
         for entry in entries:
             plan = plan_firing(entry, now)
             if plan is None:
@@ -396,16 +419,20 @@ class TimerService:
                 assert plan.days_left is not None
                 events.append(warning_event(timer, plan.days_left, now, tz))
             fired.append((entry, plan.what))
+            if (after := entry.successor(plan.at)) is not None:
+                successors.append(after)
 
         async def publish_one(event: SlaTimerEvent) -> None:
             async with self._publishing:
                 await self.publish(event)
 
         await asyncio.gather(*(publish_one(e) for e in events))
-        # Published first, then breaches recorded, then the entries dropped — in this order
-        # (the record must exist before its entry is gone): a crash in between fires these
-        # entries again with the same event ids (and finds their breach records there).
+        # Published first, then breaches recorded and successors put in, then the entries
+        # dropped — in this order (the record and the next entry must exist before the
+        # entry is gone): a crash in between fires these entries again with the same event
+        # ids (and finds their breach records and successors there).
         recorded = await self.store.record_breaches(breaches)
+        await self._put_successors(successors)
         await self.store.drop_due(e.key for e in entries)
 
         for entry, what in fired:

@@ -4,9 +4,9 @@ implementation — the `timers`, `due`, `breaches`, `tallies`, `pending_actions`
 same in dicts, for unit tests and the in-memory scenario suite.)
 
 What every implementation promises:
-- a timer is inserted once (`insert` is False when it exists), after its due entries, so a
-  crash in between leaves at most entries without a timer (dropped when they come due),
-  never a timer that cannot fire;
+- a timer is inserted once (`insert` is False when it exists), after its first due entry,
+  so a crash in between leaves at most an entry without a timer (dropped when it comes
+  due), never a timer that cannot fire;
 - the one way a timer changes is `update`: compare-and-set on its revision, the decision
   re-made on the fresh timer when another writer got there first;
 - `due` returns the entries of the given shards whose moment has come, soonest first, an
@@ -25,9 +25,11 @@ index. So the ids carry what is looked up:
 
 - timers        `<appeal>:answer`, `<appeal>:forwarding:<hop>` — an appeal's timers are the
                 range `<appeal>:` … `<appeal>:~`.
-- due           `<shard:04d>|<moment, UTC ISO ms>|<timer id>|<generation>` — one entry per
-                moment (warnings, deadline) of a timer generation; "shard p, due by t,
-                soonest first" is the range `<p>|` … `<p>|<t>~`. Stored as `{_id, v}` with
+- due           `<shard:04d>|<moment, UTC ISO ms>|<timer id>|<generation>` — the next
+                moment (warning or deadline) of a timer generation, one entry at a time:
+                firing it puts in the next (`DueEntry.successor`); "shard p, due by t,
+                soonest first" is the range `<p>|` … `<p>|<t>~`. (Entries written before
+                entries rolled, one per moment, still fire as they did.) Stored as `{_id, v}` with
                 the entry as one JSON text: FerretDB converts documents field by field.
 - tallies       `<shard:04d>|<instance>` — open/breached counts per shard written by one
                 instance each (see `services.sla.tallies`).
@@ -72,6 +74,7 @@ from services.sla.timers import (
     Breach,
     DueEntry,
     Timer,
+    TimerHead,
     TimerRef,
     TimerState,
     Warning,
@@ -105,6 +108,11 @@ class TimerStore(Protocol):
     # timers
     async def insert(self, timer: Timer) -> bool: ...
     async def get(self, timer_id: str) -> Timer | None: ...
+    async def heads(self, timer_ids: Iterable[str]) -> dict[str, TimerHead]:
+        """Generation, state and body of each timer there is (what firing checks of the
+        timers whose next due entry it has just put in)."""
+        ...
+
     async def of_appeal(self, appeal_id: str) -> list[Timer]: ...
     async def update(
         self, timer_id: str, mutate: Mutation, current: Timer | None = None
@@ -126,8 +134,9 @@ class TimerStore(Protocol):
     async def next_moment(
         self, shards: Iterable[int], after: datetime, until: datetime
     ) -> datetime | None: ...
-    async def set_due_agency(self, timer: Timer) -> None:
-        """Point the timer's entries still there at its (new) responsible body."""
+    async def replace_due(self, entries: list[DueEntry]) -> None:
+        """Store these over the entries of the same keys that are still there (and only
+        those: a fired entry must not come back) — how entries follow a new body."""
         ...
 
     async def entries_of(self, timer: Timer) -> list[DueEntry]: ...
@@ -225,6 +234,7 @@ def encode_entry(entry: DueEntry) -> dict[str, Any]:
         "at": entry.at.isoformat(),
         "moments": [m.isoformat() for m in entry.moments],
         "days_left": entry.days_left,
+        "days": list(entry.days) if entry.days is not None else None,
         "timer": {
             "_id": timer.timer_id,
             "appeal_id": timer.appeal_id,
@@ -259,6 +269,7 @@ def decode_entry(document: Mapping[str, Any]) -> DueEntry:
         at=datetime.fromisoformat(payload["at"]),
         moments=tuple(datetime.fromisoformat(m) for m in payload["moments"]),
         days_left=payload["days_left"],
+        days=tuple(payload["days"]) if payload.get("days") is not None else None,
     )
 
 
@@ -306,16 +317,26 @@ class MongoTimerStore:
     # --- timers -------------------------------------------------------------------------------
 
     async def insert(self, timer: Timer) -> bool:
-        # Each entry an insert-once of its own (a redelivered arm finds them there), queued
-        # together: with the other appeals' entries they make one `insert_many`.
-        await all_of(
-            self.batcher.insert_once(self.due_index, encode_entry(e)) for e in timer.due_entries()
-        )
+        # The generation's first entry, then the timer: each an insert-once (a redelivered
+        # arm finds them there) queued with the other appeals' into one `insert_many`.
+        await self.batcher.insert_once(self.due_index, encode_entry(timer.first_due_entry()))
         return await self.batcher.insert_once(self.timers, to_document(timer))
 
     async def get(self, timer_id: str) -> Timer | None:
         found = await self.batcher.find_by_id(self.timers, timer_id)
         return from_document(found) if found else None
+
+    async def heads(self, timer_ids: Iterable[str]) -> dict[str, TimerHead]:
+        ids = sorted(set(timer_ids))
+        if not ids:
+            return {}
+        found = await self.timers.find(
+            {"_id": {"$in": ids}}, {"generation": 1, "state": 1, "agency_code": 1}
+        ).to_list(None)
+        return {
+            d["_id"]: TimerHead(d["generation"], TimerState(d["state"]), d["agency_code"])
+            for d in found
+        }
 
     async def of_appeal(self, appeal_id: str) -> list[Timer]:
         found = await self.timers.find({"_id": prefix_range(f"{appeal_id}:")}).to_list(None)
@@ -407,12 +428,12 @@ class MongoTimerStore:
         found = [m for m in await asyncio.gather(*(first_of(s) for s in shards)) if m]
         return min(found, default=None)
 
-    async def set_due_agency(self, timer: Timer) -> None:
-        # Only those still there (ReplaceOne without upsert): a fired one must not come back.
-        await self.due_index.bulk_write(
-            [ReplaceOne({"_id": e.key}, encode_entry(e)) for e in timer.due_entries()],
-            ordered=False,
-        )
+    async def replace_due(self, entries: list[DueEntry]) -> None:
+        # ReplaceOne without upsert: only those still there.
+        if entries:
+            await self.due_index.bulk_write(
+                [ReplaceOne({"_id": e.key}, encode_entry(e)) for e in entries], ordered=False
+            )
 
     async def entries_of(self, timer: Timer) -> list[DueEntry]:
         keys = [e.key for e in timer.due_entries()]

@@ -11,7 +11,9 @@ same event id, which downstream consumers recognise as a duplicate.
 - `TimerRef` — what a timer's events and due-index entries carry of it (identity, body,
   deadline, generation): firing needs nothing more, so it never reads a timer.
 - `DueEntry` — one moment (a warning or the deadline) of a timer generation, with the whole
-  schedule of that generation, in the due index.
+  schedule of that generation, in the due index. A generation has one entry at a time: the
+  first moment's when it starts, and firing an entry puts in the next moment's (rolling), so
+  an appeal answered before its warnings costs one due-index document, not three.
 - `Breach` — the record of a breached deadline and whom it was escalated to.
 
 How they are laid out in the store is `store.py`'s business; what the rules do with them,
@@ -21,7 +23,7 @@ How they are laid out in the store is `store.py`'s business; what the rules do w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from enum import StrEnum
 
@@ -64,6 +66,19 @@ def shard_prefix(shard: int) -> str:
 class Warning:
     days_left: int
     at: datetime
+
+
+@dataclass(frozen=True)
+class TimerHead:
+    """What firing needs to know of a timer whose next due entry it has put in: whether
+    that entry is still the timer's (same generation, not stopped) and for which body."""
+
+    generation: int
+    state: TimerState
+    agency_code: str
+
+    def keeps(self, entry: DueEntry) -> bool:
+        return self.state is not TimerState.STOPPED and self.generation == entry.generation
 
 
 @dataclass(frozen=True)
@@ -129,18 +144,27 @@ class Timer:
         deadline, oldest first. The due index holds one entry per moment."""
         return tuple(sorted([*(w.at for w in self.warnings), self.due_at]))
 
+    def first_due_entry(self) -> DueEntry:
+        """The due-index entry a generation starts with (its earliest moment); the others
+        follow one at a time as each fires (see `DueEntry.successor`)."""
+        return self.due_entry(self.moments[0])
+
     def due_entries(self) -> list[DueEntry]:
-        """The due-index entries of the current generation."""
+        """Every due-index entry the current generation may have (one per moment; at most
+        one of them is stored at a time): what a stop, a redirect or an extension must
+        drop or repoint, whichever of them is there."""
         return [self.due_entry(moment) for moment in self.moments]
 
     def due_entry(self, moment: datetime) -> DueEntry:
-        warning = next((w for w in self.warnings if w.at == moment), None)
+        days = {w.at: w.days_left for w in self.warnings}
+        moments = self.moments
         return DueEntry(
             key=due_key(self.shard, moment, self.timer_id, self.generation),
             timer=self.ref,
             at=moment,
-            moments=self.moments,
-            days_left=warning.days_left if warning else None,
+            moments=moments,
+            days_left=days.get(moment),
+            days=tuple(days.get(m) for m in moments),
         )
 
     def outcome_of(self, action_event_id: str) -> SlaTimerEvent | None:
@@ -163,6 +187,35 @@ class DueEntry:
     that has also come is not sent (see schedule.plan_firing)."""
     days_left: int | None
     """Of a warning; None for the deadline."""
+    days: tuple[int | None, ...] | None = None
+    """Working days left at each of `moments` (None at the deadline), so the entry can make
+    its successor without reading the timer. None on entries stored before entries rolled
+    (then every moment of the generation has an entry of its own, and none is made)."""
+
+    @property
+    def rolling(self) -> bool:
+        return self.days is not None
+
+    def at_moment(self, moment: datetime) -> DueEntry:
+        """The entry of another moment of the same schedule (a rolling entry only)."""
+        assert self.days is not None, "an entry of the earlier layout has no schedule days"
+        return replace(
+            self,
+            key=due_key(self.timer.shard, moment, self.timer.timer_id, self.timer.generation),
+            at=moment,
+            days_left=self.days[self.moments.index(moment)],
+        )
+
+    def successor(self, fired_at: datetime) -> DueEntry | None:
+        """The entry to store once the moment `fired_at` has fired: the schedule's next
+        moment, or None after the last (and for entries of the earlier layout)."""
+        if self.days is None:
+            return None
+        later = [m for m in self.moments if m > fired_at]
+        return self.at_moment(later[0]) if later else None
+
+    def for_agency(self, agency_code: str) -> DueEntry:
+        return replace(self, timer=replace(self.timer, agency_code=agency_code))
 
     @property
     def timer_id(self) -> str:

@@ -107,25 +107,48 @@ def test_a_warning_fires_at_its_moment_and_the_next_waits_for_its_own() -> None:
     assert plan_firing(entry(W1), W1).days_left == 1  # type: ignore[union-attr]
 
 
+def legacy(moment: datetime, of: Timer | None = None) -> DueEntry:
+    """An entry as stored before entries rolled: one per moment, without the schedule's days."""
+    return replace(entry(moment, of), days=None)
+
+
+def test_each_moment_s_entry_makes_the_next_and_the_last_makes_none() -> None:
+    assert entry(W3).successor(W3) == entry(W1)
+    assert entry(W1).successor(W1) == entry(ANSWER_DUE)
+    assert entry(ANSWER_DUE).successor(ANSWER_DUE) is None
+    # An entry of the earlier layout has no schedule days: its successors exist already.
+    assert legacy(W3).successor(W3) is None
+
+
 def test_warnings_missed_during_downtime_collapse_into_the_latest() -> None:
     late = almaty(2026, 3, 31, 12)
-    assert plan_firing(entry(W3), late) is None  # superseded by the 1-day warning
-    firing = plan_firing(entry(W1), late)
+    # The generation's one entry stands for every moment up to its successor.
+    firing = plan_firing(entry(W3), late)
+    assert firing is not None and (firing.what, firing.days_left, firing.at) == ("warning", 1, W1)
+    assert entry(W3).successor(firing.at) == entry(ANSWER_DUE)
+    # Entries of the earlier layout leave it to the 1-day warning's own entry.
+    assert plan_firing(legacy(W3), late) is None
+    firing = plan_firing(legacy(W1), late)
     assert firing is not None and firing.days_left == 1
 
 
 def test_a_passed_deadline_breaches_and_supersedes_unsent_warnings() -> None:
     now = almaty(2026, 4, 1, 18)
-    assert plan_firing(entry(W3), now) is None
-    assert plan_firing(entry(W1), now) is None
-    firing = plan_firing(entry(ANSWER_DUE), now)
+    firing = plan_firing(entry(W3), now)
+    assert firing is not None and (firing.what, firing.at) == ("breach", ANSWER_DUE)
+    assert entry(W3).successor(firing.at) is None
+    assert plan_firing(legacy(W3), now) is None
+    assert plan_firing(legacy(W1), now) is None
+    firing = plan_firing(legacy(ANSWER_DUE), now)
     assert firing is not None and firing.what == "breach" and firing.days_left is None
 
 
 def test_a_forwarding_term_with_one_warning_breaches_at_its_own_deadline() -> None:
     forwarding = timer(FORWARD_DUE)
+    one_left = almaty(2026, 3, 10, 9)
     assert plan_firing(entry(FORWARD_DUE, forwarding), FORWARD_DUE).what == "breach"  # type: ignore[union-attr]
-    assert plan_firing(entry(almaty(2026, 3, 10, 9), forwarding), FORWARD_DUE) is None
+    assert plan_firing(entry(one_left, forwarding), FORWARD_DUE).what == "breach"  # type: ignore[union-attr]
+    assert plan_firing(legacy(one_left, forwarding), FORWARD_DUE) is None
 
 
 def test_a_breach_escalates_to_the_head_then_the_supervising_body() -> None:

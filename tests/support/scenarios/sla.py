@@ -254,9 +254,11 @@ class SlaScenarios:
         answer = await store.get(f"{appeal}:answer")
         assert answer is not None and answer.due_at == routed.answer_due_at
         assert (answer.state, answer.shard) == (TimerState.OPEN, 2)
-        # One due entry per moment: the two warnings and the deadline.
-        entries = await store.entries_of(answer)
-        assert [e.at for e in entries] == list(answer.moments) and len(entries) == 3
+        # One due entry, the first warning's; it carries the whole schedule (two warnings
+        # and the deadline) to put in the next when it fires.
+        [entry] = await store.entries_of(answer)
+        assert entry.at == answer.moments[0] and len(entry.moments) == 3
+        assert entry.days == (3, 1, None)
 
     async def test_a_redelivered_routing_decision_arms_nothing_twice(
         self, store: TimerStore
@@ -294,6 +296,103 @@ class SlaScenarios:
         assert stopped.on_time is False
         assert stopped.working_days_used == CAL.working_days_between(answer.registered_at, late)
         assert (await store.get(f"{appeal}:answer")).state is TimerState.STOPPED  # type: ignore[union-attr]
+
+    async def test_the_due_index_holds_one_entry_per_timer_each_firing_putting_in_the_next(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        three_left, one_left = (w.at for w in answer.warnings)
+
+        async def stored_moments() -> list[datetime]:
+            return [e.at for e in await store.entries_of(answer)]
+
+        assert await stored_moments() == [three_left]
+        [warning] = await sla.fire_at(three_left)
+        assert warning.working_days_left == 3 and await stored_moments() == [one_left]
+        [warning] = await sla.fire_at(one_left)
+        assert warning.working_days_left == 1
+        assert await stored_moments() == [routed.answer_due_at]
+        [breach] = await sla.fire_at(routed.answer_due_at)
+        assert breach.event_type == "sla.breached" and await stored_moments() == []
+
+    async def test_after_downtime_the_one_entry_fires_the_latest_moment_and_keeps_the_rest(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        _, one_left = (w.at for w in answer.warnings)
+
+        [warning] = await sla.fire_at(one_left + timedelta(hours=2))  # both warnings passed
+
+        assert warning.working_days_left == 1  # the older one is not sent late
+        assert [e.at for e in await store.entries_of(answer)] == [routed.answer_due_at]
+        [breach] = await sla.fire_at(routed.answer_due_at + timedelta(minutes=1))
+        assert breach.event_type == "sla.breached"
+
+    async def test_a_next_entry_put_in_as_the_timer_was_stopped_is_taken_out_again(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        three_left = answer.warnings[0].at
+        sla.clock.set(three_left)
+        come, _ = await store.due({0}, three_left, 1000)
+        # The answer lands between the firing loop's read and its firing.
+        await sla.service.apply_action(action(AppealAnswered, appeal, three_left))
+
+        await sla.service.fire([e for e in come if e.timer.appeal_id == appeal])
+
+        assert await store.entries_of(answer) == []
+        assert await sla.fire_at(routed.answer_due_at + timedelta(days=1)) == []
+
+    async def test_a_next_entry_put_in_as_the_appeal_was_redirected_follows_the_new_body(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        three_left, one_left = (w.at for w in answer.warnings)
+        sla.clock.set(three_left)
+        come, _ = await store.due({0}, three_left, 1000)
+        redirected = routed_event(appeal, NOW, agency="akimat-astana", hop=1)
+        await sla.service.start_timers(redirected, shard=0)  # between the read and the firing
+
+        await sla.service.fire([e for e in come if e.timer.appeal_id == appeal])
+
+        [following] = await store.entries_of(answer)
+        assert (following.at, following.timer.agency_code) == (one_left, "akimat-astana")
+        [warning] = await sla.fire_at(one_left)
+        assert warning.agency_code == "akimat-astana"
+
+    async def test_entries_stored_one_per_moment_before_entries_rolled_still_fire_once_each(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        routed = routed_event(appeal, NOW)
+        await sla.service.start_timers(routed, shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        await store.drop_due(e.key for e in answer.due_entries())
+        await store.add_due([replace(e, days=None) for e in answer.due_entries()])
+        three_left, one_left = (w.at for w in answer.warnings)
+
+        [warning] = await sla.fire_at(three_left)
+        assert warning.working_days_left == 3
+        assert [e.at for e in await store.entries_of(answer)] == [one_left, routed.answer_due_at]
+        [breach] = await sla.fire_at(routed.answer_due_at + timedelta(hours=1))  # 1-day missed
+        assert breach.event_type == "sla.breached" and await store.entries_of(answer) == []
 
     async def test_a_firing_repeated_after_a_crash_sends_the_same_event_ids_and_counts_once(
         self, store: TimerStore
@@ -347,7 +446,7 @@ class SlaScenarios:
         assert renewed.due_at == new_due
         timer = await store.get(f"{appeal}:answer")
         assert timer is not None
-        assert [e.generation for e in await store.entries_of(timer)] == [2] * len(timer.moments)
+        assert [e.generation for e in await store.entries_of(timer)] == [2]
         old_entries, _ = await store.due({0}, routed.answer_due_at + timedelta(days=1), 1000)
         assert all(e.generation == 2 for e in old_entries if e.timer.appeal_id == appeal)
 
