@@ -4,7 +4,9 @@ provider, the result recorded and its outcome published — exactly once across 
 - **An attempt is claimed before it is made**: inserting `<notification>#<n>` (the store's
   attempt claim) is what lets one worker, and only one, make attempt n. A claim found
   already there was made by a worker that is on it, that finished but died before recording
-  the result (the result is in the claim: it is replayed), or that died during it (then it
+  the result (a failure's or the last attempt's result is in the claim: it is replayed; an
+  accepted earlier attempt's is not written there, see `_attempt`), or that died during or
+  right after it (then it
   counts as interrupted and the next attempt goes ahead, the provider seeing the same
   idempotency key again) — at once when the claim's worker is known to be gone (workers.py:
   an earlier life of this instance, or no heartbeat), at the latest after `claim_timeout`.
@@ -174,20 +176,27 @@ class Delivery:
         finished = self.clock.now()
         result = "failed" if failure else "accepted"
         self.metrics.attempts.labels(channel.value, result).inc()
-        await self.store.finish_attempt(
-            AttemptClaim(
-                notification_id=nid,
-                attempt=attempt,
-                state=result,
-                started_at=now,
-                finished_at=finished,
-                reason=failure.reason if failure else None,
-                permanent=failure.permanent if failure else None,
-                provider_ref=reference,
-                incarnation=self.worker.incarnation,
-                instance=self.worker.instance,
+        if failure is not None or attempt >= notification.max_attempts:
+            # The claim keeps a failure (its reason is the attempt's history) and the last
+            # attempt's result (no later attempt could recover it). An accepted attempt
+            # before the last writes nothing here — the record's update below is its result,
+            # one store update fewer on every notice (an update costs FerretDB ~10 inserts).
+            # Lost in a crash before that update, the claim reads "started" and the attempt
+            # counts as interrupted: the next goes out under the same idempotency key.
+            await self.store.finish_attempt(
+                AttemptClaim(
+                    notification_id=nid,
+                    attempt=attempt,
+                    state=result,
+                    started_at=now,
+                    finished_at=finished,
+                    reason=failure.reason if failure else None,
+                    permanent=failure.permanent if failure else None,
+                    provider_ref=reference,
+                    incarnation=self.worker.incarnation,
+                    instance=self.worker.instance,
+                )
             )
-        )
         log.info(
             "notification %s attempt %d via %s to %s: %s",
             nid,

@@ -23,7 +23,8 @@ MongoDB layout (collections of the `notify` database):
   the version before (`_id` = the key alone) are still found, and given their appeal-prefixed
   copy by `backfill_keys` once per database;
 - `delivery_attempts` — one document per attempt (`<notification id>#<n>`): inserting it is
-  how an attempt is claimed;
+  how an attempt is claimed; a failed attempt and the last one record their result in it
+  (an accepted attempt's result is the notification's own update);
 - `parked_events` — events that arrived before their appeal's registration;
 - `preferences` — citizens' channel preference, opt-out and quiet hours;
 - `notify_due` — the delivery loop's work list, read by `_id` range only:

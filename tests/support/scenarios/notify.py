@@ -19,7 +19,7 @@ from contracts import (
     NotificationOutcome,
 )
 from services.notify.delivery import Delivery
-from services.notify.delivery_loop import DueWork
+from services.notify.delivery_loop import FAILED_WORK_RETRY, DueWork
 from services.notify.directory import StaffDirectory, load_agency_names, parse_directory
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy
@@ -195,6 +195,42 @@ class NotifyScenarios:
         assert (await store.notification(nid)).status == "sent"  # type: ignore[union-attr]
         assert len(notify.sms.to(phone)) == 1
 
+    async def test_the_last_attempts_result_kept_in_its_claim_is_replayed_not_sent_again(
+        self, store: NotifyStore
+    ) -> None:
+        notify = Notify(store)
+        event, phone = registration()
+        notify.sms.script[phone] = [DeliveryFailed("HTTP 503")] * 2
+        [first] = await notify.consume(event)
+        nid = first.notification_id
+        record = await store.notification(nid)
+        assert record is not None and record.next_attempt_at is not None
+        notify.clock.set(record.next_attempt_at)
+        await notify.work.deliver_due()
+        record = await store.notification(nid)
+        assert record is not None and record.attempts == 2 and record.next_attempt_at is not None
+
+        async def store_gone(*_: object, **__: object) -> None:
+            raise ConnectionError("the store went away")
+
+        # Attempt 3 of 3 is accepted; the record's update is lost.
+        notify.clock.set(record.next_attempt_at)
+        store.update = store_gone  # type: ignore[method-assign]
+        try:
+            await notify.work.deliver_due()
+        except ConnectionError:
+            pass
+        finally:
+            del store.update  # type: ignore[method-assign]
+        claim = await store.attempt(nid, 3)
+        assert claim is not None and claim.state == "accepted"
+
+        notify.clock.advance(FAILED_WORK_RETRY.total_seconds())
+        assert await notify.work.deliver_due() == 1  # the loop looks at it again
+        sent = await store.notification(nid)
+        assert sent is not None and sent.status == "sent" and sent.attempts == 3
+        assert len(notify.sms.to(phone)) == 1  # replayed from the claim, not sent again
+
     async def test_a_permanent_rejection_is_not_retried(self, store: NotifyStore) -> None:
         notify = Notify(store)
         event, phone = registration()
@@ -341,7 +377,7 @@ class NotifyScenarios:
         async def store_gone(*_: object, **__: object) -> None:
             raise ConnectionError("the store went away")
 
-        store.finish_attempt = store_gone  # type: ignore[method-assign]
+        store.update = store_gone  # type: ignore[method-assign]
         try:
             await notify.consume(event)
         except ConnectionError:
@@ -349,7 +385,7 @@ class NotifyScenarios:
         else:
             raise AssertionError("recording the result did not fail")
         finally:
-            del store.finish_attempt  # type: ignore[method-assign]
+            del store.update  # type: ignore[method-assign]
 
         [sent] = await notify.consume(event)  # redelivered at once, not after the claim timeout
         assert sent.status == "sent" and sent.attempts == 2
