@@ -18,6 +18,14 @@
 #      and the per-appeal timer lookups are `_id` ranges.
 #   03 close each update's read iterator when that update is done: upstream kept all of a
 #      command's iterators open until the end, so a bulk update of ~100 statements hung.
+# PostgreSQL backend (issue 18, measured beside SQLite by `python -m bench.backends`):
+# FERRETDB_HANDLER=postgresql (default sqlite) starts PostgreSQL (deploy/local/postgres.sh) and a
+# second FerretDB on it, in $STATE_DIR/ferretdb-pg, on 127.0.0.1:${FERRETDB_PORT:-27019}, with
+# --postgresql-url=${FERRETDB_POSTGRESQL_URL:-that server's URL}. The same binary serves both:
+# patches 01 and 02 touch only internal/backends/sqlite, patch 03 the handler both share. The
+# upstream PostgreSQL backend pushes down equality (`_jsonb->'f' @> 'v'`, which the btree
+# `_id` index cannot serve) and no `$gt/$lt` range at all (its TODO 1875); unique indexes are
+# PostgreSQL UNIQUE indexes.
 # Durability: SQLite runs in WAL mode; FERRETDB_SQLITE_SYNCHRONOUS (default `normal`) is its
 # `synchronous` setting. `normal` syncs the WAL at checkpoints, not at every commit: a
 # committed write survives the crash of any process (FerretDB's included); an OS crash or
@@ -31,14 +39,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FERRETDB_VERSION=v1.24.2
 # Bump when the build's patches change, so a cached binary built without them is not reused.
 BUILD_REVISION=tyndau2
-PORT="${FERRETDB_PORT:-27017}"
+HANDLER="${FERRETDB_HANDLER:-sqlite}"
+case "$HANDLER" in
+  sqlite) PORT="${FERRETDB_PORT:-27017}" HOME_DIR="$STATE_DIR/ferretdb" ;;
+  postgresql) PORT="${FERRETDB_PORT:-27019}" HOME_DIR="$STATE_DIR/ferretdb-pg" ;;
+  *) die "FERRETDB_HANDLER must be sqlite or postgresql, not '$HANDLER'" ;;
+esac
 SYNCHRONOUS="${FERRETDB_SQLITE_SYNCHRONOUS:-normal}"
 # FerretDB's own metrics and Go pprof (e.g. 127.0.0.1:8089; `python -m bench.run --profile`
 # then profiles the store too). Off by default: one port less to collide with.
 DEBUG_ADDR="${FERRETDB_DEBUG_ADDR:--}"
 BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION-$BUILD_REVISION/ferretdb"
 PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb-patches"
-HOME_DIR="$STATE_DIR/ferretdb"
 DATA_DIR="$HOME_DIR/data"
 PIDFILE="$HOME_DIR/ferretdb.pid"
 LOG_FILE="$HOME_DIR/ferretdb.log"
@@ -75,6 +87,19 @@ start() {
     *) die "FERRETDB_SQLITE_SYNCHRONOUS must be normal or full, not '$SYNCHRONOUS'" ;;
   esac
   install
+  if [ "$HANDLER" = postgresql ]; then
+    local here url
+    here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+    [ -n "${FERRETDB_POSTGRESQL_URL:-}" ] || "$here/postgres.sh" start
+    url="${FERRETDB_POSTGRESQL_URL:-$("$here/postgres.sh" url)}"
+    mkdir -p "$HOME_DIR"
+    log "starting FerretDB $FERRETDB_VERSION (PostgreSQL at $url) on 127.0.0.1:$PORT, log $LOG_FILE"
+    spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=postgresql --postgresql-url="$url" --state-dir="$HOME_DIR" \
+      --listen-addr="127.0.0.1:$PORT" --debug-addr="$DEBUG_ADDR" --telemetry=disable \
+      --log-level="${FERRETDB_LOG_LEVEL:-error}" --log-format=text
+    wait_until_ready FerretDB "$PIDFILE" 60 'port_open 127.0.0.1 "$PORT"' "$LOG_FILE"
+    return 0
+  fi
   mkdir -p "$DATA_DIR"
   log "starting FerretDB $FERRETDB_VERSION (SQLite in $DATA_DIR, synchronous=$SYNCHRONOUS) on 127.0.0.1:$PORT, log $LOG_FILE"
   spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/?_pragma=synchronous($SYNCHRONOUS)" --state-dir="$HOME_DIR" \
