@@ -47,6 +47,10 @@ stop:
 	deploy/local/infra.sh stop
 	@# The chaos run's own cluster and store, if a run was interrupted and left them.
 	-@if [ -d .run/chaos ] && [ -x $(BIN)/python ]; then $(BIN)/python -m chaos --stop; fi
+	@# What an interrupted `make bench` may have left: Temporal, FerretDB on PostgreSQL, PostgreSQL.
+	-@if [ -d .run/temporal ]; then deploy/local/temporal.sh stop; fi
+	-@if [ -d .run/ferretdb-pg ]; then FERRETDB_HANDLER=postgresql deploy/local/ferretdb.sh stop; fi
+	-@if [ -d .run/postgres ]; then deploy/local/postgres.sh stop; fi
 
 status:
 	-deploy/local/run.sh status

@@ -12,12 +12,18 @@
    window in which 1,000/s fall due: firing rate, lag p50/p95/p99, sla resident memory
    (bench/timers.py);
 5. the HTTP gateway: `POST /v1/appeals` requests/s and p50/p95/p99 on intake alone, loaded
-   by a separate client process over 32 connections (bench/gateway.py).
+   by a separate client process over 32 connections (bench/gateway.py);
+6. the same lifecycle on Temporal, one workflow per appeal (bench/temporal.py, issue 18):
+   appeals/s, CPU ms per appeal per process, p99 at the latency rate, firing lag and memory
+   with up to 100,000 sleeping timers (--quick 10,000; as many as are armed in 600 s / 120 s),
+   and the ratio Tyndau / Temporal of each;
+7. the store's two backends, FerretDB on SQLite and on PostgreSQL, on the same pipeline side
+   by side, with their raw limits and the guarantees the services rely on (bench/backends.py).
 
 Prints a table and writes bench/results.json. A benchmark reports; it never fails CI.
 
     python -m bench.run [--quick] [--appeals N] [--rate R --seconds S] [--timers N]
-                        [--skip-timers] [--profile]
+                        [--skip-timers] [--skip-temporal] [--skip-backends] [--profile]
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
+from bench import backends
 from bench.gateway import gateway_load
 from bench.limits import KafkaLimit, StoreLimit, kafka_limit, store_limit
 from bench.pipeline import (
@@ -311,6 +318,10 @@ def main() -> None:
     parser.add_argument("--timers", type=int, default=None, help="open timers to seed")
     parser.add_argument("--skip-timers", action="store_true", help="skip the timer stage")
     parser.add_argument(
+        "--skip-backends", action="store_true", help="skip FerretDB on PostgreSQL beside SQLite"
+    )
+    parser.add_argument("--skip-temporal", action="store_true", help="skip the Temporal comparison")
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -357,6 +368,14 @@ def main() -> None:
             results.get("rss_mb", {}),
             results["throughput"]["cpu"],
         )
+    if not args.skip_backends:
+        # Both backends in this stage, at the same size (small: on PostgreSQL every _id read
+        # scans), adjacent in time; the throughput stage's figures are of another size.
+        stages.run(
+            "store_backends",
+            "store backends: FerretDB on SQLite and on PostgreSQL, the same pipeline",
+            lambda: backends.store_backends(bootstrap, mongodb_url, min(appeals, 1_000), 5_000),
+        )
     if not args.skip_timers:
         timers = args.timers or (100_000 if args.quick else 1_000_000)
         stages.run(
@@ -373,6 +392,17 @@ def main() -> None:
             bootstrap, mongodb_url, seconds=10 if args.quick else 30, warmup=2 if args.quick else 5
         ),
     )
+    if not args.skip_temporal:
+
+        def temporal() -> dict:
+            from bench.temporal import TemporalSizes, temporal_comparison  # needs temporalio
+
+            sizes = TemporalSizes.for_run(
+                args.quick, args.appeals, args.rate, args.seconds, 0 if args.skip_timers else None
+            )
+            return temporal_comparison(results, mongodb_url, sizes)
+
+        stages.run("temporal", "temporal: one workflow per appeal, side by side", temporal)
     results["finished_at"] = datetime.now(UTC).isoformat()
     stages.save()
     print_table(results)
@@ -578,6 +608,11 @@ def table_rows(r: dict) -> list[tuple[str, str]]:
         ]
     if memory := r.get("rss_mb"):
         rows.append(("resident memory (MB)", ", ".join(f"{n} {m:.0f}" for n, m in memory.items())))
+    if r.get("temporal"):
+        from bench.temporal import comparison_rows
+
+        rows += comparison_rows(r)
+    rows += backends.table_rows(r.get("store_backends") or {})
     for stage, error in r.get("errors", {}).items():
         rows.append((f"FAILED: {stage}", error.splitlines()[-1] if error else "?"))
     return rows
