@@ -102,6 +102,7 @@ class Channel(StrEnum):
     IKOMEK109 = "ikomek109"
     EOTINISH = "eotinish"
     HTTP = "http"
+    OPEN311 = "open311"
 
 
 CHANNEL_TOPIC: dict[Channel, str] = {
@@ -109,7 +110,8 @@ CHANNEL_TOPIC: dict[Channel, str] = {
     Channel.IKOMEK109: CHANNEL_IKOMEK109,
     Channel.EOTINISH: CHANNEL_EOTINISH,
 }
-"""Kafka topic of each channel that publishes directly; `Channel.HTTP` uses intake's API."""
+"""Kafka topic of each channel that publishes directly; `Channel.HTTP` and `Channel.OPEN311`
+(Open311 GeoReport v2) use intake's HTTP API."""
 
 
 class FieldError(Documented):

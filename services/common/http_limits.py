@@ -108,6 +108,19 @@ class RequestLimits:
         return refuse(413, "too_large", f"the body must be at most {self.max_body_bytes} bytes")
 
 
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it (or its declared length) exceeds `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def refuse(status: int, error: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": error, "reason": reason}, status)
 

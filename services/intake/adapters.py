@@ -26,6 +26,8 @@ Decisions where the channels' formats are silent (DESIGN §3):
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +48,7 @@ from contracts import (
     Language,
 )
 from services.common.messaging import Undecodable
+from services.intake.open311.documents import Open311Post
 from services.intake.validation import ADDRESS_MAX_CHARS, SUBJECT_MAX_CHARS, Problems
 
 # Anonymous appeals are not considered (APC RK), except reports of a crime or of a threat to
@@ -303,6 +306,75 @@ def adapt_http(
             addressed_to=addressed_to,
         ),
         anonymous_field="applicant.anonymous",
+    )
+
+
+def adapt_open311(
+    post: Open311Post,
+    client: str,
+    region_kato: str,
+    language: Language,
+    now: datetime,
+) -> AppealDraft | Rejection:
+    """An Open311 `POST requests` of gateway client `client`, its place already resolved to
+    `region_kato` (open311/gazetteer.py) and its language from the request's locale.
+
+    Open311 carries no id of the client's own, so the appeal's channel id is a digest of
+    the client and every field it sent: the same form posted again (a client retrying after
+    a timeout) is the same appeal, and answers the same number. It carries no submission
+    time either: the appeal is received when it arrives. `first_name` + `last_name` are the
+    applicant's name; none at all makes the appeal anonymous (refused, except reports of a
+    crime or a threat to security). `media_url` is not kept: the backbone stores no media."""
+    digest = hashlib.sha256(
+        json.dumps([client, post.model_dump()], sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()[:32]
+    appeal_id = f"{client}:{digest}"
+    problems = Problems()
+    kind = problems.check_kind("attribute[kind]", post.attributes.get("kind", ""))
+    category = problems.check_category("service_code", post.service_code)
+    kato = problems.check_kato("address_id", region_kato)
+    address = problems.check_optional_text("address_string", post.address_string, ADDRESS_MAX_CHARS)
+    problems.check_text("description", post.description or "")
+    phone = problems.check_phone("phone", post.phone)
+    email = problems.check_email("email", post.email)
+    full_name = " ".join(p for p in (post.first_name, post.last_name) if p) or None
+    anonymous = full_name is None
+    iin = post.attributes.get("iin") or None
+    name = None
+    if not anonymous:
+        problems.check_iin("attribute[iin]", iin)
+        name = problems.check_name("last_name", full_name, required=True)
+    applicant = Applicant(
+        iin=None if anonymous else iin, name=name, phone=phone, email=email, anonymous=anonymous
+    )
+    location = None
+    if post.lat is not None and post.long is not None:
+        try:
+            point = problems.check_coordinates("lat", float(post.lat), float(post.long))
+        except ValueError:
+            problems.add("lat", "coordinates_format", "lat and long are decimal degrees")
+            point = None
+        location = GeoPoint(lat=point[0], lon=point[1]) if point else None
+    if problems.errors:
+        return _invalid(Channel.OPEN311, appeal_id, problems, applicant, kind, kato)
+    assert kind and category
+    return reject_if_anonymous(
+        AppealDraft(
+            channel=Channel.OPEN311,
+            channel_appeal_id=appeal_id,
+            received_at=now,
+            kind=kind,
+            language=language,
+            category=category,
+            region_kato=kato,
+            address=address,
+            location=location,
+            subject=None,
+            text=(post.description or "").strip(),
+            applicant=applicant,
+            addressed_to=None,
+        ),
+        anonymous_field="last_name",
     )
 
 

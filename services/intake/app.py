@@ -30,8 +30,6 @@ Status lookup, `GET /v1/appeals/{reg_number}` (what is shown and why: lookup.py)
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from typing import Any
 
 from faststream.kafka.message import KafkaMessage
@@ -52,6 +50,7 @@ from contracts import (
     SlaEvent,
     topics,
 )
+from reference.agencies import AgencyRegistry
 from reference.calendar import CalendarYearNotCovered
 from services.common.audit import Target
 from services.common.auth.guard import Guard, guard_for
@@ -61,6 +60,7 @@ from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, DeadLetterS
 from services.common.clock import Clock
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
+from services.common.http_limits import read_capped
 from services.common.messaging import (
     Undecodable,
     correlation_of,
@@ -74,8 +74,10 @@ from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS
+from services.intake.clients import GatewayClients
 from services.intake.lookup import LookupCodes
 from services.intake.metrics import IntakeMetrics
+from services.intake.open311.routes import open311_routes
 from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.store import MongoIntakeStore, ensure_indexes
@@ -125,9 +127,11 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     )
     register_channel_subscribers(runtime, service)
     register_timeline_subscriber(runtime, service)
+    clients = GatewayClients(settings.gateway_keys())
     routes = [
-        *gateway_routes(service),
+        *gateway_routes(service, clients),
         status_route(service, guard_for(runtime, service.clock)),
+        *open311_routes(service, clients, AgencyRegistry.default()),
     ]
     # The gateway's own limit (INTAKE_MAX_BODY_BYTES) may exceed the shared one.
     limit = max(settings.max_body_bytes, settings.http_max_body_bytes)
@@ -209,29 +213,20 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-def gateway_routes(service: IntakeService) -> list[Route]:
-    keys = {client: _digest(key) for client, key in service.settings.gateway_keys().items()}
+def gateway_routes(service: IntakeService, clients: GatewayClients) -> list[Route]:
     limit = service.settings.max_body_bytes
     refused = service.metrics.gateway_refused
-
-    def client_for(presented: str) -> str | None:
-        digest = _digest(presented.encode())
-        found = None
-        for client, key in keys.items():  # no early exit: time does not depend on the match
-            if hmac.compare_digest(digest, key):
-                found = client
-        return found
 
     async def post_appeal(request: Request) -> Response:
         presented = request.headers.get(API_KEY_HEADER, "")
         if not presented:
             refused.labels("api_key_missing").inc()
             return _error(401, "api_key_missing", headers={"WWW-Authenticate": "ApiKey"})
-        client = client_for(presented)
+        client = clients.client_for(presented)
         if client is None:
             refused.labels("api_key_wrong").inc()
             return _error(403, "api_key_wrong")
-        body = await _read_capped(request, limit)
+        body = await read_capped(request, limit)
         if body is None:
             refused.labels("too_large").inc()
             return _error(413, "too_large", f"the body must be at most {limit} bytes")
@@ -338,19 +333,6 @@ async def _register_from_gateway(
     )
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it (or its declared length) exceeds `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
-
-
 def _format_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
@@ -358,10 +340,6 @@ def _format_errors(exc: ValidationError) -> list[dict[str, str]]:
         field = ".".join(str(part) for part in err["loc"])
         errors.append({"field": field, "code": code, "message": err["msg"]})
     return errors
-
-
-def _digest(key: bytes) -> bytes:
-    return hashlib.sha256(key).digest()
 
 
 def _error(

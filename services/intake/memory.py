@@ -4,8 +4,11 @@ nothing survives the process."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from contracts import AppealRegistered, AppealRejected
-from services.intake.store import MatterEntry
+from services.common.keys import iso_ms
+from services.intake.store import MatterEntry, Open311Entry
 
 
 class MemoryIntakeStore:
@@ -16,6 +19,7 @@ class MemoryIntakeStore:
         self.claims: dict[tuple[str, int], str] = {}
         self._numbers: set[str] = set()  # unique, as the MongoDB index makes them
         self.timelines: dict[str, dict[str, dict]] = {}
+        self.open311: dict[str, Open311Entry] = {}
 
     async def registered(self, appeal_id: str) -> AppealRegistered | None:
         return self.appeals.get(appeal_id)
@@ -68,3 +72,12 @@ class MemoryIntakeStore:
 
     async def timeline(self, appeal_id: str) -> list[dict]:
         return list(self.timelines.get(appeal_id, {}).values())
+
+    async def add_open311_entry(self, entry: Open311Entry) -> None:
+        self.open311.setdefault(entry.key, entry)
+
+    async def open311_entries(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Open311Entry]:
+        low, high = iso_ms(start), iso_ms(end)
+        return [self.open311[k] for k in sorted(self.open311) if low <= k < high][:limit]

@@ -42,7 +42,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from contracts import REGION_KATO, AppealRegistered, AppealRejected, Event, deterministic_id, topics
+from contracts import (
+    REGION_KATO,
+    AppealRegistered,
+    AppealRejected,
+    Channel,
+    Event,
+    deterministic_id,
+    topics,
+)
 from reference.calendar import WorkingCalendar
 from services.common.batching import KeyedLock
 from services.common.clock import Clock, SystemClock
@@ -58,7 +66,7 @@ from services.intake.registration import (
     rejected_event,
 )
 from services.intake.settings import IntakeSettings
-from services.intake.store import PLAIN_ID, IntakeStore, MatterEntry
+from services.intake.store import PLAIN_ID, IntakeStore, MatterEntry, Open311Entry
 from services.intake.timeline import appeal_status, timeline_entry
 
 log = logging.getLogger("tyndau.intake")
@@ -272,6 +280,38 @@ class IntakeService:
         # Compared even for an unknown number, so the time taken does not tell them apart.
         appeal_id = registered.appeal_id if registered else "-"
         if not self.lookup.matches(appeal_id, code) or registered is None:
+            return None
+        if hidden_from_public(registered):
+            return None
+        status = appeal_status(registered, await self.timeline_of(registered.appeal_id))
+        return public_view(status)
+
+    # --- Open311 (open311/: the edge; here what it reads and records) ----------------------
+
+    async def registered_appeal(self, appeal_id: str) -> AppealRegistered | None:
+        return await self.store.registered(appeal_id)
+
+    async def note_open311(self, event: AppealRegistered) -> None:
+        """List an appeal filed through Open311 in the public listing (again is a no-op)."""
+        await self.store.add_open311_entry(
+            Open311Entry(
+                event.registration_number,
+                event.received_at,
+                event.category.value,
+                event.region_kato,
+            )
+        )
+
+    async def open311_entries(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Open311Entry]:
+        return await self.store.open311_entries(start, end, limit)
+
+    async def open311_status_of(self, registration_number: str) -> dict | None:
+        """The public view of an appeal filed through Open311, or None: an unknown number,
+        an appeal of another channel and one the public never sees alike (open311/)."""
+        registered = await self.find_by_registration_number(registration_number)
+        if registered is None or registered.channel is not Channel.OPEN311:
             return None
         if hidden_from_public(registered):
             return None

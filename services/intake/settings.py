@@ -9,6 +9,14 @@
   status lookups one client address may make (429 beyond); the lookup key itself is
   `INTAKE_LOOKUP_SECRET` or its file (services/common/secret_files.py).
 
+- `INTAKE_OPEN311_JURISDICTIONS` (default `kz`) — the Open311 jurisdictions served: `kz`
+  (the whole country) and/or `kz-<RR>` for a region or city by its 2-digit KATO prefix
+  (`kz-71` Astana). With more than one, every request must name its `jurisdiction_id`;
+- `INTAKE_OPEN311_CONTACT` — who answers for the Open311 endpoint (discovery's `contact`);
+- `INTAKE_OPEN311_READS_PER_MINUTE` (default 60) and `INTAKE_OPEN311_READS_BURST` (default
+  20) — reads of the public Open311 feed (`requests`, `requests/{id}`, `tokens/{token}`)
+  one client address may make (429 beyond).
+
 Gateway clients are named `[a-z0-9_-]{1,32}` (the name becomes part of the appeal's channel
 id and a metric label); keys must be at least 16 characters and distinct. The keys are kept
 as `SecretStr`, so neither a repr nor a log line can show them.
@@ -22,6 +30,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts import REGION_KATO
 from services.common.settings import ServiceSettings
 
 CLIENT_NAME = re.compile(r"[a-z0-9_-]{1,32}", re.ASCII)
@@ -46,6 +55,22 @@ class IntakeSettings(ServiceSettings):
     # A citizen checks an appeal a few times a day; a walk needs millions of tries.
     lookup_per_minute: float = Field(default=6, gt=0, le=6000)
     lookup_burst: int = Field(default=10, ge=1, le=1000)
+
+    open311_jurisdictions: str = Field(default="kz")
+    open311_contact: str = Field(default="Tyndau appeals backbone: support@tyndau.kz")
+    # The public feed reads a status per request listed (up to MAX_LISTED per call).
+    open311_reads_per_minute: float = Field(default=60, gt=0, le=60000)
+    open311_reads_burst: int = Field(default=20, ge=1, le=10000)
+
+    @field_validator("open311_jurisdictions")
+    @classmethod
+    def _jurisdictions_are_known(cls, value: str) -> str:
+        parse_jurisdictions(value)
+        return value
+
+    def jurisdictions(self) -> dict[str, str]:
+        """Open311 jurisdiction id → the KATO prefix it covers (`""`: the whole country)."""
+        return parse_jurisdictions(self.open311_jurisdictions)
 
     @field_validator("api_keys")
     @classmethod
@@ -82,3 +107,21 @@ def parse_api_keys(raw: str) -> dict[str, bytes]:
             raise ValueError(f"gateway client {client!r} shares its key with another client")
         keys[client] = key.encode()
     return keys
+
+
+def parse_jurisdictions(raw: str) -> dict[str, str]:
+    """`kz,kz-71` → {"kz": "", "kz-71": "71"}; ValueError for anything else."""
+    found: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        if item == "kz":
+            found[item] = ""
+        elif re.fullmatch(r"kz-\d\d", item) and item[3:] in REGION_KATO:
+            found[item] = item[3:]
+        else:
+            raise ValueError(
+                f"INTAKE_OPEN311_JURISDICTIONS: {item!r} is neither `kz` nor `kz-<RR>` with RR "
+                "a KATO region (e.g. kz-71 for Astana)"
+            )
+    if not found:
+        raise ValueError("INTAKE_OPEN311_JURISDICTIONS names no jurisdiction")
+    return found

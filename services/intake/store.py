@@ -23,6 +23,8 @@ answers nothing else from an index; any other filter scans the whole collection)
                      matter in the same instant may lose one entry — a local-store limit);
 - `registration_numbers` `_id` = `<day>-<sequence:06d>`: a number is claimed by inserting
                      it; the claim names the appeal (the number → appeal index);
+- `open311_requests` `_id` = `<received UTC ISO ms>|<registration number>`: the appeals
+                     filed through Open311, for its public listing by date range;
 - `timelines`        one document per entry, `_id` = `<appeal id>|<event key>` (the event id,
                      or a digest of it when it holds characters outside [A-Za-z0-9._:-]),
                      read as one `_id` range per appeal. Inserts of concurrent handlers go
@@ -46,13 +48,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import AppealRegistered, AppealRejected
 from services.common.batching import StoreBatcher
-from services.common.keys import RANGE_END
+from services.common.keys import RANGE_END, iso_ms
 
 APPEALS = "appeals"
 REJECTIONS = "rejections"
 MATTERS = "applicant_matters"
 TIMELINES = "timelines"
 REGISTRATION_NUMBERS = "registration_numbers"
+OPEN311 = "open311_requests"
 
 # Ids that may be part of a timeline entry's `_id` as they are: no character JSON escapes (the
 # `_id` range is ordered by JSON text) and all below "~", so `<appeal id>|<event key>` lies
@@ -60,6 +63,21 @@ REGISTRATION_NUMBERS = "registration_numbers"
 PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,200}")
 _ENTRY_SEPARATOR = "|"
 _RANGE_END = _ENTRY_SEPARATOR + RANGE_END  # above "|" followed by any plain character
+
+
+@dataclass(frozen=True)
+class Open311Entry:
+    """An appeal filed through Open311, as its public listing finds it (`GET requests`)."""
+
+    registration_number: str
+    received_at: datetime
+    category: str
+    region_kato: str | None
+
+    @property
+    def key(self) -> str:
+        """`<received UTC ISO ms>|<number>`: a date range is one `_id` range."""
+        return f"{iso_ms(self.received_at)}|{self.registration_number}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,17 @@ class IntakeStore(Protocol):
     # status timelines
     async def add_timeline_entry(self, appeal_id: str, event_id: str, entry: dict) -> bool: ...
     async def timeline(self, appeal_id: str) -> list[dict]: ...
+
+    # the Open311 listing
+    async def add_open311_entry(self, entry: Open311Entry) -> None:
+        """Stored once; adding it again changes nothing."""
+        ...
+
+    async def open311_entries(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Open311Entry]:
+        """Entries received in [start, end), oldest first, at most `limit`."""
+        ...
 
 
 def claim_key(day: str, sequence: int) -> str:
@@ -149,6 +178,7 @@ class MongoIntakeStore:
         self.matters = db[MATTERS]
         self.timelines = db[TIMELINES]
         self.numbers = db[REGISTRATION_NUMBERS]
+        self.open311 = db[OPEN311]
         # Concurrent registrations (and timeline entries) share store round trips.
         self.batcher = StoreBatcher()
 
@@ -227,3 +257,33 @@ class MongoIntakeStore:
         for entry in [*legacy, *(document["entry"] for document in recorded)]:
             entries.setdefault(entry["event_id"], entry)
         return list(entries.values())
+
+    # --- the Open311 listing -------------------------------------------------------------
+
+    async def add_open311_entry(self, entry: Open311Entry) -> None:
+        await self.batcher.insert_once(
+            self.open311,
+            {
+                "_id": entry.key,
+                "registration_number": entry.registration_number,
+                "received_at": entry.received_at,
+                "category": entry.category,
+                "region_kato": entry.region_kato,
+            },
+        )
+
+    async def open311_entries(
+        self, start: datetime, end: datetime, limit: int
+    ) -> list[Open311Entry]:
+        found = await (
+            self.open311.find({"_id": {"$gte": iso_ms(start), "$lt": iso_ms(end)}})
+            .limit(limit)
+            .to_list(limit)
+        )
+        entries = [
+            Open311Entry(
+                d["registration_number"], d["received_at"], d["category"], d.get("region_kato")
+            )
+            for d in found
+        ]
+        return sorted(entries, key=lambda e: e.key)

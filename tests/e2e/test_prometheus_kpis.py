@@ -6,51 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
 from contracts import deterministic_id, topics
 from tests.conftest import Infra
 from tests.e2e.test_walking_skeleton import call_1414
-from tests.support.system import RunningSystem, TopicWatcher, running_system
+from tests.support.http import free_port, served_over_http
+from tests.support.system import TopicWatcher, running_system
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def served_over_http(system: RunningSystem) -> AsyncIterator[dict[str, int]]:
-    """Each service's app on a real port (their lifespans already run inside `system`)."""
-    servers, tasks, ports = [], [], {}
-    for name, app in system.apps.items():
-        ports[name] = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=ports[name], lifespan="off", log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        servers.append(server)
-        tasks.append(asyncio.create_task(server.serve()))
-    while not all(s.started for s in servers):  # noqa: ASYNC110 - uvicorn exposes a flag only
-        await asyncio.sleep(0.05)
-    try:
-        yield ports
-    finally:
-        for server in servers:
-            server.should_exit = True
-        await asyncio.gather(*tasks)
 
 
 @contextlib.contextmanager
@@ -111,7 +81,7 @@ async def test_prometheus_scrapes_the_services_and_reports_appeals_by_region_and
 ) -> None:
     prefix = f"p{unique_id[:8]}-"
     async with running_system(infra.kafka_bootstrap_servers, infra.mongodb_url, prefix) as system:
-        async with served_over_http(system) as ports:
+        async with served_over_http(system.apps) as ports:
             with prometheus_server(tmp_path, ports) as prometheus:
                 calls = [call_1414(f"prom-{unique_id}-{i}") for i in range(3)]
                 for call in calls:

@@ -23,6 +23,7 @@ from services.common.clock import ManualClock
 from services.common.settings import ServiceSettings, settings_for
 from services.common.topics_admin import planned_topics, remove_prefixed
 from services.intake.app import create_app as create_intake
+from services.intake.settings import IntakeSettings
 from services.notify.app import create_app as create_notify
 from services.routing.app import create_app as create_routing
 from services.sla.app import create_app as create_sla
@@ -83,6 +84,11 @@ async def prepare_topics(bootstrap: str, prefix: str) -> None:
     await prepare_broker(bootstrap, planned_topics(AgencyRegistry.default().by_code), prefix)
 
 
+E2E_CLIENT = "fixmystreet"
+E2E_CLIENT_KEY = "fixmystreet-key-0123456789abcdef"
+E2E_GATEWAY_KEYS = f"{E2E_CLIENT}:{E2E_CLIENT_KEY}"
+
+
 @asynccontextmanager
 async def running_system(
     bootstrap: str, mongodb_url: str, prefix: str, services: tuple[str, ...] = tuple(FACTORIES)
@@ -103,6 +109,15 @@ async def running_system(
                 topic_prefix=prefix,
                 database_prefix=prefix,
             )
+            if name == "intake":
+                # A gateway client of its own, for the tests that file through HTTP/Open311,
+                # and room for their polling of the public Open311 feed.
+                settings = IntakeSettings.specialise(
+                    settings,
+                    api_keys=E2E_GATEWAY_KEYS,
+                    open311_reads_per_minute=6000,
+                    open311_reads_burst=1000,
+                )
             if name == "sla":
                 app = create_sla(settings, clock=system.sla_clock)
             else:

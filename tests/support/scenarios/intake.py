@@ -19,8 +19,10 @@ from contracts import (
     AppealRouted,
     AppealTriaged,
     Call1414Appeal,
+    Channel,
     DeadlineExtended,
     Event,
+    Language,
     SlaBreached,
     SlaExtensionRefused,
     SlaStopped,
@@ -31,10 +33,11 @@ from contracts import (
 from reference.calendar import WorkingCalendar
 from services.common.clock import ManualClock
 from services.common.secret_files import SecretRef
-from services.intake.adapters import adapt_1414
+from services.intake.adapters import adapt_1414, adapt_open311
 from services.intake.lookup import LookupCodes, lookup_code
 from services.intake.metrics import IntakeMetrics
 from services.intake.numbers import DailySequence
+from services.intake.open311.documents import Open311Post
 from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStore
@@ -191,6 +194,48 @@ class IntakeScenarios:
         assert entry["outcome"] == answered.outcome.value
         full = await intake.status_of(number)
         assert full is not None and full["region_kato"] == "711210000"
+
+    async def test_open311_lists_its_own_appeals_by_date_and_shows_only_their_public_view(
+        self, store: IntakeStore, unique_id: str
+    ) -> None:
+        intake, _ = service(store)
+        filed = []
+        for n, code in enumerate(("roads", "lighting", "police")):
+            post = Open311Post.from_form(
+                {
+                    "service_code": code,
+                    "first_name": "Болат",
+                    "last_name": "Серіков",
+                    "phone": "+77471234567",
+                    "description": f"Жол шұңқыры {n} ({unique_id}).",
+                    "attribute[kind]": "complaint",
+                }
+            )
+            now = CALLED_AT + timedelta(minutes=n)
+            draft = adapt_open311(post, f"app{unique_id[:8]}", "711210000", Language.RU, now)
+            event = (await intake.accept(draft, None)).event
+            assert isinstance(event, AppealRegistered) and event.channel is Channel.OPEN311
+            await intake.note_open311(event)
+            await intake.note_open311(event)  # again: nothing more
+            filed.append(event)
+        other = (await intake.accept(adapted(call(f"o311-{unique_id}")), None)).event
+        assert isinstance(other, AppealRegistered)
+
+        mine = {e.registration_number for e in filed}
+        listed = await intake.open311_entries(CALLED_AT, CALLED_AT + timedelta(hours=1), 100)
+        ours = [e for e in listed if e.registration_number in mine]
+        assert [e.category for e in ours] == ["roads", "lighting", "police"]  # by time
+        later = await intake.open311_entries(
+            CALLED_AT + timedelta(seconds=30), CALLED_AT + timedelta(hours=1), 100
+        )
+        assert filed[0].registration_number not in {e.registration_number for e in later}
+
+        shown = await intake.open311_status_of(filed[0].registration_number)
+        assert shown is not None and shown["district_kato"] == "711200000"
+        assert "region_kato" not in shown
+        # A crime report and another channel's appeal are not in the public feed.
+        assert await intake.open311_status_of(filed[2].registration_number) is None
+        assert await intake.open311_status_of(other.registration_number) is None
 
     async def test_a_wrong_code_an_unknown_number_and_a_security_report_look_alike(
         self, store: IntakeStore, unique_id: str
