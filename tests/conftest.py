@@ -68,18 +68,18 @@ async def infra() -> AsyncIterator[Infra]:
             pytrace=False,
         )
     yield Infra(kafka, mongo)
-    await _remove_prepared_acls(kafka)
+    await _remove_prepared(kafka, mongo)
 
 
-async def _remove_prepared_acls(bootstrap: str) -> None:
-    """The ACLs this session made for its prefixes (tests/support/kafka.py) go with it."""
-    import asyncio
-
-    from services.common.provisioning import remove_prefix_acls
+async def _remove_prepared(bootstrap: str, mongodb_url: str) -> None:
+    """What this session made under its prefixes (tests/support/kafka.py) goes with it:
+    topics, their ACLs and the databases — a developer's long-lived local broker and store
+    do not fill up with test runs (they had: hundreds of databases of earlier sessions)."""
+    from services.common.topics_admin import remove_prefixed
     from tests.support.kafka import PREPARED_PREFIXES
 
     for prefix in sorted(PREPARED_PREFIXES - {""}):
-        await asyncio.to_thread(remove_prefix_acls, bootstrap, prefix)
+        await remove_prefixed(bootstrap, mongodb_url, prefix)
 
 
 def _testcontainers_infra() -> Iterator[Infra]:

@@ -16,7 +16,8 @@ from services.common.provisioning import prepare_prefix
 from services.common.topics_admin import ensure_topics
 
 PREPARED_PREFIXES: set[str] = set()
-"""Prefixes whose ACLs the session made (tests/conftest.py removes them at the end)."""
+"""Prefixes the session prepared (tests/conftest.py removes their topics, ACLs and
+databases at the end)."""
 
 
 def producer(bootstrap: str, principal: str = ADMIN, **options: Any) -> AIOKafkaProducer:
