@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,6 +23,7 @@ from services.intake.open311.gazetteer import (
 from services.intake.open311.render import as_data, to_xml
 
 NOW = datetime(2026, 3, 5, 7, 0, tzinfo=UTC)
+ALMATY = ZoneInfo("Asia/Almaty")
 
 # --- the gazetteer --------------------------------------------------------------------------
 
@@ -112,15 +114,17 @@ def test_a_request_is_the_public_view_closed_once_answered() -> None:
         "answer_due_at": "2026-03-26T18:00:00+05:00",
         "district_kato": "711200000",
         "timeline": [
+            {"occurred_at": "2026-03-09T09:00:00+05:00"},  # registered: Art. 64 may be later
             {"occurred_at": "2026-03-06T03:00:00+00:00"},
             {"occurred_at": "2026-03-06T09:30:00+05:00"},  # later than 08:00 +05:00
         ],
     }
-    request = catalogue.request_of(status, AgencyRegistry.default(), Language.RU)
+    request = catalogue.request_of(status, AgencyRegistry.default(), Language.RU, ALMATY)
     assert (request.status, request.status_notes) == ("closed", "Дан ответ")
     assert request.agency_responsible == AgencyRegistry.default().get("akimat-astana").names["ru"]  # type: ignore[union-attr]
     assert request.expected_datetime == "2026-03-26T18:00:00+05:00"
     assert request.updated_datetime == "2026-03-06T09:30:00+05:00"
+    assert request.requested_datetime == "2026-03-05T12:00:00+05:00"
     assert (request.address, request.address_id) == ("город Астана", "711200000")
     assert request.description is None  # never the citizen's text
 

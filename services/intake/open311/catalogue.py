@@ -17,7 +17,7 @@ appeal's public status. Pure: no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from contracts import CATEGORY_TITLES, REGION_KATO, AppealKind, Category, Language
@@ -166,14 +166,21 @@ def service_notice(number: str, lookup_code: str, due: str, locale: Language) ->
 
 
 def request_of(
-    status: dict[str, Any], registry: AgencyRegistry, locale: Language
+    status: dict[str, Any], registry: AgencyRegistry, locale: Language, tz: tzinfo
 ) -> ServiceRequest:
-    """An appeal's public status (`lookup.public_view`) as an Open311 request."""
+    """An appeal's public status (`lookup.public_view`) as an Open311 request. Times in `tz`
+    (the services' time zone) to the second; `updated_datetime` is the latest lifecycle
+    event, or the receipt — not the statutory registration time, which Art. 64 may put on
+    the next working day, after the events that followed it."""
     lang = locale.value
     category = Category(status["category"])
     body = registry.get(status["current_body"])
-    timeline = status["timeline"]
+    events = status["timeline"][1:]  # the first entry is the registration itself
     district = status.get("district_kato")
+
+    def local(moment: str) -> str:
+        return datetime.fromisoformat(moment).astimezone(tz).isoformat(timespec="seconds")
+
     return ServiceRequest(
         service_request_id=status["registration_number"],
         status="closed" if status["status"] == "answered" else "open",
@@ -181,13 +188,15 @@ def request_of(
         service_name=CATEGORY_TITLES[category][lang],
         service_code=category.value,
         agency_responsible=body.names.get(lang) if body else None,
-        requested_datetime=status["received_at"],
-        updated_datetime=max(
-            (e["occurred_at"] for e in timeline),
-            key=datetime.fromisoformat,
-            default=status["registered_at"],
+        requested_datetime=local(status["received_at"]),
+        updated_datetime=local(
+            max(
+                (e["occurred_at"] for e in events),
+                key=datetime.fromisoformat,
+                default=status["received_at"],
+            )
         ),
-        expected_datetime=status["answer_due_at"],
+        expected_datetime=local(status["answer_due_at"]),
         address=_place_name(district, lang),
         address_id=district,
     )

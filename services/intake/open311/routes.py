@@ -254,7 +254,7 @@ def open311_routes(
     ) -> list[ServiceRequest]:
         statuses = await asyncio.gather(*(service.open311_status_of(n) for n in numbers))
         return [
-            catalogue.request_of(status, registry, locale)
+            catalogue.request_of(status, registry, locale, settings.tz)
             for status in statuses
             if status is not None and (status.get("district_kato") or "").startswith(prefix)
         ]
