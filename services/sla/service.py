@@ -361,11 +361,32 @@ class TimerService:
 
     # --- firing -------------------------------------------------------------------------------
 
+    async def _current(self, entries: list[DueEntry]) -> list[DueEntry]:
+        """The entries as their timers stand now: a successor (`checked`) whose timer was
+        stopped or moved to another generation is left out (it is dropped with the rest),
+        one whose timer went to another body speaks for that body. One `$in` read per pass,
+        of successors only — first entries fire without reading any timer."""
+        checked = [e for e in entries if e.checked]
+        if not checked:
+            return entries
+        heads = await self.store.heads(e.timer_id for e in checked)
+        current = []
+        for entry in entries:
+            head = heads.get(entry.timer_id) if entry.checked else None
+            if entry.checked and (head is None or not head.keeps(entry)):
+                continue
+            if head is not None and head.agency_code != entry.timer.agency_code:
+                entry = entry.for_agency(head.agency_code)
+            current.append(entry)
+        return current
+
     async def _put_successors(self, successors: list[DueEntry]) -> None:
         """Store each timer's next due entry, then check it is still the timer's: a stop, an
         extension or a redirect that happened meanwhile wrote the timer first and its due
         entries after, so either it saw the successor (and dropped or repointed it) or
-        this check sees the timer's change — whichever came second undoes the race."""
+        this check sees the timer's change — whichever came second undoes the race. (Should
+        this process die between the two, the successor is `checked`: firing reads its
+        timer before acting on it, see `_current`.)"""
         if not successors:
             return
         await self.store.add_due(successors)
@@ -390,12 +411,13 @@ class TimerService:
         now = self.clock.now()
         entries = list(entries)
         tz = self.calendar.tz
+        current = await self._current(entries)
 
         fired: list[tuple[DueEntry, str]] = []
         events: list[SlaTimerEvent] = []
         breaches: list[Breach] = []
         successors: list[DueEntry] = []
-        for entry in entries:
+        for entry in current:
             plan = plan_firing(entry, now)
             if plan is None:
                 continue  # superseded by a later moment of the same timer

@@ -235,6 +235,7 @@ def encode_entry(entry: DueEntry) -> dict[str, Any]:
         "moments": [m.isoformat() for m in entry.moments],
         "days_left": entry.days_left,
         "days": list(entry.days) if entry.days is not None else None,
+        "checked": entry.checked,
         "timer": {
             "_id": timer.timer_id,
             "appeal_id": timer.appeal_id,
@@ -270,6 +271,7 @@ def decode_entry(document: Mapping[str, Any]) -> DueEntry:
         moments=tuple(datetime.fromisoformat(m) for m in payload["moments"]),
         days_left=payload["days_left"],
         days=tuple(payload["days"]) if payload.get("days") is not None else None,
+        checked=payload.get("checked", False),
     )
 
 

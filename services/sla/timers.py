@@ -206,13 +206,19 @@ class DueEntry:
             days_left=self.days[self.moments.index(moment)],
         )
 
+    checked: bool = False
+    """Put in by firing (a successor): its timer may have been stopped, extended or
+    redirected since — and a crash may have kept the firing that put it in from checking —
+    so firing reads the timer's head before acting on it. Entries put in by arming and
+    extension are the timer's own and need no read."""
+
     def successor(self, fired_at: datetime) -> DueEntry | None:
         """The entry to store once the moment `fired_at` has fired: the schedule's next
         moment, or None after the last (and for entries of the earlier layout)."""
         if self.days is None:
             return None
         later = [m for m in self.moments if m > fired_at]
-        return self.at_moment(later[0]) if later else None
+        return replace(self.at_moment(later[0]), checked=True) if later else None
 
     def for_agency(self, agency_code: str) -> DueEntry:
         return replace(self, timer=replace(self.timer, agency_code=agency_code))

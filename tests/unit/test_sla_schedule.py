@@ -113,8 +113,9 @@ def legacy(moment: datetime, of: Timer | None = None) -> DueEntry:
 
 
 def test_each_moment_s_entry_makes_the_next_and_the_last_makes_none() -> None:
-    assert entry(W3).successor(W3) == entry(W1)
-    assert entry(W1).successor(W1) == entry(ANSWER_DUE)
+    # Put in by firing, a successor is checked against its timer when it comes due.
+    assert entry(W3).successor(W3) == replace(entry(W1), checked=True)
+    assert entry(W1).successor(W1) == replace(entry(ANSWER_DUE), checked=True)
     assert entry(ANSWER_DUE).successor(ANSWER_DUE) is None
     # An entry of the earlier layout has no schedule days: its successors exist already.
     assert legacy(W3).successor(W3) is None
@@ -125,7 +126,7 @@ def test_warnings_missed_during_downtime_collapse_into_the_latest() -> None:
     # The generation's one entry stands for every moment up to its successor.
     firing = plan_firing(entry(W3), late)
     assert firing is not None and (firing.what, firing.days_left, firing.at) == ("warning", 1, W1)
-    assert entry(W3).successor(firing.at) == entry(ANSWER_DUE)
+    assert entry(W3).successor(firing.at) == replace(entry(ANSWER_DUE), checked=True)
     # Entries of the earlier layout leave it to the 1-day warning's own entry.
     assert plan_firing(legacy(W3), late) is None
     firing = plan_firing(legacy(W1), late)

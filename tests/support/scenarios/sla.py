@@ -376,6 +376,41 @@ class SlaScenarios:
         [warning] = await sla.fire_at(one_left)
         assert warning.agency_code == "akimat-astana"
 
+    async def test_a_successor_left_unchecked_by_a_crash_is_checked_when_it_comes_due(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        await sla.service.start_timers(routed_event(appeal, NOW), shard=0)
+        answer = await store.get(f"{appeal}:answer")
+        assert answer is not None
+        three_left, one_left = (w.at for w in answer.warnings)
+        first = answer.first_due_entry()
+        orphan = first.successor(three_left)
+        assert orphan is not None and orphan.checked and orphan.at == one_left
+        # The firing put the successor in, then died before checking it; meanwhile the
+        # appeal was answered (the stop dropped the first entry, the successor was not yet).
+        await sla.service.apply_action(action(AppealAnswered, appeal, three_left))
+        await store.add_due([orphan])
+
+        assert await sla.fire_at(one_left) == []  # the timer is stopped: nothing is sent
+        assert await store.entries_of(answer) == []
+
+        # A successor whose timer moved to another body speaks for that body.
+        other = new_appeal()
+        await sla.service.start_timers(routed_event(other, NOW), shard=0)
+        timer = await store.get(f"{other}:answer")
+        assert timer is not None
+        await store.drop_due([timer.first_due_entry().key])
+        successor = timer.first_due_entry().successor(timer.warnings[0].at)
+        assert successor is not None
+        await store.add_due([successor])
+        await sla.service.start_timers(
+            routed_event(other, NOW, agency="akimat-astana", hop=1), shard=0
+        )
+        await store.add_due([successor])  # as if put in again with the old body
+        [warning] = await sla.fire_at(timer.warnings[1].at)
+        assert warning.agency_code == "akimat-astana"
+
     async def test_entries_stored_one_per_moment_before_entries_rolled_still_fire_once_each(
         self, store: TimerStore
     ) -> None:
