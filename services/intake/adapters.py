@@ -30,6 +30,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from contracts import (
     CALL1414_KIND_MAP,
@@ -57,6 +58,9 @@ URGENT_ANONYMOUS_CATEGORIES = frozenset({Category.POLICE, Category.CORRUPTION})
 
 # Every iKomek category is a problem with a city service: a complaint.
 IKOMEK_KIND = AppealKind.COMPLAINT
+
+# The day an Open311 form counts as posted (its idempotency is per day).
+KAZAKHSTAN = ZoneInfo("Asia/Almaty")
 
 # A channel's own id becomes part of ids, keys and numbers; beyond this it is not an id.
 CHANNEL_ID_MAX_CHARS = 128
@@ -320,13 +324,18 @@ def adapt_open311(
     `region_kato` (open311/gazetteer.py) and its language from the request's locale.
 
     Open311 carries no id of the client's own, so the appeal's channel id is a digest of
-    the client and every field it sent: the same form posted again (a client retrying after
-    a timeout) is the same appeal, and answers the same number. It carries no submission
+    the client, every field it sent and the day (in Kazakhstan): the same form posted again
+    that day (a client retrying after a timeout) is the same appeal and answers the same
+    number; the same complaint a month later is a new appeal. It carries no submission
     time either: the appeal is received when it arrives. `first_name` + `last_name` are the
     applicant's name; none at all makes the appeal anonymous (refused, except reports of a
     crime or a threat to security). `media_url` is not kept: the backbone stores no media."""
     digest = hashlib.sha256(
-        json.dumps([client, post.model_dump()], sort_keys=True, ensure_ascii=False).encode()
+        json.dumps(
+            [client, post.model_dump(), now.astimezone(KAZAKHSTAN).date().isoformat()],
+            sort_keys=True,
+            ensure_ascii=False,
+        ).encode()
     ).hexdigest()[:32]
     appeal_id = f"{client}:{digest}"
     problems = Problems()

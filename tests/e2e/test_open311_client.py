@@ -60,8 +60,8 @@ async def get(endpoint: str, path: str, **params: str) -> httpx.Response:
 
 
 async def one_event(system: RunningSystem, topic: str, appeal_id: str) -> dict[str, Any]:
-    """The appeal's event on `topic`: the form posted twice republishes the same event (the
-    same id), never a second one."""
+    """The appeal's event on `topic`; every one seen so far carries the same id (the form
+    posted twice republishes the very event)."""
     async with TopicWatcher(system.bootstrap, system.topic(topic)) as watch:
         found = await watch.wait_for(lambda event: event.get("appeal_id") == appeal_id)
     assert len({event["event_id"] for event in found}) == 1, found

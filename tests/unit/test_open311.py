@@ -73,6 +73,18 @@ def test_an_address_gives_the_city_or_region_it_begins_with() -> None:
     assert place_named_in("Алматы облысы, Қонаев") == "190000000"
     assert place_named_in("Karaganda, Bukhar-Zhyrau 1") == "350000000"
     assert place_named_in("Baker Street 221b") is None
+    # Whole words only: a street named after a place is not that place.
+    assert place_named_in("Coral street 5") is None
+    assert place_named_in("ул. Жамбыла 5, Алматы") == "750000000"
+    assert place_named_in("Almaty, Abay ave 10") == "750000000"
+
+
+def test_a_point_inside_the_country_that_no_radius_reaches_goes_to_the_nearest_region() -> None:
+    assert place_of(45.5, 57.0).startswith("23")  # the Ustyurt, nearest Atyrau's centre
+    assert place_of(49.42, 46.85).startswith("27")  # Zhanibek, by the Russian border
+    assert place_of(45.25, 82.48)[:2] in {"33", "10"}  # Dostyk, by the Chinese border
+    with pytest.raises(OutsideKazakhstan):
+        place_of(45.17, 82.57)  # Alashankou, across that border
 
 
 # --- the catalogue --------------------------------------------------------------------------
@@ -195,11 +207,20 @@ def test_a_filed_request_becomes_an_appeal_of_the_open311_channel() -> None:
     assert draft.received_at == NOW and draft.location is not None
 
 
-def test_the_same_form_again_is_the_same_appeal_and_another_is_another() -> None:
+def test_the_same_form_again_that_day_is_the_same_appeal_and_another_is_another() -> None:
     first, again, other = adapted(), adapted(), adapted(description="Басқа шұңқыр.")
     assert isinstance(first, AppealDraft) and isinstance(again, AppealDraft)
     assert isinstance(other, AppealDraft)
     assert first.channel_appeal_id == again.channel_appeal_id != other.channel_appeal_id
+    post = Open311Post.from_form(form())
+    late_evening = adapt_open311(
+        post, "fixmystreet", "711210000", Language.KK, NOW.replace(hour=18)
+    )
+    next_month = adapt_open311(post, "fixmystreet", "711210000", Language.KK, NOW.replace(month=4))
+    assert isinstance(late_evening, AppealDraft) and isinstance(next_month, AppealDraft)
+    # 18:00 UTC is 23:00 in Astana, the same day; a month later is a new appeal.
+    assert late_evening.channel_appeal_id == first.channel_appeal_id
+    assert next_month.channel_appeal_id != first.channel_appeal_id
 
 
 def test_a_wrong_field_is_named_as_the_open311_field() -> None:

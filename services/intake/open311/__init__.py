@@ -13,7 +13,7 @@ Decided where the spec is silent (see also each module):
   topics as every channel (channel `open311`); registration is synchronous, so the answer
   holds the registration number as `service_request_id` at once, and a `token` (the appeal
   id) that `GET tokens/{token}` resolves to it. The same form posted again by the same
-  client is the same appeal (200, the same number); a new one is 201.
+  client that day is the same appeal (200, the same number); a new one is 201.
 - Places: `lat`/`long` → KATO through the gazetteer (400 outside Kazakhstan), or the city or
   region an `address_string` begins with; `address_id` is not trusted as given.
 - Jurisdictions: `kz` (the country) and any `kz-<RR>` region a deployment lists
@@ -27,6 +27,10 @@ Decided where the spec is silent (see also each module):
   A registration number of another channel is the same 404 as an unknown one.
 - `status` is `closed` once the body answered, else `open`; `status_notes` says the
   status in words; `expected_datetime` is the statutory answer deadline.
-- Listing: by received time, oldest first, `page`/`page_size` (≤ 200) as the common
-  extension; a range holding more than 500 requests must be narrowed (400).
+- Listing: newest first, `page`/`page_size` (≤ 200) as the common extension; the range's
+  index entries are read (≤ 5,000, else 400: narrow it), filtered by service and place, and
+  a status read for the page only (for every filtered request, ≤ 500, when filtering by
+  status).
+- The same form posted again by the same client on the same day (Asia/Almaty) is the same
+  appeal; on another day it is a new one (the same winter's heating complaint next month).
 """

@@ -9,12 +9,16 @@ Pure data and arithmetic, no I/O. What it knows (a documented gazetteer, not bou
 - Astana's six districts (`contracts.IKOMEK_DISTRICT_KATO`), by centre: a point in Astana
   goes to the nearest district centre (district KATO `7112…`), as iKomek's districts do;
 - the country's outline as a coarse polygon (about 30 km off the true border at worst): a
-  point outside it is outside Kazakhstan whatever the radii say (Tashkent is 110 km from
+  point outside it is outside Kazakhstan whatever the radii say, a point inside it that no
+  radius reaches goes to the nearest region (Tashkent is 110 km from
   Shymkent and 10 km from the border, Bishkek 20 km, Omsk 80 km);
 - names: an `address_string` that names a city or region (in Kazakh, Russian or English)
   gives that unit's KATO — without coordinates nothing finer can be known.
 
-The KATO codes given are 9 digits: a region `RR0000000`, an Astana district its own code.
+Centre-and-radius is coarse near the regions' borders (Kordai, of Zhambyl region, is
+nearer Almaty region's centre): routing then proposes a body of the neighbouring region,
+which redirects. The KATO codes given are 9 digits: a region `RR0000000`, an Astana
+district its own code.
 Finer mapping (every district of every region) needs the official boundary data, which a
 deployment can add here without changing any caller (`place_of` is the whole interface).
 """
@@ -22,6 +26,7 @@ deployment can add here without changing any caller (`place_of` is the whole int
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from contracts import IKOMEK_DISTRICT_KATO, REGION_KATO
@@ -82,8 +87,8 @@ ASTANA_DISTRICTS: dict[str, tuple[float, float]] = {
 OUTLINE: tuple[tuple[float, float], ...] = (
     (46.55, 49.20),
     (48.10, 46.60),
-    (49.10, 46.80),
-    (50.30, 47.50),
+    (49.10, 46.50),
+    (50.30, 47.30),
     (50.85, 48.60),
     (51.55, 50.40),
     (51.60, 52.60),
@@ -104,7 +109,7 @@ OUTLINE: tuple[tuple[float, float], ...] = (
     (49.10, 87.30),
     (47.50, 85.60),
     (47.00, 83.00),
-    (45.40, 82.40),
+    (45.20, 82.60),
     (44.90, 80.50),
     (43.00, 80.30),
     (42.80, 79.00),
@@ -133,7 +138,7 @@ OUTLINE: tuple[tuple[float, float], ...] = (
 # (the cities' own names, and each region's name and centre).
 NAMES: dict[str, tuple[str, ...]] = {
     "71": ("астана", "astana", "нур-султан", "nur-sultan"),
-    "75": ("алматы қ", "алматы", "almaty city", "г. алматы", "город алматы"),
+    "75": ("алматы қ", "алматы", "almaty", "almaty city", "г. алматы", "город алматы"),
     "79": ("шымкент", "shymkent"),
     "10": ("абай облысы", "область абай", "abai region", "семей", "semey"),
     "11": ("ақмола", "акмол", "akmola", "көкшетау", "кокшетау", "kokshetau"),
@@ -175,10 +180,11 @@ def place_of(lat: float, lon: float) -> str:
                 key=lambda kato: distance_km(lat, lon, *ASTANA_DISTRICTS[kato]),
             )
         return unit.kato
-    regions = [(d, u) for d, u in distances if not u.city and d <= u.radius_km]
-    if not regions:
-        raise OutsideKazakhstan(f"({lat}, {lon}) is in no region the gazetteer knows")
-    return min(regions, key=lambda pair: pair[0])[1].kato
+    # Inside the outline: the nearest region whose radius holds it, else the nearest region
+    # at all (a sparse corner — the Ustyurt, the far west — no radius reaches).
+    regions = [(d, u) for d, u in distances if not u.city]
+    within = [(d, u) for d, u in regions if d <= u.radius_km] or regions
+    return min(within, key=lambda pair: pair[0])[1].kato
 
 
 def place_named_in(address: str) -> str | None:
@@ -187,10 +193,11 @@ def place_named_in(address: str) -> str | None:
     longer name wins (`Алматы облысы` is not `Алматы`)."""
     text = " ".join(address.lower().split())
     found = [
-        (at, -len(name), prefix)
+        (match.start(), -len(name), prefix)
         for prefix, names in NAMES.items()
         for name in names
-        if (at := text.find(name)) >= 0
+        # Whole words only: `Coral street` is not Oral, `Жамбыла көшесі` not Zhambyl region.
+        if (match := re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text))
     ]
     return f"{min(found)[2]}0000000" if found else None
 

@@ -48,8 +48,10 @@ BASE = "/open311/v2"
 FORMATS = ("json", "xml")
 # GeoReport v2: a date range may not span more than 90 days; without one, the last 90.
 MAX_SPAN = timedelta(days=90)
-# The listing reads the status of every request in the range it filters: beyond this many
-# requests in one range, the caller is asked to narrow it.
+# The listing reads the range's index entries (small), filters them by service and place,
+# newest first, and reads the status of the page only — of every filtered request when it
+# filters by status. Beyond these, the caller is asked to narrow the range.
+MAX_SCANNED = 5000
 MAX_LISTED = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -227,6 +229,8 @@ def open311_routes(
         locale = locale_of(request, params)
         if ids := _listed(params.get("service_request_id")):
             # "This overrides all other arguments" (GeoReport v2).
+            if len(ids) > MAX_PAGE_SIZE:
+                raise Refused(400, f"service_request_id: at most {MAX_PAGE_SIZE} at once")
             return answer(
                 await _requests_of(ids, prefix, locale), fmt, "service_requests", "request"
             )
@@ -236,17 +240,22 @@ def open311_routes(
             raise Refused(400, "status: open and/or closed")
         start, end = _range(params, service.clock.now())
         page, size = _paging(params)
-        entries = await service.open311_entries(start, end, MAX_LISTED + 1)
-        if len(entries) > MAX_LISTED:
-            raise Refused(400, f"more than {MAX_LISTED} requests in that range: narrow it")
-        numbers = [
+        entries = await service.open311_entries(start, end, MAX_SCANNED + 1)
+        if len(entries) > MAX_SCANNED:
+            raise Refused(400, f"more than {MAX_SCANNED} requests in that range: narrow it")
+        numbers = [  # newest first
             e.registration_number
-            for e in entries
+            for e in reversed(entries)
             if (not codes or e.category in codes) and (e.region_kato or "").startswith(prefix)
         ]
-        found = await _requests_of(numbers, prefix, locale)
-        if statuses:
-            found = [r for r in found if r.status in statuses]
+        if not statuses:  # a status is read for the page only
+            found = await _requests_of(numbers[(page - 1) * size : page * size], prefix, locale)
+            return answer(found, fmt, "service_requests", "request")
+        if len(numbers) > MAX_LISTED:
+            raise Refused(
+                400, f"more than {MAX_LISTED} requests to filter by status: narrow the range"
+            )
+        found = [r for r in await _requests_of(numbers, prefix, locale) if r.status in statuses]
         return answer(found[(page - 1) * size : page * size], fmt, "service_requests", "request")
 
     async def _requests_of(
@@ -317,7 +326,8 @@ def _listed(raw: str | None) -> list[str]:
 
 def _range(params: dict[str, str], now: datetime) -> tuple[datetime, datetime]:
     def parsed(name: str) -> datetime | None:
-        raw = params.get(name, "").strip()
+        # A `+` of an offset left unencoded in the query arrives as a space.
+        raw = params.get(name, "").strip().replace(" ", "+")
         if not raw:
             return None
         try:
