@@ -41,7 +41,16 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from bench.limits import store_limit
 from bench.pipeline import REPO, services_as_processes, throughput
-from bench.profile import LOAD_PROCESS, STATE_DIR, TICKS, CpuShare, cpu_ms_per_appeal, infra_pids
+from bench.profile import (
+    LOAD_PROCESS,
+    STATE_DIR,
+    TICKS,
+    CpuShare,
+    cpu_ms_per_appeal,
+    infra_pids,
+    median_round,
+    stat_fields,
+)
 from services.common.keys import prefix_range
 
 DEPLOY = REPO / "deploy" / "local"
@@ -63,13 +72,6 @@ DUPLICATE_KEY = 11000
 # --- CPU of a process tree (PostgreSQL forks one backend per connection) -------------------
 
 
-def read_stat(pid: int, proc: Path = Path("/proc")) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name: [state, ppid, …]; utime is
-    index 11, stime 12, cutime 13, cstime 14."""
-    text = (proc / str(pid) / "stat").read_text()
-    return text.rsplit(")", 1)[1].split()
-
-
 def children_of(proc: Path = Path("/proc")) -> dict[int, list[int]]:
     """Each process's live children, from the parent field of every /proc/<pid>/stat (the
     per-task `children` file needs a kernel option this may not have)."""
@@ -78,7 +80,7 @@ def children_of(proc: Path = Path("/proc")) -> dict[int, list[int]]:
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int(read_stat(int(entry.name), proc)[1])
+            ppid = int(stat_fields(int(entry.name), proc)[1])
         except (OSError, IndexError, ValueError):
             continue  # exited while we looked
         tree.setdefault(ppid, []).append(int(entry.name))
@@ -98,7 +100,7 @@ def tree_cpu_seconds(root: int, proc: Path = Path("/proc")) -> float:
             continue
         seen.add(pid)
         try:
-            fields = read_stat(pid, proc)
+            fields = stat_fields(pid, proc)
         except (OSError, IndexError):
             continue
         total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
@@ -467,22 +469,7 @@ def guarantee_verdict(checked: dict) -> dict[str, bool]:
 
 def median_of(rounds: list[dict]) -> dict:
     """The round with the median appeals/s, with each process's median CPU ms per appeal."""
-    ordered = sorted(rounds, key=lambda r: r["throughput"].get("appeals_per_s", 0.0))
-    chosen = dict(ordered[(len(ordered) - 1) // 2])
-    names = {n for r in rounds for n in r["cpu_ms_per_appeal"]}
-    chosen["cpu_ms_per_appeal_median"] = {
-        n: statistics.median(r["cpu_ms_per_appeal"].get(n, 0.0) for r in rounds)
-        for n in sorted(names)
-    }
-    chosen["rounds"] = [
-        {
-            "appeals_per_s": r["throughput"].get("appeals_per_s"),
-            "cpu_ms_per_appeal_total": r["cpu_ms_per_appeal"].get("total"),
-            "store_cpu_ms_per_appeal": r.get("store_cpu_ms_per_appeal"),
-        }
-        for r in rounds
-    ]
-    return chosen
+    return median_round(rounds, "throughput", ("store_cpu_ms_per_appeal",), always=True)
 
 
 def choose_faster(by_backend: dict[str, dict]) -> str | None:

@@ -46,6 +46,7 @@ from bench.pipeline import (
     percentiles,
     proc_status_mb,
     service_env,
+    stop_processes,
     wait_healthy,
 )
 from contracts import HttpGatewayAppeal
@@ -103,12 +104,7 @@ def intake_as_process(bootstrap: str, mongodb_url: str, log_dir: Path) -> Iterat
         yield running
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_processes([process], timeout=20)
         asyncio.run(remove_prefixed(bootstrap, mongodb_url, prefix))
 
 

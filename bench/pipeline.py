@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -163,14 +163,23 @@ def services_as_processes(
             )
         yield running
     finally:
-        for process in running.processes.values():
-            process.terminate()
-        for process in running.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(running.processes.values(), timeout=20)
         asyncio.run(remove_prefixed(bootstrap, mongodb_url, prefix))
+
+
+def stop_processes(processes: Iterable[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM to every process still running, then SIGKILL to any that has not exited
+    within `timeout` seconds of it."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def citizen_iin(rng: random.Random) -> str:
@@ -347,14 +356,19 @@ async def latency(bootstrap: str, prefix: str, rate: float, seconds: float) -> d
         await producer.stop()
         await watcher.stop()
 
-    routed = [
-        watcher.reached["routed"][a] - sent_at[a] for a in sent_at if a in watcher.reached["routed"]
-    ]
-    notified = [
-        watcher.reached["notified"][a] - sent_at[a]
-        for a in sent_at
-        if a in watcher.reached["notified"]
-    ]
+    return latency_result(rate, seconds, sent_at, watcher.reached)
+
+
+def latency_result(
+    rate: float, seconds: float, sent_at: dict[str, float], reached: dict[str, dict[str, float]]
+) -> dict:
+    """start → routed and start → notified percentiles of the appeals sent at `sent_at`
+    (perf-counter seconds by appeal id), from when each `reached` each step."""
+
+    def spans(step: str) -> list[float]:
+        return [reached[step][a] - t for a, t in sent_at.items() if a in reached.get(step, {})]
+
+    routed, notified = spans("routed"), spans("notified")
     return {
         "rate_per_s": rate,
         "seconds": seconds,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -38,11 +39,16 @@ _ENTRY = re.compile(r"^<module> |/__main__\.py|/common/serve\.py")
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
 
 
+def stat_fields(pid: int, proc: Path = Path("/proc")) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [state, ppid, …]; utime is
+    index 11, stime 12, cutime 13, cstime 14. (The command name may hold spaces; the fields
+    after its ")" are fixed.)"""
+    return (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
-        fields = stat.read().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
@@ -70,6 +76,34 @@ def cpu_ms_per_appeal(cpu: dict, appeals: int) -> dict[str, float]:
     per = {name: s * 1000 / appeals for name, s in cpu["cpu_seconds"].items()}
     ordered = dict(sorted(per.items(), key=lambda kv: -kv[1]))
     return {**ordered, "total": sum(per.values())}
+
+
+def median_round(
+    rounds: list[dict],
+    result_key: str = "result",
+    per_round: tuple[str, ...] = (),
+    always: bool = False,
+) -> dict:
+    """The round with the median appeals/s (under each round's `result_key`) stands for the
+    stage; with several rounds (or `always`), each process's median CPU ms per appeal as
+    well, and each round's appeals/s, CPU total and `per_round` figures."""
+    ordered = sorted(rounds, key=lambda r: r[result_key].get("appeals_per_s", 0.0))
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    if len(rounds) > 1 or always:
+        names = {n for r in rounds for n in r["cpu_ms_per_appeal"]}
+        chosen["cpu_ms_per_appeal_median"] = {
+            n: statistics.median(r["cpu_ms_per_appeal"].get(n, 0.0) for r in rounds)
+            for n in sorted(names)
+        }
+        chosen["rounds"] = [
+            {
+                "appeals_per_s": r[result_key].get("appeals_per_s"),
+                "cpu_ms_per_appeal_total": r["cpu_ms_per_appeal"].get("total"),
+                **{key: r.get(key) for key in per_round},
+            }
+            for r in rounds
+        ]
+    return chosen
 
 
 class CpuShare:

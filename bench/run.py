@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import platform
-import statistics
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -66,6 +65,7 @@ from bench.profile import (
     CpuShare,
     cpu_ms_per_appeal,
     infra_pids,
+    median_round,
     profiles,
     sampled,
     store_sampled,
@@ -255,27 +255,6 @@ def first_rate_over(by_rate: dict[str, dict], limit_ms: float) -> float | None:
         ):
             return float(rate)
     return None
-
-
-def median_round(rounds: list[dict]) -> dict:
-    """The round with the median appeals/s stands for the throughput stage; the CPU per
-    appeal is also given per process as the median over rounds, and each round's total."""
-    ordered = sorted(rounds, key=lambda r: r["result"].get("appeals_per_s", 0.0))
-    chosen = dict(ordered[(len(ordered) - 1) // 2])
-    if len(rounds) > 1:
-        names = {n for r in rounds for n in r["cpu_ms_per_appeal"]}
-        chosen["cpu_ms_per_appeal_median"] = {
-            n: statistics.median(r["cpu_ms_per_appeal"].get(n, 0.0) for r in rounds)
-            for n in sorted(names)
-        }
-        chosen["rounds"] = [
-            {
-                "appeals_per_s": r["result"].get("appeals_per_s"),
-                "cpu_ms_per_appeal_total": r["cpu_ms_per_appeal"].get("total"),
-            }
-            for r in rounds
-        ]
-    return chosen
 
 
 class Stages:

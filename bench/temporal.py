@@ -76,8 +76,16 @@ from typing import Any
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from bench.pipeline import REPO, call_1414, percentiles, proc_status_mb
+    from bench.pipeline import (
+        REPO,
+        call_1414,
+        latency_result,
+        percentiles,
+        proc_status_mb,
+        stop_processes,
+    )
     from bench.profile import STATE_DIR, CpuShare, cpu_ms_per_appeal, infra_pids
+    from services.common.topics_admin import drop_prefixed_databases
 
 TEMPORAL_SH = REPO / "deploy" / "local" / "temporal.sh"
 TEMPORAL_PIDFILE = STATE_DIR / "temporal" / "temporal.pid"
@@ -463,24 +471,6 @@ def throughput_result(started: float, appeals: int, notified: dict[str, float]) 
         "all_completed": done >= appeals,
         "seconds": elapsed,
         "appeals_per_s": done / elapsed if notified and elapsed > 0 else 0.0,
-    }
-
-
-def latency_result(
-    rate: float, seconds: float, sent_at: dict[str, float], reached: dict[str, dict[str, float]]
-) -> dict:
-    """start → routed and start → notified, as the pipeline's latency stage reports them."""
-
-    def spans(step: str) -> list[float]:
-        return [reached[step][a] - t for a, t in sent_at.items() if a in reached.get(step, {})]
-
-    routed, notified = spans("routed"), spans("notified")
-    return {
-        "rate_per_s": rate,
-        "seconds": seconds,
-        "sent": len(sent_at),
-        "to_routed": {"count": len(routed), **percentiles(routed)},
-        "to_notified": {"count": len(notified), **percentiles(notified)},
     }
 
 
@@ -1007,18 +997,6 @@ def server_pid() -> int:
         ) from exc
 
 
-async def drop_databases(mongodb_url: str, prefix: str) -> None:
-    from pymongo import AsyncMongoClient
-
-    client: Any = AsyncMongoClient(mongodb_url)
-    try:
-        for name in await client.list_database_names():
-            if name.startswith(prefix):
-                await client.drop_database(name)
-    finally:
-        await client.close()
-
-
 async def _measure(
     address: str,
     mongodb_url: str,
@@ -1075,11 +1053,7 @@ async def _measure(
         )
         return result
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_processes([worker], timeout=30)
         worker_log.close()
         await reports.stop()
 
@@ -1127,7 +1101,7 @@ def temporal_comparison(
         with contextlib.suppress(subprocess.CalledProcessError):
             temporal_sh("stop")
             temporal_sh("reset")  # its SQLite file: hundreds of MB after the timers
-        asyncio.run(drop_databases(mongodb_url, prefix))
+        asyncio.run(drop_prefixed_databases(mongodb_url, prefix))
     return with_comparison(measured, results)
 
 

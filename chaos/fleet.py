@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.pipeline import SERVICES, free_port, service_env, spawn_service
+from bench.pipeline import SERVICES, free_port, service_env, spawn_service, stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -113,14 +113,7 @@ class ServiceFleet:
         """Stop every service (SIGTERM, then SIGKILL after 30 s) and the health client."""
         if self._client is not None:
             await self._client.aclose()
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes.values(), timeout=30)
 
 
 def service_environment(

@@ -87,22 +87,22 @@ start() {
     *) die "FERRETDB_SQLITE_SYNCHRONOUS must be normal or full, not '$SYNCHRONOUS'" ;;
   esac
   install
+  local backend described
   if [ "$HANDLER" = postgresql ]; then
     local here url
     here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
     [ -n "${FERRETDB_POSTGRESQL_URL:-}" ] || "$here/postgres.sh" start
     url="${FERRETDB_POSTGRESQL_URL:-$("$here/postgres.sh" url)}"
+    backend=(--handler=postgresql --postgresql-url="$url")
+    described="PostgreSQL at $url"
     mkdir -p "$HOME_DIR"
-    log "starting FerretDB $FERRETDB_VERSION (PostgreSQL at $url) on 127.0.0.1:$PORT, log $LOG_FILE"
-    spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=postgresql --postgresql-url="$url" --state-dir="$HOME_DIR" \
-      --listen-addr="127.0.0.1:$PORT" --debug-addr="$DEBUG_ADDR" --telemetry=disable \
-      --log-level="${FERRETDB_LOG_LEVEL:-error}" --log-format=text
-    wait_until_ready FerretDB "$PIDFILE" 60 'port_open 127.0.0.1 "$PORT"' "$LOG_FILE"
-    return 0
+  else
+    backend=(--handler=sqlite --sqlite-url="file:$DATA_DIR/?_pragma=synchronous($SYNCHRONOUS)")
+    described="SQLite in $DATA_DIR, synchronous=$SYNCHRONOUS"
+    mkdir -p "$DATA_DIR"
   fi
-  mkdir -p "$DATA_DIR"
-  log "starting FerretDB $FERRETDB_VERSION (SQLite in $DATA_DIR, synchronous=$SYNCHRONOUS) on 127.0.0.1:$PORT, log $LOG_FILE"
-  spawn "$PIDFILE" "$LOG_FILE" "$BIN" --handler=sqlite --sqlite-url="file:$DATA_DIR/?_pragma=synchronous($SYNCHRONOUS)" --state-dir="$HOME_DIR" \
+  log "starting FerretDB $FERRETDB_VERSION ($described) on 127.0.0.1:$PORT, log $LOG_FILE"
+  spawn "$PIDFILE" "$LOG_FILE" "$BIN" "${backend[@]}" --state-dir="$HOME_DIR" \
     --listen-addr="127.0.0.1:$PORT" --debug-addr="$DEBUG_ADDR" --telemetry=disable \
     --log-level="${FERRETDB_LOG_LEVEL:-error}" --log-format=text
   wait_until_ready FerretDB "$PIDFILE" 60 'port_open 127.0.0.1 "$PORT"' "$LOG_FILE"

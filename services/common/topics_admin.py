@@ -113,6 +113,11 @@ async def remove_prefixed(bootstrap: str, mongodb_url: str, prefix: str) -> None
             await admin.delete_topics(doomed)
     finally:
         await admin.close()
+    await drop_prefixed_databases(mongodb_url, prefix)
+
+
+async def drop_prefixed_databases(mongodb_url: str, prefix: str) -> None:
+    """Drop every database whose name starts with `prefix`."""
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url)
     try:
         for name in await mongo.list_database_names():

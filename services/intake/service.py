@@ -281,10 +281,7 @@ class IntakeService:
         appeal_id = registered.appeal_id if registered else "-"
         if not self.lookup.matches(appeal_id, code) or registered is None:
             return None
-        if hidden_from_public(registered):
-            return None
-        status = appeal_status(registered, await self.timeline_of(registered.appeal_id))
-        return public_view(status)
+        return await self._public_view_of(registered)
 
     # --- Open311 (open311/: the edge; here what it reads and records) ----------------------
 
@@ -313,6 +310,10 @@ class IntakeService:
         registered = await self.find_by_registration_number(registration_number)
         if registered is None or registered.channel is not Channel.OPEN311:
             return None
+        return await self._public_view_of(registered)
+
+    async def _public_view_of(self, registered: AppealRegistered) -> dict | None:
+        """The public view (lookup.py) of an appeal, or None if the public never sees it."""
         if hidden_from_public(registered):
             return None
         status = appeal_status(registered, await self.timeline_of(registered.appeal_id))

@@ -17,6 +17,7 @@ appeal's public status. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -129,10 +130,13 @@ def service_of(category: Category, locale: Language) -> Service:
     )
 
 
-def services(locale: Language) -> list[Service]:
-    return [service_of(category, locale) for category in Category]
+@functools.cache
+def services(locale: Language) -> tuple[Service, ...]:
+    """The whole catalogue in one locale (made once: it is a function of the classifier)."""
+    return tuple(service_of(category, locale) for category in Category)
 
 
+@functools.cache
 def definition_of(category: Category, locale: Language) -> ServiceDefinition:
     lang = locale.value
     return ServiceDefinition(

@@ -7,6 +7,8 @@ crash interrupted taken over as soon as their worker is known to be gone."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +23,7 @@ from contracts import (
 from services.notify.delivery import Delivery
 from services.notify.delivery_loop import FAILED_WORK_RETRY, DueWork
 from services.notify.directory import StaffDirectory, load_agency_names, parse_directory
+from services.notify.lifecycle import Notification
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy
 from services.notify.providers import DeliveryFailed, OutboxProvider
@@ -32,6 +35,28 @@ from tests.support.clocks import SettableClock
 from tests.support.notify import SmsStandIn, registration
 
 DIRECTORY = '{"akimat-astana": {"officer": {"phone": "+77010000001", "language": "kk"}}}'
+
+
+@contextlib.contextmanager
+def store_away(store: NotifyStore, method: str) -> Iterator[None]:
+    """`store.<method>` fails as a store that went away does, until the block ends."""
+
+    async def gone(*_: object, **__: object) -> None:
+        raise ConnectionError("the store went away")
+
+    setattr(store, method, gone)
+    try:
+        yield
+    finally:
+        delattr(store, method)
+
+
+async def at_next_attempt(notify: Notify, nid: str) -> Notification:
+    """The record, with the clock moved to its next attempt."""
+    record = await notify.store.notification(nid)
+    assert record is not None and record.next_attempt_at is not None
+    notify.clock.set(record.next_attempt_at)
+    return record
 
 
 class Crash(BaseException):
@@ -181,9 +206,7 @@ class NotifyScenarios:
         [first] = await notify.consume(event)
         nid = first.notification_id
         for _ in range(2):
-            record = await store.notification(nid)
-            assert record is not None and record.next_attempt_at is not None
-            notify.clock.set(record.next_attempt_at)
+            await at_next_attempt(notify, nid)
             await notify.work.deliver_due()
         failed = await store.notification(nid)
         assert failed is not None and failed.status == "failed" and failed.attempts == 3
@@ -203,25 +226,14 @@ class NotifyScenarios:
         notify.sms.script[phone] = [DeliveryFailed("HTTP 503")] * 2
         [first] = await notify.consume(event)
         nid = first.notification_id
-        record = await store.notification(nid)
-        assert record is not None and record.next_attempt_at is not None
-        notify.clock.set(record.next_attempt_at)
+        await at_next_attempt(notify, nid)
         await notify.work.deliver_due()
-        record = await store.notification(nid)
-        assert record is not None and record.attempts == 2 and record.next_attempt_at is not None
-
-        async def store_gone(*_: object, **__: object) -> None:
-            raise ConnectionError("the store went away")
+        record = await at_next_attempt(notify, nid)
+        assert record.attempts == 2
 
         # Attempt 3 of 3 is accepted; the record's update is lost.
-        notify.clock.set(record.next_attempt_at)
-        store.update = store_gone  # type: ignore[method-assign]
-        try:
+        with store_away(store, "update"), contextlib.suppress(ConnectionError):
             await notify.work.deliver_due()
-        except ConnectionError:
-            pass
-        finally:
-            del store.update  # type: ignore[method-assign]
         claim = await store.attempt(nid, 3)
         assert claim is not None and claim.state == "accepted"
 
@@ -374,18 +386,13 @@ class NotifyScenarios:
         notify = Notify(store, worker=Worker.start("notify-0"))
         event, phone = registration()
 
-        async def store_gone(*_: object, **__: object) -> None:
-            raise ConnectionError("the store went away")
-
-        store.update = store_gone  # type: ignore[method-assign]
-        try:
-            await notify.consume(event)
-        except ConnectionError:
-            pass
-        else:
-            raise AssertionError("recording the result did not fail")
-        finally:
-            del store.update  # type: ignore[method-assign]
+        with store_away(store, "update"):
+            try:
+                await notify.consume(event)
+            except ConnectionError:
+                pass
+            else:
+                raise AssertionError("recording the result did not fail")
 
         [sent] = await notify.consume(event)  # redelivered at once, not after the claim timeout
         assert sent.status == "sent" and sent.attempts == 2

@@ -216,6 +216,14 @@ class Sla:
             store, publish, self.clock, CAL, POLICY, self.metrics, tallies=self.tallies
         )
 
+    async def arm(self, appeal_id: str) -> tuple[AppealRouted, Timer]:
+        """Route `appeal_id` at NOW (shard 0); the decision and the answer timer armed."""
+        routed = routed_event(appeal_id, NOW)
+        await self.service.start_timers(routed, shard=0)
+        answer = await self.store.get(f"{appeal_id}:answer")
+        assert answer is not None
+        return routed, answer
+
     async def fire_at(self, moment: datetime) -> list[SlaTimerEvent]:
         """Move time to `moment` and fire what has come due, as the firing loop would."""
         self.clock.set(moment)
@@ -301,10 +309,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        routed = routed_event(appeal, NOW)
-        await sla.service.start_timers(routed, shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        routed, answer = await sla.arm(appeal)
         three_left, one_left = (w.at for w in answer.warnings)
 
         async def stored_moments() -> list[datetime]:
@@ -323,10 +328,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        routed = routed_event(appeal, NOW)
-        await sla.service.start_timers(routed, shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        routed, answer = await sla.arm(appeal)
         _, one_left = (w.at for w in answer.warnings)
 
         [warning] = await sla.fire_at(one_left + timedelta(hours=2))  # both warnings passed
@@ -340,10 +342,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        routed = routed_event(appeal, NOW)
-        await sla.service.start_timers(routed, shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        routed, answer = await sla.arm(appeal)
         three_left = answer.warnings[0].at
         sla.clock.set(three_left)
         come, _ = await store.due({0}, three_left, 1000)
@@ -359,10 +358,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        routed = routed_event(appeal, NOW)
-        await sla.service.start_timers(routed, shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        routed, answer = await sla.arm(appeal)
         three_left, one_left = (w.at for w in answer.warnings)
         sla.clock.set(three_left)
         come, _ = await store.due({0}, three_left, 1000)
@@ -380,9 +376,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        await sla.service.start_timers(routed_event(appeal, NOW), shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        _, answer = await sla.arm(appeal)
         three_left, one_left = (w.at for w in answer.warnings)
         first = answer.first_due_entry()
         orphan = first.successor(three_left)
@@ -397,9 +391,7 @@ class SlaScenarios:
 
         # A successor whose timer moved to another body speaks for that body.
         other = new_appeal()
-        await sla.service.start_timers(routed_event(other, NOW), shard=0)
-        timer = await store.get(f"{other}:answer")
-        assert timer is not None
+        _, timer = await sla.arm(other)
         await store.drop_due([timer.first_due_entry().key])
         successor = timer.first_due_entry().successor(timer.warnings[0].at)
         assert successor is not None
@@ -415,10 +407,7 @@ class SlaScenarios:
         self, store: TimerStore
     ) -> None:
         sla, appeal = Sla(store), new_appeal()
-        routed = routed_event(appeal, NOW)
-        await sla.service.start_timers(routed, shard=0)
-        answer = await store.get(f"{appeal}:answer")
-        assert answer is not None
+        routed, answer = await sla.arm(appeal)
         await store.drop_due(e.key for e in answer.due_entries())
         await store.add_due([replace(e, days=None) for e in answer.due_entries()])
         three_left, one_left = (w.at for w in answer.warnings)
