@@ -17,7 +17,7 @@ help:
 	@echo "make lint    ruff check and format check"
 	@echo "make bench   throughput, latency and raw limits on the real broker and store"
 	@echo "make chaos   kill services, the store and a broker of a 3-broker cluster under load; count losses"
-	@echo "make docs    write docs/asyncapi/*.json and docs/schemas/*.json from the code"
+	@echo "make docs    write docs/asyncapi, docs/openapi and docs/schemas (JSON) from the code"
 	@echo "make stop    stop the services and the local Kafka and FerretDB"
 	@echo "make status  what is running"
 

@@ -1,5 +1,6 @@
 """Writes the contract documentation that lives in the repository:
   docs/asyncapi/<service>.json   each service's AsyncAPI document (what it consumes)
+  docs/openapi/<service>.json    each service's OpenAPI 3.1 document (its HTTP routes)
   docs/schemas/<Model>.json      the JSON Schema of every contract model
 
     python -m services.common.docs [--check]
@@ -17,10 +18,11 @@ import sys
 from pathlib import Path
 
 from contracts import ALL_MODELS
-from services.common.http import asyncapi_document
+from services.common.http import asyncapi_document, service_openapi
 from services.common.settings import settings_for
 
 SERVICES = ("intake", "routing", "sla", "notify")
+SUBDIRS = ("asyncapi", "openapi", "schemas")
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -36,8 +38,9 @@ def generated_documents() -> dict[Path, str]:
         # Stable output: default settings, no prefixes, the documented default broker.
         settings = settings_for(service, kafka_bootstrap_servers="127.0.0.1:9092")
         app_module = importlib.import_module(f"services.{service}.app")
-        runtime = app_module.create_app(settings).state.runtime
-        files[Path("asyncapi") / f"{service}.json"] = _render(asyncapi_document(runtime))
+        app = app_module.create_app(settings)
+        files[Path("asyncapi") / f"{service}.json"] = _render(asyncapi_document(app.state.runtime))
+        files[Path("openapi") / f"{service}.json"] = _render(service_openapi(app))
     for model in ALL_MODELS:
         files[Path("schemas") / f"{model.__name__}.json"] = _render(model.model_json_schema())
     return files
@@ -79,7 +82,7 @@ def main() -> int:
         ]
         extra = [
             str(p.relative_to(args.out))
-            for sub in ("asyncapi", "schemas")
+            for sub in SUBDIRS
             for p in sorted((args.out / sub).glob("*.json"))
             if p.relative_to(args.out) not in expected
         ]
@@ -94,7 +97,7 @@ def main() -> int:
         for entry in blank:
             print(f"docs/{entry} is consumed without a payload schema", file=sys.stderr)
         return 1 if stale or extra or blank else 0
-    for sub in ("asyncapi", "schemas"):
+    for sub in SUBDIRS:
         (args.out / sub).mkdir(parents=True, exist_ok=True)
         for old in (args.out / sub).glob("*.json"):
             if old.relative_to(args.out) not in expected:

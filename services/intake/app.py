@@ -37,7 +37,6 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from contracts import (
     AgencyAction,
@@ -67,6 +66,16 @@ from services.common.messaging import (
     dead_letter,
     publish_event,
 )
+from services.common.openapi import (
+    Body,
+    DocumentedRoute,
+    ErrorBody,
+    Operation,
+    Param,
+    Reply,
+    documented,
+    reply,
+)
 from services.common.rate_limit import RateLimiter
 from services.common.runtime import ServiceRuntime, create_runtime, document_publications
 from services.common.secret_files import lookup_secret
@@ -82,6 +91,12 @@ from services.intake.service import IntakeService
 from services.intake.settings import IntakeSettings
 from services.intake.store import MongoIntakeStore, ensure_indexes
 from services.intake.timeline import is_timeline_event
+from services.intake.views import (
+    AppealStatus,
+    GatewayRefusal,
+    GatewayRegistration,
+    PublicAppealStatus,
+)
 
 API_KEY_HEADER = "x-api-key"
 LOOKUP_CODE_HEADER = "x-lookup-code"
@@ -212,8 +227,75 @@ def register_timeline_subscriber(runtime: ServiceRuntime, service: IntakeService
 
 # --- HTTP ---------------------------------------------------------------------------------
 
+APPEALS = "appeals"
+REGISTERED = {"Location": "The appeal's status: /v1/appeals/{registration_number}."}
+POST_APPEAL = Operation(
+    "Register an appeal from a channel that cannot reach Kafka",
+    APPEALS,
+    (
+        Reply(
+            201,
+            "Registered (Art. 64): the number, the deadline, the lookup code.",
+            GatewayRegistration,
+            headers=REGISTERED,
+        ),
+        Reply(
+            200,
+            "The same appeal was registered before: the same answer.",
+            GatewayRegistration,
+            headers=REGISTERED,
+        ),
+        Reply(400, "The body is not JSON.", ErrorBody),
+        Reply(
+            401,
+            "No X-Api-Key.",
+            ErrorBody,
+            headers={"WWW-Authenticate": "The scheme to use: ApiKey."},
+        ),
+        Reply(403, "The X-Api-Key is not a channel's key.", ErrorBody),
+        Reply(422, "Not the format, or against the rules: every field and why.", GatewayRefusal),
+        Reply(503, "The working-day calendar lacks the year (data to load).", ErrorBody),
+    ),
+    description="The channel is the key's client. The same channel_appeal_id from the same "
+    "client is the same appeal (idempotent).",
+    params=(Param(CORRELATION_HEADER, "header", "Carried on every event of the appeal (≤ 128)."),),
+    body=Body(HttpGatewayAppeal, description="The appeal in the gateway's format."),
+    security=("gatewayKey",),
+)
+APPEAL_STATUS = Operation(
+    "An appeal's status and timeline",
+    APPEALS,
+    (
+        Reply(
+            200,
+            "The status: in full for a bearer of appeals:read, else the public view.",
+            AppealStatus | PublicAppealStatus,
+        ),
+        Reply(400, "No bearer token and no lookup code.", ErrorBody),
+        Reply(
+            404,
+            "No such appeal, a wrong code, or one the public never sees (one answer).",
+            ErrorBody,
+        ),
+        Reply(
+            429,
+            "Too many lookups from this address.",
+            ErrorBody,
+            headers={"Retry-After": "Seconds to wait."},
+        ),
+    ),
+    description="An operator with a bearer token sees every appeal in full; anyone else "
+    "needs the lookup code from the registration notice (`code` or X-Lookup-Code).",
+    params=(
+        Param("registration_number", "path", "The registration number, e.g. ZH-20260305-000123."),
+        Param("code", "query", "The lookup code, e.g. ABCD-EFGH (without a bearer token)."),
+        Param(LOOKUP_CODE_HEADER, "header", "The lookup code, instead of `code`."),
+    ),
+    optional_security=True,
+)
 
-def gateway_routes(service: IntakeService, clients: GatewayClients) -> list[Route]:
+
+def gateway_routes(service: IntakeService, clients: GatewayClients) -> list[DocumentedRoute]:
     limit = service.settings.max_body_bytes
     refused = service.metrics.gateway_refused
 
@@ -233,10 +315,10 @@ def gateway_routes(service: IntakeService, clients: GatewayClients) -> list[Rout
         with service.metrics.processing.labels("http").time():
             return await _register_from_gateway(service, client, body, request)
 
-    return [Route("/v1/appeals", post_appeal, methods=["POST"])]
+    return [documented("/v1/appeals", post_appeal, ["POST"], POST_APPEAL)]
 
 
-def status_route(service: IntakeService, guard: Guard) -> Route:
+def status_route(service: IntakeService, guard: Guard) -> DocumentedRoute:
     settings = service.settings
     limiter = RateLimiter(settings.lookup_per_minute, settings.lookup_burst, service.clock)
     lookups = service.metrics.status_lookups
@@ -244,7 +326,9 @@ def status_route(service: IntakeService, guard: Guard) -> Route:
     async def for_operator(request: Request, _: Caller) -> JSONResponse:
         lookups.labels("operator").inc()
         status = await service.status_of(request.path_params["registration_number"])
-        return JSONResponse(status) if status is not None else _not_found()
+        if status is None:
+            return _not_found()
+        return reply(AppealStatus, status, exclude_unset=True)
 
     async def for_applicant(request: Request) -> JSONResponse:
         address = request.client.host if request.client else "unknown"
@@ -270,13 +354,14 @@ def status_route(service: IntakeService, guard: Guard) -> Route:
             lookups.labels("not_found").inc()
             return _not_found()
         lookups.labels("shown").inc()
-        return JSONResponse(status)
+        return reply(PublicAppealStatus, status, exclude_unset=True)
 
     return guard.route(
         "/v1/appeals/{registration_number}",
         for_operator,
         methods=["GET"],
         permission=Permission.APPEALS_READ,
+        operation=APPEAL_STATUS,
         target=lambda request: Target("appeal", request.path_params["registration_number"]),
         anonymous=for_applicant,
     )
@@ -314,21 +399,21 @@ async def _register_from_gateway(
     if not isinstance(event, AppealRegistered):
         errors = [error.model_dump() for error in event.errors]
         return _unprocessable(event.reason_code, errors, appeal_id=event.appeal_id)
-    return JSONResponse(
-        {
-            "registration_number": event.registration_number,
-            "appeal_id": event.appeal_id,
-            "channel_appeal_id": event.channel_appeal_id,
-            "status": "registered",
-            "received_at": event.received_at.isoformat(),
-            "registered_at": event.registered_at.isoformat(),
-            "answer_due_at": event.answer_due_at.isoformat(),
-            "urgent": event.urgent,
-            "repeat_of": event.repeat_of,
-            # For the applicant: with the number, it opens the status lookup.
-            "lookup_code": event.lookup_code,
-        },
-        status_code=201 if accepted.created else 200,
+    return reply(
+        GatewayRegistration,
+        GatewayRegistration(
+            registration_number=event.registration_number,
+            appeal_id=event.appeal_id,
+            channel_appeal_id=event.channel_appeal_id,
+            status="registered",
+            received_at=event.received_at,
+            registered_at=event.registered_at,
+            answer_due_at=event.answer_due_at,
+            urgent=event.urgent,
+            repeat_of=event.repeat_of,
+            lookup_code=event.lookup_code,
+        ),
+        201 if accepted.created else 200,
         headers={"Location": f"/v1/appeals/{event.registration_number}"},
     )
 
@@ -345,8 +430,9 @@ def _format_errors(exc: ValidationError) -> list[dict[str, str]]:
 def _error(
     status: int, code: str, message: str = "", headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"error": code, "reason": message}, status, headers=headers)
+    return reply(ErrorBody, ErrorBody(error=code, reason=message), status, headers=headers)
 
 
 def _unprocessable(reason_code: str, errors: list[dict[str, str]], **extra: str) -> JSONResponse:
-    return JSONResponse({"reason_code": reason_code, "errors": errors, **extra}, 422)
+    refusal = {"reason_code": reason_code, "errors": errors, **extra}
+    return reply(GatewayRefusal, refusal, 422)

@@ -42,13 +42,14 @@ from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
 from services.common.messaging import describe_validation_error, publish_event
+from services.common.openapi import Body, ErrorBody, Operation, Param, Reply, reply
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.notify.delivery import Delivery
 from services.notify.delivery_loop import DeliveryLoop, DueWork
 from services.notify.directory import StaffDirectory
-from services.notify.lifecycle import Notification, NotificationStatus
+from services.notify.lifecycle import NotificationStatus
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy
 from services.notify.providers import (
@@ -58,11 +59,11 @@ from services.notify.providers import (
     PushWebhookProvider,
     SmsGatewayProvider,
     SmtpProvider,
-    mask_address,
 )
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
-from services.notify.store import MongoNotifyStore, ensure_indexes, to_document
+from services.notify.store import MongoNotifyStore, ensure_indexes
+from services.notify.views import NotificationView
 from services.notify.workers import HeartbeatLoop, Worker
 
 # What notify listens to, and the contract each topic carries.
@@ -177,36 +178,37 @@ def create_app(
 
     async def get_preferences(request: Request, _: Caller) -> JSONResponse:
         key = request.path_params["citizen"]
-        preferences = await service.preferences_for(key)
-        return JSONResponse(preferences.model_dump(mode="json"))
+        return reply(CitizenPreferences, await service.preferences_for(key))
 
     async def put_preferences(request: Request, _: Caller) -> JSONResponse:
         key = request.path_params["citizen"]
         try:
             preferences = CitizenPreferences.model_validate_json(await request.body())
         except ValidationError as exc:
-            return JSONResponse({"error": describe_validation_error(exc)}, status_code=422)
+            return _refuse(422, "invalid_preferences", describe_validation_error(exc))
         await service.set_preferences(key, preferences)
-        return JSONResponse(preferences.model_dump(mode="json"))
+        return reply(CitizenPreferences, preferences)
 
     async def list_notifications(request: Request, _: Caller) -> JSONResponse:
         appeal_id = request.query_params.get("appeal_id")
         if not appeal_id:
-            return JSONResponse({"error": "appeal_id is required"}, status_code=400)
+            return _refuse(400, "appeal_id_required", "give the appeal: ?appeal_id=...")
         records = await service.notifications_of(appeal_id)
-        return JSONResponse([_public(record) for record in records])
+        views = [NotificationView.of(record) for record in records]
+        return reply(list[NotificationView], views, exclude_unset=True)
 
     async def resend(request: Request, _: Caller) -> Response:
         record = await service.resend(request.path_params["notification_id"])
         if record is None:
-            return JSONResponse({"error": "no such notification"}, status_code=404)
+            return _refuse(404, "not_found", "no such notification")
         if record.status is not NotificationStatus.PENDING:
-            return JSONResponse(
-                {"error": f"only failed notifications are resent; this one is {record.status}"},
-                status_code=409,
+            return _refuse(
+                409,
+                "not_failed",
+                f"only failed notifications are resent; this one is {record.status}",
             )
         loop.wake()
-        return JSONResponse(_public(record), status_code=202)
+        return reply(NotificationView, NotificationView.of(record), 202, exclude_unset=True)
 
     app = build_http_app(
         runtime,
@@ -216,6 +218,7 @@ def create_app(
                 get_preferences,
                 methods=["GET"],
                 permission=Permission.PREFERENCES_READ,
+                operation=GET_PREFERENCES,
                 target=citizen,
             ),
             guard.route(
@@ -223,6 +226,7 @@ def create_app(
                 put_preferences,
                 methods=["PUT"],
                 permission=Permission.PREFERENCES_WRITE,
+                operation=PUT_PREFERENCES,
                 target=citizen,
             ),
             guard.route(
@@ -230,6 +234,7 @@ def create_app(
                 list_notifications,
                 methods=["GET"],
                 permission=Permission.NOTIFICATIONS_READ,
+                operation=LIST_NOTIFICATIONS,
                 target=lambda request: Target("appeal", request.query_params.get("appeal_id", "")),
             ),
             guard.route(
@@ -237,6 +242,7 @@ def create_app(
                 resend,
                 methods=["POST"],
                 permission=Permission.NOTIFICATIONS_RESEND,
+                operation=RESEND,
                 target=lambda request: Target(
                     "notification", request.path_params["notification_id"]
                 ),
@@ -262,15 +268,51 @@ def create_app(
     return app
 
 
+PREFERENCES, NOTICES = "preferences", "notifications"
+CITIZEN = Param("citizen", "path", "The citizen's IIN, phone (+7XXXXXXXXXX) or e-mail.")
+GET_PREFERENCES = Operation(
+    "A citizen's notice settings (the defaults if none were set)",
+    PREFERENCES,
+    (Reply(200, "The settings.", CitizenPreferences),),
+    params=(CITIZEN,),
+)
+PUT_PREFERENCES = Operation(
+    "Set a citizen's notice settings",
+    PREFERENCES,
+    (
+        Reply(200, "Stored; the settings as stored.", CitizenPreferences),
+        Reply(422, "Not valid settings: which field and why.", ErrorBody),
+    ),
+    params=(CITIZEN,),
+    body=Body(CitizenPreferences),
+)
+LIST_NOTIFICATIONS = Operation(
+    "The notices of an appeal (addresses masked)",
+    NOTICES,
+    (
+        Reply(200, "Every notice made for the appeal, to anyone.", list[NotificationView]),
+        Reply(400, "No appeal_id.", ErrorBody),
+    ),
+    params=(
+        Param("appeal_id", "query", "The appeal's id.", True, {"type": "string", "minLength": 1}),
+    ),
+)
+RESEND = Operation(
+    "Send a failed notice again",
+    NOTICES,
+    (
+        Reply(202, "Queued for delivery now.", NotificationView),
+        Reply(404, "No such notice.", ErrorBody),
+        Reply(409, "The notice has not failed (only failed notices are resent).", ErrorBody),
+    ),
+    params=(Param("notification_id", "path", "The notice's id."),),
+)
+
+
 def citizen(request: Request) -> Target:
     """Preferences are keyed by the citizen's IIN: audited as a pseudonym only."""
     return Target("citizen", request.path_params["citizen"], personal=True)
 
 
-def _public(notification: Notification) -> dict[str, Any]:
-    """A notification record for an operator: the address masked, dates as ISO text."""
-    record = to_document(notification)
-    shown = {k: v for k, v in record.items() if k not in ("last_outcome", "_id", "address")}
-    shown["notification_id"] = record["_id"]
-    shown["address"] = mask_address(record.get("address"))
-    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in shown.items()}
+def _refuse(status: int, error: str, reason: str) -> JSONResponse:
+    return reply(ErrorBody, ErrorBody(error=error, reason=reason), status)

@@ -7,13 +7,34 @@ No I/O and no clock of its own: callers pass "now", so every rule is testable at
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from contracts import DeliveryChannel
+
+_LOCAL_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+
+
+def _local_time(value: object) -> object:
+    """Quiet hours are a wall-clock time where the citizen lives: `22:00` or `22:00:00`, no
+    offset, no fraction, no number of seconds since midnight."""
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    if isinstance(value, str) and _LOCAL_TIME.match(value):
+        return value
+    raise ValueError("a local time HH:MM or HH:MM:SS without an offset, e.g. 22:00")
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    WithJsonSchema({"type": "string", "pattern": _LOCAL_TIME.pattern, "examples": ["22:00"]}),
+]
 
 
 class CitizenPreferences(BaseModel):
@@ -36,15 +57,15 @@ class CitizenPreferences(BaseModel):
     preferred_channel: DeliveryChannel | None = Field(
         default=None, description="Channel to use when the citizen has an address for it."
     )
-    opt_out: bool = Field(
+    opt_out: StrictBool = Field(
         default=False,
         description="No optional notices. Mandatory legal notices (registration, forwarding, "
         "extension, answer, non-consideration) are sent regardless.",
     )
-    quiet_hours_start: time | None = Field(
+    quiet_hours_start: LocalTime | None = Field(
         default=None, description="Start of SMS quiet hours, local time; null → default."
     )
-    quiet_hours_end: time | None = Field(
+    quiet_hours_end: LocalTime | None = Field(
         default=None, description="End of SMS quiet hours, local time; null → default."
     )
 

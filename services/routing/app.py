@@ -18,10 +18,10 @@ bodies competent there, most specific first) and `GET /v1/agencies/{code}`.
 from __future__ import annotations
 
 from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from contracts import (
     AgencyAction,
@@ -38,11 +38,20 @@ from contracts import (
     topics,
 )
 from contracts.topics import agency_of_actions_topic
-from reference.agencies import Agency, AgencyRegistry
+from reference.agencies import Agency, AgencyRegistry, Level
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock
 from services.common.http import build_http_app
 from services.common.messaging import publish_event
+from services.common.openapi import (
+    DocumentedRoute,
+    ErrorBody,
+    Operation,
+    Param,
+    Reply,
+    documented,
+    reply,
+)
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
@@ -148,13 +157,61 @@ def create_app(
     return app
 
 
-def describe(agency: Agency) -> dict:
-    described = agency.model_dump(mode="json") | {"inbox_topic": agency.inbox_topic}
-    described["competences"] = sorted(described["competences"])  # stable output
-    return described
+class AgencyView(BaseModel):
+    """A body of the registry as the HTTP routes show it (with its inbox topic)."""
+
+    code: str
+    names: dict[str, str] = Field(description="Names in kk, ru and en.")
+    level: Level
+    jurisdiction: list[str] = Field(description="KATO prefixes; '' is the whole country.")
+    competences: list[Category] = Field(description="Sorted.")
+    parent: str | None = Field(description="The supervising body's code.")
+    inbox_topic: str
+
+    @classmethod
+    def of(cls, agency: Agency) -> AgencyView:
+        return cls(
+            code=agency.code,
+            names=agency.names,
+            level=agency.level,
+            jurisdiction=list(agency.jurisdiction),
+            competences=sorted(agency.competences),
+            parent=agency.parent,
+            inbox_topic=agency.inbox_topic,
+        )
 
 
-def registry_routes(registry: AgencyRegistry) -> list[Route]:
+class AgencyList(BaseModel):
+    version: str = Field(description="The registry's version.")
+    fallback: str | None = Field(description="The national body of last resort.")
+    agencies: list[AgencyView]
+
+
+REGISTRY = "registry"
+LIST_AGENCIES = Operation(
+    "The bodies of the registry, or those competent for a category at a place",
+    REGISTRY,
+    (
+        Reply(200, "The bodies; with `category`, the competent ones, best first.", AgencyList),
+        Reply(400, "`category` is not in the national classifier.", ErrorBody),
+    ),
+    params=(
+        Param("category", "query", "A category code of the national classifier."),
+        Param("kato", "query", "A KATO code of the place (with `category`)."),
+    ),
+)
+GET_AGENCY = Operation(
+    "One body of the registry",
+    REGISTRY,
+    (
+        Reply(200, "The body.", AgencyView),
+        Reply(404, "No body has this code.", ErrorBody),
+    ),
+    params=(Param("code", "path", "The body's code, e.g. astana-energy."),),
+)
+
+
+def registry_routes(registry: AgencyRegistry) -> list[DocumentedRoute]:
     async def list_agencies(request: Request) -> JSONResponse:
         category = request.query_params.get("category")
         kato = request.query_params.get("kato") or None
@@ -164,22 +221,24 @@ def registry_routes(registry: AgencyRegistry) -> list[Route]:
             try:
                 bodies = competent_bodies(registry, Category(category), kato)
             except ValueError:
-                return JSONResponse({"error": "unknown_category", "category": category}, 400)
-        return JSONResponse(
-            {
-                "version": registry.version,
-                "fallback": registry.fallback,
-                "agencies": [describe(a) for a in bodies],
-            }
-        )
+                refused = ErrorBody(
+                    error="unknown_category",
+                    reason=f"category {category!r} is not in the national classifier",
+                )
+                return reply(ErrorBody, refused, 400)
+        agencies = [AgencyView.of(a) for a in bodies]
+        listed = AgencyList(version=registry.version, fallback=registry.fallback, agencies=agencies)
+        return reply(AgencyList, listed)
 
     async def get_agency(request: Request) -> JSONResponse:
-        agency = registry.by_code.get(request.path_params["code"])
+        code = request.path_params["code"]
+        agency = registry.by_code.get(code)
         if agency is None:
-            return JSONResponse({"error": "not_found", "code": request.path_params["code"]}, 404)
-        return JSONResponse(describe(agency))
+            refused = ErrorBody(error="not_found", reason=f"no body has the code {code!r}")
+            return reply(ErrorBody, refused, 404)
+        return reply(AgencyView, AgencyView.of(agency))
 
     return [
-        Route("/v1/agencies", list_agencies, methods=["GET"]),
-        Route("/v1/agencies/{code}", get_agency, methods=["GET"]),
+        documented("/v1/agencies", list_agencies, ["GET"], LIST_AGENCIES),
+        documented("/v1/agencies/{code}", get_agency, ["GET"], GET_AGENCY),
     ]

@@ -33,6 +33,7 @@ from services.common.auth.tokens import (
     Unauthenticated,
 )
 from services.common.clock import ManualClock
+from services.common.openapi import Operation
 from services.common.secret_files import SecretRef, ensure_local_secrets
 
 ISSUER, AUDIENCE = "tyndau-local", "tyndau"
@@ -216,6 +217,7 @@ class Harness:
             change,
             methods=["PUT"],
             permission=Permission.PREFERENCES_WRITE,
+            operation=Operation("Change a citizen's settings", "test", ()),
             target=lambda r: Target("citizen", r.path_params["citizen"], personal=True),
         )
         self.app = Starlette(routes=[route])

@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from services.common.audit import (
     AuditLog,
@@ -42,6 +41,7 @@ from services.common.auth.tokens import (
 )
 from services.common.clock import Clock, SystemClock
 from services.common.metrics import MetricSet, counter
+from services.common.openapi import DocumentedRoute, ErrorBody, Operation, Reply
 from services.common.secret_files import MissingSecret, SecretRef, audit_key
 
 log = logging.getLogger("tyndau.auth")
@@ -94,12 +94,14 @@ class Guard:
         *,
         methods: list[str],
         permission: Permission,
+        operation: Operation,
         target: TargetOf | None = None,
         anonymous: Callable[[Request], Awaitable[Response]] | None = None,
-    ) -> Route:
-        """A protected route. With `anonymous`, a request carrying no credentials at all is
-        served by it instead of refused (a public route that shows more to a role); bad
-        credentials are still 401."""
+    ) -> DocumentedRoute:
+        """A protected route, documented by `operation` with the bearer scheme and the
+        guard's own answers added (401, 403, 503). With `anonymous`, a request carrying no
+        credentials at all is served by it instead of refused (a public route that shows
+        more to a role); bad credentials are still 401."""
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -132,7 +134,23 @@ class Guard:
             )
             return response
 
-        return Route(path, endpoint, methods=methods)
+        holders = ", ".join(roles_holding(permission))
+        documented = operation.with_replies(
+            Reply(
+                401,
+                "Credentials that do not verify (a malformed Authorization, a bad token)"
+                if anonymous
+                else "No bearer token, or one that does not verify.",
+                ErrorBody,
+                headers={"WWW-Authenticate": "The Bearer challenge (RFC 6750)."},
+            ),
+            Reply(
+                403, f"The token's roles lack {permission.value} ({holders} hold it).", Forbidden
+            ),
+            Reply(503, "The identity provider's keys are unavailable.", ErrorBody),
+            security=("bearer",),
+        )
+        return DocumentedRoute(path, endpoint, methods=methods, operation=documented)
 
     async def _audit(
         self,
@@ -158,6 +176,10 @@ class Guard:
                 status=status,
             )
         )
+
+
+class Forbidden(ErrorBody):
+    permission: str
 
 
 def unauthenticated(reason: str, *, invalid_token: bool) -> JSONResponse:

@@ -7,7 +7,7 @@ XML, so the two formats cannot say different things. Times are ISO-8601 with the
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 
 class _Document(BaseModel):
@@ -138,3 +138,27 @@ class Open311Post(_Document):
         }
         code = known.pop("service_code", None) or ""
         return cls(service_code=code, **known, attributes=attributes)
+
+
+# The form as it is sent (what the OpenAPI document shows): Open311Post's fields as strings,
+# plus what the edge checks itself and the `attribute[code]` fields; made from Open311Post,
+# so the two cannot differ.
+Open311Form = create_model(
+    "Open311Form",
+    __config__=ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "patternProperties": {r"^attribute\[[a-z_]+\]$": {"type": "string"}},
+            "description": "GeoReport v2's form: `attribute[kind]`, `attribute[iin]` as the "
+            "service's definition lists them; fields the spec does not know are ignored.",
+        },
+    ),
+    api_key=(str, Field(description="A channel key of intake's HTTP gateway.")),
+    jurisdiction_id=(str | None, None),
+    locale=(str | None, Field(default=None, description="kk, ru or en.")),
+    **{
+        name: (info.annotation, info)
+        for name, info in Open311Post.model_fields.items()
+        if name != "attributes"
+    },
+)

@@ -21,12 +21,12 @@ from urllib.parse import parse_qsl
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from contracts import AppealRegistered, Category, Channel, FieldError, Language
 from reference.agencies import AgencyRegistry
 from reference.calendar import CalendarYearNotCovered
 from services.common.http_limits import read_capped
+from services.common.openapi import Body, DocumentedRoute, Operation, Param, Reply
 from services.common.rate_limit import RateLimiter
 from services.intake.adapters import adapt_open311
 from services.intake.clients import GatewayClients
@@ -35,8 +35,11 @@ from services.intake.open311.documents import (
     Discovery,
     Endpoint,
     Error,
+    Open311Form,
     Open311Post,
     PostedRequest,
+    Service,
+    ServiceDefinition,
     ServiceRequest,
     TokenAnswer,
 )
@@ -90,7 +93,7 @@ def refusal(refused: Refused, fmt: str) -> Response:
 
 def open311_routes(
     service: IntakeService, clients: GatewayClients, registry: AgencyRegistry
-) -> list[Route]:
+) -> list[DocumentedRoute]:
     settings = service.settings
     jurisdictions = settings.jurisdictions()
 
@@ -113,8 +116,12 @@ def open311_routes(
     )
 
     def route(
-        path: str, handle: Handler, methods: tuple[str, ...] = ("GET",), limited: bool = False
-    ) -> Route:
+        path: str,
+        handle: Handler,
+        operation: Operation,
+        methods: tuple[str, ...] = ("GET",),
+        limited: bool = False,
+    ) -> DocumentedRoute:
         async def endpoint(request: Request) -> Response:
             fmt = request.path_params["fmt"]
             try:
@@ -134,7 +141,16 @@ def open311_routes(
             except Refused as refused:
                 return refusal(refused, fmt)
 
-        return Route(f"{BASE}/{path}", endpoint, methods=list(methods))
+        replies = [FORMAT_UNKNOWN, *([READS_LIMITED] if limited else [])]
+        documented = Operation(
+            operation.summary,
+            TAG,
+            operation.replies,
+            operation.description,
+            (*operation.params, FORMAT),
+            operation.body,
+        ).with_replies(*replies)
+        return DocumentedRoute(f"{BASE}/{path}", endpoint, methods=methods, operation=documented)
 
     # --- discovery and the catalogue ------------------------------------------------------
 
@@ -227,6 +243,14 @@ def open311_routes(
         params = dict(request.query_params)
         prefix = jurisdiction_of(params)
         locale = locale_of(request, params)
+        # Every parameter is checked, even those a list of ids overrides: a malformed one is
+        # the client's mistake either way.
+        codes = {_category(code, 400).value for code in _listed(params.get("service_code"))}
+        statuses = set(_listed(params.get("status")))
+        if statuses - {"open", "closed"}:
+            raise Refused(400, "status: open and/or closed")
+        start, end = _range(params, service.clock.now())
+        page, size = _paging(params)
         if ids := _listed(params.get("service_request_id")):
             # "This overrides all other arguments" (GeoReport v2).
             if len(ids) > MAX_PAGE_SIZE:
@@ -234,12 +258,6 @@ def open311_routes(
             return answer(
                 await _requests_of(ids, prefix, locale), fmt, "service_requests", "request"
             )
-        codes = {_category(code, 400).value for code in _listed(params.get("service_code"))}
-        statuses = set(_listed(params.get("status")))
-        if statuses - {"open", "closed"}:
-            raise Refused(400, "status: open and/or closed")
-        start, end = _range(params, service.clock.now())
-        page, size = _paging(params)
         entries = await service.open311_entries(start, end, MAX_SCANNED + 1)
         if len(entries) > MAX_SCANNED:
             raise Refused(400, f"more than {MAX_SCANNED} requests in that range: narrow it")
@@ -269,14 +287,117 @@ def open311_routes(
         ]
 
     return [
-        route("discovery.{fmt}", discovery),
-        route("services.{fmt}", services),
-        route("services/{code}.{fmt}", definition),
-        route("requests.{fmt}", post_request, ("POST",)),
-        route("requests.{fmt}", requests, limited=True),
-        route("requests/{request_id}.{fmt}", one_request, limited=True),
-        route("tokens/{token}.{fmt}", token, limited=True),
+        route("discovery.{fmt}", discovery, DISCOVERY),
+        route("services.{fmt}", services, SERVICES),
+        route("services/{code}.{fmt}", definition, DEFINITION),
+        route("requests.{fmt}", post_request, POST_REQUEST, ("POST",)),
+        route("requests.{fmt}", requests, LIST_REQUESTS, limited=True),
+        route("requests/{request_id}.{fmt}", one_request, ONE_REQUEST, limited=True),
+        route("tokens/{token}.{fmt}", token, TOKEN, limited=True),
     ]
+
+
+# --- what each route is, for the OpenAPI document -------------------------------------------
+
+TAG = "open311"
+MEDIA = ("application/json", "text/xml")  # the same document in both (render.py)
+Errors = list[Error]
+
+
+def _answers(status: int, description: str, body: object = Errors) -> Reply:
+    return Reply(status, description, body, MEDIA)
+
+
+FORMAT = Param("fmt", "path", "The format of the answer.", schema={"enum": list(FORMATS)})
+FORMAT_UNKNOWN = _answers(404, "An unknown format, service, request, token or jurisdiction.")
+READS_LIMITED = Reply(
+    429,
+    "This address reads faster than INTAKE_OPEN311_READS_PER_MINUTE.",
+    Errors,
+    MEDIA,
+    headers={"Retry-After": "Seconds to wait."},
+)
+JURISDICTION = Param(
+    "jurisdiction_id",
+    "query",
+    "`kz` for the whole country, `kz-<region>` where the deployment serves regions; "
+    "required when it serves more than one.",
+)
+LOCALE = Param("locale", "query", "kk, ru or en (else Accept-Language; else kk).")
+ACCEPT_LANGUAGE = Param("accept-language", "header", "kk, ru or en, as browsers send it.")
+JURISDICTION_REQUIRED = _answers(400, "jurisdiction_id is missing and more than one is served.")
+WRONG = _answers(400, "A parameter is wrong: which, and why.")
+
+DISCOVERY = Operation(
+    "Where the endpoint is and what it speaks", TAG, (Reply(200, "Discovery.", Discovery, MEDIA),)
+)
+SERVICES = Operation(
+    "The services: the national category classifier",
+    TAG,
+    (Reply(200, "Every service.", list[Service], MEDIA), JURISDICTION_REQUIRED),
+    params=(JURISDICTION, LOCALE, ACCEPT_LANGUAGE),
+)
+DEFINITION = Operation(
+    "A service's attributes (the appeal's kind, the IIN)",
+    TAG,
+    (Reply(200, "The definition.", ServiceDefinition, MEDIA), JURISDICTION_REQUIRED),
+    params=(Param("code", "path", "A service_code."), JURISDICTION, LOCALE, ACCEPT_LANGUAGE),
+)
+POST_REQUEST = Operation(
+    "File a request: an appeal registered as from any channel (Art. 64)",
+    TAG,
+    (
+        Reply(201, "Registered: its number, and a token for it.", list[PostedRequest], MEDIA),
+        Reply(200, "The same form was filed today: the same appeal.", list[PostedRequest], MEDIA),
+        _answers(400, "The form is wrong or breaks the rules: each field and why."),
+        _answers(403, "api_key is missing, or not a key of this endpoint."),
+        _answers(413, "The form is longer than INTAKE_MAX_BODY_BYTES."),
+        _answers(503, "The working-day calendar lacks the year."),
+    ),
+    params=(ACCEPT_LANGUAGE,),
+    body=Body(Open311Form, "application/x-www-form-urlencoded", "GeoReport v2's form."),
+)
+LIST_REQUESTS = Operation(
+    "Requests filed through Open311, newest first",
+    TAG,
+    (Reply(200, "The page of requests.", list[ServiceRequest], MEDIA), WRONG),
+    description="By default the last 90 days; a range may span at most 90 days. "
+    "`service_request_id` overrides every other filter.",
+    params=(
+        JURISDICTION,
+        Param("service_request_id", "query", f"Comma-separated numbers (≤ {MAX_PAGE_SIZE})."),
+        Param("service_code", "query", "Comma-separated service codes."),
+        Param("start_date", "query", "W3C date-time with its offset."),
+        Param("end_date", "query", "W3C date-time with its offset."),
+        Param("status", "query", "open, closed, or both (comma-separated)."),
+        Param("page", "query", "From 1.", schema={"type": "integer", "minimum": 1}),
+        Param(
+            "page_size",
+            "query",
+            f"1 to {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+            schema={"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        ),
+        LOCALE,
+        ACCEPT_LANGUAGE,
+    ),
+)
+ONE_REQUEST = Operation(
+    "One request: status, the body that has it, the statutory deadline",
+    TAG,
+    (Reply(200, "The request (a list of one, as the spec has it).", list[ServiceRequest], MEDIA),),
+    params=(
+        Param("request_id", "path", "Its service_request_id (the registration number)."),
+        JURISDICTION,
+        LOCALE,
+        ACCEPT_LANGUAGE,
+    ),
+)
+TOKEN = Operation(
+    "The service_request_id of a token",
+    TAG,
+    (Reply(200, "The token's request (a list of one).", list[TokenAnswer], MEDIA),),
+    params=(Param("token", "path", "The token POST requests answered."), JURISDICTION),
+)
 
 
 def _category(code: str, status: int) -> Category:

@@ -1,0 +1,120 @@
+"""What intake's own HTTP routes answer, as the models the handlers serialise through (and
+the OpenAPI document describes): the gateway's registration and refusal, and an appeal's
+status — in full for an operator, the public view (lookup.py) for a holder of the code.
+
+Times are ISO-8601 with their offset. A timeline entry carries the fields its event type
+shows (timeline.py `_SHOWN`), nothing else: the models forbid extra fields, so a field
+added there and not here fails the answer (and the test that compares the two lists).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts import AnswerOutcome, DeadlineKind, FieldError
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GatewayRegistration(_View):
+    """The gateway's answer to an appeal it registered (201), or had already (200)."""
+
+    registration_number: str
+    appeal_id: str
+    channel_appeal_id: str
+    status: Literal["registered"]
+    received_at: AwareDatetime
+    registered_at: AwareDatetime
+    answer_due_at: AwareDatetime
+    urgent: bool
+    repeat_of: str | None
+    lookup_code: str | None = Field(
+        description="For the applicant: with the number, it opens the status lookup."
+    )
+
+
+class GatewayRefusal(_View):
+    """An appeal that is not the format, or breaks the rules: every reason at once (422)."""
+
+    reason_code: str
+    errors: list[FieldError]
+    appeal_id: str | None = None
+
+
+class PublicTimelineEntry(_View):
+    """One step of an appeal, as anyone holding its code may see it."""
+
+    event_id: str
+    event_type: str
+    occurred_at: AwareDatetime
+    agency_code: str | None = None
+    rule_id: str | None = None
+    forwarded: bool | None = None
+    hop: int | None = None
+    forward_due_at: AwareDatetime | None = None
+    answer_due_at: AwareDatetime | None = None
+    suggested_agency_code: str | None = None
+    new_due_at: AwareDatetime | None = None
+    outcome: AnswerOutcome | None = None
+    deadline_kind: DeadlineKind | None = None
+    due_at: AwareDatetime | None = None
+    working_days_left: int | None = None
+    breached_at: AwareDatetime | None = None
+    on_time: bool | None = None
+    requested_due_at: AwareDatetime | None = None
+
+
+class TimelineEntry(PublicTimelineEntry):
+    """One step, as an operator sees it: with the bodies' and operators' own words."""
+
+    reason: str | None = None
+    summary: str | None = None
+    how_to_obtain: str | None = None
+
+
+Status = Literal[
+    "registered",
+    "routed",
+    "forwarded",
+    "in_triage",
+    "accepted",
+    "redirected",
+    "extended",
+    "answered",
+    "overdue",
+]
+
+
+class _StatusView(_View):
+    registration_number: str
+    status: Status
+    current_body: str | None = Field(description="The code of the body that has it now.")
+    answer_due_at: AwareDatetime
+    forward_due_at: AwareDatetime | None
+    deadline_breached: bool
+    kind: str
+    category: str
+    language: str
+    channel: str
+    received_at: AwareDatetime
+    registered_at: AwareDatetime
+
+
+class AppealStatus(_StatusView):
+    """The full status, for an operator with `appeals:read`."""
+
+    region_kato: str | None
+    urgent: bool
+    repeat_of: str | None
+    timeline: list[TimelineEntry]
+
+
+class PublicAppealStatus(_StatusView):
+    """What a caller holding the lookup code sees (services/intake/lookup.py)."""
+
+    district_kato: str | None = Field(description="The place, no finer than its district.")
+    timeline: list[PublicTimelineEntry]
