@@ -4,6 +4,11 @@ Owns:
 - which dates are working days: Saturday/Sunday weekends, statutory holidays with their
   weekend transfers, the first day of Kurban Ait, and the government's yearly lists of days
   off (which, where shipped, are the truth for that year and replace the rules);
+- where each comes from: the statutory holidays of the Law on holidays, as amended, and
+  their moves off a weekend are the `holidays` package's (PyPI, pinned; country KZ — its
+  own tests and its citations of the law's history are its upkeep, `statutory_days_off`);
+  what it cannot know is our data in ``calendar_kz.json``: the government's yearly lists
+  (transfer decrees) and the first day of Kurban Ait as announced (estimated until then);
 - Art. 64 registration: an appeal received outside working hours or on a non-working day is
   registered at the start of the next working day;
 - the counting convention of DESIGN.md §2: the registration day is day 0, and a deadline of
@@ -28,11 +33,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
+
 __all__ = [
     "BUNDLED_CALENDAR_PATH",
     "CalendarYearNotCovered",
     "WorkingCalendar",
     "load_bundled_calendar_data",
+    "statutory_days_off",
 ]
 
 BUNDLED_CALENDAR_PATH = Path(__file__).with_name("calendar_kz.json")
@@ -265,10 +273,25 @@ def _all_days_of(year: int) -> Iterable[date]:
         day += _ONE_DAY
 
 
-def _parse_month_day(text: str) -> tuple[int, int]:
-    month, day = (int(part) for part in text.split("-"))
-    date(2024, month, day)  # validates against a leap year
-    return month, day
+# The `holidays` package's names (en_US) of what is not the law's own rule: a day off moved
+# by a government decree (ours to keep, in official_years), and Eid al-Adha — Kurban Ait,
+# whose date is announced each year (ours to keep, in kurban_ait).
+_DECREED = "Day off (substituted from"
+_ANNOUNCED = "Eid al-Adha"
+
+
+@functools.cache
+def statutory_days_off(year: int) -> frozenset[date]:
+    """The Law on holidays' days off in ``year`` that fall on a weekday or were moved to one:
+    its holidays and, for one on a Saturday or Sunday, the next working day (7 January
+    excepted) — as the `holidays` package has the law, amendments included (no Constitution
+    Day in 2026; 15 March from 2027). Without decree transfers and Kurban Ait."""
+    listed = holidays.country_holidays("KZ", years=year, language="en_US")
+    return frozenset(
+        day
+        for day, name in listed.items()
+        if not name.startswith(_DECREED) and not name.startswith(_ANNOUNCED)
+    )
 
 
 def _days_off_from_data(
@@ -277,13 +300,6 @@ def _days_off_from_data(
     weekend = frozenset(int(d) for d in data.get("weekend_isoweekdays", (6, 7)))
     if not weekend <= set(range(1, 8)):
         raise ValueError(f"weekend_isoweekdays must be ISO weekdays 1-7, got {sorted(weekend)}")
-
-    statutory = {text: _parse_month_day(text) for text in data["statutory_holidays"]}
-    not_moved_texts = set(data.get("holidays_not_moved_from_weekend", ()))
-    if unknown := not_moved_texts - statutory.keys():
-        raise ValueError(f"holidays_not_moved_from_weekend names non-holidays: {sorted(unknown)}")
-    moving = [md for text, md in statutory.items() if text not in not_moved_texts]
-    not_moved = [md for text, md in statutory.items() if text in not_moved_texts]
 
     kurban_section = data.get("kurban_ait", {})
     kurban_moves = bool(kurban_section.get("moves_from_weekend", False))
@@ -305,10 +321,7 @@ def _days_off_from_data(
     for year, kurban in kurban_by_year.items():
         if year in days_off_by_year:
             continue
-        moving_dates = [date(year, m, d) for m, d in moving]
-        fixed_dates = [date(year, m, d) for m, d in not_moved]
-        (moving_dates if kurban_moves else fixed_dates).append(kurban)
-        days_off_by_year[year] = _derived_days_off(year, moving_dates, fixed_dates, weekend)
+        days_off_by_year[year] = _derived_days_off(year, kurban, kurban_moves, weekend)
         provisional.add(year)
 
     if not days_off_by_year:
@@ -334,19 +347,15 @@ def _official_days_off(
 
 
 def _derived_days_off(
-    year: int, moving: list[date], not_moving: list[date], weekend: frozenset[int]
+    year: int, kurban: date, kurban_moves: bool, weekend: frozenset[int]
 ) -> frozenset[date]:
+    """A year without an official list: weekends, the law's days off (`statutory_days_off`),
+    and Kurban Ait — moved off a weekend only if the data says it moves (it does not)."""
     off = {day for day in _all_days_of(year) if day.isoweekday() in weekend}
-    off.update(moving)
-    off.update(not_moving)
-    # In date order, so that in a run of holidays (Nauryz 21-23) each weekend holiday takes
-    # the first weekday that neither a holiday nor an earlier transfer already occupies:
-    # 2026's Sat 21 and Sun 22 Mar land on 24 and 25 Mar, after Mon 23.
-    # (No statutory holiday sits close enough to 31 Dec for a transfer to leave the year.)
-    for holiday in sorted(moving):
-        if holiday.isoweekday() not in weekend:
-            continue
-        transfer = holiday + _ONE_DAY
+    off.update(statutory_days_off(year))
+    off.add(kurban)
+    if kurban_moves and kurban.isoweekday() in weekend:
+        transfer = kurban + _ONE_DAY
         while transfer in off:
             transfer += _ONE_DAY
         off.add(transfer)

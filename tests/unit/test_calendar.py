@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 import pytest
 
 from reference.calendar import (
     CalendarYearNotCovered,
     WorkingCalendar,
     load_bundled_calendar_data,
+    statutory_days_off,
 )
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -119,12 +121,14 @@ def test_independence_day_16_december_is_off_in_both_years(calendar: WorkingCale
     assert days_off_in(calendar, 2026, 12) == [16]
 
 
-def test_constitution_day_on_sunday_30_august_2026_moves_to_monday_31(
+def test_there_is_no_constitution_day_in_2026_so_monday_31_august_is_worked(
     calendar: WorkingCalendar,
 ) -> None:
+    # The Law on holidays as amended in 2026: Constitution Day leaves 30 August (a Sunday in
+    # 2026, which DESIGN.md's list had moved to Mon 31) and is 15 March from 2027.
     assert date(2026, 8, 30).isoweekday() == 7
-    assert days_off_in(calendar, 2026, 8) == [31]
-    assert calendar.next_working_day(date(2026, 8, 28)) == date(2026, 9, 1)
+    assert days_off_in(calendar, 2026, 8) == []
+    assert calendar.next_working_day(date(2026, 8, 28)) == date(2026, 8, 31)
 
 
 def test_the_rest_of_2025_matches_the_official_list(calendar: WorkingCalendar) -> None:
@@ -157,6 +161,33 @@ def test_the_rules_differ_from_2025_only_by_the_january_decree(
     assert derived - official == {date(2025, 1, 5)}
 
 
+@pytest.mark.parametrize("year", sorted(load_bundled_calendar_data()["official_years"]))
+def test_the_holidays_package_and_our_official_list_agree_on_every_weekday_off(
+    year: str,
+) -> None:
+    """The package (statutory holidays, their moves, its own record of decrees and Kurban
+    Ait) and our official list must name the same weekdays off; a disagreement is a law or
+    a decree one of them missed — look it up before changing either."""
+    listed = holidays.country_holidays("KZ", years=int(year))
+    by_package = {day for day in listed if day.isoweekday() < 6}
+    ours = {
+        day
+        for day in map(
+            date.fromisoformat, load_bundled_calendar_data()["official_years"][year]["days_off"]
+        )
+        if day.isoweekday() < 6
+    }
+    assert by_package == ours, {"package only": by_package - ours, "ours only": ours - by_package}
+
+
+def test_the_statutory_days_come_from_the_package_without_decrees_or_kurban_ait() -> None:
+    # 2025's decree moved Sun 5 Jan to Fri 3 Jan: a decree, ours to keep, not the law's.
+    assert date(2025, 1, 3) not in statutory_days_off(2025)
+    assert date(2025, 6, 6) not in statutory_days_off(2025)  # Kurban Ait: our data
+    assert date(2025, 3, 24) in statutory_days_off(2025)  # Nauryz moved off the weekend
+    assert date(2027, 3, 15) in statutory_days_off(2027)
+
+
 def test_2027_is_provisional_and_2025_and_2026_are_official(calendar: WorkingCalendar) -> None:
     assert not calendar.is_provisional(2025)
     assert not calendar.is_provisional(2026)
@@ -167,13 +198,15 @@ def test_2027_is_provisional_and_2025_and_2026_are_official(calendar: WorkingCal
 def test_2027_is_derived_from_the_rules_with_the_estimated_kurban_ait(
     calendar: WorkingCalendar,
 ) -> None:
-    # 2027: 1 Jan Fri, 2 Jan Sat -> Mon 4 Jan, 7 Jan Thu. 8 Mar Mon. Nauryz Sun 21 -> Wed 24
-    # (Mon 22 and Tue 23 are holidays). 1 May Sat -> Mon 3 May, 7 May Fri, 9 May Sun ->
-    # Mon 10 May. Kurban Ait (estimate) Sun 16 May does not move.
+    # 2027: 1 Jan Fri, 2 Jan Sat -> Mon 4 Jan, 7 Jan Thu. 8 Mar Mon, Constitution Day Mon
+    # 15 Mar (new in the amended law). Nauryz Sun 21 -> Wed 24 (Mon 22 and Tue 23 are
+    # holidays). 1 May Sat -> Mon 3 May, 7 May Fri, 9 May Sun -> Mon 10 May. Kurban Ait
+    # (estimate) Sun 16 May does not move. 30 August is no longer a holiday: Mon 30 worked.
     assert days_off_in(calendar, 2027, 1) == [1, 4, 7]
-    assert days_off_in(calendar, 2027, 3) == [8, 22, 23, 24]
+    assert days_off_in(calendar, 2027, 3) == [8, 15, 22, 23, 24]
     assert days_off_in(calendar, 2027, 5) == [3, 7, 10]
     assert date(2027, 5, 16) in calendar.days_off(2027)
+    assert days_off_in(calendar, 2027, 8) == []
 
 
 def test_years_outside_the_data_are_refused_rather_than_guessed(
