@@ -13,6 +13,7 @@ appeals.triage.decisions.v1, `AgencyAssignment`
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
@@ -494,6 +495,8 @@ class DeadlineExtended(AgencyActionEvent):
                 "2026-03-27T16:45:00+05:00",
             ),
             "new_due_at": "2026-04-30T18:00:00+05:00",
+            "proposed_due_at": None,
+            "moved_from_day_off": None,
             "reason": "An inspection of the building's heating system by the energy "
             "supervision body is required.",
             "decision_ref": "Приказ №118-ө от 27.03.2026",
@@ -504,7 +507,19 @@ class DeadlineExtended(AgencyActionEvent):
         default="agency.extended", description="Discriminator: `agency.extended`."
     )
     new_due_at: AwareDatetime = Field(
-        description="Requested new answer deadline; no later than two months from receipt."
+        description="The new answer deadline; no later than two months from receipt. As the "
+        "body proposed it on its own topic; on `agency.actions.v1` as the statute has it: the "
+        "end of work on that day, or on the next working day when it is a day off."
+    )
+    proposed_due_at: AwareDatetime | None = Field(
+        default=None,
+        description="The deadline the body proposed, where the statute made `new_due_at` "
+        "differ from it (set by routing's gate; absent otherwise).",
+    )
+    moved_from_day_off: date | None = Field(
+        default=None,
+        description="The proposed day, when it was a day off and the term moved to the next "
+        "working day (the general rule on terms).",
     )
     reason: str = Field(description="Reasons for the extension, as told to the applicant.")
     decision_ref: NonEmptyStr = Field(

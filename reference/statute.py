@@ -11,6 +11,10 @@ force 2021) as Tyndau counts them — the one place where a statutory period is 
   beyond `EXTENSION_CAP_MONTHS` calendar months from receipt in total (`extension_cap`), and
   the applicant is told of the extension within `EXTENSION_NOTICE_WORKING_DAYS` working days.
 - Art. 91: a deadline that passes without a decision counts as a refusal — a breach.
+- The general rule on terms: a term whose last day is a non-working day ends on the next
+  working day. It is applied to every term recorded — those computed here end on a working
+  day by construction; one someone proposes (an extension's new deadline) goes through
+  `term_end`, and so does the extension cap (`extension_cap`).
 
 The counting convention of this project (DESIGN.md §2): the registration day is day 0 and a
 term of N working days ends at the end of work (18:00 local time) on the N-th working day
@@ -22,6 +26,7 @@ I/O; callers pass the moments.
 from __future__ import annotations
 
 import calendar as gregorian
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from reference.calendar import WorkingCalendar
@@ -59,9 +64,40 @@ def forwarding_deadline(calendar: WorkingCalendar, received_at: datetime) -> dat
 
 
 def extension_cap(calendar: WorkingCalendar, received_at: datetime) -> date:
-    """Art. 76 (2): the last local date an extended answer deadline may fall on."""
+    """Art. 76 (2): the last local date an extended answer deadline may fall on — two
+    calendar months after receipt, or the next working day when that is a day off (the
+    general rule on terms)."""
     received_day = received_at.astimezone(calendar.tz).date()
-    return add_calendar_months(received_day, EXTENSION_CAP_MONTHS)
+    return calendar.add_working_days(add_calendar_months(received_day, EXTENSION_CAP_MONTHS), 0)
+
+
+@dataclass(frozen=True)
+class TermEnd:
+    """When a proposed term really ends, and why that differs from the proposal."""
+
+    at: datetime
+    """End of work (local) on the term's last day: the proposed day, or the next working
+    day after it when it is a day off."""
+    proposed: datetime
+    moved_from: date | None
+    """The proposed day when it was a day off (the term moved to the next working day)."""
+
+    @property
+    def changed(self) -> bool:
+        return self.at != self.proposed
+
+
+def term_end(calendar: WorkingCalendar, proposed: datetime) -> TermEnd:
+    """The end of a term someone proposes (an extension's new deadline): a term ends at the
+    end of work on its last day, and a last day that is not a working day gives way to the
+    next working day. Raises `CalendarYearNotCovered` for a day the calendar cannot judge."""
+    day = proposed.astimezone(calendar.tz).date()
+    last_day = calendar.add_working_days(day, 0)
+    return TermEnd(
+        at=datetime.combine(last_day, calendar.work_end, tzinfo=calendar.tz),
+        proposed=proposed,
+        moved_from=day if last_day != day else None,
+    )
 
 
 def add_calendar_months(day: date, months: int) -> date:

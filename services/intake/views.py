@@ -9,6 +9,7 @@ added there and not here fails the answer (and the test that compares the two li
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -59,6 +60,12 @@ class PublicTimelineEntry(_View):
     answer_due_at: AwareDatetime | None = None
     suggested_agency_code: str | None = None
     new_due_at: AwareDatetime | None = None
+    proposed_due_at: AwareDatetime | None = Field(
+        default=None, description="An extension's deadline as the body proposed it."
+    )
+    moved_from_day_off: date | None = Field(
+        default=None, description="The proposed day, a day off: the term ends on the next."
+    )
     outcome: AnswerOutcome | None = None
     deadline_kind: DeadlineKind | None = None
     due_at: AwareDatetime | None = None

@@ -37,7 +37,13 @@ from contracts import (
     SlaBreached,
     SlaWarning,
 )
-from services.notify.templates import DEADLINE_WORDS, OUTCOME_WORDS, local_time, lookup_sentence
+from services.notify.templates import (
+    DEADLINE_WORDS,
+    OUTCOME_WORDS,
+    local_time,
+    lookup_sentence,
+    moved_sentence,
+)
 
 CITIZEN, OFFICER, SUPERVISOR = (
     RecipientRole.CITIZEN,
@@ -182,6 +188,7 @@ def template_variables(
             return {
                 "registration_number": number,
                 "new_due_at": local_time(event.new_due_at, tz),
+                "moved": moved_sentence(event.moved_from_day_off, language),
                 "reason": event.reason.rstrip("."),
                 "decision_ref": event.decision_ref,
             }

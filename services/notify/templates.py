@@ -12,7 +12,7 @@ by default — the same zone quiet hours and the working-day calendar use) as
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from string import Template
 
 from contracts import AnswerOutcome, DeadlineKind, Language
@@ -82,15 +82,15 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
     "deadline_extended": {
         KK: Template(
             "$registration_number нөмірлі өтінішіңізді қарау мерзімі $new_due_at дейін "
-            "ұзартылды. Себебі: $reason. Шешім: $decision_ref."
+            "ұзартылды.$moved Себебі: $reason. Шешім: $decision_ref."
         ),
         RU: Template(
-            "Срок рассмотрения обращения № $registration_number продлён до $new_due_at. "
-            "Причина: $reason. Решение: $decision_ref."
+            "Срок рассмотрения обращения № $registration_number продлён до $new_due_at."
+            "$moved Причина: $reason. Решение: $decision_ref."
         ),
         EN: Template(
-            "The deadline for your appeal $registration_number is extended to $new_due_at. "
-            "Reason: $reason. Decision: $decision_ref."
+            "The deadline for your appeal $registration_number is extended to $new_due_at."
+            "$moved Reason: $reason. Decision: $decision_ref."
         ),
     },
     "appeal_answered": {
@@ -208,7 +208,9 @@ VARIABLES: dict[str, frozenset[str]] = {
     "anonymous_not_considered": frozenset({"channel_appeal_id"}),
     "appeal_forwarded": frozenset({"registration_number", "forwarded_at", "agency_name"}),
     "appeal_accepted": frozenset({"registration_number", "agency_name", "answer_due_at"}),
-    "deadline_extended": frozenset({"registration_number", "new_due_at", "reason", "decision_ref"}),
+    "deadline_extended": frozenset(
+        {"registration_number", "new_due_at", "moved", "reason", "decision_ref"}
+    ),
     "appeal_answered": frozenset({"registration_number", "outcome", "how_to_obtain"}),
     "new_assignment": frozenset({"registration_number", "agency_name", "answer_due_at"}),
     "sla_warning": frozenset(
@@ -250,6 +252,22 @@ LOOKUP_SENTENCE: dict[Language, Template] = {
     RU: Template(" Код для проверки статуса: $code."),
     EN: Template(" Status lookup code: $code."),
 }
+
+
+# Why an extended deadline is not the day the body named (empty when it is).
+MOVED_SENTENCE: dict[Language, Template] = {
+    KK: Template(
+        " Орган $day күнін ұсынды, ол — демалыс күні: мерзім келесі жұмыс күні аяқталады."
+    ),
+    RU: Template(
+        " Орган назвал $day — это выходной день, поэтому срок истекает в следующий рабочий день."
+    ),
+    EN: Template(" The body named $day, a day off, so the term ends on the next working day."),
+}
+
+
+def moved_sentence(day: date | None, language: Language) -> str:
+    return MOVED_SENTENCE[language].substitute(day=day.strftime("%d.%m.%Y")) if day else ""
 
 
 def lookup_sentence(code: str | None, language: Language) -> str:

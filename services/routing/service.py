@@ -18,6 +18,11 @@ topic names who decided. Routing, which knows who holds each appeal, is their ga
 intake read — only when it names the body it came from and that body holds the appeal now;
 otherwise the body is told why on its inbox (`agency.action_refused`) and it is counted.
 The verdict is kept under the decision's event id, so a redelivery repeats it.
+
+The gate is also where a proposed term meets the statute: an extension's new deadline is
+passed on as `reference.statute.term_end` has it (the end of work on that day, or on the
+next working day when the body named a day off), with what the body proposed and why it
+moved — so sla's timer, intake's status and notify's notice all show the same day.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from contracts import (
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
+    DeadlineExtended,
     Event,
     TriageDecided,
     agency_inbox,
@@ -45,6 +51,8 @@ from contracts import (
     topics,
 )
 from reference.agencies import AgencyRegistry
+from reference.calendar import CalendarYearNotCovered, WorkingCalendar
+from reference.statute import term_end
 from services.common.clock import Clock, SystemClock
 from services.routing.decisions import (
     Decision,
@@ -122,7 +130,7 @@ class RoutingService:
         if verdict is None:
             reason = await self._refusal_reason(action, acting_agency)
             verdict = ActionVerdict(
-                action=action,
+                action=as_the_statute_has_it(action, self.rules.calendar),
                 acting_agency=acting_agency,
                 decided_at=self.clock.now(),
                 refusal=self._refusal(action, acting_agency, reason) if reason else None,
@@ -439,4 +447,27 @@ def assignment_for(appeal: AppealRegistered, routed: AppealRouted) -> AgencyAssi
         forward_due_at=routed.forward_due_at,
         forwarded=routed.forwarded,
         urgent=appeal.urgent,
+    )
+
+
+def as_the_statute_has_it(
+    action: AgencyActionEvent, calendar: WorkingCalendar
+) -> AgencyActionEvent:
+    """`action`, with an extension's proposed deadline moved as the statute moves it
+    (`term_end`), recording what was proposed; anything else unchanged. A day the calendar
+    cannot judge is passed on as proposed (sla refuses or reports it)."""
+    if not isinstance(action, DeadlineExtended):
+        return action
+    try:
+        term = term_end(calendar, action.new_due_at)
+    except CalendarYearNotCovered:
+        return action
+    if not term.changed:
+        return action
+    return action.model_copy(
+        update={
+            "new_due_at": term.at,
+            "proposed_due_at": action.new_due_at,
+            "moved_from_day_off": term.moved_from,
+        }
     )

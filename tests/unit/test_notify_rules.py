@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +31,7 @@ from services.notify.rules import (
     template_variables,
 )
 from services.notify.store import appeal_document, appeal_from_document
-from services.notify.templates import TEMPLATES, VARIABLES
+from services.notify.templates import TEMPLATES, VARIABLES, render
 
 ALMATY = ZoneInfo("Asia/Almaty")
 
@@ -119,12 +120,48 @@ def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> Non
         "sla.breached": SlaBreached,
     }[rule.event_type]
     event = event_class.example()
+    if isinstance(event, DeadlineExtended):  # one whose proposed day was a day off
+        event = moved_extension()
     appeal = AppealView.from_registered(AppealRegistered.example())
 
     variables = template_variables(rule.template, event, appeal, language, name_of, ALMATY)
 
     assert set(variables) == VARIABLES[rule.template]
     assert all(isinstance(v, str) and v for v in variables.values())
+
+
+def moved_extension() -> DeadlineExtended:
+    # Proposed Saturday 2 May 2026; Friday 1 May is a holiday: the term ends Monday 4 May.
+    return DeadlineExtended.example().model_copy(
+        update={
+            "new_due_at": datetime(2026, 5, 4, 18, tzinfo=ALMATY),
+            "proposed_due_at": datetime(2026, 5, 2, 12, tzinfo=ALMATY),
+            "moved_from_day_off": date(2026, 5, 2),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        (Language.RU, "Орган назвал 02.05.2026 — это выходной день"),
+        (Language.KK, "Орган 02.05.2026 күнін ұсынды, ол — демалыс күні"),
+    ],
+)
+def test_the_extension_notice_says_which_day_the_term_became_and_why(
+    language: Language, sentence: str
+) -> None:
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    moved = template_variables(
+        "deadline_extended", moved_extension(), appeal, language, name_of, ALMATY
+    )
+    text = render("deadline_extended", language, moved)
+    assert "04.05.2026 18:00" in text and sentence in text
+    as_proposed = template_variables(
+        "deadline_extended", DeadlineExtended.example(), appeal, language, name_of, ALMATY
+    )
+    assert as_proposed["moved"] == ""
+    assert "  " not in render("deadline_extended", language, as_proposed)
 
 
 def test_dates_in_variables_are_almaty_local_time() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from reference import statute
 from reference.calendar import WorkingCalendar
 
@@ -45,4 +47,28 @@ def test_the_forwarding_term_runs_from_the_receipt_as_registered() -> None:
 
 def test_the_extension_cap_is_two_calendar_months_from_the_day_of_receipt() -> None:
     assert statute.extension_cap(CALENDAR, almaty(2026, 3, 5, 10, 2)) == date(2026, 5, 5)
-    assert statute.extension_cap(CALENDAR, almaty(2025, 12, 31, 23, 0)) == date(2026, 2, 28)
+    # 31 Dec + 2 months is 28 Feb 2026, a Saturday: the cap, a term too, ends on the next
+    # working day, Monday 2 March.
+    assert statute.extension_cap(CALENDAR, almaty(2025, 12, 31, 23, 0)) == date(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("proposed", "ends", "moved_from"),
+    [
+        # A Saturday: the next working day, at the end of work.
+        (almaty(2026, 4, 11, 12, 0), almaty(2026, 4, 13, 18, 0), date(2026, 4, 11)),
+        # Fri 1 May 2026 (Unity Day), then the weekend: Monday 4 May.
+        (almaty(2026, 5, 1, 18, 0), almaty(2026, 5, 4, 18, 0), date(2026, 5, 1)),
+        # Sat 2 Jan 2027, whose holiday moves to Mon 4 Jan: Tuesday 5 January.
+        (almaty(2027, 1, 2, 9, 0), almaty(2027, 1, 5, 18, 0), date(2027, 1, 2)),
+        # A working day: that day, at the end of work (a term is counted in days).
+        (almaty(2026, 4, 14, 10, 30), almaty(2026, 4, 14, 18, 0), None),
+        (almaty(2026, 4, 14, 18, 0), almaty(2026, 4, 14, 18, 0), None),
+    ],
+)
+def test_a_proposed_term_ends_at_the_end_of_work_on_its_day_or_the_next_working_day(
+    proposed: datetime, ends: datetime, moved_from: date | None
+) -> None:
+    term = statute.term_end(CALENDAR, proposed)
+    assert (term.at, term.moved_from, term.proposed) == (ends, moved_from, proposed)
+    assert term.changed is (ends != proposed)

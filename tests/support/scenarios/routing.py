@@ -5,7 +5,8 @@ operator's decision."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
@@ -16,6 +17,7 @@ from contracts import (
     AppealRouted,
     AppealTriaged,
     Category,
+    DeadlineExtended,
     TriageDecided,
     deterministic_id,
     topics,
@@ -30,6 +32,9 @@ from services.routing.store import DecisionStore
 from tests.support.scenarios import Recorder
 
 NOW = datetime.fromisoformat("2026-03-06T15:10:00+05:00")
+
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 
 def service(store: DecisionStore, rules: Rules | None = None) -> tuple[RoutingService, Recorder]:
@@ -290,6 +295,41 @@ class RoutingScenarios:
         assert [e.event_id for e in passed] == [accepted.event_id, moved.event_id]
         assert recorder.topics()[-2:] == ["agency.akimat-astana.inbox.v1", topics.APPEALS_ROUTED]
         assert routing.metrics.passed.labels("astana-energy", "agency.accepted")._value.get() == 1
+
+    async def test_an_extension_to_a_day_off_is_passed_on_as_the_statute_has_it(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        accepted, _ = await decisions_of_the_holder(routing, unique_id)
+        saturday = datetime(2026, 4, 11, 12, 0, tzinfo=ALMATY)
+        extension = DeadlineExtended.example().model_copy(
+            update={
+                "appeal_id": accepted.appeal_id,
+                "agency_code": "astana-energy",
+                "event_id": f"ext-{unique_id}",
+                "new_due_at": saturday,
+            }
+        )
+        on_a_weekday = extension.model_copy(
+            update={
+                "event_id": f"ext2-{unique_id}",
+                "new_due_at": datetime(2026, 4, 14, 18, 0, tzinfo=ALMATY),
+            }
+        )
+
+        first = await routing.check_decision(extension, "astana-energy")
+        again = await routing.check_decision(extension, "astana-energy")  # a redelivery
+        await routing.check_decision(on_a_weekday, "astana-energy")
+
+        passed = [e for topic, e in recorder.sent if topic == topics.AGENCY_ACTIONS]
+        assert [e.event_id for e in passed] == [extension.event_id] * 2 + [on_a_weekday.event_id]
+        moved = passed[0]
+        assert isinstance(moved, DeadlineExtended)
+        assert moved.new_due_at == datetime(2026, 4, 13, 18, 0, tzinfo=ALMATY)
+        assert (moved.proposed_due_at, moved.moved_from_day_off) == (saturday, date(2026, 4, 11))
+        assert passed[1] == moved and first.action == again.action == moved
+        # A working day the body named is kept as it proposed it: nothing moved.
+        assert passed[2] == on_a_weekday and passed[2].proposed_due_at is None
 
     async def test_a_decision_of_a_body_that_does_not_hold_the_appeal_is_refused(
         self, store: DecisionStore, unique_id: str
