@@ -56,13 +56,27 @@ class AgencyEntry(BaseModel):
 
 
 class StaffDirectory:
-    def __init__(self, entries: dict[str, AgencyEntry], names: dict[str, dict[Language, str]]):
+    def __init__(
+        self,
+        entries: dict[str, AgencyEntry],
+        names: dict[str, dict[Language, str]],
+        parents: dict[str, str | None] | None = None,
+    ):
         self.entries = entries
         self.names = names
+        self.parents = parents if parents is not None else load_agency_parents()
 
     @classmethod
     def load(cls, directory: str | None, agency_names_file: str | None = None) -> StaffDirectory:
-        return cls(parse_directory(directory), load_agency_names(agency_names_file))
+        return cls(
+            parse_directory(directory),
+            load_agency_names(agency_names_file),
+            load_agency_parents(agency_names_file),
+        )
+
+    def supervising_body(self, agency_code: str) -> str | None:
+        """The body above `agency_code` in the registry (where a citizen may complain)."""
+        return self.parents.get(agency_code)
 
     def contact(self, agency_code: str, role: RecipientRole) -> StaffContact | None:
         entry = self.entries.get(agency_code)
@@ -89,12 +103,26 @@ def parse_directory(source: str | None) -> dict[str, AgencyEntry]:
     return {code: AgencyEntry.model_validate(entry) for code, entry in raw.items()}
 
 
+def _registry(path: str | None) -> AgencyRegistry | None:
+    try:
+        return AgencyRegistry.from_file(Path(path)) if path else AgencyRegistry.default()
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("agency registry unavailable from %s (%s); bodies shown by code", path, exc)
+        return None
+
+
+def load_agency_parents(path: str | None = None) -> dict[str, str | None]:
+    """Each body's supervising body (its parent), from the shared agency registry."""
+    registry = _registry(path)
+    if registry is None:
+        return {}
+    return {code: agency.parent for code, agency in registry.by_code.items()}
+
+
 def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
     """Names per agency code and language, from the shared agency registry (data)."""
-    try:
-        registry = AgencyRegistry.from_file(Path(path)) if path else AgencyRegistry.default()
-    except (OSError, KeyError, ValueError) as exc:
-        log.warning("agency names unavailable from %s (%s); bodies shown by code", path, exc)
+    registry = _registry(path)
+    if registry is None:
         return {}
     return {
         code: {

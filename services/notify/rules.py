@@ -11,7 +11,13 @@ Decisions where the law and the issue are silent:
   require it, so it is the one citizen notice an opt-out suppresses.
 - SLA warnings go to the responsible body's desk; breaches to the head of each body in
   `escalate_to` (the body's own head when the list is empty) and are urgent: they ignore
-  quiet hours. A citizen's notice is urgent when the appeal is (crime / security reports).
+  quiet hours.
+- Silence (Art. 91): when the *answer* deadline passes with no decision the citizen is told
+  too — that the deadline passed, that the law counts it as a refusal, and where to
+  complain: the supervising body (the body's parent in the registry) or the court. A
+  mandatory notice, not urgent (quiet hours apply). A forwarding breach is the bodies'
+  failure within the procedure and the answer term still runs: the citizen is not told.
+- A citizen's notice is urgent when the appeal is (crime / security reports).
 - Language: the appeal's, Kazakh (the state language) when unknown — a rejection carries no
   language, so the non-consideration notice is in Kazakh. Staff get their directory
   language, else the appeal's.
@@ -31,6 +37,7 @@ from contracts import (
     AppealRejected,
     AppealRouted,
     DeadlineExtended,
+    DeadlineKind,
     Event,
     Language,
     RecipientRole,
@@ -40,6 +47,7 @@ from contracts import (
 from services.notify.templates import (
     DEADLINE_WORDS,
     OUTCOME_WORDS,
+    complain_to,
     local_time,
     lookup_sentence,
     moved_sentence,
@@ -83,11 +91,13 @@ RULES: tuple[Rule, ...] = (
     Rule("agency.answered", CITIZEN, "appeal_answered"),
     Rule("sla.warning", OFFICER, "sla_warning"),
     Rule("sla.breached", SUPERVISOR, "sla_breached", urgent=True),
+    Rule("sla.breached", CITIZEN, "answer_deadline_passed", when="answer_deadline"),
 )
 
 CONDITIONS: dict[str, Callable[[Any], bool]] = {
     "always": lambda event: True,
     "forwarded": lambda event: bool(event.forwarded),
+    "answer_deadline": lambda event: event.deadline_kind is DeadlineKind.ANSWER,
     "anonymous_not_considered": lambda event: (
         event.reason_code == "anonymous_not_considered" and event.applicant_contact is not None
     ),
@@ -136,6 +146,7 @@ def staff_codes(rule: Rule, event: Any) -> list[str]:
 
 
 AgencyName = Callable[[str, Language], str]
+SupervisorOf = Callable[[str], str | None]
 
 
 def template_variables(
@@ -145,6 +156,7 @@ def template_variables(
     language: Language,
     name: AgencyName,
     tz: tzinfo,
+    supervisor_of: SupervisorOf = lambda _: None,
 ) -> dict[str, str]:
     """The values a template needs, from the event and (when needed) the appeal projection;
     moments are shown as local time in `tz` (the service's time zone)."""
@@ -214,5 +226,14 @@ def template_variables(
                 "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
                 "due_at": local_time(event.due_at, tz),
                 "agency_name": name(event.agency_code, language),
+            }
+        case "answer_deadline_passed":
+            assert isinstance(event, SlaBreached)
+            above = supervisor_of(event.agency_code)
+            return {
+                "registration_number": number,
+                "due_at": local_time(event.due_at, tz),
+                "agency_name": name(event.agency_code, language),
+                "complain_to": complain_to(name(above, language) if above else None, language),
             }
     raise KeyError(f"no variables known for template {template!r}")

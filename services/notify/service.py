@@ -229,7 +229,13 @@ class NotifyService:
     ) -> Notification:
         language = recipient.language
         variables = template_variables(
-            rule.template, event, appeal, language, self.directory.agency_name, self.tz
+            rule.template,
+            event,
+            appeal,
+            language,
+            self.directory.agency_name,
+            self.tz,
+            self.directory.supervising_body,
         )
         now = self.clock.now()
         number = (

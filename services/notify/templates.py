@@ -149,6 +149,25 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
             "$due_at. Responsible body: $agency_name."
         ),
     },
+    # Art. 91: the answer deadline passed with no decision — counted as a refusal; the
+    # citizen learns what that means and where to complain ($complain_to).
+    "answer_deadline_passed": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңізді қарау мерзімі $due_at өтті, "
+            "$agency_name шешім қабылдаған жоқ. Заң бойынша (ҚР ӘРПК, 91-бап) бұл бас тарту "
+            "болып саналады. Оған$complain_to шағымдана аласыз."
+        ),
+        RU: Template(
+            "Срок рассмотрения обращения № $registration_number истёк $due_at, решение "
+            "органа ($agency_name) не принято. По закону (ст. 91 АППК РК) это считается "
+            "отказом. Вы можете обжаловать его$complain_to."
+        ),
+        EN: Template(
+            "The answer deadline for your appeal $registration_number passed at $due_at "
+            "without a decision by $agency_name. By law (Art. 91 of the Administrative "
+            "Procedural Code) this counts as a refusal. You may complain$complain_to."
+        ),
+    },
 }
 """Body of each message (the SMS text, the e-mail body, the push body)."""
 
@@ -198,6 +217,11 @@ SUBJECTS: dict[str, dict[Language, Template]] = {
         RU: Template("Нарушен срок: $registration_number"),
         EN: Template("Deadline breached: $registration_number"),
     },
+    "answer_deadline_passed": {
+        KK: Template("Қарау мерзімі өтті: $registration_number"),
+        RU: Template("Срок рассмотрения истёк: $registration_number"),
+        EN: Template("Answer deadline passed: $registration_number"),
+    },
 }
 """E-mail subject / push title of each message."""
 
@@ -217,6 +241,9 @@ VARIABLES: dict[str, frozenset[str]] = {
         {"registration_number", "deadline_kind", "due_at", "working_days_left"}
     ),
     "sla_breached": frozenset({"registration_number", "deadline_kind", "due_at", "agency_name"}),
+    "answer_deadline_passed": frozenset(
+        {"registration_number", "due_at", "agency_name", "complain_to"}
+    ),
 }
 """The variables each template needs — every one must appear in every language's body."""
 
@@ -268,6 +295,20 @@ MOVED_SENTENCE: dict[Language, Template] = {
 
 def moved_sentence(day: date | None, language: Language) -> str:
     return MOVED_SENTENCE[language].substitute(day=day.strftime("%d.%m.%Y")) if day else ""
+
+
+# Where a citizen may complain of a refusal: the supervising body, if the body has one, or
+# the court (always).
+COMPLAIN_TO: dict[Language, tuple[Template, str]] = {
+    KK: (Template(" жоғары тұрған органға ($supervisor) немесе сотқа"), " сотқа"),
+    RU: (Template(" в вышестоящий орган ($supervisor) или в суд"), " в суд"),
+    EN: (Template(" to the supervising body, $supervisor, or to a court"), " to a court"),
+}
+
+
+def complain_to(supervisor: str | None, language: Language) -> str:
+    above, court = COMPLAIN_TO[language]
+    return above.substitute(supervisor=supervisor) if supervisor else court
 
 
 def lookup_sentence(code: str | None, language: Language) -> str:

@@ -25,6 +25,7 @@ from services.common.topics_admin import planned_topics, remove_prefixed
 from services.intake.app import create_app as create_intake
 from services.intake.settings import IntakeSettings
 from services.notify.app import create_app as create_notify
+from services.notify.settings import NotifySettings
 from services.routing.app import create_app as create_routing
 from services.sla.app import create_app as create_sla
 from tests.support import kafka
@@ -91,8 +92,14 @@ E2E_GATEWAY_KEYS = f"{E2E_CLIENT}:{E2E_CLIENT_KEY}"
 
 @asynccontextmanager
 async def running_system(
-    bootstrap: str, mongodb_url: str, prefix: str, services: tuple[str, ...] = tuple(FACTORIES)
+    bootstrap: str,
+    mongodb_url: str,
+    prefix: str,
+    services: tuple[str, ...] = tuple(FACTORIES),
+    notify_directory: str | None = None,
 ) -> AsyncIterator[RunningSystem]:
+    """The services running in-process; `notify_directory` (inline JSON) gives notify the
+    staff it may tell (services/notify/directory.py)."""
     await prepare_topics(bootstrap, prefix)
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
     system = RunningSystem(prefix=prefix, bootstrap=bootstrap, mongo=mongo)
@@ -118,6 +125,8 @@ async def running_system(
                     open311_reads_per_minute=6000,
                     open311_reads_burst=1000,
                 )
+            if name == "notify" and notify_directory:
+                settings = NotifySettings.specialise(settings, directory=notify_directory)
             if name == "sla":
                 app = create_sla(settings, clock=system.sla_clock)
             else:

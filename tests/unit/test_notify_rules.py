@@ -15,6 +15,7 @@ from contracts import (
     AppealRejected,
     AppealRouted,
     DeadlineExtended,
+    DeadlineKind,
     Language,
     RecipientRole,
     SlaBreached,
@@ -22,6 +23,7 @@ from contracts import (
     SlaTimerStarted,
     SlaWarning,
 )
+from services.notify.directory import StaffDirectory, load_agency_names
 from services.notify.rules import (
     CONDITIONS,
     RULES,
@@ -83,7 +85,17 @@ def test_only_an_anonymous_rejection_with_a_contact_tells_the_citizen() -> None:
         (DeadlineExtended.example(), [(RecipientRole.CITIZEN, "deadline_extended", True)]),
         (AppealAnswered.example(), [(RecipientRole.CITIZEN, "appeal_answered", True)]),
         (SlaWarning.example(), [(RecipientRole.OFFICER, "sla_warning", True)]),
-        (SlaBreached.example(), [(RecipientRole.SUPERVISOR, "sla_breached", True)]),
+        (
+            SlaBreached.example(),
+            [
+                (RecipientRole.SUPERVISOR, "sla_breached", True),
+                (RecipientRole.CITIZEN, "answer_deadline_passed", True),
+            ],
+        ),
+        (
+            SlaBreached.example().model_copy(update={"deadline_kind": DeadlineKind.FORWARDING}),
+            [(RecipientRole.SUPERVISOR, "sla_breached", True)],
+        ),
         (AppealRedirected.example(), []),
         (SlaTimerStarted.example(), []),
         (SlaStopped.example(), []),
@@ -95,8 +107,8 @@ def test_each_event_has_its_recipients_templates_and_legal_weight(event, expecte
 
 def test_breaches_are_urgent_and_go_to_every_escalation_target() -> None:
     breached = SlaBreached.example()
-    [rule] = rules_for(breached)
-    assert rule.urgent
+    [rule, citizens] = rules_for(breached)
+    assert rule.urgent and not citizens.urgent
     assert staff_codes(rule, breached) == ["astana-akimat", "prosecutor-astana"]
     nobody_named = breached.model_copy(update={"escalate_to": []})
     assert staff_codes(rule, nobody_named) == ["astana-energy"]
@@ -186,3 +198,35 @@ def test_the_answer_outcome_is_worded_in_the_recipients_language() -> None:
 def test_the_appeal_projection_round_trips_through_its_document() -> None:
     appeal = AppealView.from_registered(AppealRegistered.example())
     assert appeal_from_document(appeal_document(appeal)) == appeal
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        (Language.RU, ["считается отказом", "в вышестоящий орган (Акимат города Астана)", "в суд"]),
+        (Language.KK, ["бас тарту болып саналады", "сотқа"]),
+    ],
+)
+def test_silence_tells_the_citizen_it_is_a_refusal_and_where_to_complain(
+    language: Language, words: list[str]
+) -> None:
+    breached = SlaBreached.example()  # astana-energy, whose parent is the city's akimat
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    directory = StaffDirectory({}, load_agency_names())
+    variables = template_variables(
+        "answer_deadline_passed",
+        breached,
+        appeal,
+        language,
+        directory.agency_name,
+        ALMATY,
+        directory.supervising_body,
+    )
+    text = render("answer_deadline_passed", language, variables)
+    assert appeal.registration_number in text and "01.04.2026 18:00" in text
+    assert all(word in text for word in words), text
+    # A body with no supervising body: the court only.
+    alone = template_variables(
+        "answer_deadline_passed", breached, appeal, language, directory.agency_name, ALMATY
+    )
+    assert alone["complain_to"] in (" сотқа", " в суд")
