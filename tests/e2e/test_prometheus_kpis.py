@@ -67,8 +67,12 @@ async def query_until(base_url: str, promql: str, expected: float, timeout: floa
     async with httpx.AsyncClient(base_url=base_url) as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                body = (await client.get("/api/v1/query", params={"query": promql})).json()
-                result = body.get("data", {}).get("result", [])
+                response = await client.get("/api/v1/query", params={"query": promql})
+                if response.status_code != 200:  # "Service Unavailable" while it starts
+                    last = f"{response.status_code} {response.text[:200]}"
+                    await asyncio.sleep(0.5)
+                    continue
+                result = response.json().get("data", {}).get("result", [])
                 last = result
                 if result and float(result[0]["value"][1]) == expected:
                     return expected

@@ -379,6 +379,7 @@ async def test_every_notice_of_an_appeals_life_reaches_its_recipient_in_the_appe
         ("officer", "sla_warning"),
         ("supervisor", "sla_breached"),  # the akimat's head
         ("supervisor", "sla_breached"),  # and the prosecutor
+        ("citizen", "answer_deadline_passed"),  # silence counts as a refusal (Art. 91)
     }
     async with notify.outcomes() as watch:
         outcomes = await watch.wait_for_distinct(story.mine(status="sent"), len(expected) + 1)
@@ -394,7 +395,7 @@ async def test_every_notice_of_an_appeals_life_reaches_its_recipient_in_the_appe
         assert all(m["Message-ID"] for m in smtp.to(story.email))
     else:
         texts = [d["text"] for d in sms.delivered(story.phone)]
-    assert len(texts) == 5
+    assert len(texts) == 6
     agency = NAMES["akimat-astana"][language]
     by_start = "\n".join(texts)
     assert story.number in by_start and "01.04.2026 18:00" in by_start
