@@ -661,19 +661,42 @@ def _sla_example(
 
 
 class SlaTimerStarted(SlaTimerEvent):
-    """A deadline timer was armed."""
+    """A deadline timer was armed — first, or again for a new generation: an accepted
+    extension, or a calendar change that moved the deadline (`previous_due_at` set)."""
 
     model_config = documented(
-        _sla_example(
-            "sla.started",
-            "b7c4f9e2-6a38-5d05-9e1b-3f8a2d0c5e74",
-            "2026-03-05T10:02:49+05:00",
-            _ROUTED_EVENT_ID,
-        )
+        {
+            **_sla_example(
+                "sla.started",
+                "b7c4f9e2-6a38-5d05-9e1b-3f8a2d0c5e74",
+                "2026-03-05T10:02:49+05:00",
+                _ROUTED_EVENT_ID,
+            ),
+            "provisional_calendar": False,
+            "previous_due_at": None,
+            "moved_because": None,
+            "calendar_version": None,
+        }
     )
 
     event_type: Literal["sla.started"] = Field(
         default="sla.started", description="Discriminator: `sla.started`."
+    )
+    provisional_calendar: bool = Field(
+        default=False,
+        description="The term reaches a year whose days off are not yet decreed (the "
+        "calendar's rules only): the deadline may move when the decree is loaded.",
+    )
+    previous_due_at: AwareDatetime | None = Field(
+        default=None,
+        description="Set when a change of the working-day calendar moved the deadline: the "
+        "deadline before it.",
+    )
+    moved_because: str | None = Field(
+        default=None, description="Why the deadline moved (the calendar change), in words."
+    )
+    calendar_version: str | None = Field(
+        default=None, description="The working-day calendar the deadline was re-planned on."
     )
 
 

@@ -128,6 +128,12 @@ class WorkingCalendar:
         return cls.bundled(DEFAULT_TIME_ZONE)
 
     @classmethod
+    def from_file(cls, path: str | Path, tz: str = DEFAULT_TIME_ZONE) -> WorkingCalendar:
+        """The calendar of a data file in ``calendar_kz.json``'s format, one per file and
+        zone per process."""
+        return _calendar_of_file(str(path), tz)
+
+    @classmethod
     def bundled(cls, tz: str) -> WorkingCalendar:
         """The bundled calendar in time zone `tz` with the default hours, one per zone and
         process."""
@@ -257,6 +263,11 @@ class WorkingCalendar:
 @functools.cache
 def _bundled_calendar(tz: str) -> WorkingCalendar:
     return WorkingCalendar(load_bundled_calendar_data(), tz=tz)
+
+
+@functools.cache
+def _calendar_of_file(path: str, tz: str) -> WorkingCalendar:
+    return WorkingCalendar(json.loads(Path(path).read_text(encoding="utf-8")), tz=tz)
 
 
 def _require_date(d: object) -> None:

@@ -87,6 +87,13 @@ class TermEnd:
         return self.at != self.proposed
 
 
+def provisional(calendar: WorkingCalendar, start: datetime, end: datetime) -> bool:
+    """Whether a term from `start` to `end` reaches a year whose days off are not decreed
+    yet (the calendar's rules only): its end may move when the decree is loaded."""
+    years = range(start.astimezone(calendar.tz).year, end.astimezone(calendar.tz).year + 1)
+    return any(calendar.is_provisional(year) for year in years if year in calendar.covered_years)
+
+
 def term_end(calendar: WorkingCalendar, proposed: datetime) -> TermEnd:
     """The end of a term someone proposes (an extension's new deadline): a term ends at the
     end of work on its last day, and a last day that is not a working day gives way to the

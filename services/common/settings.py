@@ -80,6 +80,10 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("TYNDAU_TIME_ZONE", "NOTIFY_TIME_ZONE"),
         description="IANA time zone of the working-day calendar and of local times.",
     )
+    # The working-day calendar's data (reference/calendar_kz.json's format): unset, the
+    # bundled file; a deployment points every service at the same file once a year's decree
+    # is added to it (`python -m reference.decree add`), then re-plans sla's open timers.
+    calendar_file: str | None = Field(default=None, validation_alias="TYNDAU_CALENDAR_FILE")
 
     # Bearer tokens on protected routes (services/common/auth): who signs them, for whom,
     # the keys that verify them (a JWKS file or the IdP's jwks_uri; default: the local
@@ -110,7 +114,10 @@ class ServiceSettings(BaseSettings):
         return ZoneInfo(self.time_zone)
 
     def working_calendar(self) -> WorkingCalendar:
-        """The bundled working-day calendar in this service's time zone."""
+        """The working-day calendar (TYNDAU_CALENDAR_FILE, else the bundled one) in this
+        service's time zone."""
+        if self.calendar_file:
+            return WorkingCalendar.from_file(self.calendar_file, self.time_zone)
         return WorkingCalendar.bundled(self.time_zone)
 
     @classmethod

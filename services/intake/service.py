@@ -52,6 +52,7 @@ from contracts import (
     topics,
 )
 from reference.calendar import WorkingCalendar
+from reference.statute import provisional
 from services.common.batching import KeyedLock
 from services.common.clock import Clock, SystemClock
 from services.common.masking import scrub as mask_personal_data
@@ -271,7 +272,15 @@ class IntakeService:
         registered = await self.find_by_registration_number(registration_number)
         if registered is None:
             return None
-        return appeal_status(registered, await self.timeline_of(registered.appeal_id))
+        return await self._status_of(registered)
+
+    async def _status_of(self, registered: AppealRegistered) -> dict:
+        status = appeal_status(registered, await self.timeline_of(registered.appeal_id))
+        due_at = datetime.fromisoformat(status["answer_due_at"])
+        status["deadline_provisional"] = provisional(
+            self.calendar, registered.registered_at, due_at
+        )
+        return status
 
     async def public_status_of(self, registration_number: str, code: str) -> dict | None:
         """What an anonymous caller holding `code` may see (lookup.py), or None — for an
@@ -316,8 +325,7 @@ class IntakeService:
         """The public view (lookup.py) of an appeal, or None if the public never sees it."""
         if hidden_from_public(registered):
             return None
-        status = appeal_status(registered, await self.timeline_of(registered.appeal_id))
-        return public_view(status)
+        return public_view(await self._status_of(registered))
 
 
 def _kind(outcome: AppealDraft | Rejection) -> str:

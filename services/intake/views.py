@@ -73,6 +73,11 @@ class PublicTimelineEntry(_View):
     breached_at: AwareDatetime | None = None
     on_time: bool | None = None
     requested_due_at: AwareDatetime | None = None
+    provisional_calendar: bool | None = None
+    previous_due_at: AwareDatetime | None = Field(
+        default=None, description="The deadline before a calendar change moved it."
+    )
+    moved_because: str | None = None
 
 
 class TimelineEntry(PublicTimelineEntry):
@@ -109,6 +114,10 @@ class _StatusView(_View):
     channel: str
     received_at: AwareDatetime
     registered_at: AwareDatetime
+    deadline_provisional: bool = Field(
+        description="The answer deadline reaches a year whose days off are not decreed yet: "
+        "it may move when the decree is loaded (the citizen is told if it does)."
+    )
 
 
 class AppealStatus(_StatusView):

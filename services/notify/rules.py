@@ -17,6 +17,10 @@ Decisions where the law and the issue are silent:
   complain: the supervising body (the body's parent in the registry) or the court. A
   mandatory notice, not urgent (quiet hours apply). A forwarding breach is the bodies'
   failure within the procedure and the answer term still runs: the citizen is not told.
+- A calendar change that moves the answer deadline (`sla.started` with `previous_due_at`,
+  sla re-planning after a decree on days off) tells the citizen the new date and why;
+  mandatory (the date the law holds the body to changed). A moved forwarding deadline is
+  the bodies' business: not told.
 - A citizen's notice is urgent when the appeal is (crime / security reports).
 - Language: the appeal's, Kazakh (the state language) when unknown — a rejection carries no
   language, so the non-consideration notice is in Kazakh. Staff get their directory
@@ -42,6 +46,7 @@ from contracts import (
     Language,
     RecipientRole,
     SlaBreached,
+    SlaTimerStarted,
     SlaWarning,
 )
 from services.notify.templates import (
@@ -92,16 +97,27 @@ RULES: tuple[Rule, ...] = (
     Rule("sla.warning", OFFICER, "sla_warning"),
     Rule("sla.breached", SUPERVISOR, "sla_breached", urgent=True),
     Rule("sla.breached", CITIZEN, "answer_deadline_passed", when="answer_deadline"),
+    Rule("sla.started", CITIZEN, "answer_date_moved", when="answer_date_moved"),
 )
 
 CONDITIONS: dict[str, Callable[[Any], bool]] = {
     "always": lambda event: True,
     "forwarded": lambda event: bool(event.forwarded),
     "answer_deadline": lambda event: event.deadline_kind is DeadlineKind.ANSWER,
+    "answer_date_moved": lambda event: answer_date_moved(event),
     "anonymous_not_considered": lambda event: (
         event.reason_code == "anonymous_not_considered" and event.applicant_contact is not None
     ),
 }
+
+
+def answer_date_moved(event: Event) -> bool:
+    """An `sla.started` of a re-planned answer deadline (the calendar moved it)."""
+    return (
+        isinstance(event, SlaTimerStarted)
+        and event.previous_due_at is not None
+        and event.deadline_kind is DeadlineKind.ANSWER
+    )
 
 
 def rules_for(event: Event) -> list[Rule]:
@@ -226,6 +242,13 @@ def template_variables(
                 "deadline_kind": DEADLINE_WORDS[event.deadline_kind][language],
                 "due_at": local_time(event.due_at, tz),
                 "agency_name": name(event.agency_code, language),
+            }
+        case "answer_date_moved":
+            assert isinstance(event, SlaTimerStarted) and event.previous_due_at is not None
+            return {
+                "registration_number": number,
+                "previous_due_at": local_time(event.previous_due_at, tz),
+                "due_at": local_time(event.due_at, tz),
             }
         case "answer_deadline_passed":
             assert isinstance(event, SlaBreached)

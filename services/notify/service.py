@@ -46,7 +46,13 @@ from services.notify.lifecycle import Notification, NotificationStatus
 from services.notify.metrics import NotifyMetrics
 from services.notify.policy import CitizenPreferences, RetryPolicy, choose_channel
 from services.notify.recipients import Recipient, Recipients
-from services.notify.rules import AppealView, Rule, rules_for, template_variables
+from services.notify.rules import (
+    AppealView,
+    Rule,
+    answer_date_moved,
+    rules_for,
+    template_variables,
+)
 from services.notify.settings import NotifySettings
 from services.notify.store import NotifyStore, due_key
 from services.notify.templates import render, render_subject
@@ -117,6 +123,8 @@ class NotifyService:
             await self.store.add_appeal(AppealView.from_registered(event))
         elif isinstance(event, DeadlineExtended):
             await self.store.set_answer_due(event.appeal_id, event.new_due_at)
+        elif answer_date_moved(event):
+            await self.store.set_answer_due(event.appeal_id, event.due_at)
 
     # --- parked events (arrived before their registration) -----------------------------
 

@@ -149,6 +149,24 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
             "$due_at. Responsible body: $agency_name."
         ),
     },
+    # sla re-planned the answer deadline after a decree on days off changed the calendar.
+    "answer_date_moved": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңізді қарау мерзімі өзгерді: $previous_due_at "
+            "орнына $due_at дейін. Себебі: Үкіметтің демалыс күндерін ауыстыру туралы қаулысы "
+            "жұмыс күндерінің күнтізбесін өзгертті."
+        ),
+        RU: Template(
+            "Срок рассмотрения обращения № $registration_number изменён: до $due_at вместо "
+            "$previous_due_at. Причина: постановление Правительства о переносе выходных дней "
+            "изменило календарь рабочих дней."
+        ),
+        EN: Template(
+            "The answer date of your appeal $registration_number moved to $due_at (it was "
+            "$previous_due_at): a government decree on days off changed the working-day "
+            "calendar."
+        ),
+    },
     # Art. 91: the answer deadline passed with no decision — counted as a refusal; the
     # citizen learns what that means and where to complain ($complain_to).
     "answer_deadline_passed": {
@@ -217,6 +235,11 @@ SUBJECTS: dict[str, dict[Language, Template]] = {
         RU: Template("Нарушен срок: $registration_number"),
         EN: Template("Deadline breached: $registration_number"),
     },
+    "answer_date_moved": {
+        KK: Template("Қарау мерзімі өзгерді: $registration_number"),
+        RU: Template("Срок рассмотрения изменён: $registration_number"),
+        EN: Template("Answer date moved: $registration_number"),
+    },
     "answer_deadline_passed": {
         KK: Template("Қарау мерзімі өтті: $registration_number"),
         RU: Template("Срок рассмотрения истёк: $registration_number"),
@@ -244,6 +267,7 @@ VARIABLES: dict[str, frozenset[str]] = {
     "answer_deadline_passed": frozenset(
         {"registration_number", "due_at", "agency_name", "complain_to"}
     ),
+    "answer_date_moved": frozenset({"registration_number", "previous_due_at", "due_at"}),
 }
 """The variables each template needs — every one must appear in every language's body."""
 

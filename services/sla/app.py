@@ -20,6 +20,7 @@ from contracts import (
 )
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
+from services.common.auth.guard import guard_for
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
@@ -27,6 +28,7 @@ from services.common.messaging import publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
+from services.sla.calendar_routes import calendar_routes
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
 from services.sla.schedule import SlaPolicy
@@ -129,7 +131,8 @@ def create_app(
 
     # The firing loop stops before the broker: it must not fire after this instance leaves
     # the consumer group (the consumer's close does not call the rebalance listener).
-    app = build_http_app(runtime, background=[loop])
+    routes = calendar_routes(service, guard_for(runtime, clock))
+    app = build_http_app(runtime, routes=routes, background=[loop])
     app.state.sla = service
     app.state.firing = loop
     return app

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from contracts import AgencyActionEvent
 from services.common.keys import RANGE_END, iso_ms
-from services.sla.store import ConcurrentUpdate, Mutation, TallyKey
+from services.sla.store import ConcurrentUpdate, Mutation, TallyKey, timer_of_key
 from services.sla.timers import (
     Breach,
     DueEntry,
@@ -102,6 +102,10 @@ class MemoryTimerStore:
             (self.due_index[key] for page in pages for key in page), key=lambda e: (e.at, e.key)
         )
         return entries, any(len(page) >= share for page in pages)
+
+    async def pending_timer_ids(self, after: str, limit: int) -> tuple[list[str], str | None]:
+        keys = self._due_keys[bisect.bisect_right(self._due_keys, after) :][:limit]
+        return [timer_of_key(key) for key in keys], (keys[-1] if len(keys) >= limit else None)
 
     async def next_moment(
         self, shards: Iterable[int], after: datetime, until: datetime

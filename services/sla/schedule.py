@@ -9,13 +9,20 @@ module only asks them questions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from contracts import DeadlineKind
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
-from reference.statute import extension_cap
+from reference.statute import (
+    ANSWER_WORKING_DAYS,
+    FORWARDING_WORKING_DAYS,
+    extension_cap,
+    term_end,
+)
 from services.sla.timers import DueEntry, Timer, TimerState, Warning
 
 OPEN, BREACHED, STOPPED = TimerState.OPEN, TimerState.BREACHED, TimerState.STOPPED
@@ -170,7 +177,59 @@ def extension_changes(
     """The timer after an accepted extension: a new generation with its own warnings (its
     started event and due entries are the service's to make)."""
     warnings = warning_schedule(calendar, new_due_at, decided_at, policy.warning_working_days)
-    return replace(timer, due_at=new_due_at, generation=timer.generation + 1, warnings=warnings)
+    return replace(
+        timer,
+        due_at=new_due_at,
+        generation=timer.generation + 1,
+        warnings=warnings,
+        proposed=True,
+    )
+
+
+# --- the calendar changing under open timers ---------------------------------------------------
+
+
+def replanned_due(calendar: WorkingCalendar, timer: Timer) -> datetime:
+    """The timer's deadline on `calendar`: a computed term counted again from its day 0 (15
+    working days for the answer, 3 for forwarding: reference.statute); a proposed one (an
+    accepted extension) kept, but moved to the next working day if it now falls on a day
+    off."""
+    if timer.proposed:
+        return term_end(calendar, timer.due_at).at
+    days = ANSWER_WORKING_DAYS if timer.kind is DeadlineKind.ANSWER else FORWARDING_WORKING_DAYS
+    return calendar.deadline(timer.registered_at, days)
+
+
+def replan_changes(
+    calendar: WorkingCalendar, policy: SlaPolicy, timer: Timer, now: datetime
+) -> Timer | None:
+    """The timer after the calendar changed, or None when nothing moves: only open timers
+    whose deadline is still ahead are re-planned (a passed deadline was judged on the
+    calendar of its day); a moved deadline is a new generation with its own warnings."""
+    if timer.state is not OPEN or timer.due_at <= now:
+        return None
+    due_at = replanned_due(calendar, timer)
+    if due_at == timer.due_at:
+        return None
+    warnings = warning_schedule(calendar, due_at, now, policy.warning_working_days)
+    return replace(timer, due_at=due_at, generation=timer.generation + 1, warnings=warnings)
+
+
+def replan_key(calendar: WorkingCalendar) -> str:
+    """Under which key a timer records what re-planning on `calendar` made of it (its
+    `outcomes`): a second run on the same calendar republishes, never moves again. A digest
+    of the version: a stored document's keys may not hold the version's dots."""
+    return "calendar:" + hashlib.sha256(calendar.version.encode()).hexdigest()[:16]
+
+
+def moved_because(calendar: WorkingCalendar, previous: datetime, due_at: datetime) -> str:
+    def shown(moment: datetime) -> str:
+        return moment.astimezone(calendar.tz).strftime("%d.%m.%Y %H:%M")
+
+    return (
+        f"the working-day calendar changed (version {calendar.version}, a decree on days "
+        f"off): the term ends {shown(due_at)} instead of {shown(previous)}"
+    )
 
 
 def stop_outcome(calendar: WorkingCalendar, timer: Timer, decided_at: datetime) -> tuple[bool, int]:

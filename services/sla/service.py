@@ -28,7 +28,7 @@ from contracts import (
     SlaTimerEvent,
 )
 from reference.calendar import WorkingCalendar
-from reference.statute import registration_time
+from reference.statute import provisional, registration_time
 from services.common.batching import all_of
 from services.common.clock import Clock
 from services.sla.metrics import SlaMetrics
@@ -170,6 +170,7 @@ class TimerService:
                 self.calendar, due_at, registered_at, self.policy.warning_working_days
             ),
             now=now,
+            provisional=provisional(self.calendar, registered_at, due_at),
         )
         if await self.store.insert(timer):
             self.metrics.started.labels(kind.value).inc()
@@ -325,7 +326,13 @@ class TimerService:
         renewed = extension_changes(
             self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
         )
-        started = extended_event(renewed.ref, action.event_id, now, self.calendar.tz)
+        started = extended_event(
+            renewed.ref,
+            action.event_id,
+            now,
+            self.calendar.tz,
+            provisional(self.calendar, timer.registered_at, renewed.due_at),
+        )
         return replace(
             renewed,
             started_event=started,

@@ -71,6 +71,7 @@ from services.common.batching import StoreBatcher, all_of
 from services.common.keys import RANGE_END, iso_ms, prefix_range
 from services.common.messaging import insert_once
 from services.sla.timers import (
+    FIRST_GENERATION,
     Breach,
     DueEntry,
     Timer,
@@ -140,6 +141,12 @@ class TimerStore(Protocol):
         ...
 
     async def entries_of(self, timer: Timer) -> list[DueEntry]: ...
+    async def pending_timer_ids(self, after: str, limit: int) -> tuple[list[str], str | None]:
+        """The timers of the due index's next `limit` entries after the key `after`, and the
+        last key read (None at the end). Every open timer has an entry, so paging through
+        it visits each — a whole-index job (re-planning after a calendar change)."""
+        ...
+
     async def drop_due(self, keys: Iterable[str]) -> None: ...
 
     # breaches
@@ -191,6 +198,8 @@ def to_document(timer: Timer) -> dict[str, Any]:
         }
     if timer.superseded_due:
         document["superseded_due"] = list(timer.superseded_due)
+    if timer.generation > FIRST_GENERATION:
+        document["proposed"] = timer.proposed
     return document
 
 
@@ -220,6 +229,9 @@ def from_document(document: Mapping[str, Any]) -> Timer:
         on_time=document.get("on_time"),
         working_days_used=document.get("working_days_used"),
         superseded_due=tuple(document.get("superseded_due", ())),
+        # Stored once a timer has a later generation; before re-planning existed, only an
+        # accepted extension (a proposed deadline) made one.
+        proposed=document.get("proposed", document["generation"] > FIRST_GENERATION),
     )
 
 
@@ -286,6 +298,11 @@ def breach_document(breach: Breach) -> dict[str, Any]:
         "escalate_to": list(breach.escalate_to),
         "fired_at": breach.fired_at,
     }
+
+
+def timer_of_key(entry_key: str) -> str:
+    """The timer id of a due-index key (`<shard>|<moment>|<timer id>|<generation>`)."""
+    return entry_key.split("|")[2]
 
 
 def _moment_of(entry_key: str) -> datetime:
@@ -441,6 +458,16 @@ class MongoTimerStore:
         keys = [e.key for e in timer.due_entries()]
         docs = await self.due_index.find({"_id": {"$in": keys}}).to_list(None)
         return sorted((decode_entry(d) for d in docs), key=lambda e: e.at)
+
+    async def pending_timer_ids(self, after: str, limit: int) -> tuple[list[str], str | None]:
+        # No server-side sort (see `due`): an `_id` range is read in index order.
+        page = (
+            await self.due_index.find({"_id": {"$gt": after}}, {"_id": 1})
+            .limit(limit)
+            .to_list(limit)
+        )
+        keys = sorted(doc["_id"] for doc in page)
+        return [timer_of_key(key) for key in keys], (keys[-1] if len(keys) >= limit else None)
 
     async def drop_due(self, keys: Iterable[str]) -> None:
         ids = sorted(set(keys))

@@ -123,6 +123,9 @@ class Timer:
     working_days_used: int | None = None
     superseded_due: tuple[str, ...] = ()
     """Due-index keys of the generation an accepted extension replaced (dropped after)."""
+    proposed: bool = False
+    """The deadline is one a body proposed (an accepted extension), not a computed term: a
+    calendar change re-plans it by the rule for terms ending on a day off only."""
 
     @property
     def ref(self) -> TimerRef:
@@ -261,8 +264,10 @@ def new_timer(
     shard: int,
     warnings: tuple[Warning, ...],
     now: datetime,
+    provisional: bool = False,
 ) -> Timer:
-    """A fresh open timer, with its started event."""
+    """A fresh open timer, with its started event (`provisional`: its term reaches a year
+    the calendar has no decree for yet)."""
     tid = timer_id(routed.appeal_id, kind, routed.hop)
     started = SlaTimerStarted(
         event_id=deterministic_id("sla.started", tid, str(FIRST_GENERATION)),
@@ -275,6 +280,7 @@ def new_timer(
         agency_code=routed.agency_code,
         due_at=due_at,
         generation=FIRST_GENERATION,
+        provisional_calendar=provisional,
     )
     return Timer(
         timer_id=tid,
@@ -354,13 +360,38 @@ def stopped_event(
 
 
 def extended_event(
-    timer: TimerRef, extension_event_id: str, now: datetime, tz: tzinfo
+    timer: TimerRef, extension_event_id: str, now: datetime, tz: tzinfo, provisional: bool = False
 ) -> SlaTimerStarted:
     """The timer re-armed for its new generation (an accepted extension)."""
     return SlaTimerStarted(
         event_id=deterministic_id("sla.started", timer.timer_id, str(timer.generation)),
         occurred_at=now,
         causation_id=extension_event_id,
+        provisional_calendar=provisional,
+        **_timer_fields(timer, tz),
+    )
+
+
+def replanned_event(
+    timer: TimerRef,
+    *,
+    previous_due_at: datetime,
+    calendar_version: str,
+    because: str,
+    provisional: bool,
+    caused_by: str,
+    now: datetime,
+    tz: tzinfo,
+) -> SlaTimerStarted:
+    """The timer re-armed for its new generation because the calendar moved its deadline."""
+    return SlaTimerStarted(
+        event_id=deterministic_id("sla.started", timer.timer_id, str(timer.generation)),
+        occurred_at=now,
+        causation_id=caused_by,
+        previous_due_at=previous_due_at.astimezone(tz),
+        moved_because=because,
+        calendar_version=calendar_version,
+        provisional_calendar=provisional,
         **_timer_fields(timer, tz),
     )
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from contracts import DeadlineExtended, deterministic_id, topics
 from contracts.topics import agency_actions
-from reference.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar, load_bundled_calendar_data
+from reference.decree import with_decree
 from tests.e2e.test_walking_skeleton import call_1414
 from tests.support.auth import bearer
 from tests.support.system import RunningSystem, TopicWatcher, eventually, running_system
@@ -106,15 +107,44 @@ HEADS = {
 }
 
 
+# An appeal received now, and a decree that makes the second working day after its
+# registration a day off (an amended list for that day's year): every deadline counted over
+# that day moves one working day later.
+RECEIVED = datetime.now(ALMATY) - timedelta(minutes=2)
+
+
+def decree_moving(received: datetime) -> tuple[dict, date]:
+    calendar = WorkingCalendar.default()
+    registered = calendar.registration_time(received).date()
+    day = calendar.add_working_days(registered, 2)
+    data = load_bundled_calendar_data()
+    days_off = sorted(d.isoformat() for d in calendar.days_off(day.year) if d.isoweekday() < 6)
+    kurban = data["kurban_ait"]["first_day"][str(day.year)]["date"]
+    return {
+        "year": day.year,
+        "days_off": [*days_off, day.isoformat()],
+        "kurban_ait": kurban,
+    }, day
+
+
 @pytest.fixture(scope="module")
-async def own(infra, run_prefix: str) -> AsyncIterator[RunningSystem]:  # noqa: ANN001
+async def own(
+    infra,  # noqa: ANN001
+    run_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[RunningSystem]:
     # A system of its own, whose sla clock this module moves past deadlines without
-    # breaching the appeals of every other test.
+    # breaching the appeals of every other test — and whose sla was restarted on a calendar
+    # with a new decree (intake and routing still count on the calendar without it).
+    calendar_file = tmp_path_factory.mktemp("calendar") / "calendar.json"
+    decree, _ = decree_moving(RECEIVED)
+    calendar_file.write_text(json.dumps(with_decree(load_bundled_calendar_data(), decree)))
     async with running_system(
         infra.kafka_bootstrap_servers,
         infra.mongodb_url,
         f"{run_prefix}statute-",
         notify_directory=json.dumps(HEADS),
+        sla_calendar_file=str(calendar_file),
     ) as system:
         yield system
 
@@ -160,3 +190,79 @@ async def test_silence_past_the_answer_deadline_is_told_to_the_citizen_and_the_s
     assert "01.04.2026 18:00" in notice["text"] and "считается отказом" in notice["text"]
     assert "в суд" in notice["text"]
     assert all(n["template"] == "sla_breached" for n in supervisors)
+
+
+async def test_a_decree_loaded_moves_the_open_deadlines_it_touches_once_and_tells_the_citizen(
+    own: RunningSystem, unique_id: str
+) -> None:
+    call_id = f"1414-decree-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
+    # Filed before the decree was loaded: due on the old calendar; the decree's new day off
+    # falls inside the term, so the answer is due one working day later.
+    _, new_day_off = decree_moving(RECEIVED)
+    await own.publish(topics.CHANNEL_1414, call_1414(call_id, RECEIVED), key=call_id)
+    async with TopicWatcher(own.bootstrap, own.topic(topics.SLA_EVENTS)) as sla:
+        await sla.wait_for(lambda e: mine(e) and e["event_type"] == "sla.started")
+    async with TopicWatcher(own.bootstrap, own.topic(topics.APPEALS_ROUTED)) as routed_watch:
+        [routed] = await routed_watch.wait_for(mine)
+    provisional_due = datetime.fromisoformat(routed["answer_due_at"])
+    old = WorkingCalendar.default()
+    assert old.is_working_day(new_day_off) and new_day_off < provisional_due.date()
+    next_day = old.add_working_days(provisional_due.astimezone(ALMATY).date(), 1)
+    decreed_due = datetime.combine(next_day, time(18, 0), tzinfo=ALMATY)
+
+    # sla's clock to the present (the module's other test left it in 2026's spring): the
+    # re-planned generation's events are stamped after the routing decision, as they would be.
+    own.sla_clock.set(datetime.now(ALMATY))
+    operator = bearer("calendar-operator", "op.calendar")
+    async with own.http("sla") as client:
+        calendar = (await client.get("/v1/calendar")).json()
+        assert new_day_off.year not in calendar["provisional_years"]
+        assert calendar["version"] != old.version
+        assert (await client.get("/v1/calendar/replan")).status_code == 401
+        preview = (await client.get("/v1/calendar/replan", headers=operator)).json()
+        assert preview["applied"] is False
+        [planned] = [m for m in preview["moves"] if m["appeal_id"] == appeal_id]
+        assert datetime.fromisoformat(planned["previous_due_at"]) == provisional_due
+        assert datetime.fromisoformat(planned["due_at"]) == decreed_due
+        async with TopicWatcher(own.bootstrap, own.topic(topics.SLA_EVENTS)) as sla:
+            applied = (await client.post("/v1/calendar/replan", headers=operator)).json()
+            [moved] = await sla.wait_for(
+                lambda e: mine(e) and e["event_type"] == "sla.started" and e["previous_due_at"]
+            )
+            again = (await client.post("/v1/calendar/replan", headers=operator)).json()
+    assert appeal_id in {m["appeal_id"] for m in applied["moves"]}
+    assert appeal_id not in {m["appeal_id"] for m in again["moves"]}  # once
+    assert datetime.fromisoformat(moved["due_at"]) == decreed_due
+    assert moved["calendar_version"] == calendar["version"] == applied["calendar_version"]
+    shown = f"{decreed_due:%d.%m.%Y %H:%M} instead of {provisional_due:%d.%m.%Y %H:%M}"
+    assert shown in moved["moved_because"]
+
+    async def moved_status() -> dict | None:
+        async with own.http("intake") as client:
+            status = (
+                await client.get(
+                    f"/v1/appeals/{routed['registration_number']}",
+                    headers=bearer("call-centre-operator", "op.decree"),
+                )
+            ).json()
+        return status if datetime.fromisoformat(status["answer_due_at"]) == decreed_due else None
+
+    status = await eventually(moved_status)
+    assert any(e.get("previous_due_at") for e in status["timeline"])
+    # Whether the status calls the deadline provisional is intake's calendar's word.
+    assert status["deadline_provisional"] is old.is_provisional(decreed_due.year)
+
+    notices = own.db("notify")["notifications"]
+    notice = await eventually(
+        lambda: notices.find_one({"appeal_id": appeal_id, "template": "answer_date_moved"})
+    )
+    assert notice["language"] == "ru" and notice["mandatory"]
+    assert (
+        f"до {decreed_due:%d.%m.%Y %H:%M} вместо {provisional_due:%d.%m.%Y %H:%M}" in notice["text"]
+    )
+    # Told once: the second run republished the same event, which notify knows.
+    async with TopicWatcher(own.bootstrap, own.topic(topics.NOTIFICATION_OUTCOMES)) as outcomes:
+        await outcomes.wait_for(lambda e: e.get("cause_event_id") == moved["event_id"])
+    assert await notices.count_documents({"cause_event_id": moved["event_id"]}) == 1

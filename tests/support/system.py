@@ -97,9 +97,11 @@ async def running_system(
     prefix: str,
     services: tuple[str, ...] = tuple(FACTORIES),
     notify_directory: str | None = None,
+    sla_calendar_file: str | None = None,
 ) -> AsyncIterator[RunningSystem]:
     """The services running in-process; `notify_directory` (inline JSON) gives notify the
-    staff it may tell (services/notify/directory.py)."""
+    staff it may tell (services/notify/directory.py); `sla_calendar_file` puts sla on
+    another working-day calendar (TYNDAU_CALENDAR_FILE), as after a decree is loaded."""
     await prepare_topics(bootstrap, prefix)
     mongo: AsyncMongoClient = AsyncMongoClient(mongodb_url, tz_aware=True)
     system = RunningSystem(prefix=prefix, bootstrap=bootstrap, mongo=mongo)
@@ -127,6 +129,8 @@ async def running_system(
                 )
             if name == "notify" and notify_directory:
                 settings = NotifySettings.specialise(settings, directory=notify_directory)
+            if name == "sla" and sla_calendar_file:
+                settings = settings.model_copy(update={"calendar_file": sla_calendar_file})
             if name == "sla":
                 app = create_sla(settings, clock=system.sla_clock)
             else:

@@ -130,16 +130,44 @@ def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> Non
         "agency.answered": AppealAnswered,
         "sla.warning": SlaWarning,
         "sla.breached": SlaBreached,
+        "sla.started": SlaTimerStarted,
     }[rule.event_type]
     event = event_class.example()
     if isinstance(event, DeadlineExtended):  # one whose proposed day was a day off
         event = moved_extension()
+    if isinstance(event, SlaTimerStarted):  # one the calendar moved
+        event = moved_by_the_calendar()
     appeal = AppealView.from_registered(AppealRegistered.example())
 
     variables = template_variables(rule.template, event, appeal, language, name_of, ALMATY)
 
     assert set(variables) == VARIABLES[rule.template]
     assert all(isinstance(v, str) and v for v in variables.values())
+
+
+def moved_by_the_calendar() -> SlaTimerStarted:
+    return SlaTimerStarted.example().model_copy(
+        update={
+            "generation": 2,
+            "previous_due_at": datetime(2026, 4, 1, 18, tzinfo=ALMATY),
+            "due_at": datetime(2026, 4, 2, 18, tzinfo=ALMATY),
+            "moved_because": "the working-day calendar changed",
+            "calendar_version": "kz-calendar-2026.2+0123abcd",
+        }
+    )
+
+
+def test_a_deadline_the_calendar_moved_tells_the_citizen_the_new_date_only_for_the_answer() -> None:
+    moved = moved_by_the_calendar()
+    assert [(r.role, r.template, r.mandatory) for r in rules_for(moved)] == [
+        (RecipientRole.CITIZEN, "answer_date_moved", True)
+    ]
+    forwarding = moved.model_copy(update={"deadline_kind": DeadlineKind.FORWARDING})
+    assert rules_for(forwarding) == [] and rules_for(SlaTimerStarted.example()) == []
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    variables = template_variables("answer_date_moved", moved, appeal, Language.RU, name_of, ALMATY)
+    text = render("answer_date_moved", Language.RU, variables)
+    assert "до 02.04.2026 18:00 вместо 01.04.2026 18:00" in text
 
 
 def moved_extension() -> DeadlineExtended:

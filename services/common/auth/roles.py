@@ -11,6 +11,8 @@ The roles, and why each holds what it holds:
   status (urgent reports included), without the lookup code.
 - `notify-operator` — the team that runs delivery: sees notices, resends failed ones.
 - `supervisor` — a body's or the centre's supervisor: full status of any appeal, notices.
+- `calendar-operator` — whoever loads the government's yearly decree on days off: sees which
+  open deadlines the new calendar moves, and re-plans them (sla). Nothing personal.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class Permission(StrEnum):
     NOTIFICATIONS_RESEND = "notifications:resend"
     # The full status of any appeal without its lookup code: urgent reports, exact place.
     APPEALS_READ = "appeals:read"
+    # See and apply what a new working-day calendar (a decree on days off) moves.
+    CALENDAR_REPLAN = "calendar:replan"
 
 
 P = Permission
@@ -38,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         {P.PREFERENCES_READ, P.NOTIFICATIONS_READ, P.NOTIFICATIONS_RESEND}
     ),
     "supervisor": frozenset({P.APPEALS_READ, P.NOTIFICATIONS_READ}),
+    "calendar-operator": frozenset({P.CALENDAR_REPLAN}),
 }
 
 

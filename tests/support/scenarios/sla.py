@@ -30,8 +30,11 @@ from contracts import (
     SlaTimerEvent,
     deterministic_id,
 )
+from reference.calendar import WorkingCalendar, load_bundled_calendar_data
+from reference.decree import with_decree
 from services.common.clock import ManualClock
 from services.sla.metrics import SlaMetrics
+from services.sla.replan import CalendarReplan
 from services.sla.service import TimerService
 from services.sla.store import TimerStore
 from services.sla.tallies import Tallies
@@ -236,6 +239,18 @@ class Sla:
         return [
             e for e in self.published if e.appeal_id == appeal_id and e.event_type == event_type
         ]
+
+
+def decreed_2026() -> WorkingCalendar:
+    """The bundled calendar with a (made-up) amended 2026 decree: 30 Jan and 13 Feb off."""
+    data = load_bundled_calendar_data()
+    official = data["official_years"]["2026"]
+    decree = {
+        "year": 2026,
+        "days_off": [*official["days_off"], "2026-01-30", "2026-02-13"],
+        "kurban_ait": "2026-05-27",
+    }
+    return WorkingCalendar(with_decree(data, decree))
 
 
 def new_appeal() -> str:
@@ -481,6 +496,55 @@ class SlaScenarios:
             if e.event_type == "sla.breached"
         ]
         assert [(b.generation, b.due_at) for b in breaches] == [(2, new_due)]
+
+    async def test_a_new_calendar_moves_open_deadlines_once_and_says_why(
+        self, store: TimerStore
+    ) -> None:
+        sla = Sla(store)
+        computed, proposed = new_appeal(), new_appeal()
+        _, before = await sla.arm(computed)  # routed Mon 12 Jan 2026: due Mon 2 Feb
+        assert before.due_at == datetime(2026, 2, 2, 18, tzinfo=ALMATY)
+        await sla.arm(proposed)
+        friday_13 = datetime(2026, 2, 13, 18, tzinfo=ALMATY)
+        extended = action(DeadlineExtended, proposed, NOW + timedelta(days=1), new_due_at=friday_13)
+        await sla.service.apply_action(extended)
+
+        # The decree: Fri 30 Jan and Fri 13 Feb 2026 off. The service restarts on it.
+        sla.service.calendar = decreed_2026()
+        replan = CalendarReplan(sla.service)
+        preview = {m.appeal_id: m for m in await replan.moves(apply=False)}
+        assert (preview[computed].previous_due_at, preview[computed].due_at) == (
+            before.due_at,
+            datetime(2026, 2, 3, 18, tzinfo=ALMATY),  # one working day later
+        )
+        # The body's own date, now a day off, ends on the next working day, Mon 16 Feb.
+        assert preview[proposed].due_at == datetime(2026, 2, 16, 18, tzinfo=ALMATY)
+        still = await store.get(f"{computed}:answer")
+        assert still is not None and still.due_at == before.due_at  # a preview writes nothing
+
+        moved = {m.appeal_id for m in await replan.moves(apply=True)}
+        assert {computed, proposed} <= moved
+        assert not {computed, proposed} & {m.appeal_id for m in await replan.moves(apply=True)}
+        started, *republished = [e for e in sla.of(computed, "sla.started") if e.previous_due_at]
+        assert all(e == started for e in republished)
+        assert started.due_at == datetime(2026, 2, 3, 18, tzinfo=ALMATY)
+        assert started.previous_due_at == before.due_at and started.generation == 2
+        assert started.calendar_version == sla.service.calendar.version
+        assert "03.02.2026 18:00 instead of 02.02.2026 18:00" in (started.moved_because or "")
+        # The second run republished the same event (same id), and moved nothing.
+        assert len({e.event_id for e in sla.of(computed, "sla.started") if e.previous_due_at}) == 1
+        # The forwarding term (3 working days, 15 Jan) is untouched: before 30 Jan.
+        assert all(
+            e.deadline_kind is DeadlineKind.ANSWER
+            for e in sla.published
+            if getattr(e, "previous_due_at", None)
+        )
+        # The moved deadline is the one that fires.
+        fired = await sla.fire_at(before.due_at + timedelta(minutes=1))
+        assert not [e for e in fired if e.appeal_id == computed and e.event_type == "sla.breached"]
+        fired = await sla.fire_at(datetime(2026, 2, 3, 18, 1, tzinfo=ALMATY))
+        [breach] = [e for e in fired if e.appeal_id == computed and e.event_type == "sla.breached"]
+        assert breach.generation == 2
 
     async def test_an_extension_beyond_two_months_is_refused_and_the_old_deadline_stands(
         self, store: TimerStore
