@@ -7,7 +7,7 @@ supervisors, once each."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,12 +24,17 @@ from tests.support.system import RunningSystem, TopicWatcher, eventually, runnin
 ALMATY = ZoneInfo("Asia/Almaty")
 
 
+def appeal_of(call_id: str) -> tuple[str, Callable[[dict], bool]]:
+    """The id of the appeal a 1414 call becomes, and a predicate for its events."""
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    return appeal_id, lambda event: event.get("appeal_id") == appeal_id
+
+
 async def test_an_extension_proposed_for_a_saturday_ends_on_monday_everywhere(
     system: RunningSystem, unique_id: str
 ) -> None:
     call_id = f"1414-saturday-{unique_id}"
-    appeal_id = deterministic_id("appeal", "1414", call_id)
-    mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
+    appeal_id, mine = appeal_of(call_id)
     # Received now (a decision is judged against the real deadline, so the receipt is real
     # too): the answer is due within five weeks, the extension cap is two months away.
     await system.publish(topics.CHANNEL_1414, call_1414(call_id), key=call_id)
@@ -153,8 +158,7 @@ async def test_silence_past_the_answer_deadline_is_told_to_the_citizen_and_the_s
     own: RunningSystem, unique_id: str
 ) -> None:
     call_id = f"1414-silence-{unique_id}"
-    appeal_id = deterministic_id("appeal", "1414", call_id)
-    mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
+    appeal_id, mine = appeal_of(call_id)
     # Received Thu 5 March 2026 10:00, where this system's sla clock stands: due Wed 1 April
     # 18:00 (9 March and 23-25 March are off). Nobody decides.
     received = datetime(2026, 3, 5, 10, 0, tzinfo=ALMATY)
@@ -196,8 +200,7 @@ async def test_a_decree_loaded_moves_the_open_deadlines_it_touches_once_and_tell
     own: RunningSystem, unique_id: str
 ) -> None:
     call_id = f"1414-decree-{unique_id}"
-    appeal_id = deterministic_id("appeal", "1414", call_id)
-    mine = lambda event: event.get("appeal_id") == appeal_id  # noqa: E731
+    appeal_id, mine = appeal_of(call_id)
     # Filed before the decree was loaded: due on the old calendar; the decree's new day off
     # falls inside the term, so the answer is due one working day later.
     _, new_day_off = decree_moving(RECEIVED)
