@@ -65,10 +65,15 @@ class Call1414Caller(Documented):
     )
 
     iin: str | None = Field(default=None, description="Caller's IIN (12 digits), if given.")
-    last_name: str = Field(description="Caller's last name.")
-    first_name: str = Field(description="Caller's first name.")
+    last_name: str | None = Field(
+        default=None, description="Caller's last name (required unless the call is anonymous)."
+    )
+    first_name: str | None = Field(default=None, description="Caller's first name.")
     middle_name: str | None = Field(default=None, description="Caller's patronymic, if any.")
-    phone: str = Field(description="Caller's phone number, expected as `+7` and 10 digits.")
+    phone: str | None = Field(
+        default=None,
+        description="Caller's phone number, expected as `+7` and 10 digits; absent when withheld.",
+    )
 
 
 class Call1414Appeal(Documented):
@@ -100,7 +105,10 @@ class Call1414Appeal(Documented):
     call_id: str = Field(description="1414's id of the call; the Kafka key of the message.")
     call_started_at: str = Field(description="Start of the call, ISO-8601 with an offset.")
     operator_login: str = Field(description="Login of the operator who took the call.")
-    caller: Call1414Caller = Field(description="The caller.")
+    caller: Call1414Caller | None = Field(
+        default=None,
+        description="The caller; absent or null when an anonymous caller gave nothing.",
+    )
     is_anonymous: JsonBool = Field(description="True when the caller declined to be identified.")
     lang: str = Field(description="Language of the call: `kk`, `ru` or `en`.")
     appeal_type: Call1414AppealType = Field(description="Kind of appeal, 1414 code.")
@@ -152,8 +160,10 @@ class IKomekCitizen(Documented):
         **_STRUCTURE_ONLY,
     )
 
-    name: str = Field(description="Citizen's name as given.")
-    phone: str = Field(description="Citizen's phone number, expected as `+7` and 10 digits.")
+    name: str | None = Field(default=None, description="Citizen's name as given, if any.")
+    phone: str | None = Field(
+        default=None, description="Citizen's phone number, expected as `+7` and 10 digits."
+    )
     iin: str | None = Field(default=None, description="Citizen's IIN, if given.")
 
 
@@ -192,7 +202,11 @@ class IKomek109Appeal(Documented):
         description="Astana district code, e.g. `ALMATY` (see `IKOMEK_DISTRICT_KATO`)."
     )
     location: IKomekLocation = Field(description="Where the problem is.")
-    citizen: IKomekCitizen = Field(description="Who reported it.")
+    citizen: IKomekCitizen | None = Field(
+        default=None,
+        description="Who reported it; absent or null for an anonymous message (a Telegram "
+        "or app report without contact data).",
+    )
     message: str = Field(description="The citizen's message.")
     language: str = Field(description="Language of the message: `kk`, `ru` or `en`.")
 
@@ -320,7 +334,10 @@ class HttpGatewayAppeal(Documented):
     address: str | None = Field(default=None, description="Street address, if any.")
     subject: str | None = Field(default=None, description="Subject line, if any.")
     text: str = Field(description="Text of the appeal.")
-    applicant: HttpApplicant = Field(description="Who filed the appeal.")
+    applicant: HttpApplicant | None = Field(
+        default=None,
+        description="Who filed the appeal; absent or null for an anonymous appeal.",
+    )
     addressed_to: str | None = Field(
         default=None, description="Agency code the applicant addressed, if they chose one."
     )

@@ -22,6 +22,12 @@ Decisions where the channels' formats are silent (DESIGN §3):
   as `<client>:<channel_appeal_id>`, so two gateway clients can never collide.
 - Anonymous appeals are not considered, except reports of a crime or of a threat to state or
   public security (categories `police`, `corruption`), which are registered as urgent.
+- Anonymous as the channels really send it: a 1414 call with no `caller` at all (or null),
+  an iKomek ticket with no `citizen`, a gateway appeal with no `applicant` — each is an
+  anonymous appeal for the rule above (a refusal with its reason, or urgent registration),
+  never a message that is "not the format" for the dead-letter topic. A 1414 caller that is
+  there but nameless on a call not flagged anonymous is a validation error naming
+  `caller.last_name`.
 """
 
 from __future__ import annotations
@@ -39,13 +45,16 @@ from contracts import (
     AppealKind,
     Applicant,
     Call1414Appeal,
+    Call1414Caller,
     Category,
     Channel,
     EOtinishAppeal,
     FieldError,
     GeoPoint,
+    HttpApplicant,
     HttpGatewayAppeal,
     IKomek109Appeal,
+    IKomekCitizen,
     Language,
 )
 from services.common.messaging import Undecodable
@@ -122,17 +131,19 @@ def adapt_1414(
     kato = problems.check_kato("kato_code", call.kato_code)
     address = problems.check_optional_text("address", call.address, ADDRESS_MAX_CHARS)
     problems.check_text("summary", call.summary)
-    phone = problems.check_phone("caller.phone", call.caller.phone)
-    anonymous = call.is_anonymous
+    caller = call.caller or Call1414Caller()
+    phone = problems.check_phone("caller.phone", caller.phone)
+    # A call with no caller data at all is anonymous, flag or not (1414 sends it so).
+    anonymous = call.is_anonymous or call.caller is None
     name = None
     if not anonymous:
-        problems.check_iin("caller.iin", call.caller.iin)
-        parts = (call.caller.last_name, call.caller.first_name, call.caller.middle_name)
+        problems.check_iin("caller.iin", caller.iin)
+        parts = (caller.last_name, caller.first_name, caller.middle_name)
         name = problems.check_name(
             "caller.last_name", " ".join(part for part in parts if part), required=True
         )
     applicant = Applicant(
-        iin=None if anonymous else call.caller.iin,
+        iin=None if anonymous else caller.iin,
         name=name,
         phone=phone,
         email=None,
@@ -188,10 +199,11 @@ def adapt_ikomek109(
         "location.address", ticket.location.address, ADDRESS_MAX_CHARS
     )
     problems.check_text("message", ticket.message)
-    phone = problems.check_phone("citizen.phone", ticket.citizen.phone)
-    iin = ticket.citizen.iin or None  # iKomek sends "" when the citizen gave none
+    citizen = ticket.citizen or IKomekCitizen()  # none at all: an anonymous message
+    phone = problems.check_phone("citizen.phone", citizen.phone)
+    iin = citizen.iin or None  # iKomek sends "" when the citizen gave none
     problems.check_iin("citizen.iin", iin)
-    name = problems.check_name("citizen.name", ticket.citizen.name, required=False)
+    name = problems.check_name("citizen.name", citizen.name, required=False)
     anonymous = name is None and iin is None
     applicant = Applicant(iin=iin, name=name, phone=phone, email=None, anonymous=anonymous)
     if problems.errors:
@@ -275,7 +287,8 @@ def adapt_http(
     subject = problems.check_optional_text("subject", appeal.subject, SUBJECT_MAX_CHARS)
     addressed_to = problems.check_agency_code("addressed_to", appeal.addressed_to)
     problems.check_text("text", appeal.text)
-    person = appeal.applicant
+    # No applicant at all is an anonymous appeal, flag or not.
+    person = appeal.applicant or HttpApplicant(anonymous=True)
     anonymous = person.anonymous
     phone = problems.check_phone("applicant.phone", person.phone)
     email = problems.check_email("applicant.email", person.email)

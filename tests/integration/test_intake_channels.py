@@ -253,6 +253,33 @@ async def test_an_anonymous_corruption_report_is_registered_urgent_and_routed_at
     assert routed["urgent"] is True
 
 
+async def test_anonymous_messages_with_no_person_at_all_reach_the_anonymous_rule_not_the_dlq(
+    system: RunningSystem, unique_id: str
+) -> None:
+    # As the channels send them: a 1414 call with no `caller` field, an iKomek ticket whose
+    # `citizen` is null, a 1414 crime report likewise without a caller.
+    heating, police, ticket = (
+        f"1414-nobody-{unique_id}",
+        f"1414-nobody-police-{unique_id}",
+        f"IK-nobody-{unique_id}",
+    )
+    calls = {heating: message("1414", heating), police: message("1414", police)}
+    calls[police]["topic_code"] = "police"
+    for call_id, body in calls.items():
+        body.pop("caller")
+        await send(system, "1414", body, call_id)
+    await send(system, "ikomek109", message("ikomek109", ticket, citizen=None), ticket)
+
+    async with TopicWatcher(system.bootstrap, system.topic(topics.APPEALS_DLQ)) as dlq:
+        refused = await rejected(system, appeal_id("1414", heating), appeal_id("ikomek109", ticket))
+        [urgent] = await registered(system, appeal_id("1414", police))
+        # Each of the three has its outcome, and nothing of them was dead-lettered as well.
+        assert not [e for e in dlq.events() if unique_id in json.dumps(e)]
+    assert {e["reason_code"] for e in refused.values()} == {"anonymous_not_considered"}
+    assert all(e["applicant_contact"] is None for e in refused.values())
+    assert urgent["urgent"] is True and urgent["applicant"]["anonymous"] is True
+
+
 # --- idempotency --------------------------------------------------------------------------
 
 

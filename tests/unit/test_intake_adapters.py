@@ -16,6 +16,7 @@ import pytest
 
 from contracts import (
     AppealKind,
+    Call1414Appeal,
     Category,
     Channel,
     EOtinishAppeal,
@@ -29,6 +30,7 @@ from services.common.messaging import Undecodable
 from services.intake.adapters import (
     AppealDraft,
     Rejection,
+    adapt_1414,
     adapt_eotinish,
     adapt_http,
     adapt_ikomek109,
@@ -247,6 +249,53 @@ def test_an_anonymous_roads_complaint_through_the_gateway_is_not_considered() ->
     assert [(e.field, e.code) for e in outcome.errors] == [
         ("applicant.anonymous", "anonymous_not_considered")
     ]
+
+
+# --- anonymous, as the channels really send it -------------------------------------------
+
+
+def without_person(kind: str, category: str) -> AppealDraft | Rejection:
+    """A message of `kind` with no person data at all: the field left out, as the channels
+    send an anonymous call, ticket or appeal."""
+    if kind == "1414":
+        call = Call1414Appeal.example().model_dump(mode="json")
+        call.pop("caller")
+        call.update(is_anonymous=False, topic_code=category)  # the flag is not even set
+        return adapt_1414(Call1414Appeal.model_validate(call), NOW)
+    if kind == "ikomek":
+        ticket = {k: v for k, v in ikomek().items() if k != "citizen"}
+        ticket["category"] = {"utilities.heating": "HEATING"}[category]  # no police at 109
+        return adapt_ikomek109(IKomek109Appeal.model_validate(ticket), NOW)
+    appeal = {k: v for k, v in gateway(category=category).items() if k != "applicant"}
+    return adapt_http(HttpGatewayAppeal.model_validate(appeal), "reception", NOW)
+
+
+@pytest.mark.parametrize("kind", ["1414", "ikomek", "http"])
+def test_an_appeal_with_no_person_at_all_is_refused_by_the_anonymous_rule(kind: str) -> None:
+    outcome = without_person(kind, "utilities.heating")
+    assert isinstance(outcome, Rejection), outcome
+    assert outcome.reason_code == "anonymous_not_considered"
+    assert outcome.applicant_contact is None  # nobody to tell
+
+
+@pytest.mark.parametrize("kind", ["1414", "http"])  # iKomek 109 takes no crime reports
+def test_a_crime_report_with_no_person_at_all_is_registered_urgent(kind: str) -> None:
+    outcome = without_person(kind, "police")
+    assert isinstance(outcome, AppealDraft), outcome
+    assert outcome.urgent and outcome.applicant.anonymous
+    assert (outcome.applicant.iin, outcome.applicant.name, outcome.applicant.phone) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_1414_caller_who_is_there_but_nameless_on_a_call_not_anonymous_is_an_error() -> None:
+    call = Call1414Appeal.example().model_dump(mode="json")
+    call["caller"] = {"phone": "+77011234567"}
+    outcome = adapt_1414(Call1414Appeal.model_validate(call), NOW)
+    assert isinstance(outcome, Rejection)
+    assert {(e.field, e.code) for e in outcome.errors} == {("caller.last_name", "required")}
 
 
 # --- Art. 64: registration on the next working day ----------------------------------------
