@@ -29,7 +29,7 @@ import calendar as gregorian
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from reference.calendar import WorkingCalendar
+from reference.calendar import CalendarYearNotCovered, WorkingCalendar
 
 FORWARDING_WORKING_DAYS = 3
 """Art. 65: working days a body without competence has to forward an appeal."""
@@ -68,7 +68,11 @@ def extension_cap(calendar: WorkingCalendar, received_at: datetime) -> date:
     calendar months after receipt, or the next working day when that is a day off (the
     general rule on terms)."""
     received_day = received_at.astimezone(calendar.tz).date()
-    return calendar.add_working_days(add_calendar_months(received_day, EXTENSION_CAP_MONTHS), 0)
+    cap = add_calendar_months(received_day, EXTENSION_CAP_MONTHS)
+    try:
+        return calendar.add_working_days(cap, 0)
+    except CalendarYearNotCovered:
+        return cap  # past the calendar's last year: the two months as they are
 
 
 @dataclass(frozen=True)

@@ -85,12 +85,16 @@ class CalendarReplan:
         current = await service.store.get(tid)
         if current is None:
             return None
+        ahead: str | None = None
         if key not in current.outcomes:
             changed = replan_changes(service.calendar, service.policy, current, now)
             if changed is None:
                 return None
-            # The new generation's entry first, so no crash leaves it unable to fire.
-            await service.store.add_due([self._replanned(current, changed, now).first_due_entry()])
+            # The new generation's entry first, so no crash leaves it unable to fire; taken
+            # out again if a stop or an extension won the race (see drop_unless_current).
+            entry = self._replanned(current, changed, now).first_due_entry()
+            await service.store.add_due([entry])
+            ahead = entry.key
 
         def replan(timer: Timer) -> Timer | None:
             if key in timer.outcomes:
@@ -102,15 +106,22 @@ class CalendarReplan:
             return replace(renewed, outcomes={**timer.outcomes, key: renewed.started_event})
 
         timer, changed_now = await service.store.update(tid, replan, current=current)
+        await service.drop_unless_current(ahead, timer)
         event = timer.outcome_of(key) if timer else None
         if timer is None or not isinstance(event, SlaTimerStarted):
             return None
-        await service.store.add_due([timer.first_due_entry()])
-        await service.store.drop_due(timer.superseded_due)
-        if changed_now:
+        if timer.generation != event.generation:
+            return None  # extended (or stopped) since: that decision's entries stand
+        if changed_now or (timer.due_at > now and not await service.store.entries_of(timer)):
+            # (On a second run: only when the first died between its write and its entry,
+            # a timer changed between its read and its write leaving none ahead.)
+            await service.store.add_due([timer.first_due_entry()])
             service.on_armed(min(timer.moments))
-        # Published again on a second run (the same event id: downstream sees a duplicate),
-        # in case the run that moved it died before publishing; reported only when moved now.
+        # Again on a second run, which may be finishing the first: the old generation's
+        # entries go, and the event is published again (the same id: downstream sees a
+        # duplicate), in case the run that moved it died before publishing. No entry is put
+        # in again: the first run's went in ahead of its write, and may have fired since.
+        await service.store.drop_due(timer.superseded_due)
         await service.publish(event)
         if not changed_now:
             return None

@@ -195,7 +195,10 @@ def replanned_due(calendar: WorkingCalendar, timer: Timer) -> datetime:
     accepted extension) kept, but moved to the next working day if it now falls on a day
     off."""
     if timer.proposed:
-        return term_end(calendar, timer.due_at).at
+        # Its time of day is the body's (or, before the gate applied the rule, as it came):
+        # only a day that is now a day off moves it.
+        day = timer.due_at.astimezone(calendar.tz).date()
+        return timer.due_at if calendar.is_working_day(day) else term_end(calendar, timer.due_at).at
     days = ANSWER_WORKING_DAYS if timer.kind is DeadlineKind.ANSWER else FORWARDING_WORKING_DAYS
     return calendar.deadline(timer.registered_at, days)
 
@@ -209,7 +212,9 @@ def replan_changes(
     if timer.state is not OPEN or timer.due_at <= now:
         return None
     due_at = replanned_due(calendar, timer)
-    if due_at == timer.due_at:
+    if due_at == timer.due_at or due_at <= now:
+        # An earlier deadline already passed (a decree adding a worked day, a corrected
+        # Kurban Ait): the timer keeps the date it was given rather than breach at once.
         return None
     warnings = warning_schedule(calendar, due_at, now, policy.warning_working_days)
     return replace(timer, due_at=due_at, generation=timer.generation + 1, warnings=warnings)

@@ -271,15 +271,19 @@ class TimerService:
         current = await self.store.get(tid)
         if current is None:
             return []
+        ahead: str | None = None
         if action.event_id not in current.outcomes and (
             extension_refusal(
                 self.calendar, self.policy, current, action.new_due_at, action.occurred_at
             )
             is None
         ):
-            # The new generation's due-index entries go in before the timer points at them,
-            # so no crash can leave it unable to fire (unused ones are dropped when due).
-            await self.store.add_due([self._extended(current, action, now).first_due_entry()])
+            # The new generation's due-index entry goes in before the timer points at it, so
+            # no crash can leave it unable to fire; taken out again below if the timer went
+            # another way meanwhile (a first entry fires without reading its timer).
+            entry = self._extended(current, action, now).first_due_entry()
+            await self.store.add_due([entry])
+            ahead = entry.key
 
         def extend(timer: Timer) -> Timer | None:
             if action.event_id in timer.outcomes:
@@ -303,6 +307,7 @@ class TimerService:
             )
 
         timer, changed = await self.store.update(tid, extend, current=current)
+        await self.drop_unless_current(ahead, timer)
         if timer is None or (event := timer.outcome_of(action.event_id)) is None:
             return []
         accepted = event.event_type == "sla.started"
@@ -367,6 +372,19 @@ class TimerService:
         self.tallies.add(timer.shard, timer.kind.value, timer.agency_code, state.value, delta)
 
     # --- firing -------------------------------------------------------------------------------
+
+    async def drop_unless_current(self, key: str | None, timer: Timer | None) -> None:
+        """Take out a due-index entry put in ahead of a compare-and-set (`key`) unless it is
+        one of the timer's entries as the write left it: a stop, an extension or a re-plan
+        that won the race would otherwise leave an entry that fires for nothing."""
+        if key is None:
+            return
+        if (
+            timer is None
+            or timer.state is STOPPED
+            or key not in {e.key for e in timer.due_entries()}
+        ):
+            await self.store.drop_due([key])
 
     async def _current(self, entries: list[DueEntry]) -> list[DueEntry]:
         """The entries as their timers stand now: a successor (`checked`) whose timer was

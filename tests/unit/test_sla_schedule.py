@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contracts import AppealRouted, DeadlineKind
-from reference.calendar import WorkingCalendar
+from reference.calendar import WorkingCalendar, load_bundled_calendar_data
+from reference.decree import with_decree
 from reference.statute import add_calendar_months
 from services.sla.schedule import (
     EXTENSION_AFTER_ANSWER,
@@ -25,6 +26,8 @@ from services.sla.schedule import (
     extension_changes,
     extension_refusal,
     plan_firing,
+    replan_changes,
+    replanned_due,
     stop_outcome,
     warning_schedule,
     working_day_before,
@@ -212,3 +215,17 @@ def test_an_answer_counts_working_days_from_registration_and_is_on_time_until_th
     assert stop_outcome(CAL, timer(), ANSWER_DUE) == (True, 15)
     # Thu 2 Apr is the 16th working day: late.
     assert stop_outcome(CAL, timer(), ANSWER_DUE + timedelta(hours=15)) == (False, 16)
+
+
+def test_a_re_plan_keeps_a_bodys_date_on_a_working_day_and_never_moves_into_the_past() -> None:
+    proposed = timer(almaty(2026, 4, 14, 12, 30), proposed=True, generation=2)
+    # A working day at 12:30, as the body set it before the gate applied the rule: kept.
+    assert replanned_due(CAL, proposed) == proposed.due_at
+    # A decree that makes that Tuesday off moves it to the next working day's end.
+    data = load_bundled_calendar_data()
+    official = data["official_years"]["2026"]["days_off"]
+    decree = {"year": 2026, "days_off": [*official, "2026-04-14"], "kurban_ait": "2026-05-27"}
+    decreed = WorkingCalendar(with_decree(data, decree))
+    assert replanned_due(decreed, proposed) == datetime(2026, 4, 15, 18, tzinfo=ALMATY)
+    # Counted again, a deadline that would now lie before "now" is left as it was.
+    assert replan_changes(decreed, POLICY, proposed, datetime(2026, 4, 20, tzinfo=ALMATY)) is None

@@ -546,6 +546,35 @@ class SlaScenarios:
         [breach] = [e for e in fired if e.appeal_id == computed and e.event_type == "sla.breached"]
         assert breach.generation == 2
 
+    async def test_a_re_plan_that_loses_the_race_to_an_answer_leaves_no_entry_behind(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        await sla.arm(appeal)
+        sla.service.calendar = decreed_2026()
+        answered = action(AppealAnswered, appeal, NOW + timedelta(days=2))
+        update = store.update
+        raced = False
+
+        async def answer_first(tid, mutate, current=None):  # noqa: ANN001, ANN202
+            nonlocal raced
+            if not raced:  # the body's answer lands between the re-plan's read and write
+                raced = True
+                await sla.service.apply_action(answered)
+                current = None
+            return await update(tid, mutate, current=current)
+
+        store.update = answer_first  # type: ignore[method-assign]
+        try:
+            moved = await CalendarReplan(sla.service).moves(apply=True)
+        finally:
+            store.update = update  # type: ignore[method-assign]
+        assert appeal not in {m.appeal_id for m in moved}
+        ids, _ = await store.pending_timer_ids("", 1000)
+        assert f"{appeal}:answer" not in ids  # the entry put in ahead went again
+        fired = await sla.fire_at(datetime(2026, 2, 3, 18, 1, tzinfo=ALMATY))
+        assert not [e for e in fired if e.appeal_id == appeal]  # nothing fires for it
+
     async def test_an_extension_beyond_two_months_is_refused_and_the_old_deadline_stands(
         self, store: TimerStore
     ) -> None:
