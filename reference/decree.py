@@ -25,6 +25,7 @@ Ait on a weekday are in `days_off`. Adding the same decree again changes nothing
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import sys
@@ -106,7 +107,7 @@ def with_decree(data: Mapping[str, Any], decree: Mapping[str, Any]) -> dict[str,
     if problems := problems_of(decree, data):
         raise DecreeRefused(problems)
     year = str(decree["year"])
-    updated: dict[str, Any] = json.loads(json.dumps(data))  # a deep copy
+    updated: dict[str, Any] = copy.deepcopy(dict(data))
     updated.setdefault("official_years", {})[year] = {
         "source": decree.get("source", f"Decree on days off in {year}"),
         "days_off": sorted(decree["days_off"]),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -97,22 +97,13 @@ class Operation:
     # caller is served differently, not refused).
     security: tuple[str, ...] = ()
     optional_security: bool = False
-    operation_id: str = ""
 
     def with_replies(self, *extra: Reply, security: tuple[str, ...] | None = None) -> Operation:
         """This operation with `extra` replies (a status already documented keeps its own)."""
         known = {r.status for r in self.replies}
         replies = self.replies + tuple(r for r in extra if r.status not in known)
-        return Operation(
-            self.summary,
-            self.tag,
-            replies,
-            self.description,
-            self.params,
-            self.body,
-            security if security is not None else self.security,
-            self.optional_security,
-            self.operation_id,
+        return replace(
+            self, replies=replies, security=self.security if security is None else security
         )
 
 
@@ -273,7 +264,7 @@ def _operation(
     document: dict[str, Any] = {
         "summary": operation.summary,
         "tags": [operation.tag],
-        "operationId": operation.operation_id or _operation_id(method, path),
+        "operationId": _operation_id(method, path),
     }
     if operation.description:
         document["description"] = operation.description

@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from contracts import (
@@ -57,6 +57,7 @@ from contracts import (
     IKomekCitizen,
     Language,
 )
+from reference.calendar import DEFAULT_TIME_ZONE
 from services.common.messaging import Undecodable
 from services.intake.open311.documents import Open311Post
 from services.intake.validation import ADDRESS_MAX_CHARS, SUBJECT_MAX_CHARS, Problems
@@ -68,8 +69,8 @@ URGENT_ANONYMOUS_CATEGORIES = frozenset({Category.POLICE, Category.CORRUPTION})
 # Every iKomek category is a problem with a city service: a complaint.
 IKOMEK_KIND = AppealKind.COMPLAINT
 
-# The day an Open311 form counts as posted (its idempotency is per day).
-KAZAKHSTAN = ZoneInfo("Asia/Almaty")
+# The zone an Open311 form's day is counted in unless the service says (TYNDAU_TIME_ZONE).
+DEFAULT_ZONE = ZoneInfo(DEFAULT_TIME_ZONE)
 
 # A channel's own id becomes part of ids, keys and numbers; beyond this it is not an id.
 CHANNEL_ID_MAX_CHARS = 128
@@ -332,20 +333,21 @@ def adapt_open311(
     region_kato: str,
     language: Language,
     now: datetime,
+    tz: tzinfo = DEFAULT_ZONE,
 ) -> AppealDraft | Rejection:
     """An Open311 `POST requests` of gateway client `client`, its place already resolved to
     `region_kato` (open311/gazetteer.py) and its language from the request's locale.
 
     Open311 carries no id of the client's own, so the appeal's channel id is a digest of
-    the client, every field it sent and the day (in Kazakhstan): the same form posted again
-    that day (a client retrying after a timeout) is the same appeal and answers the same
-    number; the same complaint a month later is a new appeal. It carries no submission
+    the client, every field it sent and the day (in `tz`, the services' zone): the same form
+    posted again that day (a client retrying after a timeout) is the same appeal and answers
+    the same number; the same complaint a month later is a new appeal. It carries no submission
     time either: the appeal is received when it arrives. `first_name` + `last_name` are the
     applicant's name; none at all makes the appeal anonymous (refused, except reports of a
     crime or a threat to security). `media_url` is not kept: the backbone stores no media."""
     digest = hashlib.sha256(
         json.dumps(
-            [client, post.model_dump(), now.astimezone(KAZAKHSTAN).date().isoformat()],
+            [client, post.model_dump(), now.astimezone(tz).date().isoformat()],
             sort_keys=True,
             ensure_ascii=False,
         ).encode()

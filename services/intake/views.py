@@ -4,7 +4,7 @@ status — in full for an operator, the public view (lookup.py) for a holder of 
 
 Times are ISO-8601 with their offset. A timeline entry carries the fields its event type
 shows (timeline.py `_SHOWN`), nothing else: the models forbid extra fields, so a field
-added there and not here fails the answer (and the test that compares the two lists).
+added there and not here fails the answer (a 500 the status tests and schemathesis see).
 """
 
 from __future__ import annotations

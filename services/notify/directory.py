@@ -68,11 +68,8 @@ class StaffDirectory:
 
     @classmethod
     def load(cls, directory: str | None, agency_names_file: str | None = None) -> StaffDirectory:
-        return cls(
-            parse_directory(directory),
-            load_agency_names(agency_names_file),
-            load_agency_parents(agency_names_file),
-        )
+        registry = _registry(agency_names_file)  # read once, for names and parents
+        return cls(parse_directory(directory), _names_of(registry), _parents_of(registry))
 
     def supervising_body(self, agency_code: str) -> str | None:
         """The body above `agency_code` in the registry (where a citizen may complain)."""
@@ -113,15 +110,21 @@ def _registry(path: str | None) -> AgencyRegistry | None:
 
 def load_agency_parents(path: str | None = None) -> dict[str, str | None]:
     """Each body's supervising body (its parent), from the shared agency registry."""
-    registry = _registry(path)
+    return _parents_of(_registry(path))
+
+
+def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
+    """Names per agency code and language, from the shared agency registry (data)."""
+    return _names_of(_registry(path))
+
+
+def _parents_of(registry: AgencyRegistry | None) -> dict[str, str | None]:
     if registry is None:
         return {}
     return {code: agency.parent for code, agency in registry.by_code.items()}
 
 
-def load_agency_names(path: str | None = None) -> dict[str, dict[Language, str]]:
-    """Names per agency code and language, from the shared agency registry (data)."""
-    registry = _registry(path)
+def _names_of(registry: AgencyRegistry | None) -> dict[str, dict[Language, str]]:
     if registry is None:
         return {}
     return {

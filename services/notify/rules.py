@@ -104,7 +104,7 @@ CONDITIONS: dict[str, Callable[[Any], bool]] = {
     "always": lambda event: True,
     "forwarded": lambda event: bool(event.forwarded),
     "answer_deadline": lambda event: event.deadline_kind is DeadlineKind.ANSWER,
-    "answer_date_moved": lambda event: answer_date_moved(event),
+    "answer_date_moved": lambda event: answer_date_moved(event),  # defined below
     "anonymous_not_considered": lambda event: (
         event.reason_code == "anonymous_not_considered" and event.applicant_contact is not None
     ),

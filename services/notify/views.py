@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from contracts import DeliveryChannel, Language, RecipientRole
 from services.notify.lifecycle import Notification, NotificationStatus
 from services.notify.providers import mask_address
+from services.notify.store import to_document
 
 
 class NotificationView(BaseModel):
@@ -49,37 +50,8 @@ class NotificationView(BaseModel):
 
     @classmethod
     def of(cls, n: Notification) -> NotificationView:
-        optional = {
-            "quiet_hours": tuple(t.isoformat() for t in n.quiet_hours) if n.quiet_hours else None,
-            "sent_at": n.sent_at,
-            "failed_at": n.failed_at,
-            "provider_ref": n.provider_ref,
-            "outcome_published": n.outcome_published,
-        }
-        return cls(
-            notification_id=n.notification_id,
-            appeal_id=n.appeal_id,
-            correlation_id=n.correlation_id,
-            cause_event_id=n.cause_event_id,
-            cause_event_type=n.cause_event_type,
-            cause_occurred_at=n.cause_occurred_at,
-            recipient_role=n.recipient_role,
-            recipient=n.recipient,
-            channel=n.channel,
-            address=mask_address(n.address),
-            template=n.template,
-            language=n.language,
-            mandatory=n.mandatory,
-            urgent=n.urgent,
-            registration_number=n.registration_number,
-            subject=n.subject,
-            text=n.text,
-            status=n.status,
-            attempts=n.attempts,
-            max_attempts=n.max_attempts,
-            next_attempt_at=n.next_attempt_at,
-            reason=n.reason,
-            created_at=n.created_at,
-            updated_at=n.updated_at,
-            **{k: v for k, v in optional.items() if v is not None},
-        )
+        # The record as stored (optional fields only once set), address masked, without the
+        # provider's raw outcome.
+        record = to_document(n)
+        shown = {k: v for k, v in record.items() if k not in ("_id", "address", "last_outcome")}
+        return cls(**shown, notification_id=n.notification_id, address=mask_address(n.address))

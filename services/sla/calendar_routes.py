@@ -85,16 +85,17 @@ def calendar_routes(service: TimerService, guard: Guard) -> list[DocumentedRoute
     replanning = CalendarReplan(service)
     calendar = service.calendar
 
+    years = list(calendar.covered_years)
+    view = CalendarView(  # the calendar is fixed for the life of the process
+        version=calendar.version,
+        time_zone=str(calendar.tz),
+        work_start=f"{calendar.work_start:%H:%M}",
+        work_end=f"{calendar.work_end:%H:%M}",
+        covered_years=years,
+        provisional_years=[y for y in years if calendar.is_provisional(y)],
+    )
+
     async def show(_: Request) -> JSONResponse:
-        years = list(calendar.covered_years)
-        view = CalendarView(
-            version=calendar.version,
-            time_zone=str(calendar.tz),
-            work_start=f"{calendar.work_start:%H:%M}",
-            work_end=f"{calendar.work_end:%H:%M}",
-            covered_years=years,
-            provisional_years=[y for y in years if calendar.is_provisional(y)],
-        )
         return reply(CalendarView, view)
 
     def report(applied: bool, moves: list[Move]) -> JSONResponse:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from contracts import DeadlineKind, SlaTimerStarted
 from reference.statute import provisional
 from services.sla.schedule import moved_because, replan_changes, replan_key
-from services.sla.timers import Timer, replanned_event
+from services.sla.timers import Timer, next_generation
 
 if TYPE_CHECKING:
     from services.sla.service import TimerService
@@ -130,20 +130,16 @@ class CalendarReplan:
 
     def _replanned(self, timer: Timer, changed: Timer, now: datetime) -> Timer:
         calendar = self.service.calendar
-        started = replanned_event(
-            changed.ref,
-            previous_due_at=timer.due_at,
-            calendar_version=calendar.version,
-            because=moved_because(calendar, timer.due_at, changed.due_at),
-            provisional=provisional(calendar, timer.registered_at, changed.due_at),
+        return next_generation(
+            timer,
+            changed,
             caused_by=timer.started_event.event_id,
             now=now,
             tz=calendar.tz,
-        )
-        return replace(
-            changed,
-            started_event=started,
-            superseded_due=tuple(e.key for e in timer.due_entries()),
+            provisional=provisional(calendar, timer.registered_at, changed.due_at),
+            previous_due_at=timer.due_at.astimezone(calendar.tz),
+            moved_because=moved_because(calendar, timer.due_at, changed.due_at),
+            calendar_version=calendar.version,
         )
 
 

@@ -9,12 +9,11 @@ module only asks them questions.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from contracts import DeadlineKind
+from contracts import DeadlineKind, deterministic_id
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from reference.statute import (
@@ -222,9 +221,9 @@ def replan_changes(
 
 def replan_key(calendar: WorkingCalendar) -> str:
     """Under which key a timer records what re-planning on `calendar` made of it (its
-    `outcomes`): a second run on the same calendar republishes, never moves again. A digest
-    of the version: a stored document's keys may not hold the version's dots."""
-    return "calendar:" + hashlib.sha256(calendar.version.encode()).hexdigest()[:16]
+    `outcomes`): a second run on the same calendar republishes, never moves again. An id
+    derived from the version: a stored document's keys may not hold the version's dots."""
+    return "calendar:" + deterministic_id("calendar", calendar.version)
 
 
 def moved_because(calendar: WorkingCalendar, previous: datetime, due_at: datetime) -> str:

@@ -50,8 +50,8 @@ from services.sla.timers import (
     TimerState,
     breach_event,
     breach_key,
-    extended_event,
     new_timer,
+    next_generation,
     refused_event,
     stopped_event,
     timer_id,
@@ -326,22 +326,17 @@ class TimerService:
 
     def _extended(self, timer: Timer, action: DeadlineExtended, now: datetime) -> Timer:
         """The timer after an accepted extension: a new generation with its own schedule and
-        started event; the old generation's due-index entries recorded as superseded, so
-        they are dropped even if this process dies right after."""
+        started event (`next_generation`)."""
         renewed = extension_changes(
             self.calendar, self.policy, timer, action.new_due_at, action.occurred_at
         )
-        started = extended_event(
-            renewed.ref,
-            action.event_id,
-            now,
-            self.calendar.tz,
-            provisional(self.calendar, timer.registered_at, renewed.due_at),
-        )
-        return replace(
+        return next_generation(
+            timer,
             renewed,
-            started_event=started,
-            superseded_due=tuple(e.key for e in timer.due_entries()),
+            caused_by=action.event_id,
+            now=now,
+            tz=self.calendar.tz,
+            provisional=provisional(self.calendar, timer.registered_at, renewed.due_at),
         )
 
     async def _reassign(self, tid: str, agency_code: str, current: Timer | None = None) -> None:

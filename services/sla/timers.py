@@ -359,40 +359,33 @@ def stopped_event(
     )
 
 
-def extended_event(
-    timer: TimerRef, extension_event_id: str, now: datetime, tz: tzinfo, provisional: bool = False
-) -> SlaTimerStarted:
-    """The timer re-armed for its new generation (an accepted extension)."""
-    return SlaTimerStarted(
-        event_id=deterministic_id("sla.started", timer.timer_id, str(timer.generation)),
-        occurred_at=now,
-        causation_id=extension_event_id,
-        provisional_calendar=provisional,
-        **_timer_fields(timer, tz),
-    )
-
-
-def replanned_event(
-    timer: TimerRef,
+def next_generation(
+    before: Timer,
+    after: Timer,
     *,
-    previous_due_at: datetime,
-    calendar_version: str,
-    because: str,
-    provisional: bool,
     caused_by: str,
     now: datetime,
     tz: tzinfo,
-) -> SlaTimerStarted:
-    """The timer re-armed for its new generation because the calendar moved its deadline."""
-    return SlaTimerStarted(
-        event_id=deterministic_id("sla.started", timer.timer_id, str(timer.generation)),
+    provisional: bool,
+    **moved: object,
+) -> Timer:
+    """`after`, a new generation of `before` (an accepted extension; a calendar change, whose
+    `previous_due_at`, `moved_because` and `calendar_version` come as `moved`), with the
+    `sla.started` that re-arms it, and `before`'s due-index entries recorded as superseded,
+    so they are dropped even if this process dies right after."""
+    ref = after.ref
+    started = SlaTimerStarted(
+        event_id=deterministic_id("sla.started", ref.timer_id, str(ref.generation)),
         occurred_at=now,
         causation_id=caused_by,
-        previous_due_at=previous_due_at.astimezone(tz),
-        moved_because=because,
-        calendar_version=calendar_version,
         provisional_calendar=provisional,
-        **_timer_fields(timer, tz),
+        **moved,  # type: ignore[arg-type]
+        **_timer_fields(ref, tz),
+    )
+    return replace(
+        after,
+        started_event=started,
+        superseded_due=tuple(e.key for e in before.due_entries()),
     )
 
 

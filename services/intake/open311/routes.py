@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
@@ -142,14 +143,7 @@ def open311_routes(
                 return refusal(refused, fmt)
 
         replies = [FORMAT_UNKNOWN, *([READS_LIMITED] if limited else [])]
-        documented = Operation(
-            operation.summary,
-            TAG,
-            operation.replies,
-            operation.description,
-            (*operation.params, FORMAT),
-            operation.body,
-        ).with_replies(*replies)
+        documented = replace(operation, params=(*operation.params, FORMAT)).with_replies(*replies)
         return DocumentedRoute(f"{BASE}/{path}", endpoint, methods=methods, operation=documented)
 
     # --- discovery and the catalogue ------------------------------------------------------
@@ -198,7 +192,7 @@ def open311_routes(
         _category(post.service_code, 400)
         kato = _place(post, prefix)
         locale = locale_of(request, form)
-        outcome = adapt_open311(post, client, kato, locale, service.clock.now())
+        outcome = adapt_open311(post, client, kato, locale, service.clock.now(), settings.tz)
         try:
             accepted = await service.accept(outcome, None)
         except CalendarYearNotCovered as exc:
