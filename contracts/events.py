@@ -8,7 +8,8 @@ Topics: `AppealRegistered` → appeals.registered.v1, `AppealRejected` → appea
 `AppealRouted` → appeals.routed.v1, `AppealTriaged` → appeals.triage.v1, `TriageDecided` →
 appeals.triage.decisions.v1, `AgencyAssignment`
 → agency.<code>.inbox.v1, `AgencyAction` → agency.actions.v1, `SlaEvent` → sla.events.v1,
-`NotificationOutcome` → notifications.outcomes.v1, `DeadLetter` → appeals.dlq.v1.
+`NotificationOutcome` → notifications.outcomes.v1, `AppealOutcome` (court, disciplinary,
+repeat-complaint decisions) → appeals.outcomes.v1, `DeadLetter` → appeals.dlq.v1.
 """
 
 from __future__ import annotations
@@ -760,6 +761,7 @@ class SlaStopped(SlaTimerEvent):
             "on_time": True,
             "working_days_used": 4,
             "stopped_by_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+            "decided_at": "2026-03-12T17:05:00+05:00",
         }
     )
 
@@ -772,6 +774,11 @@ class SlaStopped(SlaTimerEvent):
     )
     stopped_by_event_id: NonEmptyStr = Field(
         description="Event id of the decision that stopped the timer."
+    )
+    decided_at: AwareDatetime | None = Field(
+        default=None,
+        description="When that decision was made (its `occurred_at`): on time or late is "
+        "judged by it, and the assessment counts the appeal handled on its day.",
     )
 
 
@@ -805,6 +812,120 @@ SlaEvent = Annotated[
 """Any message on `sla.events.v1`."""
 
 SLA_EVENT_ADAPTER: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
+
+
+# --- outcomes recorded after the fact (appeals.outcomes.v1) -------------------------------
+
+
+class OutcomeEvent(Event):
+    """Fields shared by the outcomes the assessment counts that happen outside the backbone
+    (a court, a body's discipline, a supervising body's verdict) and are recorded into it."""
+
+    agency_code: AgencyCode = Field(description="The body whose handling the outcome judges.")
+    decided_on: date = Field(description="Day of the decision (local, Asia/Almaty).")
+    recorded_by: NonEmptyStr = Field(description="Who recorded it (the caller's subject).")
+
+
+class CourtDecisionRecorded(OutcomeEvent):
+    """A court decided a claim about how a body handled an appeal (assessment: "appeals
+    satisfied by court decision"). One per appeal and case number."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "court.decided",
+                "0d7e2a51-6b3c-5f48-9e1a-2c4b6d8f0a13",
+                "2026-06-10T11:20:00+05:00",
+                None,
+            ),
+            "agency_code": _AGENCY,
+            "decided_on": "2026-06-09",
+            "recorded_by": "legal@astana-energy",
+            "case_number": "7194-26-00-2а/1532",
+            "satisfied": True,
+        }
+    )
+
+    event_type: Literal["court.decided"] = Field(
+        default="court.decided", description="Discriminator: `court.decided`."
+    )
+    case_number: NonEmptyStr = Field(description="The court's case number.")
+    satisfied: bool = Field(
+        description="True when the court found for the applicant (the claim was satisfied)."
+    )
+
+
+class DisciplinaryDecisionRecorded(OutcomeEvent):
+    """What the body decided about those responsible for one breach of a deadline
+    (assessment: "disciplinary action taken against those responsible for breaches").
+    One per breach: the appeal, the deadline kind and the deadline that passed."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "disciplinary.decided",
+                "1e8f3b62-7c4d-5a59-8f2b-3d5c7e9a1b24",
+                "2026-04-20T15:00:00+05:00",
+                "d9e6b1a4-8c5a-5f27-9a3d-5b0c4f2e7a96",
+            ),
+            "agency_code": _AGENCY,
+            "decided_on": "2026-04-17",
+            "recorded_by": "hr@astana-energy",
+            "deadline_kind": "answer",
+            "breached_at": _ANSWER_DUE_AT,
+            "taken": True,
+        }
+    )
+
+    event_type: Literal["disciplinary.decided"] = Field(
+        default="disciplinary.decided", description="Discriminator: `disciplinary.decided`."
+    )
+    deadline_kind: DeadlineKind = Field(description="Which deadline was breached.")
+    breached_at: AwareDatetime = Field(
+        description="The deadline that passed (the breach's `breached_at`); the breach's day "
+        "puts the decision in a period."
+    )
+    taken: bool = Field(description="True when disciplinary action was taken.")
+
+
+class RepeatComplaintDecided(OutcomeEvent):
+    """The supervising body's verdict on a repeat complaint: a citizen contested a body's
+    answer (assessment: "repeated substantiated complaints"). `appeal_id` is the repeat
+    complaint; `agency_code` the body whose answer was contested. One per repeat complaint."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "repeat_complaint.decided",
+                "2f9a4c73-8d5e-5b6a-9a3c-4e6d8f0b2c35",
+                "2026-05-12T10:00:00+05:00",
+                None,
+            ),
+            "agency_code": _AGENCY,
+            "decided_on": "2026-05-12",
+            "recorded_by": "supervisor@astana-akimat",
+            "original_appeal_id": "5c0e2a84-1f6b-5d3e-8a47-6b2c9d0e3f58",
+            "decided_by": "astana-akimat",
+            "substantiated": True,
+        }
+    )
+
+    event_type: Literal["repeat_complaint.decided"] = Field(
+        default="repeat_complaint.decided",
+        description="Discriminator: `repeat_complaint.decided`.",
+    )
+    original_appeal_id: NonEmptyStr = Field(description="The appeal whose answer was contested.")
+    decided_by: AgencyCode = Field(description="The supervising body that decided.")
+    substantiated: bool = Field(description="True when the complaint was found substantiated.")
+
+
+AppealOutcome = Annotated[
+    CourtDecisionRecorded | DisciplinaryDecisionRecorded | RepeatComplaintDecided,
+    Field(discriminator="event_type"),
+]
+"""Any message on `appeals.outcomes.v1`."""
+
+APPEAL_OUTCOME_ADAPTER: TypeAdapter[AppealOutcome] = TypeAdapter(AppealOutcome)
 
 
 # --- notify (notifications.outcomes.v1) -------------------------------------------------
@@ -956,6 +1077,9 @@ AnyEvent = Annotated[
         | SlaStopped
         | SlaExtensionRefused
         | NotificationOutcome
+        | CourtDecisionRecorded
+        | DisciplinaryDecisionRecorded
+        | RepeatComplaintDecided
     ),
     Field(discriminator="event_type"),
 ]

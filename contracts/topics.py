@@ -26,6 +26,9 @@ APPEALS_DLQ = "appeals.dlq.v1"
 AGENCY_ACTIONS = "agency.actions.v1"
 SLA_EVENTS = "sla.events.v1"
 NOTIFICATION_OUTCOMES = "notifications.outcomes.v1"
+# Outcomes decided outside the backbone and recorded into it for the assessment: court and
+# disciplinary decisions, supervising bodies' verdicts on repeat complaints (sla writes it).
+APPEAL_OUTCOMES = "appeals.outcomes.v1"
 
 ALL_FIXED_TOPICS: tuple[str, ...] = (
     CHANNEL_1414,
@@ -40,6 +43,7 @@ ALL_FIXED_TOPICS: tuple[str, ...] = (
     AGENCY_ACTIONS,
     SLA_EVENTS,
     NOTIFICATION_OUTCOMES,
+    APPEAL_OUTCOMES,
 )
 
 # Agency codes become part of a topic name, so they are restricted to characters that are

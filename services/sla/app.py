@@ -12,8 +12,11 @@ from starlette.applications import Starlette
 
 from contracts import (
     AgencyAction,
+    AppealOutcome,
+    AppealRegistered,
     AppealRouted,
     DeadLetter,
+    Event,
     SlaEvent,
     SlaTimerEvent,
     topics,
@@ -28,6 +31,10 @@ from services.common.messaging import publish_event
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
+from services.sla.assessment import Assessments
+from services.sla.assessment.outcomes import OutcomeRecorder
+from services.sla.assessment.routes import assessment_routes
+from services.sla.assessment.store import MongoTallyStore
 from services.sla.calendar_routes import calendar_routes
 from services.sla.firing import FiringLoop, FiringSettings, ShardOwnership
 from services.sla.metrics import SlaMetrics
@@ -54,6 +61,11 @@ def create_app(
         runtime,
         [
             (topics.SLA_EVENTS, SlaEvent, "Timer started, warning, breached, stopped, refused."),
+            (
+                topics.APPEAL_OUTCOMES,
+                AppealOutcome,
+                "Court and disciplinary decisions, verdicts on repeat complaints, as recorded.",
+            ),
             (topics.APPEALS_DLQ, DeadLetter, "Messages sla could not read."),
         ],
     )
@@ -64,12 +76,13 @@ def create_app(
     async def publish(event: SlaTimerEvent) -> None:
         await publish_event(runtime, topics.SLA_EVENTS, event)
 
+    registry = AgencyRegistry.default()
     service = TimerService(
         store,
         publish,
         clock,
         calendar,
-        policy or settings.policy(AgencyRegistry.default()),
+        policy or settings.policy(registry),
         metrics,
         tallies=tallies,
     )
@@ -129,9 +142,41 @@ def create_app(
         "moves the answer deadline (within two months of receipt), answered stops it.",
     )
 
+    assessments = Assessments(MongoTallyStore(runtime.db), registry, calendar.tz)
+
+    async def publish_outcome(event: AppealOutcome) -> None:
+        await publish_event(runtime, topics.APPEAL_OUTCOMES, event)
+
+    recorder = OutcomeRecorder(
+        runtime.db, publish_outcome, registry, lambda: clock.now().astimezone(calendar.tz).date()
+    )
+
+    async def on_countable(event: Event, message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await assessments.count(event, source=f"{raw.topic}#{raw.partition}")
+
+    subscribe_in_keyed_batches(
+        runtime,
+        {
+            topics.APPEALS_REGISTERED: AppealRegistered,
+            topics.SLA_EVENTS: SlaEvent,
+            topics.APPEAL_OUTCOMES: AppealOutcome,
+        },
+        # Its own group: counting must neither wait for nor disturb arming and firing.
+        group_id=f"{settings.consumer_group}.assessment",
+        handle=on_countable,
+        title="sla.assessment",
+        description="Registrations, sla's own events and recorded outcomes, counted into the "
+        "assessment's per-day tallies (services/sla/assessment/counting.py).",
+    )
+
     # The firing loop stops before the broker: it must not fire after this instance leaves
     # the consumer group (the consumer's close does not call the rebalance listener).
-    routes = calendar_routes(service, guard_for(runtime, clock))
+    guard = guard_for(runtime, clock)
+    routes = [
+        *calendar_routes(service, guard),
+        *assessment_routes(assessments, recorder, guard, clock),
+    ]
     app = build_http_app(runtime, routes=routes, background=[loop])
     app.state.sla = service
     app.state.firing = loop

@@ -240,6 +240,7 @@ class TimerService:
                 on_time=on_time,
                 working_days_used=used,
                 stopped_by=action.event_id,
+                decided_at=action.occurred_at,
                 now=now,
                 tz=tz,
             )

@@ -345,6 +345,7 @@ def stopped_event(
     on_time: bool,
     working_days_used: int,
     stopped_by: str,
+    decided_at: datetime | None = None,
     now: datetime,
     tz: tzinfo,
 ) -> SlaStopped:
@@ -355,6 +356,7 @@ def stopped_event(
         on_time=on_time,
         working_days_used=working_days_used,
         stopped_by_event_id=stopped_by,
+        decided_at=decided_at,
         **_timer_fields(timer, tz),
     )
 

@@ -30,7 +30,7 @@ from tests.support.system import E2E_CLIENT_KEY, RunningSystem, running_system
 
 SERVICES = ("intake", "routing", "sla", "notify")
 # A caller holding every permission the routes ask for (services/common/auth/roles.py).
-ROLES = ["call-centre-operator", "notify-operator"]
+ROLES = ["call-centre-operator", "notify-operator", "assessment-analyst"]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = os.environ.get("TYNDAU_SCHEMATHESIS_EXAMPLES", "30")

@@ -13,6 +13,11 @@ The roles, and why each holds what it holds:
 - `supervisor` — a body's or the centre's supervisor: full status of any appeal, notices.
 - `calendar-operator` — whoever loads the government's yearly decree on days off: sees which
   open deadlines the new calendar moves, and re-plans them (sla). Nothing personal.
+- `assessment-analyst` — whoever prepares the annual performance assessment: reads the
+  assessment tables of any period (sla). Counts only, nothing personal; supervisors too.
+- `outcome-registrar` — records what is decided outside the backbone: court decisions on
+  appeals, disciplinary decisions on breaches, supervising bodies' verdicts on repeat
+  complaints (sla). Trusted for what it records; each recording is audited.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class Permission(StrEnum):
     APPEALS_READ = "appeals:read"
     # See and apply what a new working-day calendar (a decree on days off) moves.
     CALENDAR_REPLAN = "calendar:replan"
+    # The assessment tables (counts by body and region) of any period.
+    REPORTS_READ = "reports:read"
+    # Record court and disciplinary decisions and verdicts on repeat complaints.
+    OUTCOMES_RECORD = "outcomes:record"
 
 
 P = Permission
@@ -41,8 +50,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "notify-operator": frozenset(
         {P.PREFERENCES_READ, P.NOTIFICATIONS_READ, P.NOTIFICATIONS_RESEND}
     ),
-    "supervisor": frozenset({P.APPEALS_READ, P.NOTIFICATIONS_READ}),
+    "supervisor": frozenset({P.APPEALS_READ, P.NOTIFICATIONS_READ, P.REPORTS_READ}),
     "calendar-operator": frozenset({P.CALENDAR_REPLAN}),
+    "assessment-analyst": frozenset({P.REPORTS_READ}),
+    "outcome-registrar": frozenset({P.OUTCOMES_RECORD}),
 }
 
 
