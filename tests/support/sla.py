@@ -37,6 +37,9 @@ SLA_TOPICS = {
     topics.AGENCY_ACTIONS: PARTITIONS,
     topics.SLA_EVENTS: PARTITIONS,
     topics.APPEALS_DLQ: 1,
+    # counted for the assessment (services/sla/assessment)
+    topics.APPEALS_REGISTERED: PARTITIONS,
+    topics.APPEAL_OUTCOMES: 1,
 }
 FAST = FiringSettings(
     lookahead=timedelta(seconds=1), poll_interval=0.05, batch_size=100, gauge_interval=0.2
