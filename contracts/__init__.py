@@ -58,6 +58,7 @@ from contracts.events import (
     AgencyActionRefused,
     AgencyAssignment,
     AnswerOutcome,
+    AnswerRated,
     AnyEvent,
     AppealAccepted,
     AppealAnswered,
@@ -67,6 +68,7 @@ from contracts.events import (
     AppealRejected,
     AppealRouted,
     AppealTriaged,
+    ContestedAnswer,
     CourtDecisionRecorded,
     DeadLetter,
     DeadlineExtended,
@@ -75,6 +77,7 @@ from contracts.events import (
     DeliveryStatus,
     DisciplinaryDecisionRecorded,
     NotificationOutcome,
+    Rating,
     RecipientRole,
     RepeatComplaintDecided,
     SlaBreached,
@@ -86,6 +89,7 @@ from contracts.events import (
     SlaWarning,
     TriageCandidate,
     TriageDecided,
+    verdict_event_id,
 )
 from contracts.topics import agency_actions, agency_inbox
 
@@ -95,6 +99,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     Applicant,
     GeoPoint,
     TriageCandidate,
+    ContestedAnswer,
     # channel formats and their parts
     Call1414Caller,
     Call1414Appeal,
@@ -113,6 +118,10 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
 """Every concrete contract model (abstract bases such as `Event` are not listed)."""
 
 __all__ = [
+    "verdict_event_id",
+    "Rating",
+    "ContestedAnswer",
+    "AnswerRated",
     "RepeatComplaintDecided",
     "DisciplinaryDecisionRecorded",
     "CourtDecisionRecorded",

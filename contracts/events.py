@@ -33,6 +33,7 @@ from contracts.common import (
     KatoCode,
     Language,
     NonEmptyStr,
+    deterministic_id,
     documented,
 )
 
@@ -77,6 +78,28 @@ def _envelope(
 # --- intake -----------------------------------------------------------------------------
 
 
+class ContestedAnswer(Documented):
+    """The answer a repeat complaint contests: the citizen's answer to the answer."""
+
+    model_config = documented(
+        {
+            "appeal_id": "5c0e2a84-1f6b-5d3e-8a47-6b2c9d0e3f58",
+            "registration_number": "ZH-20260305-000123",
+            "answered_by": _AGENCY,
+            "answered_at": "2026-03-12T17:05:00+05:00",
+            "answer_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+        },
+        frozen=True,
+        extra="forbid",
+    )
+
+    appeal_id: NonEmptyStr = Field(description="The appeal whose answer is contested.")
+    registration_number: NonEmptyStr = Field(description="Its registration number.")
+    answered_by: AgencyCode = Field(description="The body that answered it.")
+    answered_at: AwareDatetime = Field(description="When it answered.")
+    answer_event_id: NonEmptyStr = Field(description="Event id of that answer.")
+
+
 class AppealRegistered(Event):
     """Intake accepted an appeal and gave it a registration number (Art. 64)."""
 
@@ -102,6 +125,7 @@ class AppealRegistered(Event):
             "answer_due_at": _ANSWER_DUE_AT,
             "repeat_of": None,
             "lookup_code": "P3RM-9TQ5",
+            "contests": None,
         }
     )
 
@@ -151,6 +175,11 @@ class AppealRegistered(Event):
         description="The code that, with the registration number, lets the applicant look up "
         "the status (`GET /v1/appeals/{number}?code=...`); sent to the applicant only, in "
         "the registration notice. Null on appeals registered before codes existed.",
+    )
+    contests: ContestedAnswer | None = Field(
+        default=None,
+        description="Set when this appeal is a repeat complaint against a body's answer (the "
+        "citizen contested it): routed to that body's supervising body, with its own term.",
     )
 
 
@@ -392,6 +421,7 @@ class AgencyAssignment(Event):
             "forward_due_at": _FORWARD_DUE_AT,
             "forwarded": False,
             "urgent": False,
+            "contests": None,
         }
     )
 
@@ -423,6 +453,12 @@ class AgencyAssignment(Event):
     )
     forwarded: bool = Field(description="True when another body forwarded it here.")
     urgent: bool = Field(description="True when the appeal must be handled at once.")
+    contests: ContestedAnswer | None = Field(
+        default=None,
+        description="Set when the appeal is a repeat complaint against a body's answer: this "
+        "body supervises that body and decides whether the complaint is substantiated "
+        "(`substantiated` in its answer).",
+    )
 
 
 # --- agencies (agency.actions.v1) -------------------------------------------------------
@@ -552,6 +588,7 @@ class AppealAnswered(AgencyActionEvent):
             "12.03.2026; температура в квартирах 21 °C.",
             "how_to_obtain": "Full answer in the applicant's eGov personal account and by "
             "SMS link.",
+            "substantiated": None,
         }
     )
 
@@ -561,6 +598,11 @@ class AppealAnswered(AgencyActionEvent):
     outcome: AnswerOutcome = Field(description="How the body decided.")
     summary: str = Field(description="Short summary of the answer, for the citizen.")
     how_to_obtain: str = Field(description="Where and how the citizen gets the full answer.")
+    substantiated: bool | None = Field(
+        default=None,
+        description="Only in the answer to a repeat complaint (an appeal that `contests` an "
+        "answer), and required there: whether the supervising body found it substantiated.",
+    )
 
 
 AgencyAction = Annotated[
@@ -581,6 +623,10 @@ class ActionRefusalReason(StrEnum):
     """No appeal of that id was ever routed."""
     EVENT_ID_IN_USE = "event_id_in_use"
     """Another decision already came with this event id (an event id names one decision)."""
+    VERDICT_REQUIRED = "verdict_required"
+    """An answer to a repeat complaint must say whether it was substantiated."""
+    VERDICT_NOT_EXPECTED = "verdict_not_expected"
+    """`substantiated` belongs to answers to repeat complaints only."""
 
 
 class AgencyActionRefused(Event):
@@ -814,6 +860,52 @@ SlaEvent = Annotated[
 SLA_EVENT_ADAPTER: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
 
 
+# --- the citizen's answer to the answer (appeals.feedback.v1) ----------------------------
+
+
+class Rating(StrEnum):
+    SATISFIED = "satisfied"
+    NOT_SATISFIED = "not_satisfied"
+
+
+class AnswerRated(Event):
+    """The citizen rated a body's answer (through the gateway or a reply to the notice);
+    one rating per appeal. `contest_appeal_id` names the repeat complaint when the citizen
+    also contested the answer."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "answer.rated",
+                "3a0b5d84-9e6f-5c7b-8b4d-5f7e9a1c3d46",
+                "2026-03-14T09:30:00+05:00",
+                "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+            ),
+            "registration_number": _REG_NO,
+            "agency_code": _AGENCY,
+            "answer_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
+            "rating": "not_satisfied",
+            "via": "gateway",
+            "contest_appeal_id": "6d1f3b95-2a7c-5e4f-9b58-7c3d0e1f4a69",
+        }
+    )
+
+    event_type: Literal["answer.rated"] = Field(
+        default="answer.rated", description="Discriminator: `answer.rated`."
+    )
+    registration_number: NonEmptyStr = Field(description="Of the appeal whose answer is rated.")
+    agency_code: AgencyCode = Field(description="The body that answered.")
+    answer_event_id: NonEmptyStr = Field(description="Event id of the rated answer.")
+    rating: Rating = Field(description="Satisfied or not.")
+    via: Literal["gateway", "sms_reply"] = Field(
+        description="How the citizen rated: the HTTP gateway (portal, app) or a reply to the "
+        "notice of the answer."
+    )
+    contest_appeal_id: str | None = Field(
+        description="The repeat complaint registered when the citizen also contested the answer."
+    )
+
+
 # --- outcomes recorded after the fact (appeals.outcomes.v1) -------------------------------
 
 
@@ -917,6 +1009,12 @@ class RepeatComplaintDecided(OutcomeEvent):
     original_appeal_id: NonEmptyStr = Field(description="The appeal whose answer was contested.")
     decided_by: AgencyCode = Field(description="The supervising body that decided.")
     substantiated: bool = Field(description="True when the complaint was found substantiated.")
+
+
+def verdict_event_id(repeat_complaint_id: str) -> str:
+    """The id of the verdict on a repeat complaint, whoever records it (the supervising
+    body's answer through routing, or a registrar through sla): one verdict per complaint."""
+    return deterministic_id("repeat_complaint.decided", repeat_complaint_id)
 
 
 AppealOutcome = Annotated[
@@ -1077,6 +1175,7 @@ AnyEvent = Annotated[
         | SlaStopped
         | SlaExtensionRefused
         | NotificationOutcome
+        | AnswerRated
         | CourtDecisionRecorded
         | DisciplinaryDecisionRecorded
         | RepeatComplaintDecided

@@ -29,6 +29,8 @@ NOTIFICATION_OUTCOMES = "notifications.outcomes.v1"
 # Outcomes decided outside the backbone and recorded into it for the assessment: court and
 # disciplinary decisions, supervising bodies' verdicts on repeat complaints (sla writes it).
 APPEAL_OUTCOMES = "appeals.outcomes.v1"
+# Citizens' ratings of answers (intake writes it; contests are registered appeals).
+ANSWER_FEEDBACK = "appeals.feedback.v1"
 
 ALL_FIXED_TOPICS: tuple[str, ...] = (
     CHANNEL_1414,
@@ -44,6 +46,7 @@ ALL_FIXED_TOPICS: tuple[str, ...] = (
     SLA_EVENTS,
     NOTIFICATION_OUTCOMES,
     APPEAL_OUTCOMES,
+    ANSWER_FEEDBACK,
 )
 
 # Agency codes become part of a topic name, so they are restricted to characters that are

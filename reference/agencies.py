@@ -119,6 +119,12 @@ class AgencyRegistry:
     def get(self, code: str | None) -> Agency | None:
         return self.by_code.get(code) if code else None
 
+    def supervising_body(self, code: str) -> Agency | None:
+        """The body that supervises `code` (its parent): where a citizen contests its answer
+        (a repeat complaint). None for a body without one (then only a court)."""
+        agency = self.by_code.get(code)
+        return self.by_code.get(agency.parent) if agency and agency.parent else None
+
     def supervisors(self) -> dict[str, str]:
         """Each body's supervising body, for those that have a parent."""
         return {

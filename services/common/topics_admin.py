@@ -19,7 +19,12 @@ from services.common.kafka_auth import ADMIN, identity_for
 # more consumer instances share them. Inboxes and the dead-letter topic are low-volume.
 BUSY_TOPIC_PARTITIONS = 6
 QUIET_TOPIC_PARTITIONS = 1
-QUIET_TOPICS = {topics.APPEALS_DLQ, topics.APPEALS_TRIAGE, topics.APPEAL_OUTCOMES}
+QUIET_TOPICS = {
+    topics.APPEALS_DLQ,
+    topics.APPEALS_TRIAGE,
+    topics.APPEAL_OUTCOMES,
+    topics.ANSWER_FEEDBACK,
+}
 
 
 def planned_topics(agency_codes: Iterable[str]) -> dict[str, int]:

@@ -48,6 +48,7 @@ from contracts import (
     Call1414Caller,
     Category,
     Channel,
+    ContestedAnswer,
     EOtinishAppeal,
     FieldError,
     GeoPoint,
@@ -93,6 +94,8 @@ class AppealDraft:
     text: str
     applicant: Applicant
     addressed_to: str | None
+    # A repeat complaint against a body's answer (feedback.py), routed to its supervisor.
+    contests: ContestedAnswer | None = None
 
     @property
     def urgent(self) -> bool:

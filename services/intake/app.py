@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 
 from contracts import (
     AgencyAction,
+    AnswerRated,
     AnyEvent,
     AppealRegistered,
     AppealRejected,
@@ -84,6 +85,7 @@ from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS
 from services.intake.clients import GatewayClients
+from services.intake.feedback_routes import feedback_routes
 from services.intake.lookup import LookupCodes
 from services.intake.metrics import IntakeMetrics
 from services.intake.open311.routes import open311_routes
@@ -121,6 +123,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         [
             (topics.APPEALS_REGISTERED, AppealRegistered, "Registered appeals (Art. 64)."),
             (topics.APPEALS_REJECTED, AppealRejected, "Appeals refused, with every reason."),
+            (topics.ANSWER_FEEDBACK, AnswerRated, "Citizens' ratings of answers."),
             (topics.APPEALS_DLQ, DeadLetter, "Channel messages that were not the format at all."),
         ],
     )
@@ -145,6 +148,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     clients = GatewayClients(settings.gateway_keys())
     routes = [
         *gateway_routes(service, clients),
+        *feedback_routes(service, clients),
         status_route(service, guard_for(runtime, service.clock)),
         *open311_routes(service, clients, AgencyRegistry.default()),
     ]

@@ -50,6 +50,13 @@ class IntakeMetrics(MetricSet):
         "Registered appeals that repeat an earlier one (same IIN, category and KATO).",
         *BY_APPEAL,
     )
+    ratings = counter(
+        "tyndau_intake_answer_ratings_total",
+        "Citizens' ratings of answers, by path, rating and whether the answer was contested.",
+        "via",
+        "rating",
+        "contested",
+    )
     dead_letters = counter(
         "tyndau_intake_dead_letters_total",
         "Messages that were not the expected format at all, by source topic.",

@@ -89,6 +89,7 @@ def register(
         answer_due_at=statute.answer_deadline(calendar, registered_at),
         repeat_of=repeat_of,
         lookup_code=lookup_code,
+        contests=draft.contests,
     )
 
 

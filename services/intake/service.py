@@ -44,6 +44,7 @@ from datetime import datetime
 
 from contracts import (
     REGION_KATO,
+    AnswerRated,
     AppealRegistered,
     AppealRejected,
     Channel,
@@ -51,12 +52,22 @@ from contracts import (
     deterministic_id,
     topics,
 )
+from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from reference.statute import provisional
 from services.common.batching import KeyedLock
 from services.common.clock import Clock, SystemClock
 from services.common.masking import scrub as mask_personal_data
 from services.intake.adapters import AppealDraft, Rejection
+from services.intake.feedback import (
+    Feedback,
+    FeedbackRefused,
+    checked,
+    contest_draft,
+    latest_answer,
+    previous_rating,
+    rated_event,
+)
 from services.intake.lookup import LookupCodes, hidden_from_public, public_view
 from services.intake.metrics import IntakeMetrics
 from services.intake.numbers import DailySequence
@@ -81,6 +92,14 @@ def region_label(kato: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class FeedbackResult:
+    rated: AnswerRated
+    created: bool
+    """False: this rating (and contest) had been given before; the stored ones."""
+    contest: AppealRegistered | None
+
+
+@dataclass(frozen=True)
 class Accepted:
     """What became of one adapted appeal: its event, and whether this call created it."""
 
@@ -98,7 +117,9 @@ class IntakeService:
         metrics: IntakeMetrics,
         lookup: LookupCodes,
         clock: Clock | None = None,
+        registry: AgencyRegistry | None = None,
     ) -> None:
+        self.registry = registry or AgencyRegistry.default()
         self.store = store
         self.lookup = lookup
         self.publish = publish
@@ -140,6 +161,8 @@ class IntakeService:
             self.numbers.claim(appeal_id, registered_at.date()),
             self._note_matter(draft, appeal_id),
         )
+        if draft.contests is not None:  # a contest repeats the appeal it contests
+            repeat_of = draft.contests.appeal_id
         event = register(
             draft,
             self.calendar,
@@ -291,6 +314,70 @@ class IntakeService:
         if not self.lookup.matches(appeal_id, code) or registered is None:
             return None
         return await self._public_view_of(registered)
+
+    # --- the citizen's answer to the answer (feedback.py) -----------------------------------
+
+    async def appeal_for_applicant(
+        self, registration_number: str, proves: Callable[[AppealRegistered], bool]
+    ) -> AppealRegistered | None:
+        """The appeal, if `proves` says the caller is its applicant (lookup code, phone)."""
+        registered = await self.find_by_registration_number(registration_number)
+        return registered if registered is not None and proves(registered) else None
+
+    async def give_feedback(
+        self, registered: AppealRegistered, feedback: Feedback
+    ) -> FeedbackResult:
+        """Rate the appeal's answer and, with a contest, register the repeat complaint
+        (feedback.py has the rules; FeedbackRefused when they say no). Order: the repeat
+        complaint (registered and published like any appeal), then the rating in the
+        timeline, then published — a retry after a crash finds each step done."""
+        now = self.clock.now()
+        entries = await self.timeline_of(registered.appeal_id)
+        earlier = previous_rating(entries)
+        if earlier is not None:
+            if earlier["rating"] != feedback.rating or (
+                feedback.contest_text is not None and earlier.get("contest_appeal_id") is None
+            ):
+                raise FeedbackRefused(
+                    409, "already_rated", f"the answer was rated {earlier['rating']} already"
+                )
+            stored = await self.store.registered(earlier.get("contest_appeal_id") or "")
+            rated = AnswerRated(
+                event_id=earlier["event_id"],
+                appeal_id=registered.appeal_id,
+                occurred_at=earlier["occurred_at"],
+                correlation_id=registered.correlation_id,
+                causation_id=earlier["answer_event_id"],
+                registration_number=registered.registration_number,
+                agency_code=earlier["agency_code"],
+                answer_event_id=earlier["answer_event_id"],
+                rating=earlier["rating"],
+                via=earlier["via"],
+                contest_appeal_id=earlier.get("contest_appeal_id"),
+            )
+            await self.publish(topics.ANSWER_FEEDBACK, rated)
+            return FeedbackResult(rated, created=False, contest=stored)
+        answer, supervisor = checked(
+            registered,
+            latest_answer(entries),
+            feedback,
+            now,
+            self.settings.contest_period,
+            self.registry,
+        )
+        contest = None
+        if supervisor is not None:
+            draft = contest_draft(registered, answer, feedback, supervisor, now)
+            accepted = await self.accept(draft, registered.correlation_id)
+            assert isinstance(accepted.event, AppealRegistered)
+            contest = accepted.event
+        rated = rated_event(
+            registered, answer, feedback, contest.appeal_id if contest else None, now
+        )
+        await self.record_lifecycle_event(rated)
+        await self.publish(topics.ANSWER_FEEDBACK, rated)
+        self.metrics.ratings.labels(feedback.via, feedback.rating.value, str(bool(contest))).inc()
+        return FeedbackResult(rated, created=True, contest=contest)
 
     # --- Open311 (open311/: the edge; here what it reads and records) ----------------------
 

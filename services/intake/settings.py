@@ -4,6 +4,8 @@
   and their keys, `reception:KEY1,emailbridge:KEY2`;
 - `INTAKE_REPEAT_WINDOW_DAYS` (default 90) — the same IIN on the same category and KATO
   code within this many days makes an appeal a repeat (`repeat_of`);
+- `INTAKE_CONTEST_PERIOD_DAYS` (default 90) — how long after its answer an appeal can be
+  rated or contested (services/intake/feedback.py);
 - `INTAKE_MAX_BODY_BYTES` (default 131072) — the largest `POST /v1/appeals` body (413 beyond);
 - `INTAKE_LOOKUP_PER_MINUTE` (default 6) and `INTAKE_LOOKUP_BURST` (default 10) — anonymous
   status lookups one client address may make (429 beyond); the lookup key itself is
@@ -49,6 +51,8 @@ class IntakeSettings(ServiceSettings):
         default=SecretStr(""), description="`client:key` pairs separated by commas."
     )
     repeat_window_days: int = Field(default=90, ge=1, le=3650)
+    # How long after an answer the citizen may rate or contest it (feedback.py).
+    contest_period_days: int = Field(default=90, ge=1, le=3650)
     # The longest valid appeal is 20,000 characters of text (up to 4 bytes each in UTF-8)
     # plus a few short fields: 128 KiB leaves room without inviting abuse.
     max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
@@ -81,6 +85,10 @@ class IntakeSettings(ServiceSettings):
     @property
     def repeat_window(self) -> timedelta:
         return timedelta(days=self.repeat_window_days)
+
+    @property
+    def contest_period(self) -> timedelta:
+        return timedelta(days=self.contest_period_days)
 
     def gateway_keys(self) -> dict[str, bytes]:
         """Client name → its key (bytes, for a constant-time comparison)."""

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from contracts import (
+    AnswerRated,
     AppealAccepted,
     AppealAnswered,
     AppealRedirected,
@@ -68,6 +69,7 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
     SlaBreached: ("deadline_kind", "agency_code", "due_at", "breached_at"),
     SlaStopped: ("deadline_kind", "agency_code", "due_at", "on_time"),
     SlaExtensionRefused: ("deadline_kind", "agency_code", "due_at", "requested_due_at", "reason"),
+    AnswerRated: ("agency_code", "answer_event_id", "rating", "via", "contest_appeal_id"),
 }
 
 TIMELINE_EVENT_TYPES = frozenset(cls.model_fields["event_type"].default for cls in _SHOWN)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts import AnswerOutcome, DeadlineKind, FieldError
+from contracts import AnswerOutcome, DeadlineKind, FieldError, Language, Rating
 
 
 class _View(BaseModel):
@@ -78,6 +78,12 @@ class PublicTimelineEntry(_View):
         default=None, description="The deadline before a calendar change moved it."
     )
     moved_because: str | None = None
+    answer_event_id: str | None = None
+    rating: Rating | None = Field(default=None, description="The citizen's rating of the answer.")
+    via: str | None = None
+    contest_appeal_id: str | None = Field(
+        default=None, description="The repeat complaint contesting the answer, if any."
+    )
 
 
 class TimelineEntry(PublicTimelineEntry):
@@ -134,3 +140,52 @@ class PublicAppealStatus(_StatusView):
 
     district_kato: str | None = Field(description="The place, no finer than its district.")
     timeline: list[PublicTimelineEntry]
+
+
+class ContestRequest(_View):
+    """The citizen's complaint about the answer: registered as a repeat complaint to the
+    body that supervises the one that answered."""
+
+    text: str = Field(min_length=1, max_length=5000, description="What is wrong with the answer.")
+    language: Language | None = Field(
+        default=None, description="The complaint's language (default: the appeal's)."
+    )
+
+
+class FeedbackRequest(_View):
+    """What the gateway sends for a citizen who rates (and may contest) an answer."""
+
+    lookup_code: str = Field(
+        pattern=r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$",
+        description="The code from the registration notice: the citizen's proof.",
+    )
+    rating: Rating
+    contest: ContestRequest | None = None
+
+
+class SmsReply(_View):
+    """A reply to a notice, as the SMS operator forwards it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    sender: str = Field(alias="from", description="The phone that replied, +7XXXXXXXXXX.")
+    text: str = Field(max_length=5100, description="`<number> 1`, `<number> 2 [complaint]`.")
+
+
+class ContestReceipt(_View):
+    registration_number: str
+    appeal_id: str
+    lookup_code: str | None
+    answer_due_at: AwareDatetime
+    supervising_body: str = Field(description="The body that decides the complaint.")
+
+
+class FeedbackReceipt(_View):
+    """The rating as recorded (201 now, 200 before), and the repeat complaint if any."""
+
+    registration_number: str
+    rating: Rating
+    via: str
+    rated_at: AwareDatetime
+    answered_by: str
+    contest: ContestReceipt | None

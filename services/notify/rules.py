@@ -53,6 +53,7 @@ from services.notify.templates import (
     DEADLINE_WORDS,
     OUTCOME_WORDS,
     complain_to,
+    feedback_sentence,
     local_time,
     lookup_sentence,
     moved_sentence,
@@ -222,10 +223,14 @@ def template_variables(
             }
         case "appeal_answered":
             assert isinstance(event, AppealAnswered)
+            above = supervisor_of(event.agency_code)
             return {
                 "registration_number": number,
                 "outcome": OUTCOME_WORDS[event.outcome][language],
                 "how_to_obtain": event.how_to_obtain,
+                "feedback": feedback_sentence(
+                    number, name(above, language) if above else None, language
+                ),
             }
         case "sla_warning":
             assert isinstance(event, SlaWarning)

@@ -96,15 +96,15 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
     "appeal_answered": {
         KK: Template(
             "$registration_number нөмірлі өтінішіңізге жауап берілді. Нәтижесі: $outcome. "
-            "Жауапты алу жолы: $how_to_obtain"
+            "Жауапты алу жолы: $how_to_obtain$feedback"
         ),
         RU: Template(
             "По обращению № $registration_number дан ответ. Результат: $outcome. "
-            "Как получить ответ: $how_to_obtain"
+            "Как получить ответ: $how_to_obtain$feedback"
         ),
         EN: Template(
             "Your appeal $registration_number has been answered. Outcome: $outcome. "
-            "How to obtain the answer: $how_to_obtain"
+            "How to obtain the answer: $how_to_obtain$feedback"
         ),
     },
     "new_assignment": {
@@ -258,7 +258,7 @@ VARIABLES: dict[str, frozenset[str]] = {
     "deadline_extended": frozenset(
         {"registration_number", "new_due_at", "moved", "reason", "decision_ref"}
     ),
-    "appeal_answered": frozenset({"registration_number", "outcome", "how_to_obtain"}),
+    "appeal_answered": frozenset({"registration_number", "outcome", "how_to_obtain", "feedback"}),
     "new_assignment": frozenset({"registration_number", "agency_name", "answer_due_at"}),
     "sla_warning": frozenset(
         {"registration_number", "deadline_kind", "due_at", "working_days_left"}
@@ -333,6 +333,50 @@ COMPLAIN_TO: dict[Language, tuple[Template, str]] = {
 def complain_to(supervisor: str | None, language: Language) -> str:
     above, court = COMPLAIN_TO[language]
     return above.substitute(supervisor=supervisor) if supervisor else court
+
+
+# How the citizen answers the answer: a reply to this notice (intake's SMS replies,
+# services/intake/feedback.py) rates it, and with a text after 2 contests it — a repeat
+# complaint to the supervising body; without one, only the rating (and a court) remain.
+FEEDBACK_SENTENCE: dict[Language, tuple[Template, Template]] = {
+    KK: (
+        Template(
+            " Жауапқа баға беру үшін жауап жіберіңіз: «$number 1» — қанағаттанамын, "
+            "«$number 2» — қанағаттанбаймын; «$number 2» кейін шағымыңызды жазсаңыз, ол "
+            "жоғары тұрған органға ($supervisor) қайталама шағым ретінде тіркеледі."
+        ),
+        Template(
+            " Жауапқа баға беру үшін жауап жіберіңіз: «$number 1» — қанағаттанамын, "
+            "«$number 2» — қанағаттанбаймын."
+        ),
+    ),
+    RU: (
+        Template(
+            " Оцените ответ, ответив на это сообщение: «$number 1» — удовлетворены, "
+            "«$number 2» — нет; текст жалобы после «$number 2» будет зарегистрирован как "
+            "повторная жалоба в вышестоящий орган ($supervisor)."
+        ),
+        Template(
+            " Оцените ответ, ответив на это сообщение: «$number 1» — удовлетворены, "
+            "«$number 2» — нет."
+        ),
+    ),
+    EN: (
+        Template(
+            " Rate the answer by replying: '$number 1' if satisfied, '$number 2' if not; "
+            "a complaint written after '$number 2' is registered as a repeat complaint to the "
+            "supervising body, $supervisor."
+        ),
+        Template(" Rate the answer by replying: '$number 1' if satisfied, '$number 2' if not."),
+    ),
+}
+
+
+def feedback_sentence(number: str, supervisor: str | None, language: Language) -> str:
+    contest, rate_only = FEEDBACK_SENTENCE[language]
+    if supervisor:
+        return contest.substitute(number=number, supervisor=supervisor)
+    return rate_only.substitute(number=number)
 
 
 def lookup_sentence(code: str | None, language: Language) -> str:

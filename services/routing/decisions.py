@@ -10,10 +10,14 @@ First decision for a registered appeal — the first rule that applies wins:
    region (its police department), or to the Ministry of Internal Affairs when the place is
    unknown; whatever its category, because the police register every crime report and pass
    it on by jurisdiction themselves.
-2. The category routing works with: the appeal's own, unless it is `other` or no body but
+2. `contest-to-supervising-body` — a repeat complaint against a body's answer (intake set
+   `contests`) goes to that body's supervising body (its parent in the registry), which
+   decides whether it is substantiated; with no such body in the registry any more, the
+   rules below route it like any appeal.
+3. The category routing works with: the appeal's own, unless it is `other` or no body but
    the national catch-all takes it at that place; then the text (subject and body) is
    classified and, when the confidence reaches the policy threshold, its category is used.
-3. Addressed appeals (e-Otinish `addressed_to`):
+4. Addressed appeals (e-Otinish `addressed_to`):
    `addressed-body-competent` — the addressed body is competent for the category and place:
    it gets the appeal, even if a more specific body exists (the applicant's choice stands).
    `addressed-body-not-competent-forwarded` — otherwise the most specific competent body gets
@@ -21,10 +25,10 @@ First decision for a registered appeal — the first rule that applies wins:
    `addressed-body-unclassified` — category `other` and the text says too little: the
    addressed body gets it (the applicant chose it, and a body that is not competent must
    forward it within 3 working days itself) — a choice, not a guess.
-4. `text-classified-competent-body` — routed on the category read from the text.
+5. `text-classified-competent-body` — routed on the category read from the text.
    `most-specific-competent-body` — routed on the appeal's category.
    `national-fallback` — a category only the catch-all takes there, text inconclusive.
-5. Triage (`appeals.triage.v1`) — `other` with an inconclusive text and no addressee: a human
+6. Triage (`appeals.triage.v1`) — `other` with an inconclusive text and no addressee: a human
    decides from the candidate bodies; routing never guesses.
 
 After a body answers "not our competence" (`agency.redirected`):
@@ -66,6 +70,7 @@ class Rule:
 
 
 URGENT_ANONYMOUS = Rule("urgent-anonymous-internal-affairs", 1)
+CONTEST_SUPERVISOR = Rule("contest-to-supervising-body", 1)
 ADDRESSED_COMPETENT = Rule("addressed-body-competent", 1)
 ADDRESSED_FORWARDED = Rule("addressed-body-not-competent-forwarded", 1)
 ADDRESSED_UNCLASSIFIED = Rule("addressed-body-unclassified", 1)
@@ -182,6 +187,20 @@ def decide_route(
             f"jurisdiction over {place}, {body.names['en']}.",
             category=appeal.category,
         )
+
+    if appeal.contests is not None:
+        answered_by = appeal.contests.answered_by
+        supervisor = registry.supervising_body(answered_by)
+        if supervisor is not None:
+            return Routed(
+                agency=supervisor,
+                rule=CONTEST_SUPERVISOR,
+                rule_version=rules.version(CONTEST_SUPERVISOR),
+                reason=f"A repeat complaint against the answer of {answered_by} to "
+                f"{appeal.contests.registration_number}: its supervising body, "
+                f"{supervisor.names['en']}, decides whether it is substantiated.",
+                category=appeal.category,
+            )
 
     category, classification = _working_category(appeal, rules)
     by_text = classification is not None and category is not appeal.category

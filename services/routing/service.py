@@ -39,16 +39,20 @@ from contracts import (
     AgencyActionEvent,
     AgencyActionRefused,
     AgencyAssignment,
+    AppealAnswered,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
+    ContestedAnswer,
     DeadlineExtended,
     Event,
+    RepeatComplaintDecided,
     TriageDecided,
     agency_inbox,
     deterministic_id,
     topics,
+    verdict_event_id,
 )
 from reference.agencies import AgencyRegistry
 from reference.calendar import CalendarYearNotCovered, WorkingCalendar
@@ -157,8 +161,32 @@ class RoutingService:
             await self.publish(agency_inbox(acting_agency), verdict.refusal)
             return verdict
         await self.publish(topics.AGENCY_ACTIONS, verdict.action)
+        if isinstance(verdict.action, AppealAnswered) and verdict.action.substantiated is not None:
+            await self._publish_verdict(verdict.action)
         await self.handle_action(verdict.action)
         return verdict
+
+    async def _publish_verdict(self, answer: AppealAnswered) -> None:
+        """The supervising body's verdict on a repeat complaint, for the assessment (its
+        answer was checked to carry one; republished as is on a redelivery)."""
+        contested = _contested(await self.store.history(answer.appeal_id))
+        assert contested is not None and answer.substantiated is not None
+        await self.publish(
+            topics.APPEAL_OUTCOMES,
+            RepeatComplaintDecided(
+                event_id=verdict_event_id(answer.appeal_id),
+                appeal_id=answer.appeal_id,
+                occurred_at=answer.occurred_at,
+                correlation_id=answer.correlation_id,
+                causation_id=answer.event_id,
+                agency_code=contested.answered_by,
+                decided_on=answer.occurred_at.astimezone(self.rules.calendar.tz).date(),
+                recorded_by=answer.agency_code,
+                original_appeal_id=contested.appeal_id,
+                decided_by=answer.agency_code,
+                substantiated=answer.substantiated,
+            ),
+        )
 
     async def _refusal_reason(
         self, action: AgencyActionEvent, acting_agency: str
@@ -171,6 +199,12 @@ class RoutingService:
         latest = history[-1]
         if not (latest.is_routed and latest.agency_code == acting_agency):
             return ActionRefusalReason.NOT_ASSIGNED
+        if isinstance(action, AppealAnswered):
+            contested = _contested(history)
+            if contested is not None and action.substantiated is None:
+                return ActionRefusalReason.VERDICT_REQUIRED
+            if contested is None and action.substantiated is not None:
+                return ActionRefusalReason.VERDICT_NOT_EXPECTED
         return None
 
     def _refusal(
@@ -184,6 +218,10 @@ class RoutingService:
             ActionRefusalReason.UNKNOWN_APPEAL: "No appeal with this id was routed.",
             ActionRefusalReason.EVENT_ID_IN_USE: "Another decision already came with this "
             "event id: give each decision an event id of its own.",
+            ActionRefusalReason.VERDICT_REQUIRED: "This appeal is a repeat complaint against "
+            "an answer: the answer must say whether it is substantiated (`substantiated`).",
+            ActionRefusalReason.VERDICT_NOT_EXPECTED: "`substantiated` is for answers to repeat "
+            "complaints only; this appeal is not one.",
         }
         return AgencyActionRefused(
             event_id=deterministic_id(
@@ -420,6 +458,12 @@ def _state_of(history: list[DecisionRecord]) -> RoutingState:
     )
 
 
+def _contested(history: list[DecisionRecord]) -> ContestedAnswer | None:
+    """The answer the appeal contests, if it is a repeat complaint (hop 0 keeps the appeal)."""
+    registered = history[0].registered if history else None
+    return registered.contests if registered else None
+
+
 def assignment_for(appeal: AppealRegistered, routed: AppealRouted) -> AgencyAssignment:
     """The agency's copy of the appeal a routed decision sends to its inbox: a function of the
     appeal as registered and the routed event alone, so a stored decision need not keep it."""
@@ -447,6 +491,7 @@ def assignment_for(appeal: AppealRegistered, routed: AppealRouted) -> AgencyAssi
         forward_due_at=routed.forward_due_at,
         forwarded=routed.forwarded,
         urgent=appeal.urgent,
+        contests=appeal.contests,
     )
 
 

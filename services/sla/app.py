@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from contracts import (
     AgencyAction,
+    AnswerRated,
     AppealOutcome,
     AppealRegistered,
     AppealRouted,
@@ -161,12 +162,14 @@ def create_app(
             topics.APPEALS_REGISTERED: AppealRegistered,
             topics.SLA_EVENTS: SlaEvent,
             topics.APPEAL_OUTCOMES: AppealOutcome,
+            topics.ANSWER_FEEDBACK: AnswerRated,
         },
         # Its own group: counting must neither wait for nor disturb arming and firing.
         group_id=f"{settings.consumer_group}.assessment",
         handle=on_countable,
         title="sla.assessment",
-        description="Registrations, sla's own events and recorded outcomes, counted into the "
+        description="Registrations, sla's own events, recorded outcomes and citizens' "
+        "ratings, counted into the "
         "assessment's per-day tallies (services/sla/assessment/counting.py).",
     )
 

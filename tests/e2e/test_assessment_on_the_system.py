@@ -38,7 +38,13 @@ REGISTRY = AgencyRegistry.default()
 QUARTER = Window(date(2025, 10, 1), date(2025, 12, 31))
 YEAR_BEFORE = Window(date(2024, 10, 1), date(2024, 12, 31))
 PERIOD = {"from": "2025-10-01", "to": "2025-12-31", "compare_previous_year": "true"}
-COUNTED = [topics.APPEALS_REGISTERED, topics.SLA_EVENTS, topics.APPEAL_OUTCOMES]
+COUNTED = [
+    topics.APPEALS_REGISTERED,
+    topics.SLA_EVENTS,
+    topics.APPEAL_OUTCOMES,
+    topics.ANSWER_FEEDBACK,
+]
+TOPIC_OF = {"appeal.registered": topics.APPEALS_REGISTERED, "answer.rated": topics.ANSWER_FEEDBACK}
 COUNTS = (
     "handled",
     "handled_on_time",
@@ -50,6 +56,8 @@ COUNTS = (
     "repeat_substantiated",
     "disciplinary_decided",
     "disciplinary_taken",
+    "rated",
+    "rated_satisfied",
 )
 
 
@@ -65,11 +73,7 @@ async def publish_all(system: RunningSystem, events: list[Event]) -> None:
     assert system.producer is not None
     sent = []
     for event in events:
-        topic = (
-            topics.APPEALS_REGISTERED
-            if event.event_type == "appeal.registered"
-            else topics.SLA_EVENTS
-        )
+        topic = TOPIC_OF.get(event.event_type, topics.SLA_EVENTS)
         sent.append(
             await system.producer.send(
                 system.topic(topic),
@@ -158,6 +162,7 @@ async def test_the_fixture_quarter_is_reported_as_counted_by_hand(
     bodies = expected_bodies(appeals, QUARTER)
     assert sum(c.get("court_satisfied", 0) for c in bodies.values()) > 0
     assert sum(c.get("repeat_substantiated", 0) for c in bodies.values()) > 0
+    assert sum(c.get("rated_satisfied", 0) for c in bodies.values()) > 0
     csv_bodies = {row["agency_code"]: row for row in csv.DictReader(io.StringIO(bodies_csv.text))}
     assert len(report["bodies"]) == len(csv_bodies) == len(REGISTRY.by_code)
     for row in report["bodies"]:
@@ -165,7 +170,7 @@ async def test_the_fixture_quarter_is_reported_as_counted_by_hand(
         in_csv = csv_bodies[row["agency_code"]]
         for column in COUNTS:
             assert row[column] == int(in_csv[column]) == cells.get(column, 0), (row, column)
-        for column in ("on_time_percent", "disciplinary_percent"):
+        for column in ("on_time_percent", "disciplinary_percent", "satisfied_percent"):
             want = cells.get(column)
             assert row[column] == want, (row["agency_code"], column)
             assert in_csv[column] == ("" if want is None else str(want))

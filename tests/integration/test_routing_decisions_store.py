@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from services.routing.store import MongoDecisionStore, ensure_indexes
-from tests.support.scenarios.routing import RoutingScenarios, appeal, minimal_record, service
+from tests.support.scenarios.routing import (
+    ContestScenarios,
+    RoutingScenarios,
+    appeal,
+    minimal_record,
+    service,
+)
 
 
 @pytest.fixture
@@ -15,7 +21,7 @@ async def mongo_store(scratch_db) -> MongoDecisionStore:
     return MongoDecisionStore(scratch_db)
 
 
-class TestRoutingOnFerretDB(RoutingScenarios):
+class TestRoutingOnFerretDB(RoutingScenarios, ContestScenarios):
     @pytest.fixture
     def store(self, mongo_store: MongoDecisionStore) -> MongoDecisionStore:
         return mongo_store

@@ -25,9 +25,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import (
+    AnswerRated,
     AppealRegistered,
     DeadlineKind,
     Event,
+    Rating,
     SlaBreached,
     SlaStopped,
     deterministic_id,
@@ -57,6 +59,7 @@ class Appeal:
     breaches: list[Breach] = field(default_factory=list)
     court: tuple[str, bool, date] | None = None  # (case number, satisfied, decided on)
     repeat: tuple[str, bool, date] | None = None  # (repeat complaint id, substantiated, on)
+    rating: tuple[bool, datetime] | None = None  # (satisfied, when the citizen rated)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,9 @@ def generate(seed: int, window: Window, n: int, registry: AgencyRegistry) -> lis
             decided = local_day(appeal.answered_at) + timedelta(days=rng.randrange(3, 30))
             repeat_id = deterministic_id("assessment-fixture-repeat", str(seed), str(i))
             appeal.repeat = (repeat_id, rng.random() < 0.45, decided)
+        if appeal.answered_at is not None and rng.random() < 0.3:
+            rated_at = appeal.answered_at + timedelta(minutes=rng.randrange(10, 30000))
+            appeal.rating = (rng.random() < 0.6, rated_at)
         appeals.append(appeal)
     return appeals
 
@@ -155,6 +161,10 @@ def expected_bodies(appeals: list[Appeal], window: Window) -> dict[str, dict[str
             add(a.body, "court_decisions")
             if a.court[1]:
                 add(a.body, "court_satisfied")
+        if a.rating is not None and window.has(local_day(a.rating[1])):
+            add(a.body, "rated")
+            if a.rating[0]:
+                add(a.body, "rated_satisfied")
         if a.repeat is not None and window.has(a.repeat[2]):
             add(a.body, "repeat_complaints")
             if a.repeat[1]:
@@ -167,6 +177,7 @@ def with_percentages(counts: Counter[str]) -> dict[str, Any]:
     cells["on_time_percent"] = pct(counts["handled_on_time"], counts["handled"])
     breaches = counts["consideration_breaches"] + counts["forwarding_breaches"]
     cells["disciplinary_percent"] = pct(counts["disciplinary_taken"], breaches)
+    cells["satisfied_percent"] = pct(counts["rated_satisfied"], counts["rated"])
     return cells
 
 
@@ -198,8 +209,8 @@ def _utc(moment: datetime) -> str:
 
 
 def events_of(appeal: Appeal) -> list[Event]:
-    """The registration and sla's events for `appeal` (timestamps in UTC, as a producer
-    anywhere might write them)."""
+    """The registration, sla's events and the citizen's rating for `appeal` (timestamps in
+    UTC, as a producer anywhere might write them)."""
     template = AppealRegistered.example().model_dump(mode="json")
     registration = AppealRegistered.model_validate(
         {
@@ -251,6 +262,22 @@ def events_of(appeal: Appeal) -> list[Event]:
                 working_days_used=10,
                 stopped_by_event_id=deterministic_id("answered", appeal.appeal_id),
                 decided_at=_utc(appeal.answered_at),
+            )
+        )
+    if appeal.rating is not None:
+        satisfied, rated_at = appeal.rating
+        events.append(
+            AnswerRated(
+                event_id=deterministic_id("rated", appeal.appeal_id),
+                appeal_id=appeal.appeal_id,
+                correlation_id=appeal.appeal_id,
+                occurred_at=_utc(rated_at),
+                registration_number=f"ZH-{appeal.appeal_id[:8]}",
+                agency_code=appeal.body,
+                answer_event_id=deterministic_id("answered", appeal.appeal_id),
+                rating=Rating.SATISFIED if satisfied else Rating.NOT_SATISFIED,
+                via="gateway",
+                contest_appeal_id=None,
             )
         )
     return events

@@ -40,6 +40,7 @@ SLA_TOPICS = {
     # counted for the assessment (services/sla/assessment)
     topics.APPEALS_REGISTERED: PARTITIONS,
     topics.APPEAL_OUTCOMES: 1,
+    topics.ANSWER_FEEDBACK: 1,
 }
 FAST = FiringSettings(
     lookahead=timedelta(seconds=1), poll_interval=0.05, batch_size=100, gauge_interval=0.2

@@ -135,9 +135,11 @@ async def test_the_quarter_equals_the_hand_count_cell_by_cell(duplicates: bool) 
             "repeat_substantiated",
             "disciplinary_decided",
             "disciplinary_taken",
+            "rated",
+            "rated_satisfied",
         ):
             assert got[column] == cells.get(column, 0), (row.agency_code, column)
-        for column in ("on_time_percent", "disciplinary_percent"):
+        for column in ("on_time_percent", "disciplinary_percent", "satisfied_percent"):
             assert got[column] == cells.get(column), (row.agency_code, column)
 
     levels = expected_levels(bodies, REGISTRY)

@@ -258,3 +258,36 @@ def test_silence_tells_the_citizen_it_is_a_refusal_and_where_to_complain(
         "answer_deadline_passed", breached, appeal, language, directory.agency_name, ALMATY
     )
     assert alone["complain_to"] in (" сотқа", " в суд")
+
+
+def test_the_answer_notice_tells_how_to_rate_it_and_where_a_contest_goes() -> None:
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    answer = AppealAnswered.example()  # astana-energy, whose parent is the city's akimat
+    directory = StaffDirectory({}, load_agency_names())
+    ru = template_variables(
+        "appeal_answered",
+        answer,
+        appeal,
+        Language.RU,
+        directory.agency_name,
+        ALMATY,
+        directory.supervising_body,
+    )
+    number = appeal.registration_number
+    assert f"«{number} 1» — удовлетворены" in ru["feedback"]
+    assert "повторная жалоба в вышестоящий орган (Акимат города Астана)" in ru["feedback"]
+    text = render("appeal_answered", Language.RU, ru)
+    assert text.endswith(ru["feedback"]) and "Как получить ответ" in text
+    # A body no one supervises: the rating only.
+    top = answer.model_copy(update={"agency_code": "government-office"})
+    kk = template_variables(
+        "appeal_answered",
+        top,
+        appeal,
+        Language.KK,
+        directory.agency_name,
+        ALMATY,
+        directory.supervising_body,
+    )
+    assert f"«{number} 2» — қанағаттанбаймын." in kk["feedback"]
+    assert "шағым" not in kk["feedback"]

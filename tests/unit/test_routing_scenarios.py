@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from services.routing.memory import MemoryDecisionStore
-from tests.support.scenarios.routing import RoutingScenarios
+from tests.support.scenarios.routing import ContestScenarios, RoutingScenarios
 
 
-class TestRoutingInMemory(RoutingScenarios):
+class TestRoutingInMemory(RoutingScenarios, ContestScenarios):
     @pytest.fixture
     def store(self) -> MemoryDecisionStore:
         return MemoryDecisionStore()

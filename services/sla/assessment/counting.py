@@ -13,7 +13,9 @@ calendar's zone), for one subject — a body (`body:<code>`) or a region of regi
 - `disciplinary.decided` → `disciplinary_decided` (+ `disciplinary_taken`), on the day of
   the breach's deadline;
 - `repeat_complaint.decided` → `repeat_complaints` (+ `repeat_substantiated`), on the day
-  of the verdict, for the body whose answer was contested.
+  of the verdict, for the body whose answer was contested;
+- `answer.rated` → `rated` (+ `rated_satisfied`), on the day of the rating, for the body
+  whose answer was rated.
 
 Why these: an appeal is *handled* when a body answers it (an answer stops the answer timer,
 on time or late); a redirect is not a handling — it moves the appeal and its one answer term
@@ -32,11 +34,13 @@ from datetime import date, datetime, tzinfo
 from enum import StrEnum
 
 from contracts import (
+    AnswerRated,
     AppealRegistered,
     CourtDecisionRecorded,
     DeadlineKind,
     DisciplinaryDecisionRecorded,
     Event,
+    Rating,
     RepeatComplaintDecided,
     SlaBreached,
     SlaStopped,
@@ -55,6 +59,8 @@ class Metric(StrEnum):
     REPEAT_SUBSTANTIATED = "repeat_substantiated"
     DISCIPLINARY_DECIDED = "disciplinary_decided"
     DISCIPLINARY_TAKEN = "disciplinary_taken"
+    RATED = "rated"
+    RATED_SATISFIED = "rated_satisfied"
 
 
 UNKNOWN_REGION = "unknown"
@@ -125,4 +131,11 @@ def contribution(event: Event, tz: tzinfo) -> Contribution | None:
                 (Metric.REPEAT_SUBSTANTIATED, event.substantiated),
             )
             return Contribution(event.decided_on, body_subject(event.agency_code), counts)
+        case AnswerRated():
+            counts = _flags(
+                (Metric.RATED, True), (Metric.RATED_SATISFIED, event.rating is Rating.SATISFIED)
+            )
+            return Contribution(
+                local_day(event.occurred_at), body_subject(event.agency_code), counts
+            )
     return None

@@ -35,6 +35,7 @@ from contracts import (
     DisciplinaryDecisionRecorded,
     RepeatComplaintDecided,
     deterministic_id,
+    verdict_event_id,
 )
 from contracts.common import NonEmptyStr
 from reference.agencies import AgencyRegistry
@@ -109,7 +110,7 @@ def event_of(form: OutcomeForm, recorded_by: str, now: datetime) -> AppealOutcom
             )
         case RepeatComplaintVerdictForm():
             return RepeatComplaintDecided(
-                event_id=deterministic_id("repeat_complaint.decided", form.appeal_id),
+                event_id=verdict_event_id(form.appeal_id),
                 original_appeal_id=form.original_appeal_id,
                 decided_by=form.decided_by,
                 substantiated=form.substantiated,

@@ -88,6 +88,7 @@ _LABELS = {
         "court": "Удовлетворено судом",
         "repeat": "Повторные обоснованные жалобы",
         "disciplinary": "Дисциплинарные меры по нарушениям, %",
+        "satisfied": "Удовлетворены ответом, %",
         "by_level": "Итого по уровню",
         "by_region": "Итого местные органы региона",
         "region": "Регион",
@@ -111,6 +112,7 @@ _LABELS = {
         "court": "Сот қанағаттандырған",
         "repeat": "Негізді қайталама шағымдар",
         "disciplinary": "Бұзушылықтар бойынша тәртіптік шаралар, %",
+        "satisfied": "Жауапқа қанағаттанғандар, %",
         "by_level": "Деңгей бойынша барлығы",
         "by_region": "Өңірдің жергілікті органдары бойынша барлығы",
         "region": "Өңір",
@@ -147,6 +149,7 @@ def _table2_row(name: str, row: Counts, css: str = "") -> str:
         row.court_satisfied,
         row.repeat_substantiated,
         row.disciplinary_percent,
+        row.satisfied_percent,
     ]
     tds = "".join(f"<td>{_number(c)}</td>" for c in cells)
     return f'<tr class="{css}"><td class="name">{escape(name)}</td>{tds}</tr>'
@@ -165,6 +168,7 @@ def to_html(report: Assessment) -> str:
             "court",
             "repeat",
             "disciplinary",
+            "satisfied",
         )
     )
     body2 = []

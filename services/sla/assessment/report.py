@@ -77,6 +77,9 @@ class Counts(BaseModel):
     disciplinary_percent: float | None = Field(
         default=None, description="Breaches with disciplinary action taken / breaches."
     )
+    rated: int = Field(default=0, description="Answers the citizens rated.")
+    rated_satisfied: int = 0
+    satisfied_percent: float | None = Field(default=None, description="Rated satisfied / rated.")
 
     @classmethod
     def of(cls, tally: Counter[str]) -> Counts:
@@ -95,6 +98,9 @@ class Counts(BaseModel):
             disciplinary_decided=tally[Metric.DISCIPLINARY_DECIDED],
             disciplinary_taken=tally[Metric.DISCIPLINARY_TAKEN],
             disciplinary_percent=percent(tally[Metric.DISCIPLINARY_TAKEN], breaches),
+            rated=tally[Metric.RATED],
+            rated_satisfied=tally[Metric.RATED_SATISFIED],
+            satisfied_percent=percent(tally[Metric.RATED_SATISFIED], tally[Metric.RATED]),
         )
 
 

@@ -12,11 +12,13 @@ from prometheus_client import CollectorRegistry
 
 from contracts import (
     AppealAccepted,
+    AppealAnswered,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
     Category,
+    ContestedAnswer,
     DeadlineExtended,
     TriageDecided,
     deterministic_id,
@@ -82,6 +84,34 @@ def accepted_by(agency: str, appeal_id: str, event_id: str) -> AppealAccepted:
             "event_id": event_id,
             "action_id": f"{agency}/{event_id}",
         }
+    )
+
+
+def answered_by(agency: str, appeal_id: str, event_id: str, **changes: object) -> AppealAnswered:
+    return AppealAnswered.example().model_copy(
+        update={
+            "appeal_id": appeal_id,
+            "correlation_id": appeal_id,
+            "agency_code": agency,
+            "event_id": event_id,
+            "action_id": f"{agency}/{event_id}",
+            **changes,
+        }
+    )
+
+
+def contesting(unique_id: str, answered_by: str = "astana-energy") -> AppealRegistered:
+    """A repeat complaint against `answered_by`'s answer to another appeal."""
+    return appeal(
+        f"contest-{unique_id}",
+        contests=ContestedAnswer(
+            appeal_id=f"appeal-{unique_id}",
+            registration_number="ZH-20260305-000123",
+            answered_by=answered_by,
+            answered_at=NOW,
+            answer_event_id=f"answer-{unique_id}",
+        ),
+        repeat_of=f"appeal-{unique_id}",
     )
 
 
@@ -401,3 +431,64 @@ class RoutingScenarios:
         assert [r.hop for r in await store.history(appeal_id)] == list(range(11))
         assert await store.history(f"appeal-unknown-{unique_id}") == []
         assert await store.decision(appeal_id, 10) == minimal_record(appeal_id, 10)
+
+
+class ContestScenarios:
+    """The citizen's answer to the answer, at routing: the repeat complaint goes to the
+    supervising body, whose answer must carry the verdict, which becomes an outcome."""
+
+    async def test_a_repeat_complaint_goes_to_the_supervising_body_of_the_one_that_answered(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        routed = await routing.route_registered(contesting(unique_id))
+
+        assert isinstance(routed, AppealRouted)
+        assert (routed.agency_code, routed.rule_id) == (
+            "akimat-astana",
+            "contest-to-supervising-body",
+        )
+        [(inbox, assignment)] = [(t, e) for t, e in recorder.sent if t.startswith("agency.")]
+        assert inbox == "agency.akimat-astana.inbox.v1"
+        assert assignment.contests.answered_by == "astana-energy"
+
+    async def test_its_answer_needs_a_verdict_which_is_published_once_as_an_outcome(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        complaint = contesting(unique_id)
+        await routing.route_registered(complaint)
+        bare = answered_by("akimat-astana", complaint.appeal_id, f"a1-{unique_id}")
+        verdict = answered_by(
+            "akimat-astana", complaint.appeal_id, f"a2-{unique_id}", substantiated=True
+        )
+
+        refused = await routing.check_decision(bare, "akimat-astana")
+        passed = await routing.check_decision(verdict, "akimat-astana")
+        await routing.check_decision(verdict, "akimat-astana")  # redelivered
+
+        assert refused.reason_code == "verdict_required"
+        assert passed.accepted
+        outcomes = [e for t, e in recorder.sent if t == topics.APPEAL_OUTCOMES]
+        assert len(outcomes) == 2 and outcomes[0] == outcomes[1]  # the same event again
+        decided = outcomes[0]
+        assert decided.event_type == "repeat_complaint.decided"
+        assert (decided.agency_code, decided.decided_by) == ("astana-energy", "akimat-astana")
+        assert decided.original_appeal_id == f"appeal-{unique_id}"
+        assert decided.substantiated is True
+        assert decided.decided_on == verdict.occurred_at.astimezone(ALMATY).date()  # its day
+
+    async def test_a_verdict_on_an_appeal_that_contests_nothing_is_refused(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        registered = appeal(unique_id)
+        await routing.route_registered(registered)
+        answer = answered_by(
+            "astana-energy", registered.appeal_id, f"a-{unique_id}", substantiated=False
+        )
+
+        verdict = await routing.check_decision(answer, "astana-energy")
+
+        assert verdict.reason_code == "verdict_not_expected"
+        assert topics.APPEAL_OUTCOMES not in [t for t, _ in recorder.sent]
