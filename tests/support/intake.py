@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from starlette.applications import Starlette
 
+from contracts import topics
 from services.common.settings import ServiceSettings
 from services.intake.app import create_app
 from services.intake.settings import IntakeSettings
@@ -34,7 +35,9 @@ class RunningIntake:
 async def running_intake(
     infra: Infra, prefix: str, partitions: dict[str, int], api_keys: str
 ) -> AsyncIterator[RunningIntake]:
-    """`partitions`: topic (without prefix) → partition count, created before the start."""
+    """`partitions`: topic (without prefix) → partition count, created before the start
+    (with the topics intake writes besides, e.g. the citizens' ratings)."""
+    partitions = {topics.ANSWER_FEEDBACK: 1, **partitions}
     await prepare_broker(infra.kafka_bootstrap_servers, partitions, prefix)
     settings = IntakeSettings(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
