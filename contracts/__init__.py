@@ -57,6 +57,7 @@ from contracts.events import (
     AgencyActionEvent,
     AgencyActionRefused,
     AgencyAssignment,
+    AgencyDecision,
     AnswerOutcome,
     AnswerRated,
     AnyEvent,
@@ -76,6 +77,14 @@ from contracts.events import (
     DeliveryChannel,
     DeliveryStatus,
     DisciplinaryDecisionRecorded,
+    Incident,
+    IncidentAnswered,
+    IncidentEvent,
+    IncidentGrew,
+    IncidentMember,
+    IncidentOpened,
+    IncidentResolved,
+    IncidentSighted,
     NotificationOutcome,
     Rating,
     RecipientRole,
@@ -112,12 +121,28 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     HttpGatewayAppeal,
     # lifecycle events
     *EVENT_TYPES,
+    # incidents
+    IncidentMember,
+    IncidentSighted,
+    IncidentOpened,
+    IncidentGrew,
+    IncidentResolved,
+    IncidentAnswered,
     # dead letters
     DeadLetter,
 )
 """Every concrete contract model (abstract bases such as `Event` are not listed)."""
 
 __all__ = [
+    "IncidentSighted",
+    "IncidentResolved",
+    "IncidentOpened",
+    "IncidentMember",
+    "IncidentGrew",
+    "IncidentEvent",
+    "IncidentAnswered",
+    "Incident",
+    "AgencyDecision",
     "verdict_event_id",
     "Rating",
     "ContestedAnswer",

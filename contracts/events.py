@@ -18,7 +18,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter
 
 from contracts.categories import Category
 from contracts.common import (
@@ -627,6 +627,8 @@ class ActionRefusalReason(StrEnum):
     """An answer to a repeat complaint must say whether it was substantiated."""
     VERDICT_NOT_EXPECTED = "verdict_not_expected"
     """`substantiated` belongs to answers to repeat complaints only."""
+    UNKNOWN_INCIDENT = "unknown_incident"
+    """An answer to an incident that is not the answering body's (or does not exist)."""
 
 
 class AgencyActionRefused(Event):
@@ -858,6 +860,232 @@ SlaEvent = Annotated[
 """Any message on `sla.events.v1`."""
 
 SLA_EVENT_ADAPTER: TypeAdapter[SlaEvent] = TypeAdapter(SlaEvent)
+
+
+# --- mass incidents (incidents.v1; routing's sightings on incidents.sightings.v1) --------
+
+_INCIDENT_ID = "4b1c6e95-0f7d-5a8b-9c6e-8d0f2a4b6c57"
+_CLUSTER_KEY = "astana-energy|utilities.heating|7112"
+_RULE = (
+    "utilities.heating: 5 appeals within 120 min, one body, one district, within 500 m "
+    "where located"
+)
+
+
+class IncidentMember(Documented):
+    """One appeal of an incident."""
+
+    model_config = documented(
+        {
+            "appeal_id": _APPEAL_ID,
+            "registration_number": _REG_NO,
+            "received_at": _RECEIVED_AT,
+        },
+        frozen=True,
+        extra="forbid",
+    )
+
+    appeal_id: NonEmptyStr = Field(description="The appeal.")
+    registration_number: NonEmptyStr = Field(description="Its registration number.")
+    received_at: AwareDatetime = Field(description="When its channel received it.")
+
+
+class IncidentSighted(Documented):
+    """Routing sent an appeal of a category that clusters to a body: one sighting under its
+    cluster key (body|category|district), the Kafka key, so one consumer sees a key's
+    sightings in order (services/routing/incidents.py)."""
+
+    model_config = documented(
+        {
+            "event_id": "5c2d7fa6-1a8e-5b9c-8d7f-9e1a3b5c7d68",
+            "event_type": "incident.sighted",
+            "occurred_at": "2026-03-05T10:02:48+05:00",
+            "cluster_key": _CLUSTER_KEY,
+            "agency_code": _AGENCY,
+            "category": "utilities.heating",
+            "district_kato": "7112",
+            "appeal_id": _APPEAL_ID,
+            "registration_number": _REG_NO,
+            "received_at": _RECEIVED_AT,
+            "location": {"lat": 51.128207, "lon": 71.430411},
+        },
+        frozen=True,
+        extra="forbid",
+    )
+
+    event_id: NonEmptyStr = Field(
+        description="Deterministic id of this event: a replay yields the same id."
+    )
+    event_type: Literal["incident.sighted"] = Field(
+        default="incident.sighted", description="Discriminator: `incident.sighted`."
+    )
+    occurred_at: AwareDatetime = Field(description="When it happened, ISO-8601 with an offset.")
+    cluster_key: NonEmptyStr = Field(description="`<body>|<category>|<district KATO>`.")
+    agency_code: AgencyCode = Field(description="The body concerned.")
+    category: Category = Field(description="National category of the appeals.")
+    district_kato: str = Field(pattern=r"^\d{4}$", description="KATO's first four digits.")
+    appeal_id: NonEmptyStr = Field(description="The appeal sighted.")
+    registration_number: NonEmptyStr = Field(description="Its registration number.")
+    received_at: AwareDatetime = Field(description="When its channel received it.")
+    location: GeoPoint | None = Field(description="Its coordinates, if the channel sent them.")
+
+
+class IncidentEvent(Documented):
+    """Fields of every event about one incident (topic `incidents.v1`, keyed by cluster key;
+    `incident.opened` and `incident.resolved` also go to the body's inbox)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: NonEmptyStr = Field(description="Deterministic: a replay yields the same id.")
+    event_type: str = Field(description="Discriminator naming the concrete event.")
+    occurred_at: AwareDatetime = Field(description="When it happened, ISO-8601 with an offset.")
+    incident_id: NonEmptyStr = Field(description="From the cluster key and its first member.")
+    cluster_key: NonEmptyStr = Field(description="`<body>|<category>|<district KATO>`.")
+    agency_code: AgencyCode = Field(description="The body all its members were routed to.")
+    category: Category = Field(description="National category of the appeals.")
+    district_kato: str = Field(pattern=r"^\d{4}$", description="KATO's first four digits.")
+    rule: str = Field(description="The rule that made it an incident, in words.")
+    member_count: int = Field(ge=1, description="Members so far.")
+
+
+def _incident_example(event_type: str, event_id: str, occurred_at: str, count: int) -> dict:
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": occurred_at,
+        "incident_id": _INCIDENT_ID,
+        "cluster_key": _CLUSTER_KEY,
+        "agency_code": _AGENCY,
+        "category": "utilities.heating",
+        "district_kato": "7112",
+        "rule": _RULE,
+        "member_count": count,
+    }
+
+
+class IncidentOpened(IncidentEvent):
+    """Enough appeals about one thing in one place and time: an incident, with every member
+    so far. The body answers it once (`agency.incident_answered`)."""
+
+    model_config = documented(
+        {
+            **_incident_example(
+                "incident.opened",
+                "6d3e8ab7-2b9f-5cad-9e8a-0f2b4c6d8e79",
+                "2026-03-05T10:40:02+05:00",
+                1,
+            ),
+            "members": [IncidentMember.example().model_dump(mode="json")],
+            "anchor": {"lat": 51.128207, "lon": 71.430411},
+        }
+    )
+
+    event_type: Literal["incident.opened"] = Field(
+        default="incident.opened", description="Discriminator: `incident.opened`."
+    )
+    members: list[IncidentMember] = Field(description="Every member so far, oldest first.")
+    anchor: GeoPoint | None = Field(description="The first located member's place, if any.")
+
+
+class IncidentGrew(IncidentEvent):
+    """One more appeal joined an open incident."""
+
+    model_config = documented(
+        {
+            **_incident_example(
+                "incident.grew",
+                "7e4f9bc8-3ca0-5dbe-8f9b-1a3c5d7e9f80",
+                "2026-03-05T10:52:13+05:00",
+                6,
+            ),
+            "member": IncidentMember.example().model_dump(mode="json"),
+        }
+    )
+
+    event_type: Literal["incident.grew"] = Field(
+        default="incident.grew", description="Discriminator: `incident.grew`."
+    )
+    member: IncidentMember = Field(description="The appeal that joined.")
+
+
+class IncidentResolved(IncidentEvent):
+    """The body answered the incident: every member it still held was answered with it."""
+
+    model_config = documented(
+        {
+            **_incident_example(
+                "incident.resolved",
+                "8f5a0cd9-4db1-5ecf-9a0c-2b4d6e8f0a91",
+                "2026-03-05T16:20:00+05:00",
+                6,
+            ),
+            "answer_event_id": "9a6b1dea-5ec2-5fd0-8b1d-3c5e7f9a1b02",
+            "outcome": "satisfied",
+            "opened_at": "2026-03-05T10:40:02+05:00",
+            "seconds_to_resolve": 20398.0,
+            "answered": [_APPEAL_ID],
+        }
+    )
+
+    event_type: Literal["incident.resolved"] = Field(
+        default="incident.resolved", description="Discriminator: `incident.resolved`."
+    )
+    answer_event_id: NonEmptyStr = Field(description="The body's answer to the incident.")
+    outcome: AnswerOutcome = Field(description="How the body decided.")
+    opened_at: AwareDatetime = Field(description="When the incident opened.")
+    seconds_to_resolve: float = Field(ge=0, description="From opened to the answer.")
+    answered: list[str] = Field(
+        description="Members answered with it (those redirected elsewhere are not)."
+    )
+
+
+Incident = Annotated[
+    IncidentOpened | IncidentGrew | IncidentResolved, Field(discriminator="event_type")
+]
+"""Any message on `incidents.v1`."""
+
+
+class IncidentAnswered(Documented):
+    """A body's one answer to an incident, on its own decisions topic
+    (`agency.<code>.actions.v1`, keyed by incident id): routing answers each member it still
+    holds with it (`agency.answered`, each appeal's own record, deadline and notice)."""
+
+    model_config = documented(
+        {
+            "event_id": "9a6b1dea-5ec2-5fd0-8b1d-3c5e7f9a1b02",
+            "event_type": "agency.incident_answered",
+            "occurred_at": "2026-03-05T16:20:00+05:00",
+            "incident_id": _INCIDENT_ID,
+            "agency_code": _AGENCY,
+            "action_id": "astana-energy/incident/2026-03-05/1",
+            "outcome": "satisfied",
+            "summary": "Авария на теплотрассе устранена, подача тепла восстановлена в 16:00.",
+            "how_to_obtain": "Ответ направлен каждому заявителю.",
+        },
+        frozen=True,
+        extra="forbid",
+    )
+
+    event_id: NonEmptyStr = Field(
+        description="Deterministic id of this event: a replay yields the same id."
+    )
+    event_type: Literal["agency.incident_answered"] = Field(
+        default="agency.incident_answered", description="Discriminator: `agency.incident_answered`."
+    )
+    occurred_at: AwareDatetime = Field(description="When it happened, ISO-8601 with an offset.")
+    incident_id: NonEmptyStr = Field(description="The incident answered.")
+    agency_code: AgencyCode = Field(description="The answering body (its own topic).")
+    action_id: NonEmptyStr = Field(description="The body's own idempotency id.")
+    outcome: AnswerOutcome = Field(description="How the body decided.")
+    summary: str = Field(description="Short summary of the answer, for the citizens.")
+    how_to_obtain: str = Field(description="Where and how the citizens get the full answer.")
+
+
+AgencyDecision = Annotated[
+    AppealAccepted | AppealRedirected | DeadlineExtended | AppealAnswered | IncidentAnswered,
+    Field(discriminator="event_type"),
+]
+"""Any message a body publishes on its own decisions topic, `agency.<code>.actions.v1`."""
 
 
 # --- the citizen's answer to the answer (appeals.feedback.v1) ----------------------------

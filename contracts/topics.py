@@ -31,6 +31,11 @@ NOTIFICATION_OUTCOMES = "notifications.outcomes.v1"
 APPEAL_OUTCOMES = "appeals.outcomes.v1"
 # Citizens' ratings of answers (intake writes it; contests are registered appeals).
 ANSWER_FEEDBACK = "appeals.feedback.v1"
+# Mass incidents (opened, grew, resolved), keyed by cluster key; routing writes both.
+INCIDENTS = "incidents.v1"
+# What routing's incident detector reads: one sighting per clustering appeal, keyed by its
+# cluster key (so one consumer sees a key's sightings in order).
+INCIDENT_SIGHTINGS = "incidents.sightings.v1"
 
 ALL_FIXED_TOPICS: tuple[str, ...] = (
     CHANNEL_1414,
@@ -47,6 +52,8 @@ ALL_FIXED_TOPICS: tuple[str, ...] = (
     NOTIFICATION_OUTCOMES,
     APPEAL_OUTCOMES,
     ANSWER_FEEDBACK,
+    INCIDENTS,
+    INCIDENT_SIGHTINGS,
 )
 
 # Agency codes become part of a topic name, so they are restricted to characters that are

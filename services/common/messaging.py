@@ -165,6 +165,27 @@ async def publish_event(
     )
 
 
+async def publish_keyed(
+    runtime: ServiceRuntime, topic_name: str, event: BaseModel, key: str, correlation_id: str
+) -> None:
+    """Publish a message that is not about one appeal (an incident, a sighting) under `key`
+    (e.g. a cluster key: one consumer sees a key's messages in order), acks=all."""
+    event_id, event_type = event.event_id, event.event_type
+    headers = {
+        "content-type": "application/json",
+        CORRELATION_HEADER: correlation_id,
+        EVENT_TYPE_HEADER: event_type,
+        EVENT_ID_HEADER: event_id,
+    }
+    await runtime.broker.publish(
+        event.model_dump_json().encode(),
+        runtime.topic(topic_name),
+        key=key.encode(),
+        headers=headers,
+        correlation_id=correlation_id,
+    )
+
+
 async def insert_once(collection: AsyncCollection, document: dict[str, Any]) -> bool:
     """Insert; True if this call created it, False if a document with that key existed."""
     try:

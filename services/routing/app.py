@@ -27,12 +27,19 @@ from contracts import (
     AgencyAction,
     AgencyActionRefused,
     AgencyAssignment,
+    AgencyDecision,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
     Category,
     DeadLetter,
     Event,
+    Incident,
+    IncidentAnswered,
+    IncidentEvent,
+    IncidentOpened,
+    IncidentResolved,
+    IncidentSighted,
     RepeatComplaintDecided,
     TriageDecided,
     agency_actions,
@@ -41,9 +48,9 @@ from contracts import (
 from contracts.topics import agency_of_actions_topic
 from reference.agencies import Agency, AgencyRegistry, Level
 from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER
-from services.common.clock import Clock
+from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
-from services.common.messaging import publish_event
+from services.common.messaging import publish_event, publish_keyed
 from services.common.openapi import (
     DocumentedRoute,
     ErrorBody,
@@ -58,6 +65,8 @@ from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
 from services.routing.classifier import TextClassifier
 from services.routing.decisions import Rules
+from services.routing.incident_service import IncidentService
+from services.routing.incident_store import MongoIncidentStore
 from services.routing.metrics import RoutingMetrics
 from services.routing.policy import RoutingPolicy
 from services.routing.ranking import competent_bodies
@@ -82,8 +91,15 @@ def create_app(
             (topics.APPEALS_TRIAGE, AppealTriaged, "Appeals a human must route, with candidates."),
             (
                 "agency.{code}.inbox.v1",
-                AgencyAssignment | AgencyActionRefused,
-                "One inbox per top-level body: its assignments, and its refused decisions.",
+                AgencyAssignment | AgencyActionRefused | IncidentOpened | IncidentResolved,
+                "One inbox per top-level body: its assignments, its refused decisions, its "
+                "incidents (opened, resolved).",
+            ),
+            (topics.INCIDENTS, Incident, "Mass incidents: opened, grew, resolved."),
+            (
+                topics.INCIDENT_SIGHTINGS,
+                IncidentSighted,
+                "Appeals of clustering categories, keyed by cluster key (routing reads it).",
             ),
             (
                 topics.AGENCY_ACTIONS,
@@ -106,21 +122,40 @@ def create_app(
         settings.working_calendar(),
     )
 
-    async def publish(topic_name: str, event: Event) -> None:
-        await publish_event(runtime, topic_name, event)
+    async def publish(topic_name: str, event: Event | IncidentEvent | IncidentSighted) -> None:
+        if isinstance(event, Event):
+            await publish_event(runtime, topic_name, event)
+        else:  # an incident's events: one key's in order, under its cluster key
+            correlation = getattr(event, "incident_id", None) or event.appeal_id
+            await publish_keyed(runtime, topic_name, event, event.cluster_key, correlation)
 
+    metrics = RoutingMetrics(runtime.registry)
+    clock = clock or SystemClock()
+    incidents = IncidentService(
+        MongoIncidentStore(runtime.db),
+        publish,
+        settings.incident_cluster_rules(),
+        metrics,
+        clock,
+    )
     service = RoutingService(
-        MongoDecisionStore(runtime.db), publish, rules, RoutingMetrics(runtime.registry), clock
+        MongoDecisionStore(runtime.db), publish, rules, metrics, clock, incidents=incidents
     )
 
     async def on_appeal_registered(appeal: AppealRegistered, _: KafkaMessage) -> None:
         await service.route_registered(appeal)
 
-    async def on_agency_decision(action: AgencyAction, message: KafkaMessage) -> None:
+    async def on_agency_decision(action: AgencyDecision, message: KafkaMessage) -> None:
         public = message.raw_message.topic.removeprefix(settings.topic_prefix)
         acting = agency_of_actions_topic(public)
         assert acting is not None, public  # subscribed to decisions topics only
-        await service.check_decision(action, acting)
+        if isinstance(action, IncidentAnswered):
+            await service.answer_incident(action, acting)
+        else:
+            await service.check_decision(action, acting)
+
+    async def on_sighting(sighted: IncidentSighted, _: KafkaMessage) -> None:
+        await incidents.on_sighting(sighted)
 
     async def on_triage_decision(decided: TriageDecided, _: KafkaMessage) -> None:
         await service.handle_triage_decision(decided)
@@ -141,13 +176,24 @@ def create_app(
     # Each its own consumer group, so one topic's rebalance never pauses another.
     subscribe(
         runtime,
-        {agency_actions(code): AgencyAction for code in rules.registry.by_code},
+        {agency_actions(code): AgencyDecision for code in rules.registry.by_code},
         group_id=f"{settings.consumer_group}.actions",
         handle=on_agency_decision,
         title="routing.agency_decisions",
         description="Each body's decisions, on its own topic: passed on to agency.actions.v1 "
         "when the body holds the appeal (a 'redirected' is then re-routed), else refused "
-        "with the reason on the body's inbox.",
+        "with the reason on the body's inbox; an answer to an incident answers its members.",
+    )
+    subscribe_in_keyed_batches(
+        runtime,
+        {topics.INCIDENT_SIGHTINGS: IncidentSighted},
+        # Its own group; keyed by cluster key, so one key's sightings are decided in order
+        # by one consumer (its state has one writer).
+        group_id=f"{settings.consumer_group}.incidents",
+        handle=on_sighting,
+        title="routing.incident_sightings",
+        description="Appeals of clustering categories, by body, category and district: "
+        "made into mass incidents (services/routing/incidents.py).",
     )
     subscribe(
         runtime,

@@ -41,6 +41,30 @@ class RoutingMetrics(MetricSet):
         "agency",
         "action",
     )
+    incidents_opened = counter(
+        "tyndau_routing_incidents_opened_total",
+        "Mass incidents opened, by body and category (incidents open = opened - resolved).",
+        "agency",
+        "category",
+    )
+    incidents_resolved = counter(
+        "tyndau_routing_incidents_resolved_total",
+        "Mass incidents answered, by body and category.",
+        "agency",
+        "category",
+    )
+    incident_members = histogram(
+        "tyndau_routing_incident_members",
+        "Appeals per incident, when it is answered.",
+        "category",
+        buckets=(2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+    )
+    incident_resolve_seconds = histogram(
+        "tyndau_routing_incident_resolve_seconds",
+        "From an incident opened to its answer.",
+        "category",
+        buckets=(600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 3 * 86400, 15 * 86400),
+    )
     latency = histogram(
         "tyndau_routing_decision_seconds",
         "From receiving a cause to its decision stored and its events acknowledged.",

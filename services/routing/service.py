@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from contracts import (
     ActionRefusalReason,
@@ -47,6 +48,7 @@ from contracts import (
     ContestedAnswer,
     DeadlineExtended,
     Event,
+    IncidentAnswered,
     RepeatComplaintDecided,
     TriageDecided,
     agency_inbox,
@@ -67,6 +69,7 @@ from services.routing.decisions import (
     decide_redirect,
     decide_route,
 )
+from services.routing.incident_service import IncidentService
 from services.routing.metrics import RoutingMetrics
 from services.routing.records import (
     ROUTED,
@@ -81,7 +84,8 @@ from services.routing.store import DecisionStore
 
 log = logging.getLogger("tyndau.routing")
 
-Publish = Callable[[str, Event], Awaitable[None]]
+Publish = Callable[[str, Any], Awaitable[None]]
+"""(topic, event): lifecycle events keyed by appeal, incidents by cluster key (app.py)."""
 
 
 class RoutingService:
@@ -92,7 +96,9 @@ class RoutingService:
         rules: Rules,
         metrics: RoutingMetrics,
         clock: Clock | None = None,
+        incidents: IncidentService | None = None,
     ) -> None:
+        self.incidents = incidents
         self.store = store
         self.publish = publish
         self.rules = rules
@@ -187,6 +193,13 @@ class RoutingService:
                 substantiated=answer.substantiated,
             ),
         )
+
+    async def answer_incident(self, answer: IncidentAnswered, acting_agency: str) -> None:
+        """A body's one answer to an incident: each member answered through `check_decision`
+        (services/routing/incident_service.py)."""
+        if self.incidents is None:
+            raise RuntimeError("incidents are not enabled on this routing instance")
+        await self.incidents.answer(answer, acting_agency, self.check_decision)
 
     async def _refusal_reason(
         self, action: AgencyActionEvent, acting_agency: str
@@ -362,6 +375,10 @@ class RoutingService:
             # The agency learns of the appeal before the rest of the system hears it was routed.
             await self.publish(agency_inbox(assignment.agency_code), assignment)
             await self.publish(topics.APPEALS_ROUTED, record.routed)
+            if self.incidents is not None:
+                sighted = self.incidents.sighting_for(appeal, record.routed)
+                if sighted is not None:
+                    await self.publish(topics.INCIDENT_SIGHTINGS, sighted)
             return record.routed
         assert record.triaged is not None
         await self.publish(topics.APPEALS_TRIAGE, record.triaged)

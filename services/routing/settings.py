@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import json
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from contracts import Category
 from services.common.settings import ServiceSettings
+from services.routing.incidents import DEFAULT_RULES, ClusterRule
 from services.routing.policy import RoutingPolicy
 
 
@@ -32,6 +36,34 @@ class RoutingSettings(ServiceSettings):
         description="At most this many candidate bodies in a triage event "
         "(ROUTING_TRIAGE_CANDIDATES).",
     )
+
+    incident_rules: str = Field(
+        default="",
+        description="Which categories cluster into mass incidents, and how "
+        "(ROUTING_INCIDENT_RULES): a JSON object, category → {threshold, window_minutes, "
+        "distance_m}; empty: the defaults (services/routing/incidents.py), `{}`: none.",
+    )
+
+    @field_validator("incident_rules")
+    @classmethod
+    def _rules_are_valid(cls, value: str) -> str:
+        cls.parse_incident_rules(value)
+        return value
+
+    @staticmethod
+    def parse_incident_rules(value: str) -> dict[Category, ClusterRule]:
+        if not value.strip():
+            return dict(DEFAULT_RULES)
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"ROUTING_INCIDENT_RULES is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ValueError("ROUTING_INCIDENT_RULES: a JSON object, category → rule")
+        return {Category(name): ClusterRule.model_validate(rule) for name, rule in data.items()}
+
+    def incident_cluster_rules(self) -> dict[Category, ClusterRule]:
+        return self.parse_incident_rules(self.incident_rules)
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(

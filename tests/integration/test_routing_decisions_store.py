@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from services.routing.incident_store import MongoIncidentStore
 from services.routing.store import MongoDecisionStore, ensure_indexes
 from tests.support.scenarios.routing import (
     ContestScenarios,
+    IncidentScenarios,
     RoutingScenarios,
     appeal,
     minimal_record,
@@ -21,10 +23,14 @@ async def mongo_store(scratch_db) -> MongoDecisionStore:
     return MongoDecisionStore(scratch_db)
 
 
-class TestRoutingOnFerretDB(RoutingScenarios, ContestScenarios):
+class TestRoutingOnFerretDB(RoutingScenarios, ContestScenarios, IncidentScenarios):
     @pytest.fixture
     def store(self, mongo_store: MongoDecisionStore) -> MongoDecisionStore:
         return mongo_store
+
+    @pytest.fixture
+    def incident_store(self, scratch_db) -> MongoIncidentStore:
+        return MongoIncidentStore(scratch_db)
 
 
 async def test_a_history_longer_than_one_read_and_the_old_index_is_dropped(

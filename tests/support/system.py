@@ -230,6 +230,26 @@ class TopicWatcher:
                 )
             await self.drain(0.2)
 
+    async def read_to_end(self, timeout: float = 30.0) -> list[dict]:
+        """Read every message the topic holds now (to its end offsets), and return all seen:
+        what is absent after this was not published before it was called."""
+        deadline = time.monotonic() + timeout
+        while not self.consumer.assignment():
+            await self.consumer.getmany(timeout_ms=200)
+        partitions = list(self.consumer.assignment())
+        ends = await self.consumer.end_offsets(partitions)
+        while any(await self._behind(p, end) for p, end in ends.items()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not read {self.topic} to its end in {timeout} s")
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    self.seen.append((record.key, record.value, dict(record.headers or ())))
+        return self.events()
+
+    async def _behind(self, partition: Any, end: int) -> bool:
+        return await self.consumer.position(partition) < end
+
     async def drain(self, seconds: float) -> None:
         """Keep reading for `seconds` (to show that nothing more arrives)."""
         deadline = time.monotonic() + seconds

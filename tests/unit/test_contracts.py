@@ -385,7 +385,7 @@ def test_every_fixed_topic_is_listed_once() -> None:
         if name.isupper() and isinstance(value, str) and not name.endswith("PATTERN")
     }
 
-    assert len(topics.ALL_FIXED_TOPICS) == len(set(topics.ALL_FIXED_TOPICS)) == 14
+    assert len(topics.ALL_FIXED_TOPICS) == len(set(topics.ALL_FIXED_TOPICS)) == 16
     assert set(topics.ALL_FIXED_TOPICS) == constants
 
 

@@ -5,7 +5,7 @@ operator's decision."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
@@ -20,6 +20,7 @@ from contracts import (
     Category,
     ContestedAnswer,
     DeadlineExtended,
+    IncidentAnswered,
     TriageDecided,
     deterministic_id,
     topics,
@@ -27,6 +28,8 @@ from contracts import (
 from reference.agencies import AgencyRegistry
 from services.common.clock import ManualClock
 from services.routing.decisions import Rules
+from services.routing.incident_service import IncidentService
+from services.routing.incidents import DEFAULT_RULES
 from services.routing.metrics import RoutingMetrics
 from services.routing.records import DecisionRecord
 from services.routing.service import RoutingService
@@ -492,3 +495,115 @@ class ContestScenarios:
 
         assert verdict.reason_code == "verdict_not_expected"
         assert topics.APPEAL_OUTCOMES not in [t for t, _ in recorder.sent]
+
+
+class IncidentScenarios:
+    """Mass incidents through routing: sightings from decisions, the detector, and a body's
+    one answer to an incident answered to each member. Subclasses provide `store` (the
+    decisions) and `incident_store`."""
+
+    async def routed_burst(
+        self, store: DecisionStore, incident_store, unique_id: str, n: int
+    ) -> tuple[RoutingService, Recorder, IncidentService, list[AppealRegistered]]:
+        recorder = Recorder()
+        metrics = RoutingMetrics(CollectorRegistry())
+        incidents = IncidentService(
+            incident_store, recorder, dict(DEFAULT_RULES), metrics, ManualClock(NOW)
+        )
+        routing = RoutingService(
+            store, recorder, Rules.default(), metrics, ManualClock(NOW), incidents=incidents
+        )
+        received = datetime.fromisoformat("2026-03-05T07:10:00+05:00")
+        appeals = [
+            appeal(
+                f"{unique_id}-{i}",
+                event_id=f"registered-{unique_id}-{i}",
+                registration_number=f"ZH-20260305-{i:06d}",
+                received_at=received + timedelta(minutes=i),
+            )
+            for i in range(n)
+        ]
+        for registered in appeals:
+            await routing.route_registered(registered)
+        for topic, sighted in list(recorder.sent):
+            if topic == topics.INCIDENT_SIGHTINGS:
+                await incidents.on_sighting(sighted)
+        return routing, recorder, incidents, appeals
+
+    async def test_a_burst_about_one_building_is_one_incident_in_the_bodys_inbox_once(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        _, recorder, _, appeals = await self.routed_burst(store, incident_store, unique_id, 12)
+
+        sightings = [e for t, e in recorder.sent if t == topics.INCIDENT_SIGHTINGS]
+        assert len(sightings) == 12 and len({s.cluster_key for s in sightings}) == 1
+        on_topic = [e for t, e in recorder.sent if t == topics.INCIDENTS]
+        assert [e.event_type for e in on_topic] == ["incident.opened"] + ["incident.grew"] * 7
+        opened = on_topic[0]
+        assert opened.member_count == 5 and on_topic[-1].member_count == 12
+        assert opened.rule.startswith("utilities.heating: 5 appeals within 120 min")
+        inbox = [
+            e
+            for t, e in recorder.sent
+            if t == "agency.astana-energy.inbox.v1" and e.event_type.startswith("incident.")
+        ]
+        assert inbox == [opened]  # once
+        record = await incident_store.incident(opened.incident_id)
+        assert [m.appeal_id for m in record.members] == [a.appeal_id for a in appeals]
+
+    async def test_replaying_the_sightings_makes_no_new_incident_event(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        _, recorder, incidents, _ = await self.routed_burst(store, incident_store, unique_id, 7)
+        before = len(recorder.sent)
+        for topic, sighted in list(recorder.sent):
+            if topic == topics.INCIDENT_SIGHTINGS:
+                await incidents.on_sighting(sighted)
+        assert recorder.sent[before:] == []
+
+    async def test_one_answer_to_the_incident_answers_every_member_once(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        routing, recorder, _, appeals = await self.routed_burst(store, incident_store, unique_id, 9)
+        [opened] = [e for t, e in recorder.sent if t == topics.INCIDENTS][:1]
+        answer = IncidentAnswered.example().model_copy(
+            update={
+                "event_id": f"inc-answer-{unique_id}",
+                "incident_id": opened.incident_id,
+                "occurred_at": NOW,
+            }
+        )
+        before = len(recorder.sent)
+        await routing.answer_incident(answer, "astana-energy")
+        await routing.answer_incident(answer, "astana-energy")  # redelivered
+
+        told = recorder.sent[before:]
+        answers = [e for t, e in told if t == topics.AGENCY_ACTIONS]
+        assert sorted({a.appeal_id for a in answers}) == sorted(a.appeal_id for a in appeals)
+        assert len({a.event_id for a in answers}) == 9  # the same nine, twice
+        assert all(
+            a.event_type == "agency.answered" and a.summary == answer.summary for a in answers
+        )
+        resolved = [e for t, e in told if t == topics.INCIDENTS]
+        assert len({e.event_id for e in resolved}) == 1
+        assert resolved[0].answered == [a.appeal_id for a in appeals]
+        assert resolved[0].seconds_to_resolve >= 0
+
+    async def test_another_bodys_answer_to_the_incident_is_refused(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        routing, recorder, _, _ = await self.routed_burst(store, incident_store, unique_id, 5)
+        [opened] = [e for t, e in recorder.sent if t == topics.INCIDENTS]
+        answer = IncidentAnswered.example().model_copy(
+            update={
+                "event_id": f"x-{unique_id}",
+                "incident_id": opened.incident_id,
+                "agency_code": "akimat-astana",
+            }
+        )
+        before = len(recorder.sent)
+        await routing.answer_incident(answer, "akimat-astana")
+
+        [(topic, refused)] = recorder.sent[before:]
+        assert topic == "agency.akimat-astana.inbox.v1"
+        assert refused.reason_code == "unknown_incident"

@@ -1,0 +1,260 @@
+"""Routing's incidents at work: sightings made from routing decisions, the detector that
+turns a key's sightings into incidents (rules: incidents.py), and a body's one answer to an
+incident answered to each member.
+
+- `sighting_for`: an appeal's first routing decision, for a category with a rule and a place
+  known to the district, is sighted under its cluster key; routing publishes it on
+  `incidents.sightings.v1` right after the decision (again, the same id, when the decision
+  is republished).
+- `on_sighting` (group `tyndau-routing.incidents`, keyed batches: one key in order): the
+  key's state read, the sighting observed, the events published (`incident.opened` on
+  `incidents.v1` and once to the body's inbox; `incident.grew` on `incidents.v1`), then
+  the incident and the key's state written — a crash in between re-observes the sighting and
+  republishes the same events (deterministic ids); a sighting already in the state emits
+  nothing (replay-safe).
+- `answer`: a body's `agency.incident_answered` on its own decisions topic. An incident that
+  is not that body's is refused (`unknown_incident`, on its inbox). Otherwise every member
+  is answered with an `agency.answered` of its own (id from the answer and the member)
+  through the same gate as any decision — so a member the body no longer holds (redirected)
+  is refused, not answered — and sla stops each timer, notify tells each citizen in their
+  language, intake shows each answered. Then `incident.resolved` (once: stored by incident
+  id; a second answer gets the first resolution again) on `incidents.v1` and the inbox. An
+  incident answered stops growing: a later appeal about the same thing starts anew.
+
+The inbox gets the incident once (opened) and its resolution: growth is on `incidents.v1`
+(the members' own assignments reach the inbox as always), so the answer covers every member
+routing knows of when it comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from contracts import (
+    ActionRefusalReason,
+    AgencyActionEvent,
+    AgencyActionRefused,
+    AppealAnswered,
+    AppealRegistered,
+    AppealRouted,
+    Category,
+    IncidentAnswered,
+    IncidentGrew,
+    IncidentMember,
+    IncidentOpened,
+    IncidentResolved,
+    IncidentSighted,
+    agency_inbox,
+    deterministic_id,
+    topics,
+)
+from services.common.clock import Clock
+from services.routing.incident_store import IncidentRecord, IncidentStore
+from services.routing.incidents import (
+    ClusterRule,
+    Grew,
+    Opened,
+    Sighting,
+    cluster_key,
+    district_of,
+    observe,
+)
+from services.routing.metrics import RoutingMetrics
+from services.routing.records import ActionVerdict
+
+log = logging.getLogger("tyndau.routing.incidents")
+
+Publish = Callable[[str, object], Awaitable[None]]
+Gate = Callable[[AgencyActionEvent, str], Awaitable[ActionVerdict]]
+
+
+def _member(s: Sighting) -> IncidentMember:
+    return IncidentMember(
+        appeal_id=s.appeal_id, registration_number=s.registration_number, received_at=s.received_at
+    )
+
+
+class IncidentService:
+    def __init__(
+        self,
+        store: IncidentStore,
+        publish: Publish,
+        rules: Mapping[Category, ClusterRule],
+        metrics: RoutingMetrics,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.publish = publish
+        self.rules = rules
+        self.metrics = metrics
+        self.clock = clock
+
+    def sighting_for(
+        self, appeal: AppealRegistered, routed: AppealRouted
+    ) -> IncidentSighted | None:
+        district = district_of(appeal.region_kato)
+        if routed.hop != 0 or routed.category not in self.rules or district is None:
+            return None
+        return IncidentSighted(
+            event_id=deterministic_id("incident.sighted", appeal.appeal_id),
+            occurred_at=routed.occurred_at,
+            cluster_key=cluster_key(routed.agency_code, routed.category, district),
+            agency_code=routed.agency_code,
+            category=routed.category,
+            district_kato=district,
+            appeal_id=appeal.appeal_id,
+            registration_number=appeal.registration_number,
+            received_at=appeal.received_at,
+            location=appeal.location,
+        )
+
+    async def on_sighting(self, sighted: IncidentSighted) -> None:
+        rule = self.rules.get(sighted.category)
+        if rule is None:
+            return  # the category stopped clustering since the sighting was made
+        key = sighted.cluster_key
+        state = await self.store.key_state(key)
+        open_ids = {g.incident_id for g in state.groups if g.incident_id}
+        resolved = frozenset([i for i in open_ids if await self.store.resolution(i)])
+        sighting = Sighting(
+            sighted.appeal_id, sighted.registration_number, sighted.received_at, sighted.location
+        )
+        seen = observe(state, key, sighting, rule, resolved)
+        if seen.seen:
+            return
+        common = {
+            "occurred_at": sighted.occurred_at,
+            "cluster_key": key,
+            "agency_code": sighted.agency_code,
+            "category": sighted.category,
+            "district_kato": sighted.district_kato,
+            "rule": rule.describe(sighted.category),
+        }
+        match seen.change:
+            case Opened(incident_id=incident_id, members=members, anchor=anchor):
+                record = IncidentRecord(
+                    incident_id=incident_id,
+                    cluster_key=key,
+                    agency_code=sighted.agency_code,
+                    category=sighted.category,
+                    district_kato=sighted.district_kato,
+                    rule=common["rule"],
+                    anchor=anchor,
+                    members=tuple(_member(m) for m in members),
+                    opened_at=sighted.occurred_at,
+                )
+                opened = IncidentOpened(
+                    event_id=deterministic_id("incident.opened", incident_id),
+                    incident_id=incident_id,
+                    member_count=len(members),
+                    members=list(record.members),
+                    anchor=anchor,
+                    **common,
+                )
+                await self.publish(topics.INCIDENTS, opened)
+                await self.publish(agency_inbox(sighted.agency_code), opened)
+                await self.store.save_incident(record)
+                self.metrics.incidents_opened.labels(sighted.agency_code, sighted.category).inc()
+                log.info("incident %s opened (%s, %d appeals)", incident_id, key, len(members))
+            case Grew(incident_id=incident_id, member=member, member_count=count):
+                record = await self.store.incident(incident_id)
+                assert record is not None, incident_id  # saved before its key's state
+                grew = IncidentGrew(
+                    event_id=deterministic_id("incident.grew", incident_id, member.appeal_id),
+                    incident_id=incident_id,
+                    member_count=count,
+                    member=_member(member),
+                    **common,
+                )
+                await self.publish(topics.INCIDENTS, grew)
+                if all(m.appeal_id != member.appeal_id for m in record.members):
+                    members = (*record.members, _member(member))
+                    await self.store.save_incident(replace(record, members=members))
+        await self.store.save_key_state(key, seen.state)
+
+    async def answer(self, answer: IncidentAnswered, acting: str, gate: Gate) -> None:
+        record = await self.store.incident(answer.incident_id)
+        inbox = agency_inbox(acting)
+        if record is None or acting != record.agency_code or acting != answer.agency_code:
+            await self.publish(inbox, self._refusal(answer, acting))
+            self.metrics.refused.labels(acting, ActionRefusalReason.UNKNOWN_INCIDENT).inc()
+            return
+        resolved = await self.store.resolution(record.incident_id)
+        if resolved is None:
+            answered = []
+            for member in record.members:
+                verdict = await gate(self._member_answer(answer, member.appeal_id), acting)
+                if verdict.accepted:
+                    answered.append(member.appeal_id)
+            resolved = self._resolved(record, answer, answered)
+            if await self.store.add_resolution(resolved):
+                self._count_resolution(resolved)
+            else:  # a concurrent delivery resolved it first: its resolution stands
+                resolved = await self.store.resolution(record.incident_id) or resolved
+        await self.publish(topics.INCIDENTS, resolved)
+        await self.publish(inbox, resolved)
+
+    def _member_answer(self, answer: IncidentAnswered, appeal_id: str) -> AppealAnswered:
+        return AppealAnswered(
+            event_id=deterministic_id("incident.member_answer", answer.event_id, appeal_id),
+            appeal_id=appeal_id,
+            occurred_at=answer.occurred_at,
+            correlation_id=appeal_id,
+            causation_id=answer.event_id,
+            action_id=f"{answer.action_id}/{appeal_id}",
+            agency_code=answer.agency_code,
+            officer=None,
+            outcome=answer.outcome,
+            summary=answer.summary,
+            how_to_obtain=answer.how_to_obtain,
+        )
+
+    def _resolved(
+        self, record: IncidentRecord, answer: IncidentAnswered, answered: list[str]
+    ) -> IncidentResolved:
+        return IncidentResolved(
+            event_id=deterministic_id("incident.resolved", record.incident_id),
+            occurred_at=answer.occurred_at,
+            incident_id=record.incident_id,
+            cluster_key=record.cluster_key,
+            agency_code=record.agency_code,
+            category=record.category,
+            district_kato=record.district_kato,
+            rule=record.rule,
+            member_count=len(record.members),
+            answer_event_id=answer.event_id,
+            outcome=answer.outcome,
+            opened_at=record.opened_at,
+            seconds_to_resolve=max(0.0, (answer.occurred_at - record.opened_at).total_seconds()),
+            answered=answered,
+        )
+
+    def _count_resolution(self, resolved: IncidentResolved) -> None:
+        labels = (resolved.agency_code, resolved.category)
+        self.metrics.incidents_resolved.labels(*labels).inc()
+        self.metrics.incident_members.labels(resolved.category).observe(resolved.member_count)
+        self.metrics.incident_resolve_seconds.labels(resolved.category).observe(
+            resolved.seconds_to_resolve
+        )
+
+    def _refusal(self, answer: IncidentAnswered, acting: str) -> AgencyActionRefused:
+        now: datetime = self.clock.now()
+        return AgencyActionRefused(
+            event_id=deterministic_id(
+                "agency.action_refused", acting, answer.event_id, answer.incident_id
+            ),
+            appeal_id=answer.incident_id,
+            occurred_at=now,
+            correlation_id=answer.incident_id,
+            causation_id=answer.event_id,
+            agency_code=acting,
+            action_event_id=answer.event_id,
+            action_type=answer.event_type,
+            claimed_agency_code=answer.agency_code,
+            reason_code=ActionRefusalReason.UNKNOWN_INCIDENT,
+            reason=f"No incident {answer.incident_id} of {acting}: a body answers its own "
+            "incidents only.",
+        )

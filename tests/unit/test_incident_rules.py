@@ -1,0 +1,92 @@
+"""Mass incidents' rules (services/routing/incidents.py): the threshold within the window,
+one place, replay-safe and deterministic."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from contracts import Category, GeoPoint
+from services.routing.incidents import (
+    ClusterRule,
+    Grew,
+    KeyState,
+    Opened,
+    Sighting,
+    cluster_key,
+    district_of,
+    metres_between,
+    observe,
+)
+
+T0 = datetime(2026, 1, 20, 7, 0, tzinfo=ZoneInfo("Asia/Almaty"))
+RULE = ClusterRule(threshold=5, window_minutes=120, distance_m=300)
+KEY = cluster_key("astana-energy", Category.UTILITIES_HEATING, "7112")
+BUILDING = GeoPoint(lat=51.1282, lon=71.4304)
+ACROSS_TOWN = GeoPoint(lat=51.1700, lon=71.4900)  # ~6 km away
+
+
+def call(n: int, minutes: float, where: GeoPoint | None = BUILDING) -> Sighting:
+    return Sighting(f"a{n:03d}", f"ZH-20260120-{n:06d}", T0 + timedelta(minutes=minutes), where)
+
+
+def run(sightings: list[Sighting], rule: ClusterRule = RULE) -> tuple[KeyState, list]:
+    state, changes = KeyState(), []
+    for s in sightings:
+        seen = observe(state, KEY, s, rule)
+        state = seen.state
+        if seen.change is not None:
+            changes.append(seen.change)
+    return state, changes
+
+
+def test_the_threshold_within_the_window_opens_one_incident_and_then_it_grows() -> None:
+    _, changes = run([call(n, n * 3) for n in range(1, 51)])  # 50 calls in 2.5 hours
+
+    opened, *grew = changes
+    assert isinstance(opened, Opened)
+    assert [m.appeal_id for m in opened.members] == ["a001", "a002", "a003", "a004", "a005"]
+    assert all(isinstance(g, Grew) and g.incident_id == opened.incident_id for g in grew)
+    assert [g.member_count for g in grew] == list(range(6, 51))
+
+
+def test_fewer_than_the_threshold_within_the_window_is_no_incident() -> None:
+    # Five calls, but never five within two hours.
+    _, changes = run([call(n, n * 40) for n in range(1, 6)])
+    assert changes == []
+
+
+def test_far_apart_in_one_district_are_two_places_and_no_incident() -> None:
+    sightings = [call(n, n, BUILDING if n % 2 else ACROSS_TOWN) for n in range(1, 9)]
+    state, changes = run(sightings)
+    assert changes == []  # four and four: neither reaches five
+    assert len(state.groups) == 2
+    assert metres_between(BUILDING, ACROSS_TOWN) > RULE.distance_m
+
+
+def test_a_call_without_coordinates_counts_in_the_district() -> None:
+    sightings = [call(1, 0), call(2, 1, None), call(3, 2), call(4, 3, None), call(5, 4)]
+    _, [opened] = run(sightings)
+    assert isinstance(opened, Opened) and len(opened.members) == 5
+
+
+def test_a_redelivered_or_replayed_sighting_changes_nothing() -> None:
+    sightings = [call(n, n) for n in range(1, 8)]
+    state, changes = run(sightings)
+    again = observe(state, KEY, sightings[2], RULE)
+    assert again.seen and again.state == state and again.change is None
+    # The same sightings in the same order from scratch: the same incident, same members.
+    replayed_state, replayed = run(sightings)
+    assert replayed == changes and replayed_state == state
+
+
+def test_an_answered_incident_stops_growing_and_later_calls_start_anew() -> None:
+    state, [opened, *_] = run([call(n, n) for n in range(1, 7)])
+    seen = observe(state, KEY, call(7, 10), RULE, resolved=frozenset({opened.incident_id}))
+    assert seen.change is None
+    assert [len(g.members) for g in seen.state.groups] == [1]
+
+
+def test_the_district_is_the_first_four_digits_of_kato() -> None:
+    assert district_of("711210000") == "7112"
+    assert district_of(None) is None and district_of("71") is None
