@@ -238,7 +238,7 @@ class TopicWatcher:
             await self.consumer.getmany(timeout_ms=200)
         partitions = list(self.consumer.assignment())
         ends = await self.consumer.end_offsets(partitions)
-        while any(await self._behind(p, end) for p, end in ends.items()):
+        while any([await self._behind(p, end) for p, end in ends.items()]):
             if time.monotonic() > deadline:
                 raise AssertionError(f"could not read {self.topic} to its end in {timeout} s")
             batch = await self.consumer.getmany(timeout_ms=200)
