@@ -7,8 +7,8 @@ incident answered to each member.
   `incidents.sightings.v1` right after the decision (again, the same id, when the decision
   is republished).
 - `on_sighting` (group `tyndau-routing.incidents`, keyed batches: one key in order): the
-  key's state read, the sighting observed, the events published (`incident.opened` on
-  `incidents.v1` and once to the body's inbox; `incident.grew` on `incidents.v1`), then
+  key's state read, the sighting observed, the events published (`incident.opened`, then
+  `incident.grew` per member, on `incidents.v1` and the body's inbox), then
   the incident and the key's state written — a crash in between re-observes the sighting and
   republishes the same events (deterministic ids); a sighting already in the state emits
   nothing (replay-safe).
@@ -21,9 +21,10 @@ incident answered to each member.
   id; a second answer gets the first resolution again) on `incidents.v1` and the inbox. An
   incident answered stops growing: a later appeal about the same thing starts anew.
 
-The inbox gets the incident once (opened) and its resolution: growth is on `incidents.v1`
-(the members' own assignments reach the inbox as always), so the answer covers every member
-routing knows of when it comes.
+The inbox gets the incident once (`incident.opened`, with its members so far), then one
+`incident.grew` per later member — naming the incident and the appeal, so the body's system
+files that member's own assignment under it — and `incident.resolved`. The answer covers
+every member routing knows of when it comes.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ class IncidentService:
                     **common,
                 )
                 await self.publish(topics.INCIDENTS, grew)
+                await self.publish(agency_inbox(sighted.agency_code), grew)
                 if all(m.appeal_id != member.appeal_id for m in record.members):
                     members = (*record.members, _member(member))
                     await self.store.save_incident(replace(record, members=members))

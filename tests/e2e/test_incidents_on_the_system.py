@@ -66,9 +66,15 @@ async def test_fifty_calls_about_one_building_are_one_incident_answered_once_for
     assert sorted(m["appeal_id"] for m in record["members"]) == sorted(members)
 
     async with TopicWatcher(own.bootstrap, own.topic(agency_inbox("astana-energy"))) as inbox:
-        await inbox.wait_for(lambda e: e.get("incident_id") == incident_id)
-        in_inbox = inbox.events(lambda e: e.get("incident_id") == incident_id)
-    assert [e["event_type"] for e in in_inbox] == ["incident.opened"]  # once
+        in_inbox = await inbox.wait_for_distinct(
+            lambda e: e.get("incident_id") == incident_id, count=46
+        )
+    # The incident once, then each member that joined: one incident of 50 in the inbox.
+    kinds = [e["event_type"] for e in in_inbox]
+    assert kinds == ["incident.opened"] + ["incident.grew"] * 45
+    listed = {m["appeal_id"] for m in in_inbox[0]["members"]}
+    listed |= {e["member"]["appeal_id"] for e in in_inbox[1:]}
+    assert listed == mine and max(e["member_count"] for e in in_inbox) == 50
 
     # One answer to the incident: every member answered, every citizen told once.
     answer = IncidentAnswered.example().model_copy(

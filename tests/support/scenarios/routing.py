@@ -547,7 +547,7 @@ class IncidentScenarios:
             for t, e in recorder.sent
             if t == "agency.astana-energy.inbox.v1" and e.event_type.startswith("incident.")
         ]
-        assert inbox == [opened]  # once
+        assert inbox == on_topic  # opened once, then each member that joined
         record = await incident_store.incident(opened.incident_id)
         assert [m.appeal_id for m in record.members] == [a.appeal_id for a in appeals]
 
