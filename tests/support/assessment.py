@@ -37,6 +37,22 @@ from contracts import (
 from reference.agencies import AgencyRegistry, Level
 
 ALMATY = ZoneInfo("Asia/Almaty")
+COUNT_COLUMNS = (
+    "handled",
+    "handled_on_time",
+    "consideration_breaches",
+    "forwarding_breaches",
+    "court_decisions",
+    "court_satisfied",
+    "repeat_complaints",
+    "repeat_substantiated",
+    "disciplinary_decided",
+    "disciplinary_taken",
+    "rated",
+    "rated_satisfied",
+)
+"""Table 2's counts; the percentages are `PERCENT_COLUMNS`."""
+PERCENT_COLUMNS = ("on_time_percent", "disciplinary_percent", "satisfied_percent")
 REGIONS = ["10", "11", "15", "19", "35", "55", "63", "71", "75", "79"]
 
 
@@ -75,7 +91,15 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(ALMATY).date()
 
 
-def generate(seed: int, window: Window, n: int, registry: AgencyRegistry) -> list[Appeal]:
+def generate(
+    seed: int,
+    window: Window,
+    n: int,
+    registry: AgencyRegistry,
+    favoured: tuple[str, ...] = (),
+) -> list[Appeal]:
+    """`favoured` regions get half of the appeals between them (so a year can shrink in
+    some regions and grow in others)."""
     rng = random.Random(seed)
     # Bodies with a supervising body, so a repeat complaint has someone to decide it.
     bodies = sorted(code for code, a in registry.by_code.items() if a.parent)
@@ -84,7 +108,10 @@ def generate(seed: int, window: Window, n: int, registry: AgencyRegistry) -> lis
     appeals = []
     for i in range(n):
         registered = start + timedelta(minutes=rng.randrange(minutes))
-        region = rng.choice(REGIONS) if rng.random() > 0.05 else None
+        if favoured and rng.random() < 0.5:
+            region: str | None = rng.choice(favoured)
+        else:
+            region = rng.choice(REGIONS) if rng.random() > 0.05 else None
         kato = None if region is None else region + f"{rng.randrange(10**7):07d}"
         appeal = Appeal(
             appeal_id=deterministic_id("assessment-fixture", str(seed), str(i)),

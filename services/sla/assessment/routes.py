@@ -106,6 +106,29 @@ def _recording(summary: str, form: type, event: str) -> Operation:
     )
 
 
+RECORDINGS: tuple[tuple[str, type, str, str], ...] = (
+    (
+        "/v1/outcomes/court-decisions",
+        CourtDecisionForm,
+        "Record a court's decision on an appeal",
+        "court.decided",
+    ),
+    (
+        "/v1/outcomes/disciplinary-decisions",
+        DisciplinaryDecisionForm,
+        "Record a disciplinary decision on a breach",
+        "disciplinary.decided",
+    ),
+    (
+        "/v1/outcomes/repeat-complaint-verdicts",
+        RepeatComplaintVerdictForm,
+        "Record a supervising body's verdict on a repeat complaint",
+        "repeat_complaint.decided",
+    ),
+)
+"""(path, form, summary, event) of each recording route."""
+
+
 class QueryError(ValueError):
     pass
 
@@ -230,35 +253,14 @@ def assessment_routes(
             permission=reading,
             operation=CSV_REPORT,
         ),
-        guard.route(
-            "/v1/outcomes/court-decisions",
-            recording(CourtDecisionForm),
-            methods=["POST"],
-            permission=records,
-            operation=_recording(
-                "Record a court's decision on an appeal", CourtDecisionForm, "court.decided"
-            ),
-        ),
-        guard.route(
-            "/v1/outcomes/disciplinary-decisions",
-            recording(DisciplinaryDecisionForm),
-            methods=["POST"],
-            permission=records,
-            operation=_recording(
-                "Record a disciplinary decision on a breach",
-                DisciplinaryDecisionForm,
-                "disciplinary.decided",
-            ),
-        ),
-        guard.route(
-            "/v1/outcomes/repeat-complaint-verdicts",
-            recording(RepeatComplaintVerdictForm),
-            methods=["POST"],
-            permission=records,
-            operation=_recording(
-                "Record a supervising body's verdict on a repeat complaint",
-                RepeatComplaintVerdictForm,
-                "repeat_complaint.decided",
-            ),
+        *(
+            guard.route(
+                path,
+                recording(form),
+                methods=["POST"],
+                permission=records,
+                operation=_recording(summary, form, event_type),
+            )
+            for path, form, summary, event_type in RECORDINGS
         ),
     ]

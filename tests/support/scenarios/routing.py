@@ -6,6 +6,7 @@ operator's decision."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
@@ -37,6 +38,7 @@ from services.routing.store import DecisionStore
 from tests.support.scenarios import Recorder
 
 NOW = datetime.fromisoformat("2026-03-06T15:10:00+05:00")
+Decided = TypeVar("Decided", AppealAccepted, AppealAnswered)
 
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -78,20 +80,11 @@ def redirect(
     )
 
 
-def accepted_by(agency: str, appeal_id: str, event_id: str) -> AppealAccepted:
-    return AppealAccepted.example().model_copy(
-        update={
-            "appeal_id": appeal_id,
-            "correlation_id": appeal_id,
-            "agency_code": agency,
-            "event_id": event_id,
-            "action_id": f"{agency}/{event_id}",
-        }
-    )
-
-
-def answered_by(agency: str, appeal_id: str, event_id: str, **changes: object) -> AppealAnswered:
-    return AppealAnswered.example().model_copy(
+def _decided_by(
+    kind: type[Decided], agency: str, appeal_id: str, event_id: str, **changes: object
+) -> Decided:
+    """`kind`'s example, as `agency`'s decision `event_id` on `appeal_id`."""
+    return kind.example().model_copy(
         update={
             "appeal_id": appeal_id,
             "correlation_id": appeal_id,
@@ -101,6 +94,14 @@ def answered_by(agency: str, appeal_id: str, event_id: str, **changes: object) -
             **changes,
         }
     )
+
+
+def accepted_by(agency: str, appeal_id: str, event_id: str) -> AppealAccepted:
+    return _decided_by(AppealAccepted, agency, appeal_id, event_id)
+
+
+def answered_by(agency: str, appeal_id: str, event_id: str, **changes: object) -> AppealAnswered:
+    return _decided_by(AppealAnswered, agency, appeal_id, event_id, **changes)
 
 
 def contesting(unique_id: str, answered_by: str = "astana-energy") -> AppealRegistered:
