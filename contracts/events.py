@@ -810,6 +810,7 @@ class SlaStopped(SlaTimerEvent):
             "working_days_used": 4,
             "stopped_by_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
             "decided_at": "2026-03-12T17:05:00+05:00",
+            "answered_by": _AGENCY,
         }
     )
 
@@ -827,6 +828,11 @@ class SlaStopped(SlaTimerEvent):
         default=None,
         description="When that decision was made (its `occurred_at`): on time or late is "
         "judged by it, and the assessment counts the appeal handled on its day.",
+    )
+    answered_by: AgencyCode | None = Field(
+        default=None,
+        description="The body whose decision it was — the one the assessment credits; it can "
+        "differ from `agency_code` when the answer overtook sla's record of a redirect.",
     )
 
 
@@ -932,7 +938,7 @@ class IncidentSighted(Documented):
 
 class IncidentEvent(Documented):
     """Fields of every event about one incident (topic `incidents.v1`, keyed by cluster key;
-    `incident.opened` and `incident.resolved` also go to the body's inbox)."""
+    each also goes to the body's inbox)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -36,6 +36,7 @@ from services.common.openapi import (
 )
 from services.intake.clients import GatewayClients
 from services.intake.feedback import Feedback, FeedbackRefused, sms_reply
+from services.intake.lookup import hidden_from_public
 from services.intake.service import FeedbackResult, IntakeService
 from services.intake.validation import normalise_phone
 from services.intake.views import ContestReceipt, FeedbackReceipt, FeedbackRequest, SmsReply
@@ -47,7 +48,7 @@ _REPLIES = (
     Reply(200, "Given before: the same rating and repeat complaint.", FeedbackReceipt),
     Reply(400, "The body is not JSON.", ErrorBody),
     Reply(401, "No X-Api-Key.", ErrorBody, headers={"WWW-Authenticate": "ApiKey."}),
-    Reply(403, "The X-Api-Key is not a gateway's key.", ErrorBody),
+    Reply(403, "The X-Api-Key is not a gateway's key (SMS replies: not an operator's).", ErrorBody),
     Reply(404, "No such appeal for this proof (one answer for every case).", ErrorBody),
     Reply(409, "Not answered, period over, rated otherwise, or no supervising body.", ErrorBody),
     Reply(422, "Which field, and why.", ErrorBody),
@@ -104,7 +105,10 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
 
     def from_a_gateway(
         handle: Callable[[Request, bytes], Awaitable[Response]],
+        only: frozenset[str] | None = None,
     ) -> Callable[[Request], Awaitable[Response]]:
+        """`handle` for a gateway client (`only` these clients, when given)."""
+
         async def endpoint(request: Request) -> Response:
             presented = request.headers.get(API_KEY_HEADER, "")
             if not presented:
@@ -113,8 +117,13 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
                     401,
                     headers={"WWW-Authenticate": "ApiKey"},
                 )
-            if clients.client_for(presented) is None:
+            client = clients.client_for(presented)
+            if client is None:
                 return _refuse(403, "api_key_wrong")
+            if only is not None and client not in only:
+                return _refuse(
+                    403, "not_an_sms_operator", "only an SMS operator forwards replies to notices"
+                )
             body = await read_capped(request, limit)
             if body is None:
                 return _refuse(413, "too_large", f"the body must be at most {limit} bytes")
@@ -133,7 +142,9 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
         asked = FeedbackRequest.model_validate_json(body)
 
         def holds_the_code(registered: AppealRegistered) -> bool:
-            return service.lookup.matches(registered.appeal_id, asked.lookup_code)
+            # Urgent and security reports never show to a code holder (lookup.py): nor here.
+            matches = service.lookup.matches(registered.appeal_id, asked.lookup_code)
+            return matches and not hidden_from_public(registered)
 
         number = request.path_params["registration_number"]
         registered = await service.appeal_for_applicant(number, holds_the_code)
@@ -166,5 +177,10 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
         documented(
             "/v1/appeals/{registration_number}/feedback", from_a_gateway(rate), ["POST"], RATE
         ),
-        documented("/v1/channels/sms-replies", from_a_gateway(sms), ["POST"], SMS_REPLY),
+        documented(
+            "/v1/channels/sms-replies",
+            from_a_gateway(sms, only=service.settings.sms_operators),
+            ["POST"],
+            SMS_REPLY,
+        ),
     ]

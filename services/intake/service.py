@@ -41,6 +41,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from contracts import (
     REGION_KATO,
@@ -52,7 +53,7 @@ from contracts import (
     deterministic_id,
     topics,
 )
-from reference.agencies import AgencyRegistry
+from reference.agencies import Agency, AgencyRegistry
 from reference.calendar import WorkingCalendar
 from reference.statute import provisional
 from services.common.batching import KeyedLock
@@ -60,9 +61,11 @@ from services.common.clock import Clock, SystemClock
 from services.common.masking import scrub as mask_personal_data
 from services.intake.adapters import AppealDraft, Rejection
 from services.intake.feedback import (
+    Answer,
     Feedback,
     FeedbackRefused,
     checked,
+    contest_channel_id,
     contest_draft,
     latest_answer,
     previous_rating,
@@ -335,28 +338,7 @@ class IntakeService:
         entries = await self.timeline_of(registered.appeal_id)
         earlier = previous_rating(entries)
         if earlier is not None:
-            if earlier["rating"] != feedback.rating or (
-                feedback.contest_text is not None and earlier.get("contest_appeal_id") is None
-            ):
-                raise FeedbackRefused(
-                    409, "already_rated", f"the answer was rated {earlier['rating']} already"
-                )
-            stored = await self.store.registered(earlier.get("contest_appeal_id") or "")
-            rated = AnswerRated(
-                event_id=earlier["event_id"],
-                appeal_id=registered.appeal_id,
-                occurred_at=earlier["occurred_at"],
-                correlation_id=registered.correlation_id,
-                causation_id=earlier["answer_event_id"],
-                registration_number=registered.registration_number,
-                agency_code=earlier["agency_code"],
-                answer_event_id=earlier["answer_event_id"],
-                rating=earlier["rating"],
-                via=earlier["via"],
-                contest_appeal_id=earlier.get("contest_appeal_id"),
-            )
-            await self.publish(topics.ANSWER_FEEDBACK, rated)
-            return FeedbackResult(rated, created=False, contest=stored)
+            return await self._given_before(registered, earlier, feedback, entries, now)
         answer, supervisor = checked(
             registered,
             latest_answer(entries),
@@ -367,17 +349,78 @@ class IntakeService:
         )
         contest = None
         if supervisor is not None:
-            draft = contest_draft(registered, answer, feedback, supervisor, now)
-            accepted = await self.accept(draft, registered.correlation_id)
-            assert isinstance(accepted.event, AppealRegistered)
-            contest = accepted.event
+            contest = await self._register_contest(registered, answer, feedback, supervisor, now)
         rated = rated_event(
             registered, answer, feedback, contest.appeal_id if contest else None, now
         )
-        await self.record_lifecycle_event(rated)
+        if not await self.record_lifecycle_event(rated):
+            # Another rating of this appeal (the other path, at the same moment) came first.
+            entries = await self.timeline_of(registered.appeal_id)
+            first = previous_rating(entries)
+            assert first is not None
+            return await self._given_before(registered, first, feedback, entries, now)
         await self.publish(topics.ANSWER_FEEDBACK, rated)
         self.metrics.ratings.labels(feedback.via, feedback.rating.value, str(bool(contest))).inc()
         return FeedbackResult(rated, created=True, contest=contest)
+
+    async def _given_before(
+        self,
+        registered: AppealRegistered,
+        earlier: dict[str, Any],
+        feedback: Feedback,
+        entries: list[dict[str, Any]],
+        now: datetime,
+    ) -> FeedbackResult:
+        """The appeal was rated before: the same rating again answers what is stored; a
+        contest after a bare "not satisfied" is still the citizen's right within the period
+        (the repeat complaint is registered; the rating stays as given); anything else is
+        `already_rated`."""
+        if earlier["rating"] != feedback.rating:
+            raise FeedbackRefused(
+                409, "already_rated", f"the answer was rated {earlier['rating']} already"
+            )
+        rated = AnswerRated(
+            event_id=earlier["event_id"],
+            appeal_id=registered.appeal_id,
+            occurred_at=earlier["occurred_at"],
+            correlation_id=registered.correlation_id,
+            causation_id=earlier["answer_event_id"],
+            registration_number=registered.registration_number,
+            agency_code=earlier["agency_code"],
+            answer_event_id=earlier["answer_event_id"],
+            rating=earlier["rating"],
+            via=earlier["via"],
+            contest_appeal_id=earlier.get("contest_appeal_id"),
+        )
+        contest_id = appeal_id_for(Channel.HTTP, contest_channel_id(registered))
+        contest = await self.store.registered(contest_id)
+        if contest is None and feedback.contest_text is not None:
+            answer, supervisor = checked(
+                registered,
+                latest_answer(entries),
+                feedback,
+                now,
+                self.settings.contest_period,
+                self.registry,
+            )
+            assert supervisor is not None  # checked() refuses a contest without one
+            contest = await self._register_contest(registered, answer, feedback, supervisor, now)
+            return FeedbackResult(rated, created=True, contest=contest)
+        await self.publish(topics.ANSWER_FEEDBACK, rated)
+        return FeedbackResult(rated, created=False, contest=contest)
+
+    async def _register_contest(
+        self,
+        registered: AppealRegistered,
+        answer: Answer,
+        feedback: Feedback,
+        supervisor: Agency,
+        now: datetime,
+    ) -> AppealRegistered:
+        draft = contest_draft(registered, answer, feedback, supervisor, now)
+        accepted = await self.accept(draft, registered.correlation_id)
+        assert isinstance(accepted.event, AppealRegistered)  # a draft, never a rejection
+        return accepted.event
 
     # --- Open311 (open311/: the edge; here what it reads and records) ----------------------
 

@@ -6,6 +6,8 @@
   code within this many days makes an appeal a repeat (`repeat_of`);
 - `INTAKE_CONTEST_PERIOD_DAYS` (default 90) — how long after its answer an appeal can be
   rated or contested (services/intake/feedback.py);
+- `INTAKE_SMS_REPLY_CLIENTS` (default empty: nobody) — the gateway clients that are SMS
+  operators and may forward replies to notices (`POST /v1/channels/sms-replies`);
 - `INTAKE_MAX_BODY_BYTES` (default 131072) — the largest `POST /v1/appeals` body (413 beyond);
 - `INTAKE_LOOKUP_PER_MINUTE` (default 6) and `INTAKE_LOOKUP_BURST` (default 10) — anonymous
   status lookups one client address may make (429 beyond); the lookup key itself is
@@ -53,6 +55,9 @@ class IntakeSettings(ServiceSettings):
     repeat_window_days: int = Field(default=90, ge=1, le=3650)
     # How long after an answer the citizen may rate or contest it (feedback.py).
     contest_period_days: int = Field(default=90, ge=1, le=3650)
+    # The gateway clients that are SMS operators: only they forward replies to notices (the
+    # sender's number is theirs to vouch for). Comma-separated names; empty: nobody.
+    sms_reply_clients: str = Field(default="")
     # The longest valid appeal is 20,000 characters of text (up to 4 bytes each in UTF-8)
     # plus a few short fields: 128 KiB leaves room without inviting abuse.
     max_body_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
@@ -89,6 +94,10 @@ class IntakeSettings(ServiceSettings):
     @property
     def contest_period(self) -> timedelta:
         return timedelta(days=self.contest_period_days)
+
+    @property
+    def sms_operators(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.sms_reply_clients.split(",") if name.strip())
 
     def gateway_keys(self) -> dict[str, bytes]:
         """Client name → its key (bytes, for a constant-time comparison)."""

@@ -37,6 +37,7 @@ from contracts import (
     Incident,
     IncidentAnswered,
     IncidentEvent,
+    IncidentGrew,
     IncidentOpened,
     IncidentResolved,
     IncidentSighted,
@@ -91,9 +92,13 @@ def create_app(
             (topics.APPEALS_TRIAGE, AppealTriaged, "Appeals a human must route, with candidates."),
             (
                 "agency.{code}.inbox.v1",
-                AgencyAssignment | AgencyActionRefused | IncidentOpened | IncidentResolved,
+                AgencyAssignment
+                | AgencyActionRefused
+                | IncidentOpened
+                | IncidentGrew
+                | IncidentResolved,
                 "One inbox per top-level body: its assignments, its refused decisions, its "
-                "incidents (opened, resolved).",
+                "incidents (opened, each member that joined, resolved).",
             ),
             (topics.INCIDENTS, Incident, "Mass incidents: opened, grew, resolved."),
             (

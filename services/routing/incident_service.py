@@ -18,8 +18,13 @@ incident answered to each member.
   through the same gate as any decision — so a member the body no longer holds (redirected)
   is refused, not answered — and sla stops each timer, notify tells each citizen in their
   language, intake shows each answered. Then `incident.resolved` (once: stored by incident
-  id; a second answer gets the first resolution again) on `incidents.v1` and the inbox. An
-  incident answered stops growing: a later appeal about the same thing starts anew.
+  id; a second answer gets the first resolution again) on `incidents.v1` and the inbox. The
+  incident is closed before its members are read and answered, so it stops growing first: a
+  later appeal about the same thing starts anew. A member the body had already answered on
+  its own is answered again with the incident's answer (routing's gate does not refuse a
+  second answer); a repeat complaint is never a member.
+- A sighting handled once is remembered by appeal id (`incident_sighted`), beyond the life
+  of its group: replaying a backlog whose groups have closed since opens nothing again.
 
 The inbox gets the incident once (`incident.opened`, with its members so far), then one
 `incident.grew` per later member — naming the incident and the appeal, so the body's system
@@ -99,6 +104,8 @@ class IncidentService:
         district = district_of(appeal.region_kato)
         if routed.hop != 0 or routed.category not in self.rules or district is None:
             return None
+        if appeal.contests is not None:
+            return None  # a repeat complaint is about an answer, and needs its own verdict
         return IncidentSighted(
             event_id=deterministic_id("incident.sighted", appeal.appeal_id),
             occurred_at=routed.occurred_at,
@@ -116,15 +123,18 @@ class IncidentService:
         rule = self.rules.get(sighted.category)
         if rule is None:
             return  # the category stopped clustering since the sighting was made
+        if await self.store.sighted(sighted.appeal_id):
+            return  # handled before (a redelivery, a replay), even if its group has closed
         key = sighted.cluster_key
         state = await self.store.key_state(key)
         open_ids = {g.incident_id for g in state.groups if g.incident_id}
-        resolved = frozenset([i for i in open_ids if await self.store.resolution(i)])
+        resolved = frozenset([i for i in open_ids if await self.store.closed(i)])
         sighting = Sighting(
             sighted.appeal_id, sighted.registration_number, sighted.received_at, sighted.location
         )
         seen = observe(state, key, sighting, rule, resolved)
         if seen.seen:
+            await self.store.mark_sighted(sighted.appeal_id)
             return
         common = {
             "occurred_at": sighted.occurred_at,
@@ -157,7 +167,9 @@ class IncidentService:
                 )
                 await self.publish(topics.INCIDENTS, opened)
                 await self.publish(agency_inbox(sighted.agency_code), opened)
-                await self.store.save_incident(record)
+                existing = await self.store.incident(incident_id)
+                if existing is None or len(existing.members) < len(record.members):
+                    await self.store.save_incident(record)  # never with fewer members
                 self.metrics.incidents_opened.labels(sighted.agency_code, sighted.category).inc()
                 log.info("incident %s opened (%s, %d appeals)", incident_id, key, len(members))
             case Grew(incident_id=incident_id, member=member, member_count=count):
@@ -176,6 +188,7 @@ class IncidentService:
                     members = (*record.members, _member(member))
                     await self.store.save_incident(replace(record, members=members))
         await self.store.save_key_state(key, seen.state)
+        await self.store.mark_sighted(sighted.appeal_id)
 
     async def answer(self, answer: IncidentAnswered, acting: str, gate: Gate) -> None:
         record = await self.store.incident(answer.incident_id)
@@ -186,6 +199,10 @@ class IncidentService:
             return
         resolved = await self.store.resolution(record.incident_id)
         if resolved is None:
+            # Closed first: the detector grows it no more, so every member read below is
+            # every member it will ever have.
+            await self.store.close(record.incident_id)
+            record = await self.store.incident(record.incident_id) or record
             answered = []
             for member in record.members:
                 verdict = await gate(self._member_answer(answer, member.appeal_id), acting)

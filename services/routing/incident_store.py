@@ -5,7 +5,12 @@
 - `incidents`, `_id` = incident id: its key, body, category, district, rule, anchor,
   members and when it opened — written by the detector, read by the gate that answers it;
 - `incident_resolutions`, `_id` = incident id: the `incident.resolved` event, inserted once
-  by the gate (a second answer finds it and republishes it).
+  by the gate (a second answer finds it and republishes it);
+- `incident_closed`, `_id` = incident id: written by the gate *before* it answers the
+  members, so the detector stops growing the incident first (no member joins unanswered);
+- `incident_sighted`, `_id` = appeal id: a sighting fully handled — the detector's memory of
+  what it has seen, which outlives the key's groups (a replay of a backlog whose groups have
+  closed since does not open them again).
 
 Every read and write is by `_id` (what FerretDB serves from an index). `MemoryIncidentStore`
 keeps the same in dicts, for unit tests.
@@ -24,6 +29,7 @@ from services.common.messaging import insert_once
 from services.routing.incidents import Group, KeyState, Sighting
 
 KEYS, INCIDENTS, RESOLUTIONS = "incident_keys", "incidents", "incident_resolutions"
+SIGHTED, CLOSED = "incident_sighted", "incident_closed"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,18 @@ class IncidentStore(Protocol):
         ...
 
     async def resolution(self, incident_id: str) -> IncidentResolved | None: ...
+
+    async def close(self, incident_id: str) -> None:
+        """It grows no more (idempotent)."""
+        ...
+
+    async def closed(self, incident_id: str) -> bool: ...
+
+    async def mark_sighted(self, appeal_id: str) -> None:
+        """Its sighting is handled (idempotent)."""
+        ...
+
+    async def sighted(self, appeal_id: str) -> bool: ...
 
     async def add_resolution(self, resolved: IncidentResolved) -> bool:
         """True if this call stored it; False if the incident was resolved before."""
@@ -131,6 +149,19 @@ class MongoIncidentStore:
     def __init__(self, db: AsyncDatabase) -> None:
         self.keys, self.incidents = db[KEYS], db[INCIDENTS]
         self.resolutions = db[RESOLUTIONS]
+        self.closings, self.sightings = db[CLOSED], db[SIGHTED]
+
+    async def close(self, incident_id: str) -> None:
+        await insert_once(self.closings, {"_id": incident_id})
+
+    async def closed(self, incident_id: str) -> bool:
+        return await self.closings.find_one({"_id": incident_id}) is not None
+
+    async def mark_sighted(self, appeal_id: str) -> None:
+        await insert_once(self.sightings, {"_id": appeal_id})
+
+    async def sighted(self, appeal_id: str) -> bool:
+        return await self.sightings.find_one({"_id": appeal_id}) is not None
 
     async def key_state(self, key: str) -> KeyState:
         found = await self.keys.find_one({"_id": key})
@@ -163,6 +194,20 @@ class MemoryIncidentStore:
         self.keys: dict[str, KeyState] = {}
         self.incidents: dict[str, IncidentRecord] = {}
         self.resolutions: dict[str, IncidentResolved] = {}
+        self.closings: set[str] = set()
+        self.sightings: set[str] = set()
+
+    async def close(self, incident_id: str) -> None:
+        self.closings.add(incident_id)
+
+    async def closed(self, incident_id: str) -> bool:
+        return incident_id in self.closings
+
+    async def mark_sighted(self, appeal_id: str) -> None:
+        self.sightings.add(appeal_id)
+
+    async def sighted(self, appeal_id: str) -> bool:
+        return appeal_id in self.sightings
 
     async def key_state(self, key: str) -> KeyState:
         return self.keys.get(key, KeyState())

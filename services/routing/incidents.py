@@ -145,6 +145,8 @@ def metres_between(a: GeoPoint, b: GeoPoint) -> float:
 
 
 def _fits(group: Group, sighting: Sighting, rule: ClusterRule) -> bool:
+    if sighting.received_at < group.last_at - rule.window:
+        return False  # a late sighting, older than the group's window: not of it
     if sighting.location is None or group.anchor is None:
         return True
     return metres_between(group.anchor, sighting.location) <= rule.distance_m
@@ -158,7 +160,9 @@ def observe(
     resolved: frozenset[str] = frozenset(),
 ) -> Observation:
     """The key's state after `sighting`, and the incident it opened or grew (if any).
-    `resolved`: incidents already answered — they do not grow; a later appeal starts anew."""
+    `resolved`: incidents closed by an answer — they do not grow; a later appeal starts
+    anew. A sighting received more than the window before a group's last member does not
+    join it (a late sighting cannot stretch an incident beyond its window)."""
     if state.holds(sighting.appeal_id):
         return Observation(state, seen=True)
     since = sighting.received_at - rule.window

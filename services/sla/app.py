@@ -33,7 +33,7 @@ from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
 from services.sla.assessment import Assessments
-from services.sla.assessment.outcomes import OutcomeRecorder
+from services.sla.assessment.outcomes import MongoOutcomeLog, OutcomeRecorder
 from services.sla.assessment.routes import assessment_routes
 from services.sla.assessment.store import MongoTallyStore
 from services.sla.calendar_routes import calendar_routes
@@ -143,13 +143,14 @@ def create_app(
         "moves the answer deadline (within two months of receipt), answered stops it.",
     )
 
-    assessments = Assessments(MongoTallyStore(runtime.db), registry, calendar.tz)
+    outcome_log = MongoOutcomeLog(runtime.db)
+    assessments = Assessments(MongoTallyStore(runtime.db), registry, calendar.tz, outcome_log)
 
     async def publish_outcome(event: AppealOutcome) -> None:
         await publish_event(runtime, topics.APPEAL_OUTCOMES, event)
 
     recorder = OutcomeRecorder(
-        runtime.db, publish_outcome, registry, lambda: clock.now().astimezone(calendar.tz).date()
+        outcome_log, publish_outcome, registry, lambda: clock.now().astimezone(calendar.tz).date()
     )
 
     async def on_countable(event: Event, message: KafkaMessage) -> None:

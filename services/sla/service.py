@@ -241,6 +241,7 @@ class TimerService:
                 working_days_used=used,
                 stopped_by=action.event_id,
                 decided_at=action.occurred_at,
+                decided_by=action.agency_code,
                 now=now,
                 tz=tz,
             )

@@ -346,6 +346,7 @@ def stopped_event(
     working_days_used: int,
     stopped_by: str,
     decided_at: datetime | None = None,
+    decided_by: str | None = None,
     now: datetime,
     tz: tzinfo,
 ) -> SlaStopped:
@@ -357,6 +358,7 @@ def stopped_event(
         working_days_used=working_days_used,
         stopped_by_event_id=stopped_by,
         decided_at=decided_at,
+        answered_by=decided_by,
         **_timer_fields(timer, tz),
     )
 

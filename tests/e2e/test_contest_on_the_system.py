@@ -25,6 +25,7 @@ from tests.support.auth import bearer
 from tests.support.kafka import wait_until_consumed
 from tests.support.system import (
     E2E_CLIENT_KEY,
+    E2E_SMS_OPERATOR_KEY,
     RunningSystem,
     TopicWatcher,
     eventually,
@@ -33,6 +34,7 @@ from tests.support.system import (
 
 ALMATY = ZoneInfo("Asia/Almaty")
 GATEWAY = {"X-Api-Key": E2E_CLIENT_KEY}
+SMS_OPERATOR = {"X-Api-Key": E2E_SMS_OPERATOR_KEY}
 REGISTRY = AgencyRegistry.default()
 
 
@@ -121,6 +123,13 @@ async def test_a_contest_reaches_the_supervising_body_and_counts_when_substantia
 
     await answered(own, original, body)
     async with own.http("intake") as http:
+        # A bare "not satisfied" by a reply first: the right to complain outlives it.
+        bare = await http.post(
+            "/v1/channels/sms-replies",
+            json={"from": "+77471230001", "text": f"{original['registration_number']} 2"},
+            headers=SMS_OPERATOR,
+        )
+        assert bare.status_code == 201 and bare.json()["contest"] is None
         first = await http.post(feedback, json=contest, headers=GATEWAY)
         again = await http.post(feedback, json=contest, headers=GATEWAY)
         otherwise = await http.post(
@@ -207,20 +216,27 @@ async def test_a_reply_to_the_notice_rates_the_answer_from_the_applicants_phone_
         own.http("intake") as http,
         TopicWatcher(own.bootstrap, own.topic(topics.ANSWER_FEEDBACK)) as feedback,
     ):
+        not_an_operator = await http.post(
+            "/v1/channels/sms-replies", json={"from": phone, "text": f"{number} 1"}, headers=GATEWAY
+        )
         stranger = await http.post(
             "/v1/channels/sms-replies",
             json={"from": "+77000000000", "text": f"{number} 1"},
-            headers=GATEWAY,
+            headers=SMS_OPERATOR,
         )
         garbled = await http.post(
-            "/v1/channels/sms-replies", json={"from": phone, "text": "спасибо"}, headers=GATEWAY
+            "/v1/channels/sms-replies",
+            json={"from": phone, "text": "спасибо"},
+            headers=SMS_OPERATOR,
         )
         reply = await http.post(
             "/v1/channels/sms-replies",
             json={"from": "8 747 123 00 02", "text": f"{number.lower()} 1"},
-            headers=GATEWAY,
+            headers=SMS_OPERATOR,
         )
         [rated] = await feedback.wait_for(of(original["appeal_id"]))
+    assert not_an_operator.status_code == 403
+    assert not_an_operator.json()["error"] == "not_an_sms_operator"
     assert stranger.status_code == 404
     assert garbled.status_code == 422 and garbled.json()["reason"].startswith("text:")
     assert reply.status_code == 201, reply.text

@@ -87,7 +87,8 @@ async def prepare_topics(bootstrap: str, prefix: str) -> None:
 
 E2E_CLIENT = "fixmystreet"
 E2E_CLIENT_KEY = "fixmystreet-key-0123456789abcdef"
-E2E_GATEWAY_KEYS = f"{E2E_CLIENT}:{E2E_CLIENT_KEY}"
+E2E_SMS_OPERATOR, E2E_SMS_OPERATOR_KEY = "sms-operator", "sms-operator-key-0123456789abcdef"
+E2E_GATEWAY_KEYS = f"{E2E_CLIENT}:{E2E_CLIENT_KEY},{E2E_SMS_OPERATOR}:{E2E_SMS_OPERATOR_KEY}"
 
 
 @asynccontextmanager
@@ -124,6 +125,7 @@ async def running_system(
                 settings = IntakeSettings.specialise(
                     settings,
                     api_keys=E2E_GATEWAY_KEYS,
+                    sms_reply_clients=E2E_SMS_OPERATOR,
                     open311_reads_per_minute=6000,
                     open311_reads_burst=1000,
                 )

@@ -13,13 +13,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from contracts import DeadlineKind, SlaBreached, SlaStopped
+from contracts import DeadlineKind, RepeatComplaintDecided, SlaBreached, SlaStopped
 from reference.agencies import AgencyRegistry
 from services.sla.assessment import Assessments
 from services.sla.assessment.counting import Metric, contribution
 from services.sla.assessment.outcomes import (
     CourtDecisionForm,
+    DisciplinaryDecisionForm,
+    MemoryOutcomeLog,
     RepeatComplaintVerdictForm,
+    event_of,
     problems,
 )
 from services.sla.assessment.render import Table, to_csv, to_html
@@ -72,6 +75,44 @@ def test_an_answer_counts_on_the_day_it_was_decided_not_when_sla_processed_it() 
     assert dict(counted.counts) == {Metric.HANDLED: 1}  # late: not on time
 
 
+def test_an_answer_counts_for_the_body_that_gave_it_not_the_timers_last_known_body() -> None:
+    # The answer overtook sla's record of the redirect: the timer still names the old body.
+    stopped = SlaStopped.example().model_copy(
+        update={"agency_code": "astana-energy", "answered_by": "akimat-astana"}
+    )
+    counted = contribution(stopped, ALMATY)
+    assert counted is not None and counted.subject == "body:akimat-astana"
+
+
+async def test_one_verdict_published_twice_on_different_days_counts_once_as_first() -> None:
+    assessments = Assessments(MemoryTallyStore(), REGISTRY, ALMATY, MemoryOutcomeLog())
+    first = RepeatComplaintDecided.example()  # 12 May, substantiated
+    later = first.model_copy(update={"decided_on": date(2026, 5, 20), "substantiated": False})
+    for event in (first, later, first):
+        await assessments.count(event, source="appeals.outcomes.v1#0")
+
+    report = await assessments.report(Period(date(2026, 5, 1), date(2026, 5, 31)))
+    [row] = [r for r in report.bodies if r.agency_code == first.agency_code]
+    assert (row.repeat_complaints, row.repeat_substantiated) == (1, 1)
+
+
+def test_a_breach_written_with_another_offset_is_the_same_disciplinary_decision() -> None:
+    def form(breached_at: str) -> DisciplinaryDecisionForm:
+        return DisciplinaryDecisionForm(
+            appeal_id="a-1",
+            agency_code="astana-energy",
+            decided_on=date(2026, 4, 17),
+            deadline_kind=DeadlineKind.ANSWER,
+            breached_at=datetime.fromisoformat(breached_at),
+            taken=True,
+        )
+
+    now = datetime(2026, 4, 20, tzinfo=ALMATY)
+    local = event_of(form("2026-04-01T18:00:00+05:00"), "hr", now)
+    utc = event_of(form("2026-04-01T13:00:00+00:00"), "hr", now)
+    assert local.event_id == utc.event_id
+
+
 def test_a_forwarding_timer_stopping_is_not_a_handled_appeal() -> None:
     stopped = SlaStopped.example().model_copy(update={"deadline_kind": DeadlineKind.FORWARDING})
     assert contribution(stopped, ALMATY) is None
@@ -106,7 +147,7 @@ async def counted_quarter(duplicates: bool) -> tuple[Assessments, list, list]:
     rng.shuffle(events)
     if duplicates:
         events += rng.sample(events, len(events) // 5)
-    assessments = Assessments(MemoryTallyStore(), REGISTRY, ALMATY)
+    assessments = Assessments(MemoryTallyStore(), REGISTRY, ALMATY, MemoryOutcomeLog())
     for event in events:
         # Kafka keys by appeal id: every copy of an event comes on its appeal's partition.
         partition = hash(event.appeal_id) % 6

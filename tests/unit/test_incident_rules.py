@@ -87,6 +87,13 @@ def test_an_answered_incident_stops_growing_and_later_calls_start_anew() -> None
     assert [len(g.members) for g in seen.state.groups] == [1]
 
 
+def test_a_late_sighting_does_not_stretch_a_group_beyond_its_window() -> None:
+    # Four calls at noon, then one received at 09:00 that arrives late: not of them.
+    state, changes = run([call(n, 300 + n) for n in range(1, 5)] + [call(5, 0)])
+    assert changes == []
+    assert [len(g.members) for g in state.groups] == [4, 1]
+
+
 def test_the_district_is_the_first_four_digits_of_kato() -> None:
     assert district_of("711210000") == "7112"
     assert district_of(None) is None and district_of("71") is None

@@ -19,9 +19,15 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-from contracts import Event
+from contracts import (
+    CourtDecisionRecorded,
+    DisciplinaryDecisionRecorded,
+    Event,
+    RepeatComplaintDecided,
+)
 from reference.agencies import AgencyRegistry
 from services.sla.assessment.counting import contribution
+from services.sla.assessment.outcomes import OutcomeLog
 from services.sla.assessment.report import Assessment, Period, assessment
 from services.sla.assessment.store import TallyKey, TallyStore
 
@@ -29,14 +35,23 @@ from services.sla.assessment.store import TallyKey, TallyStore
 class Assessments:
     """Counts events into the tallies, and makes the tables of a period from them."""
 
-    def __init__(self, store: TallyStore, registry: AgencyRegistry, tz: tzinfo) -> None:
+    def __init__(
+        self, store: TallyStore, registry: AgencyRegistry, tz: tzinfo, outcomes: OutcomeLog
+    ) -> None:
+        self.outcomes = outcomes
         self.store = store
         self.registry = registry
         self.tz = tz
 
     async def count(self, event: Event, source: str) -> bool:
         """Add what `event` counts for (once per event id); `source` is the topic and
-        partition it came from (one writer per tally document). False: it counts nothing."""
+        partition it came from (one writer per tally document). False: it counts nothing.
+        An outcome counts as its first copy (outcomes.py): two versions of one decision, on
+        different days, are one."""
+        if isinstance(
+            event, CourtDecisionRecorded | DisciplinaryDecisionRecorded | RepeatComplaintDecided
+        ):
+            event = await self.outcomes.first_copy(event)
         added = contribution(event, self.tz)
         if added is None:
             return False

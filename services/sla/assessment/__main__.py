@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from reference.agencies import AgencyRegistry
 from services.common.settings import settings_for
 from services.sla.assessment import Assessments
+from services.sla.assessment.outcomes import MongoOutcomeLog
 from services.sla.assessment.render import Table, to_csv, to_html
 from services.sla.assessment.report import Period
 from services.sla.assessment.store import MongoTallyStore
@@ -43,10 +44,12 @@ async def _report(args: argparse.Namespace) -> str:
     settings = SlaSettings.specialise(settings_for("sla"))
     client: AsyncMongoClient = AsyncMongoClient(settings.mongodb_url, tz_aware=True)
     try:
+        db = client[settings.database_name]
         assessments = Assessments(
-            MongoTallyStore(client[settings.database_name]),
+            MongoTallyStore(db),
             AgencyRegistry.default(),
             settings.working_calendar().tz,
+            MongoOutcomeLog(db),
         )
         report = await assessments.report(
             Period(args.first, args.last),

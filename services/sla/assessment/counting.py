@@ -6,7 +6,7 @@ calendar's zone), for one subject — a body (`body:<code>`) or a region of regi
 
 - `appeal.registered` → `registered`, on the registration day, for the region of its place;
 - `sla.stopped` of an answer timer → `handled` (+ `handled_on_time`), on the day of the
-  answer that stopped it (`decided_at`), for the body that answered;
+  answer that stopped it (`decided_at`), for the body that answered (`answered_by`);
 - `sla.breached` → `consideration_breaches` (answer) or `forwarding_breaches`, on the day of
   the deadline that passed, for the body that held the appeal then;
 - `court.decided` → `court_decisions` (+ `court_satisfied`), on the day of the decision;
@@ -105,7 +105,8 @@ def contribution(event: Event, tz: tzinfo) -> Contribution | None:
         case SlaStopped(deadline_kind=DeadlineKind.ANSWER):
             counts = _flags((Metric.HANDLED, True), (Metric.HANDLED_ON_TIME, event.on_time))
             day = local_day(event.decided_at or event.occurred_at)
-            return Contribution(day, body_subject(event.agency_code), counts)
+            answered_by = event.answered_by or event.agency_code
+            return Contribution(day, body_subject(answered_by), counts)
         case SlaBreached():
             metric = (
                 Metric.CONSIDERATION_BREACHES

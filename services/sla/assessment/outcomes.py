@@ -10,7 +10,10 @@ disciplinary decision per breach, one verdict per repeat complaint), stored unde
 and publishes it again (the same id: counted once), so a retry after a lost answer or a
 crash between storing and publishing is safe; a *different* decision under the same id is
 refused (`already_recorded`): a recorded decision is final, a correction is a matter for
-the operators, not a second event.
+the operators, not a second event. The log of first copies is shared with the assessment's
+consumer, which counts every outcome as first stored: a verdict routing published from the
+supervising body's answer and one a registrar records later are one verdict, counted once
+(the registrar's, if different, is refused).
 
 Trusted callers: the role `outcome-registrar` (see services/common/auth/roles.py). Whether
 the appeal and the breach exist is not checked here (sla does not keep every appeal; the
@@ -20,8 +23,8 @@ tables count what was recorded).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pymongo.asynchronous.database import AsyncDatabase
@@ -100,7 +103,8 @@ def event_of(form: OutcomeForm, recorded_by: str, now: datetime) -> AppealOutcom
                 **common,
             )
         case DisciplinaryDecisionForm():
-            breach = f"{form.deadline_kind}|{form.breached_at.isoformat()}"
+            # The same moment written with another offset is the same breach.
+            breach = f"{form.deadline_kind}|{form.breached_at.astimezone(UTC).isoformat()}"
             return DisciplinaryDecisionRecorded(
                 event_id=deterministic_id("disciplinary.decided", form.appeal_id, breach),
                 deadline_kind=form.deadline_kind,
@@ -147,15 +151,45 @@ def _decision(event: AppealOutcome) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _ENVELOPE}
 
 
+class OutcomeLog(Protocol):
+    async def first_copy(self, event: AppealOutcome) -> AppealOutcome:
+        """`event` itself if it is the first event under its id (now stored), else the one
+        stored first — whoever published it (the registrar's route, routing's verdict)."""
+        ...
+
+
+class MongoOutcomeLog:
+    """`outcomes`, `_id` = event id: every outcome as first recorded or first counted."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.outcomes = db[OUTCOMES]
+
+    async def first_copy(self, event: AppealOutcome) -> AppealOutcome:
+        document = {"_id": event.event_id, "event": event.model_dump(mode="json")}
+        if await insert_once(self.outcomes, document):
+            return event
+        stored = await self.outcomes.find_one({"_id": event.event_id})
+        assert stored is not None  # never deleted
+        return APPEAL_OUTCOME_ADAPTER.validate_python(stored["event"])
+
+
+class MemoryOutcomeLog:
+    def __init__(self) -> None:
+        self.events: dict[str, AppealOutcome] = {}
+
+    async def first_copy(self, event: AppealOutcome) -> AppealOutcome:
+        return self.events.setdefault(event.event_id, event)
+
+
 class OutcomeRecorder:
     def __init__(
         self,
-        db: AsyncDatabase,
+        log: OutcomeLog,
         publish: Callable[[AppealOutcome], Awaitable[None]],
         registry: AgencyRegistry,
         today: Callable[[], date],
     ) -> None:
-        self.outcomes = db[OUTCOMES]
+        self.log = log
         self.publish = publish
         self.registry = registry
         self.today = today
@@ -169,12 +203,9 @@ class OutcomeRecorder:
         if found := problems(form, self.registry, self.today()):
             raise Refused("invalid_outcome", "; ".join(found))
         event = event_of(form, recorded_by, now)
-        document = {"_id": event.event_id, "event": event.model_dump(mode="json")}
-        created = await insert_once(self.outcomes, document)
+        earlier = await self.log.first_copy(event)
+        created = earlier is event
         if not created:
-            stored = await self.outcomes.find_one({"_id": event.event_id})
-            assert stored is not None  # never deleted
-            earlier = APPEAL_OUTCOME_ADAPTER.validate_python(stored["event"])
             if _decision(earlier) != _decision(event):
                 raise Refused(
                     "already_recorded",

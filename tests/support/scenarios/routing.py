@@ -590,6 +590,36 @@ class IncidentScenarios:
         assert resolved[0].answered == [a.appeal_id for a in appeals]
         assert resolved[0].seconds_to_resolve >= 0
 
+    async def test_a_replayed_backlog_opens_nothing_again_after_its_group_closed(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        routing, recorder, incidents, _ = await self.routed_burst(
+            store, incident_store, unique_id, 8
+        )
+        [opened] = [e for t, e in recorder.sent if t == topics.INCIDENTS][:1]
+        answer = IncidentAnswered.example().model_copy(
+            update={"event_id": f"answer-{unique_id}", "incident_id": opened.incident_id}
+        )
+        await routing.answer_incident(answer, "astana-energy")
+        sightings = [e for t, e in recorder.sent if t == topics.INCIDENT_SIGHTINGS]
+        # A day later one more call: the answered incident's group is gone from the state.
+        later = sightings[0].model_copy(
+            update={
+                "appeal_id": f"later-{unique_id}",
+                "event_id": f"later-{unique_id}",
+                "received_at": sightings[-1].received_at + timedelta(days=1),
+            }
+        )
+        await incidents.on_sighting(later)
+        before = len(recorder.sent)
+
+        for sighted in [*sightings, later]:  # the whole backlog again, in order
+            await incidents.on_sighting(sighted)
+
+        assert recorder.sent[before:] == []
+        record = await incident_store.incident(opened.incident_id)
+        assert len(record.members) == 8
+
     async def test_another_bodys_answer_to_the_incident_is_refused(
         self, store: DecisionStore, incident_store, unique_id: str
     ) -> None:
