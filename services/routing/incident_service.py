@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 
 from contracts import (
@@ -154,27 +153,24 @@ class IncidentService:
                     district_kato=sighted.district_kato,
                     rule=common["rule"],
                     anchor=anchor,
-                    members=tuple(_member(m) for m in members),
                     opened_at=sighted.occurred_at,
                 )
+                listed = [_member(m) for m in members]
                 opened = IncidentOpened(
                     event_id=deterministic_id("incident.opened", incident_id),
                     incident_id=incident_id,
                     member_count=len(members),
-                    members=list(record.members),
+                    members=listed,
                     anchor=anchor,
                     **common,
                 )
                 await self.publish(topics.INCIDENTS, opened)
                 await self.publish(agency_inbox(sighted.agency_code), opened)
-                existing = await self.store.incident(incident_id)
-                if existing is None or len(existing.members) < len(record.members):
-                    await self.store.save_incident(record)  # never with fewer members
+                await self.store.save_incident(record)
+                await self.store.add_members(incident_id, listed)
                 self.metrics.incidents_opened.labels(sighted.agency_code, sighted.category).inc()
                 log.info("incident %s opened (%s, %d appeals)", incident_id, key, len(members))
             case Grew(incident_id=incident_id, member=member, member_count=count):
-                record = await self.store.incident(incident_id)
-                assert record is not None, incident_id  # saved before its key's state
                 grew = IncidentGrew(
                     event_id=deterministic_id("incident.grew", incident_id, member.appeal_id),
                     incident_id=incident_id,
@@ -184,9 +180,7 @@ class IncidentService:
                 )
                 await self.publish(topics.INCIDENTS, grew)
                 await self.publish(agency_inbox(sighted.agency_code), grew)
-                if all(m.appeal_id != member.appeal_id for m in record.members):
-                    members = (*record.members, _member(member))
-                    await self.store.save_incident(replace(record, members=members))
+                await self.store.add_members(incident_id, [_member(member)])
         await self.store.save_key_state(key, seen.state)
         await self.store.mark_sighted(sighted.appeal_id)
 
@@ -202,13 +196,13 @@ class IncidentService:
             # Closed first: the detector grows it no more, so every member read below is
             # every member it will ever have.
             await self.store.close(record.incident_id)
-            record = await self.store.incident(record.incident_id) or record
+            members = await self.store.members(record.incident_id)
             answered = []
-            for member in record.members:
+            for member in members:
                 verdict = await gate(self._member_answer(answer, member.appeal_id), acting)
                 if verdict.accepted:
                     answered.append(member.appeal_id)
-            resolved = self._resolved(record, answer, answered)
+            resolved = self._resolved(record, answer, answered, len(members))
             if await self.store.add_resolution(resolved):
                 self._count_resolution(resolved)
             else:  # a concurrent delivery resolved it first: its resolution stands
@@ -232,7 +226,7 @@ class IncidentService:
         )
 
     def _resolved(
-        self, record: IncidentRecord, answer: IncidentAnswered, answered: list[str]
+        self, record: IncidentRecord, answer: IncidentAnswered, answered: list[str], count: int
     ) -> IncidentResolved:
         return IncidentResolved(
             event_id=deterministic_id("incident.resolved", record.incident_id),
@@ -243,7 +237,7 @@ class IncidentService:
             category=record.category,
             district_kato=record.district_kato,
             rule=record.rule,
-            member_count=len(record.members),
+            member_count=count,
             answer_event_id=answer.event_id,
             outcome=answer.outcome,
             opened_at=record.opened_at,

@@ -2,8 +2,11 @@
 
 - `incident_keys`, `_id` = cluster key: the key's groups (anchor, members, incident id);
   written by the one consumer of that key's sightings only (one writer per document);
-- `incidents`, `_id` = incident id: its key, body, category, district, rule, anchor,
-  members and when it opened — written by the detector, read by the gate that answers it;
+- `incidents`, `_id` = incident id: its key, body, category, district, rule, anchor and
+  when it opened — written once, when it opens;
+- `incident_members`, `_id` = `<incident id>|<received at>|<appeal id>`: one document per
+  member, inserted once (an incident of 400 appeals is 400 small inserts, not a document
+  rewritten 400 times); the gate reads them as the `_id` range of the incident;
 - `incident_resolutions`, `_id` = incident id: the `incident.resolved` event, inserted once
   by the gate (a second answer finds it and republishes it);
 - `incident_closed`, `_id` = incident id: written by the gate *before* it answers the
@@ -29,7 +32,7 @@ from services.common.messaging import insert_once
 from services.routing.incidents import Group, KeyState, Sighting
 
 KEYS, INCIDENTS, RESOLUTIONS = "incident_keys", "incidents", "incident_resolutions"
-SIGHTED, CLOSED = "incident_sighted", "incident_closed"
+SIGHTED, CLOSED, MEMBERS = "incident_sighted", "incident_closed", "incident_members"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,6 @@ class IncidentRecord:
     district_kato: str
     rule: str
     anchor: GeoPoint | None
-    members: tuple[IncidentMember, ...]
     opened_at: datetime
 
 
@@ -53,7 +55,15 @@ class IncidentStore(Protocol):
     async def incident(self, incident_id: str) -> IncidentRecord | None: ...
 
     async def save_incident(self, record: IncidentRecord) -> None:
-        """Store it whole (it grows by being saved again)."""
+        """Store it (again: the same, idempotent)."""
+        ...
+
+    async def add_members(self, incident_id: str, members: list[IncidentMember]) -> None:
+        """Each once (again: nothing added)."""
+        ...
+
+    async def members(self, incident_id: str) -> list[IncidentMember]:
+        """Its members, oldest receipt first."""
         ...
 
     async def resolution(self, incident_id: str) -> IncidentResolved | None: ...
@@ -103,6 +113,8 @@ def state_document(state: KeyState) -> list[dict[str, Any]]:
             "anchor": g.anchor.model_dump() if g.anchor else None,
             "incident_id": g.incident_id,
             "members": [_sighting_document(m) for m in g.members],
+            "count": g.count,
+            "latest": g.latest.isoformat() if g.latest else None,
         }
         for g in state.groups
     ]
@@ -111,10 +123,20 @@ def state_document(state: KeyState) -> list[dict[str, Any]]:
 def state_from(groups: list[dict[str, Any]]) -> KeyState:
     return KeyState(
         tuple(
-            Group(_point(g["anchor"]), tuple(_sighting(m) for m in g["members"]), g["incident_id"])
+            Group(
+                _point(g["anchor"]),
+                tuple(_sighting(m) for m in g["members"]),
+                g["incident_id"],
+                g.get("count", 0),
+                datetime.fromisoformat(g["latest"]) if g.get("latest") else None,
+            )
             for g in groups
         )
     )
+
+
+def member_id(incident_id: str, member: IncidentMember) -> str:
+    return f"{incident_id}|{member.received_at.isoformat()}|{member.appeal_id}"
 
 
 def incident_document(r: IncidentRecord) -> dict[str, Any]:
@@ -126,7 +148,6 @@ def incident_document(r: IncidentRecord) -> dict[str, Any]:
         "district_kato": r.district_kato,
         "rule": r.rule,
         "anchor": r.anchor.model_dump() if r.anchor else None,
-        "members": [m.model_dump(mode="json") for m in r.members],
         "opened_at": r.opened_at.isoformat(),
     }
 
@@ -140,7 +161,6 @@ def incident_from(d: dict[str, Any]) -> IncidentRecord:
         district_kato=d["district_kato"],
         rule=d["rule"],
         anchor=_point(d["anchor"]),
-        members=tuple(IncidentMember.model_validate(m) for m in d["members"]),
         opened_at=datetime.fromisoformat(d["opened_at"]),
     )
 
@@ -150,6 +170,20 @@ class MongoIncidentStore:
         self.keys, self.incidents = db[KEYS], db[INCIDENTS]
         self.resolutions = db[RESOLUTIONS]
         self.closings, self.sightings = db[CLOSED], db[SIGHTED]
+        self.member_documents = db[MEMBERS]
+
+    async def add_members(self, incident_id: str, members: list[IncidentMember]) -> None:
+        for member in members:
+            document = {"_id": member_id(incident_id, member), **member.model_dump(mode="json")}
+            await insert_once(self.member_documents, document)
+
+    async def members(self, incident_id: str) -> list[IncidentMember]:
+        span = {"$gte": f"{incident_id}|", "$lt": f"{incident_id}|~"}
+        cursor = self.member_documents.find({"_id": span}).sort("_id", 1)
+        return [
+            IncidentMember.model_validate({k: v for k, v in d.items() if k != "_id"})
+            async for d in cursor
+        ]
 
     async def close(self, incident_id: str) -> None:
         await insert_once(self.closings, {"_id": incident_id})
@@ -196,6 +230,16 @@ class MemoryIncidentStore:
         self.resolutions: dict[str, IncidentResolved] = {}
         self.closings: set[str] = set()
         self.sightings: set[str] = set()
+        self.member_lists: dict[str, dict[str, IncidentMember]] = {}
+
+    async def add_members(self, incident_id: str, members: list[IncidentMember]) -> None:
+        known = self.member_lists.setdefault(incident_id, {})
+        for member in members:
+            known.setdefault(member_id(incident_id, member), member)
+
+    async def members(self, incident_id: str) -> list[IncidentMember]:
+        known = self.member_lists.get(incident_id, {})
+        return [known[k] for k in sorted(known)]
 
     async def close(self, incident_id: str) -> None:
         self.closings.add(incident_id)

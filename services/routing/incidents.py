@@ -97,12 +97,20 @@ class Sighting:
 
 @dataclass(frozen=True)
 class Group:
+    """Appeals about one thing in one place: pending (`members`, until the threshold), or an
+    incident — then only its size and latest receipt are kept here (its members are stored
+    with the incident), so the state stays small however large the incident grows."""
+
     anchor: GeoPoint | None
     members: tuple[Sighting, ...]
     incident_id: str | None = None
+    count: int = 0
+    latest: datetime | None = None
 
     @property
     def last_at(self) -> datetime:
+        if self.latest is not None:
+            return self.latest
         return max(m.received_at for m in self.members)
 
 
@@ -178,20 +186,29 @@ def observe(
                 continue
         groups.append(group)
     index = next((i for i, g in enumerate(groups) if _fits(g, sighting, rule)), None)
+    change: Opened | Grew | None = None
     if index is None:
         groups.append(Group(sighting.location, (sighting,)))
         index = len(groups) - 1
+    elif (group := groups[index]).incident_id is not None:
+        latest = max(group.last_at, sighting.received_at)
+        groups[index] = replace(
+            group, anchor=group.anchor or sighting.location, count=group.count + 1, latest=latest
+        )
+        change = Grew(group.incident_id, sighting, group.count + 1)
     else:
-        group = groups[index]
         anchor = group.anchor or sighting.location
         groups[index] = replace(group, anchor=anchor, members=(*group.members, sighting))
     group = groups[index]
-    change: Opened | Grew | None = None
-    if group.incident_id is not None:
-        change = Grew(group.incident_id, sighting, len(group.members))
-    elif len(group.members) >= rule.threshold:
+    if group.incident_id is None and len(group.members) >= rule.threshold:
         ordered = tuple(sorted(group.members, key=lambda m: (m.received_at, m.appeal_id)))
         incident_id = deterministic_id("incident", key, ordered[0].appeal_id)
-        groups[index] = replace(group, members=ordered, incident_id=incident_id)
+        groups[index] = replace(
+            group,
+            members=(),
+            incident_id=incident_id,
+            count=len(ordered),
+            latest=ordered[-1].received_at,
+        )
         change = Opened(incident_id, ordered, group.anchor)
     return Observation(KeyState(tuple(groups)), change)

@@ -62,8 +62,9 @@ async def test_fifty_calls_about_one_building_are_one_incident_answered_once_for
     assert opened["agency_code"] == "astana-energy" and opened["district_kato"] == "7112"
     assert opened["rule"].startswith("utilities.heating")
     assert grown[0]["event_type"] == "incident.grew"
-    record = await own.db("routing")["incidents"].find_one({"_id": incident_id})
-    assert sorted(m["appeal_id"] for m in record["members"]) == sorted(members)
+    span = {"$gte": f"{incident_id}|", "$lt": f"{incident_id}|~"}
+    stored = await own.db("routing")["incident_members"].find({"_id": span}).to_list()
+    assert sorted(m["appeal_id"] for m in stored) == sorted(members)
 
     async with TopicWatcher(own.bootstrap, own.topic(agency_inbox("astana-energy"))) as inbox:
         in_inbox = await inbox.wait_for_distinct(
