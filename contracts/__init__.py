@@ -58,6 +58,7 @@ from contracts.events import (
     AgencyActionRefused,
     AgencyAssignment,
     AgencyDecision,
+    AgencyInboxMessage,
     AnswerOutcome,
     AnswerRated,
     AnyEvent,
@@ -134,6 +135,7 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
 """Every concrete contract model (abstract bases such as `Event` are not listed)."""
 
 __all__ = [
+    "AgencyInboxMessage",
     "IncidentSighted",
     "IncidentResolved",
     "IncidentOpened",

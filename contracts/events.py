@@ -1087,6 +1087,13 @@ class IncidentAnswered(Documented):
     how_to_obtain: str = Field(description="Where and how the citizens get the full answer.")
 
 
+AgencyInboxMessage = Annotated[
+    AgencyAssignment | AgencyActionRefused | IncidentOpened | IncidentGrew | IncidentResolved,
+    Field(discriminator="event_type"),
+]
+"""Any message on a body's inbox, `agency.<code>.inbox.v1`."""
+
+
 AgencyDecision = Annotated[
     AppealAccepted | AppealRedirected | DeadlineExtended | AppealAnswered | IncidentAnswered,
     Field(discriminator="event_type"),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the four Tyndau services as local processes (used by `make run`).
+# Runs the Tyndau services as local processes (used by `make run`): the four of the backbone
+# and the workspace (the officers' pages, plain HTTP on localhost: its cookie is not Secure).
 #   run.sh          start them, wait until healthy, print where to look, stay in the foreground
 #                   supervising them: a service that exits is restarted with backoff (1 s,
 #                   doubling to 30 s; back to 1 s once it has run a minute) and a log line.
@@ -10,8 +11,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SERVICES=(intake routing sla notify)
-declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [routing]=${ROUTING_PORT:-8002} [sla]=${SLA_PORT:-8003} [notify]=${NOTIFY_PORT:-8004})
+SERVICES=(intake routing sla notify workspace)
+declare -A PORTS=([intake]=${INTAKE_PORT:-8001} [routing]=${ROUTING_PORT:-8002} [sla]=${SLA_PORT:-8003} [notify]=${NOTIFY_PORT:-8004} [workspace]=${WORKSPACE_PORT:-8005})
 RUN_DIR="$STATE_DIR/services"
 PYTHON="$REPO_ROOT/.venv/bin/python"
 
@@ -43,7 +44,7 @@ wait_healthy() {
 start_service() {
   local name=$1
   STARTED_AT[$name]=$(date +%s)
-  (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" env TYNDAU_INSTANCE_ID="$name-0" "$PYTHON" -m "services.$name")
+  (cd "$REPO_ROOT" && spawn "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" env TYNDAU_INSTANCE_ID="$name-0" WORKSPACE_SECURE_COOKIES="${WORKSPACE_SECURE_COOKIES:-false}" WORKSPACE_FIRST_ADMIN_FILE="$RUN_DIR/workspace-first-admin.txt" "$PYTHON" -m "services.$name")
 }
 
 declare -A STARTED_AT=() RESTARTS=() RESTART_AT=()
@@ -93,6 +94,7 @@ Tyndau is running.
   routing  http://127.0.0.1:${PORTS[routing]}   GET /v1/agencies
   sla      http://127.0.0.1:${PORTS[sla]}
   notify   http://127.0.0.1:${PORTS[notify]}   /v1/preferences/{iin}, /v1/notifications (bearer token)
+  workspace http://127.0.0.1:${PORTS[workspace]}  the officers' pages (log in in the browser)
   every service: /health  /metrics  /docs/asyncapi
   Kafka 127.0.0.1:9092, MongoDB wire (FerretDB) 127.0.0.1:27017
   logs: $RUN_DIR/*.log
@@ -102,6 +104,10 @@ A token for the protected routes (roles: see services/common/auth/roles.py):
   .venv/bin/python -m services.common.auth token --subject me --role call-centre-operator
 Stop: Ctrl-C here, or 'make stop' from another terminal.
 INFO
+  # The workspace's first start made an admin: its password, shown once, then forgotten.
+  if [ -f "$RUN_DIR/workspace-first-admin.txt" ]; then
+    cat "$RUN_DIR/workspace-first-admin.txt"; rm -f "$RUN_DIR/workspace-first-admin.txt"
+  fi
 
   cleanup() {
     trap - INT TERM EXIT

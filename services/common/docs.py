@@ -21,7 +21,7 @@ from contracts import ALL_MODELS
 from services.common.http import asyncapi_document, service_openapi
 from services.common.settings import settings_for
 
-SERVICES = ("intake", "routing", "sla", "notify")
+SERVICES = ("intake", "routing", "sla", "notify", "workspace")
 SUBDIRS = ("asyncapi", "openapi", "schemas")
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 

@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reference.calendar import DEFAULT_TIME_ZONE, WorkingCalendar
 
-DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004}
+DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "sla": 8003, "notify": 8004, "workspace": 8005}
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 

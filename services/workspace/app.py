@@ -1,0 +1,533 @@
+"""The workspace's composition root: its read model fed by the topics an agency system reads
+(every body's inbox, the routing decisions, the bodies' decisions, sla's events), its users
+and sessions, and the server-rendered pages (Jinja2; one small script polls the inbox rows).
+
+Pages (Kazakh by default, Russian on a click, remembered in a cookie):
+- `/login`, `/logout`;
+- `/inbox` — an officer's body's appeals (status filter; answer and forwarding deadlines;
+  warned and breached marked), the rows refreshed every few seconds (`/inbox/rows`);
+- `/appeals/{id}` — one appeal with its timeline; an officer of the body holding it accepts,
+  extends (reasoned; within two months of receipt, checked in the form and by sla), answers
+  or redirects it: each decision published as the body's own on `agency.<code>.actions.v1`,
+  the path an agency system uses, and audited. Another body's appeal is 403.
+- `/find?number=` — an appeal by its registration number.
+
+Security: passwords Argon2id; sessions server-side, cookie HttpOnly + SameSite=Strict (+
+Secure); every form carries the session's CSRF token (login: a double-submit cookie);
+decisions carry a nonce, so a double click is one decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from faststream.kafka.message import KafkaMessage
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from contracts import (
+    AgencyAction,
+    AgencyInboxMessage,
+    AnswerOutcome,
+    AppealRouted,
+    Event,
+    SlaEvent,
+    agency_actions,
+    agency_inbox,
+    topics,
+)
+from reference.agencies import AgencyRegistry
+from services.common.clock import Clock, SystemClock
+from services.common.http import build_http_app
+from services.common.messaging import publish_event
+from services.common.openapi import Body, DocumentedRoute, Operation, Param, Reply, documented
+from services.common.runtime import create_runtime, document_publications
+from services.common.settings import ServiceSettings
+from services.common.subscribing import subscribe_in_keyed_batches
+from services.workspace import decisions
+from services.workspace.accounts import Accounts, Session
+from services.workspace.decisions import FormErrors, Officer
+from services.workspace.i18n import LANGUAGES, labels_for, language_of
+from services.workspace.settings import WorkspaceSettings
+from services.workspace.store import AppealViews
+from services.workspace.views import READ_TOPICS_EVENTS, AppealView, Listing
+
+log = logging.getLogger("tyndau.workspace")
+TEMPLATES = Path(__file__).with_name("templates")
+SESSION_COOKIE, LOGIN_COOKIE, LANG_COOKIE = "tyndau_session", "tyndau_login", "lang"
+STATUSES = ("routed", "accepted", "extended", "redirected", "answered")
+TAG = "workspace"
+PAGE = Reply(200, "The page.", str, ("text/html",))
+SEE_OTHER = Reply(303, "Go on to the next page (Location).")
+
+
+class LoginForm(BaseModel):
+    username: str
+    password: str
+    csrf: str
+
+
+class DecisionForm(BaseModel):
+    """One of the appeal page's forms (which fields: the decision's)."""
+
+    csrf: str
+    nonce: str
+    new_due: str | None = None
+    reason: str | None = None
+    outcome: AnswerOutcome | None = None
+    summary: str | None = None
+    how_to_obtain: str | None = None
+    to_body: str | None = None
+
+
+def _write_private(path: Path, line: str) -> None:
+    path.touch(mode=0o600)
+    path.write_text(line + "\n", encoding="utf-8")
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Starlette:
+    settings = WorkspaceSettings.specialise(settings)
+    clock = clock or SystemClock()
+    calendar = settings.working_calendar()
+    registry = AgencyRegistry.default()
+    runtime = create_runtime(settings)
+    document_publications(
+        runtime,
+        [
+            (
+                "agency.{code}.actions.v1",
+                AgencyAction,
+                "Officers' decisions, published as their body's own.",
+            )
+        ],
+    )
+    views = AppealViews(runtime.db)
+    accounts = Accounts(runtime.db, settings.session_lifetime)
+
+    async def first_admin(_: AsyncDatabase) -> None:
+        password = await accounts.first_admin()
+        if not password:
+            return
+        line = (
+            f"workspace, first start: log in as admin with password {password} "
+            "(shown once; only its hash is stored)"
+        )
+        if settings.first_admin_file:  # make run shows it, then deletes the file
+            await asyncio.to_thread(_write_private, Path(settings.first_admin_file), line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    runtime.on_database_ready.append(first_admin)
+
+    async def on_event(event: Any, _: KafkaMessage) -> None:
+        if isinstance(event, Event) and isinstance(event, READ_TOPICS_EVENTS):
+            await views.apply(event)
+
+    subscribe_in_keyed_batches(
+        runtime,
+        {
+            **{agency_inbox(code): AgencyInboxMessage for code in registry.by_code},
+            topics.APPEALS_ROUTED: AppealRouted,
+            topics.AGENCY_ACTIONS: AgencyAction,
+            topics.SLA_EVENTS: SlaEvent,
+        },
+        group_id=settings.consumer_group,
+        handle=on_event,
+        title="workspace.read_model",
+        description="What officers see: assignments, routing decisions, the bodies' "
+        "decisions and sla's deadlines, folded per appeal (services/workspace/views.py).",
+    )
+
+    pages = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+    pages.filters["local"] = lambda iso: (
+        datetime.fromisoformat(iso).astimezone(calendar.tz).strftime("%d.%m.%Y %H:%M")
+        if iso
+        else "—"
+    )
+
+    def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        lang = language_of(request.cookies.get(LANG_COOKIE))
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        html = pages.get_template(name).render(lang=lang, t=labels_for(lang), here=here, **values)
+        return HTMLResponse(html, status)
+
+    def cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+
+    async def session_of(request: Request) -> Session | None:
+        return await accounts.session(request.cookies.get(SESSION_COOKIE), clock.now())
+
+    def to_login() -> Response:
+        return RedirectResponse("/login", 303)
+
+    async def audit(session: Session, what: str, appeal_id: str, event_id: str) -> None:
+        await runtime.db["audit"].insert_one(
+            {
+                "at": clock.now().isoformat(),
+                "who": session.user.username,
+                "body": session.user.agency_code,
+                "what": what,
+                "appeal_id": appeal_id,
+                "event_id": event_id,
+            }
+        )
+
+    # --- login ---------------------------------------------------------------------------
+
+    async def login_page(request: Request) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = render(request, "login.html", user=None, csrf=token, failed=False)
+        cookie(response, LOGIN_COOKIE, token, max_age=3600)
+        return response
+
+    async def login(request: Request) -> Response:
+        form = _form(await request.body())
+        expected = request.cookies.get(LOGIN_COOKIE)
+        if not expected or not secrets.compare_digest(expected, form.get("csrf", "")):
+            return await login_page(request)
+        user = await accounts.check(form.get("username", ""), form.get("password", ""))
+        if user is None:
+            token = secrets.token_urlsafe(24)
+            response = render(request, "login.html", 401, user=None, csrf=token, failed=True)
+            cookie(response, LOGIN_COOKIE, token, max_age=3600)
+            return response
+        response = RedirectResponse("/inbox", 303)
+        cookie(response, SESSION_COOKIE, await accounts.open_session(user, clock.now()))
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        log.info("workspace login: %s", user.username)
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = await session_of(request)
+        form = _form(await request.body())
+        if session and secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            await accounts.close_session(request.cookies.get(SESSION_COOKIE, ""))
+        response = to_login()
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def switch_language(request: Request) -> Response:
+        lang = request.path_params["lang"]
+        target = request.query_params.get("next", "/inbox")
+        if urlsplit(target).netloc or not target.startswith("/"):
+            target = "/inbox"  # never off-site
+        response = RedirectResponse(target, 303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+        return response
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/inbox" if await session_of(request) else "/login", 303)
+
+    # --- the inbox -----------------------------------------------------------------------
+
+    def visible_bodies(session: Session) -> set[str]:
+        user = session.user
+        if user.agency_code is None:
+            return set()
+        if user.role == "supervisor":
+            under = {c for c, a in registry.by_code.items() if a.parent == user.agency_code}
+            return {user.agency_code, *under}
+        return {user.agency_code}
+
+    async def rows_of(request: Request, session: Session) -> list[Listing]:
+        wanted = request.query_params.get("status") or None
+        seen: dict[str, AppealView] = {}
+        for body in sorted(visible_bodies(session)):
+            for view in await views.of_body(body):
+                seen[view.appeal_id] = view
+        rows = [Listing(view, view.state()) for view in seen.values()]
+        rows = [r for r in rows if wanted is None or r.state["status"] == wanted]
+        return sorted(rows, key=lambda r: (r.state["answer_due_at"] or "", r.view.appeal_id))
+
+    async def inbox(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return to_login()
+        return render(
+            request,
+            "inbox.html",
+            user=session.user,
+            csrf=session.csrf,
+            rows=await rows_of(request, session),
+            statuses=STATUSES,
+            chosen=request.query_params.get("status", ""),
+        )
+
+    async def inbox_rows(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return Response(status_code=401)
+        return render(request, "rows.html", rows=await rows_of(request, session))
+
+    # --- one appeal ----------------------------------------------------------------------
+
+    def may_see(session: Session, view: AppealView) -> bool:
+        return bool(visible_bodies(session) & set(view.bodies))
+
+    def may_act(session: Session, view: AppealView) -> bool:
+        state = view.state()
+        user = session.user
+        return (
+            user.role == "officer"
+            and state["holder"] == user.agency_code
+            and state["status"] not in ("answered", "redirected")
+        )
+
+    def appeal_page(
+        request: Request,
+        session: Session,
+        view: AppealView,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        lang = language_of(request.cookies.get(LANG_COOKIE))
+        bodies = sorted(
+            (code, agency.names.get(lang, code))
+            for code, agency in registry.by_code.items()
+            if code != session.user.agency_code
+        )
+        return render(
+            request,
+            "appeal.html",
+            status,
+            user=session.user,
+            csrf=session.csrf,
+            view=view,
+            state=view.state(),
+            timeline=view.timeline,
+            actionable=may_act(session, view),
+            sent=request.query_params.get("sent") == "1",
+            nonces={
+                k: secrets.token_urlsafe(12) for k in ("accept", "extend", "answer", "redirect")
+            },
+            outcomes=[o.value for o in AnswerOutcome],
+            bodies=bodies,
+            errors=errors or {},
+            form=form or {},
+        )
+
+    async def guarded(
+        request: Request,
+    ) -> tuple[Session | None, AppealView | None, Response | None]:
+        session = await session_of(request)
+        if session is None:
+            return None, None, to_login()
+        view = await views.get(request.path_params["appeal_id"])
+        if view is None:
+            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["not_found"]
+            page = render(
+                request, "message.html", 404, user=session.user, csrf=session.csrf, message=message
+            )
+            return session, None, page
+        if not may_see(session, view):
+            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["forbidden"]
+            page = render(
+                request, "message.html", 403, user=session.user, csrf=session.csrf, message=message
+            )
+            return session, view, page
+        return session, view, None
+
+    async def show_appeal(request: Request) -> Response:
+        session, view, refused = await guarded(request)
+        if refused is not None:
+            return refused
+        assert session is not None and view is not None
+        return appeal_page(request, session, view)
+
+    async def decide(request: Request) -> Response:
+        session, view, refused = await guarded(request)
+        if refused is not None:
+            return refused
+        assert session is not None and view is not None
+        form = _form(await request.body())
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            return appeal_page(request, session, view, 403, {"csrf": t["csrf"]})
+        if not may_act(session, view):
+            return render(
+                request,
+                "message.html",
+                403,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["forbidden"],
+            )
+        assert session.user.agency_code is not None
+        officer = Officer(session.user.username, session.user.agency_code)
+        nonce, now, action = (
+            form.get("nonce") or secrets.token_urlsafe(12),
+            clock.now(),
+            request.path_params["action"],
+        )
+        try:
+            match action:
+                case "accept":
+                    event = decisions.accept(view, officer, nonce, now)
+                case "extend":
+                    event = decisions.extend(view, officer, form, nonce, now, calendar)
+                case "answer":
+                    event = decisions.answer(view, officer, form, nonce, now)
+                case "redirect":
+                    event = decisions.redirect(view, officer, form, nonce, now, registry)
+                case _:
+                    return Response(status_code=404)
+        except FormErrors as exc:
+            errors = {field: t[key].format(**values) for field, (key, values) in exc.errors.items()}
+            return appeal_page(request, session, view, 422, errors, form)
+        await publish_event(runtime, agency_actions(officer.agency_code), event)
+        await audit(session, event.event_type, view.appeal_id, event.event_id)
+        return RedirectResponse(f"/appeals/{view.appeal_id}?sent=1", 303)
+
+    async def find(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return to_login()
+        view = await views.by_number(request.query_params.get("number", "").strip().upper())
+        if view is None or not may_see(session, view):
+            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["not_found"]
+            return render(
+                request, "message.html", 404, user=session.user, csrf=session.csrf, message=message
+            )
+        return RedirectResponse(f"/appeals/{view.appeal_id}", 303)
+
+    appeal_param = Param("appeal_id", "path", "The appeal's id.")
+    form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
+    routes: list[DocumentedRoute] = [
+        documented("/", home, ["GET"], Operation("Start", TAG, (SEE_OTHER,))),
+        documented("/login", login_page, ["GET"], Operation("The login page", TAG, (PAGE,))),
+        documented(
+            "/login",
+            login,
+            ["POST"],
+            Operation(
+                "Log in",
+                TAG,
+                (
+                    SEE_OTHER,
+                    PAGE,
+                    Reply(401, "Wrong name or password: the page again.", str, ("text/html",)),
+                ),
+                body=Body(LoginForm, "application/x-www-form-urlencoded"),
+            ),
+        ),
+        documented("/logout", logout, ["POST"], Operation("Log out", TAG, (SEE_OTHER,))),
+        documented(
+            "/lang/{lang}",
+            switch_language,
+            ["GET"],
+            Operation(
+                "Switch the interface's language (kk, ru)",
+                TAG,
+                (SEE_OTHER,),
+                params=(
+                    Param("lang", "path", "kk or ru."),
+                    Param("next", "query", "Where to go back to."),
+                ),
+            ),
+        ),
+        documented(
+            "/inbox",
+            inbox,
+            ["GET"],
+            Operation(
+                "The body's appeals",
+                TAG,
+                (PAGE, SEE_OTHER),
+                params=(Param("status", "query", "Only this status."),),
+            ),
+        ),
+        documented(
+            "/inbox/rows",
+            inbox_rows,
+            ["GET"],
+            Operation(
+                "The inbox rows (polled for live updates)",
+                TAG,
+                (PAGE, Reply(401, "No session.")),
+                params=(Param("status", "query", "Only this status."),),
+            ),
+        ),
+        documented(
+            "/find",
+            find,
+            ["GET"],
+            Operation(
+                "An appeal by its registration number",
+                TAG,
+                (SEE_OTHER, Reply(404, "None the user may see.", str, ("text/html",))),
+                params=(Param("number", "query", "The registration number."),),
+            ),
+        ),
+        documented(
+            "/appeals/{appeal_id}",
+            show_appeal,
+            ["GET"],
+            Operation(
+                "One appeal, its timeline and (for its body's officer) the decisions",
+                TAG,
+                (
+                    PAGE,
+                    SEE_OTHER,
+                    Reply(403, "Another body's appeal.", str, ("text/html",)),
+                    Reply(404, "No such appeal.", str, ("text/html",)),
+                ),
+                params=(appeal_param,),
+            ),
+        ),
+        documented(
+            "/appeals/{appeal_id}/{action}",
+            decide,
+            ["POST"],
+            Operation(
+                "Accept, extend, answer or redirect, as the officer's body",
+                TAG,
+                (
+                    SEE_OTHER,
+                    Reply(
+                        403, "Not this officer's to decide, or a stale form.", str, ("text/html",)
+                    ),
+                    Reply(404, "No such appeal or decision.", str, ("text/html",)),
+                    Reply(
+                        422,
+                        "A field is wrong: the page with the reason beside it.",
+                        str,
+                        ("text/html",),
+                    ),
+                ),
+                params=(
+                    appeal_param,
+                    Param("action", "path", "accept, extend, answer or redirect."),
+                ),
+                body=form_body,
+            ),
+        ),
+    ]
+    app = build_http_app(runtime, routes=routes)
+    app.state.accounts = accounts
+    app.state.views = views
+    return app

@@ -1,0 +1,171 @@
+"""What the workspace knows of an appeal, built from the topics it reads (pure).
+
+One `AppealView` per appeal: what its assignment said (number, text, place, language, dates)
+and one timeline entry per lifecycle event — routed, the body's decisions, sla's deadlines —
+kept by event id (a redelivered event adds nothing) and folded at read time in the order
+things happened, so events arriving from different topics in any order give the same view.
+`bodies` are every body it was ever assigned to: an officer of one of them may open it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from contracts import (
+    AgencyAssignment,
+    AppealAccepted,
+    AppealAnswered,
+    AppealRedirected,
+    AppealRouted,
+    DeadlineExtended,
+    DeadlineKind,
+    Event,
+    SlaBreached,
+    SlaTimerStarted,
+    SlaWarning,
+)
+
+READ_TOPICS_EVENTS = (
+    AgencyAssignment,
+    AppealRouted,
+    AppealAccepted,
+    AppealRedirected,
+    DeadlineExtended,
+    AppealAnswered,
+    SlaTimerStarted,
+    SlaWarning,
+    SlaBreached,
+)
+
+
+@dataclass(frozen=True)
+class AppealView:
+    appeal_id: str
+    registration_number: str = ""
+    category: str = ""
+    language: str = "kk"
+    subject: str | None = None
+    text: str = ""
+    region_kato: str | None = None
+    received_at: str | None = None
+    urgent: bool = False
+    bodies: tuple[str, ...] = ()
+    entries: tuple[dict[str, Any], ...] = ()
+
+    def has(self, event_id: str) -> bool:
+        return any(e["event_id"] == event_id for e in self.entries)
+
+    @property
+    def timeline(self) -> list[dict[str, Any]]:
+        return sorted(self.entries, key=lambda e: (e["occurred_at"], e["event_id"]))
+
+    def state(self) -> dict[str, Any]:
+        """Status, holder and deadlines, folded from the timeline."""
+        state: dict[str, Any] = {
+            "status": "routed",
+            "holder": self.bodies[-1] if self.bodies else None,
+            "answer_due_at": None,
+            "forward_due_at": None,
+            "warned": False,
+            "breached": False,
+        }
+        for entry in self.timeline:
+            kind = entry["event_type"]
+            if kind in ("appeal.routed", "agency.assignment"):
+                state["holder"] = entry["agency_code"]
+                state["answer_due_at"] = entry.get("answer_due_at") or state["answer_due_at"]
+                state["forward_due_at"] = entry.get("forward_due_at")
+                if state["status"] != "answered":
+                    state["status"] = "routed"
+            elif kind == "agency.accepted":
+                state["forward_due_at"] = None
+                if state["status"] != "answered":
+                    state["status"] = "accepted"
+            elif kind == "agency.redirected" and state["status"] != "answered":
+                state["status"] = "redirected"
+            elif kind == "agency.extended":
+                state["answer_due_at"] = entry["new_due_at"]
+                if state["status"] != "answered":
+                    state["status"] = "extended"
+            elif kind == "agency.answered":
+                state["status"] = "answered"
+                state["forward_due_at"] = None
+            elif kind == "sla.started" and entry["deadline_kind"] == DeadlineKind.ANSWER:
+                state["answer_due_at"] = entry["due_at"]
+            elif kind == "sla.warning":
+                state["warned"] = True
+            elif kind == "sla.breached":
+                state["breached"] = True
+        return state
+
+
+_SHOWN: dict[type[Event], tuple[str, ...]] = {
+    AgencyAssignment: ("agency_code", "answer_due_at", "forward_due_at"),
+    AppealRouted: ("agency_code", "answer_due_at", "forward_due_at", "reason"),
+    AppealAccepted: ("agency_code", "officer"),
+    AppealRedirected: ("agency_code", "officer", "reason", "suggested_agency_code"),
+    DeadlineExtended: ("agency_code", "officer", "new_due_at", "reason"),
+    AppealAnswered: ("agency_code", "officer", "outcome", "summary"),
+    SlaTimerStarted: ("agency_code", "deadline_kind", "due_at"),
+    SlaWarning: ("agency_code", "deadline_kind", "due_at", "working_days_left"),
+    SlaBreached: ("agency_code", "deadline_kind", "due_at"),
+}
+
+
+def entry_of(event: Event) -> dict[str, Any]:
+    data = event.model_dump(mode="json", include={"event_type", *_SHOWN[type(event)]})
+    occurred: datetime = event.occurred_at
+    return {"event_id": event.event_id, "occurred_at": occurred.isoformat(), **data}
+
+
+def applied(view: AppealView | None, event: Event) -> AppealView | None:
+    """`view` with `event` in it; None when the event is not one the workspace shows.
+    The same view back when the event was there already."""
+    if type(event) not in _SHOWN:
+        return None
+    view = view or AppealView(event.appeal_id)
+    if view.has(event.event_id):
+        return view
+    if isinstance(event, AgencyAssignment):
+        bodies = (
+            view.bodies if event.agency_code in view.bodies else (*view.bodies, event.agency_code)
+        )
+        view = replace(
+            view,
+            registration_number=event.registration_number,
+            category=event.category.value,
+            language=event.language.value,
+            subject=event.subject,
+            text=event.text,
+            region_kato=event.region_kato,
+            received_at=event.received_at.isoformat(),
+            urgent=event.urgent,
+            bodies=bodies,
+        )
+    elif isinstance(event, AppealRouted) and not view.registration_number:
+        view = replace(view, registration_number=event.registration_number)
+    return replace(view, entries=(*view.entries, entry_of(event)))
+
+
+def view_document(view: AppealView) -> dict[str, Any]:
+    document = {k: v for k, v in view.__dict__.items() if k != "appeal_id"}
+    document["bodies"] = list(view.bodies)
+    document["entries"] = list(view.entries)
+    return {"_id": view.appeal_id, **document}
+
+
+def view_from(document: dict[str, Any]) -> AppealView:
+    fields = {k: v for k, v in document.items() if k != "_id"}
+    fields["bodies"] = tuple(fields.get("bodies", ()))
+    fields["entries"] = tuple(fields.get("entries", ()))
+    return AppealView(appeal_id=document["_id"], **fields)
+
+
+@dataclass
+class Listing:
+    """An inbox row."""
+
+    view: AppealView
+    state: dict[str, Any] = field(default_factory=dict)

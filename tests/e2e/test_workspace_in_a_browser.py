@@ -1,0 +1,201 @@
+"""The workspace in a real browser (Debian's chromium, driven by Playwright by executable
+path) against the running system — real broker, real store, the four services and the
+workspace served over HTTP: an officer logs in, sees the appeal routed to the body in the
+inbox, accepts it, is refused an extension beyond two months (with the message), extends
+within, answers — and the citizen's notice goes out and the status lookup says answered; an
+officer of another body gets 403 on its URL; the interface speaks Kazakh and Russian.
+Screenshots of each page go to tests/artifacts/workspace/ (ignored by git)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from contracts import deterministic_id, topics
+from reference.calendar import WorkingCalendar
+from reference.statute import extension_cap
+from services.common.settings import settings_for
+from services.workspace.app import create_app as create_workspace
+from services.workspace.settings import WorkspaceSettings
+from tests.e2e.test_walking_skeleton import call_1414
+from tests.support.auth import bearer
+from tests.support.http import served_over_http
+from tests.support.system import RunningSystem, eventually, running_system
+
+ALMATY = ZoneInfo("Asia/Almaty")
+SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "workspace"
+CHROMIUM = "/usr/bin/chromium"
+# As the machine notes say: without these, chromium's calls home are refused by the
+# closed network, many at a time.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Desk:
+    system: RunningSystem
+    app: object
+    url: str
+
+
+@pytest.fixture(scope="module")
+async def desk(infra, run_prefix: str) -> AsyncIterator[Desk]:
+    prefix = f"{run_prefix}ws-"
+    async with running_system(infra.kafka_bootstrap_servers, infra.mongodb_url, prefix) as system:
+        settings = WorkspaceSettings.specialise(
+            settings_for(
+                "workspace",
+                kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+                mongodb_url=infra.mongodb_url,
+                topic_prefix=prefix,
+                database_prefix=prefix,
+            ),
+            secure_cookies=False,  # plain HTTP on localhost
+        )
+        app = create_workspace(settings)
+        async with app.router.lifespan_context(app):
+            accounts = app.state.accounts
+            assert await accounts.add_user("officer.energy", PASSWORD, "officer", "astana-energy")
+            assert await accounts.add_user("officer.health", PASSWORD, "officer", "ministry-health")
+            async with served_over_http({"workspace": app}) as ports:
+                yield Desk(system, app, f"http://127.0.0.1:{ports['workspace']}")
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        await launched.close()
+
+
+async def logged_in(browser: Browser, desk: Desk, username: str) -> Page:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{desk.url}/login")
+    await page.get_by_label("Пайдаланушы аты").fill(username)  # Kazakh by default
+    await page.get_by_label("Құпиясөз").fill(PASSWORD)
+    await page.get_by_role("button", name="Кіру").click()
+    await page.wait_for_url(f"{desk.url}/inbox")
+    return page
+
+
+async def test_an_officer_accepts_extends_within_the_cap_and_answers(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    call_id = f"1414-ws-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    call = call_1414(call_id)
+    await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
+    views = desk.app.state.views
+
+    async def in_read_model() -> object:
+        view = await views.get(appeal_id)
+        return view if view and view.registration_number and view.text else None
+
+    view = await eventually(in_read_model, timeout=60)
+    number = view.registration_number
+
+    page = await logged_in(browser, desk, "officer.energy")
+    await page.get_by_role("link", name=number).wait_for()
+    await page.screenshot(path=SHOTS / "inbox.png", full_page=True)
+    await page.get_by_role("link", name=number).click()
+    await page.wait_for_url(f"{desk.url}/appeals/{appeal_id}")
+    assert await page.locator("h1").inner_text() == number
+    await page.screenshot(path=SHOTS / "appeal.png", full_page=True)
+
+    async def state_is(status: str) -> bool:
+        current = await views.get(appeal_id)
+        return current is not None and current.state()["status"] == status
+
+    # Accept (a double click is one decision: the form's nonce names it).
+    await page.locator("#accept").dblclick()
+    await page.get_by_role("status").wait_for()
+    await eventually(lambda: state_is("accepted"), timeout=30)
+
+    # Beyond two months from receipt: refused in the form, with the last day allowed.
+    calendar = WorkingCalendar.default()
+    received = datetime.fromisoformat(call["call_started_at"])
+    cap = extension_cap(calendar, received)
+    await page.goto(f"{desk.url}/appeals/{appeal_id}")
+    await page.get_by_label("Жаңа мерзім (күні)").fill((cap + timedelta(days=3)).isoformat())
+    await page.locator("#extend_reason").fill("Қосымша тексеру қажет.")
+    await page.locator("#extend").click()
+    error = page.locator("#new_due-error")
+    await error.wait_for()
+    assert "екі айдан" in await error.inner_text()
+    assert cap.strftime("%d.%m.%Y") in await error.inner_text()
+    await page.screenshot(path=SHOTS / "extension-refused.png", full_page=True)
+
+    # Within: a working day between the deadline and the cap.
+    due = datetime.fromisoformat((await views.get(appeal_id)).state()["answer_due_at"])
+    within = next(
+        d
+        for d in (due.astimezone(ALMATY).date() + timedelta(days=n) for n in range(1, 40))
+        if calendar.is_working_day(d) and d <= cap
+    )
+    await page.get_by_label("Жаңа мерзім (күні)").fill(within.isoformat())
+    await page.locator("#extend_reason").fill("Қосымша тексеру қажет.")
+    await page.locator("#extend").click()
+    await page.get_by_role("status").wait_for()
+    await eventually(lambda: state_is("extended"), timeout=30)
+
+    # Answer.
+    await page.get_by_label("Нәтижесі").select_option("satisfied")
+    await page.get_by_label("Жауап мәтіні").fill("Жылу берілді, батареялар ыстық.")
+    await page.get_by_label("Жауапты алу жолы").fill("eGov жеке кабинетінде.")
+    await page.locator("#answer").click()
+    await page.get_by_role("status").wait_for()
+    await eventually(lambda: state_is("answered"), timeout=30)
+
+    async def citizen_told() -> object:
+        return await desk.system.db("notify")["notifications"].find_one(
+            {"appeal_id": appeal_id, "template": "appeal_answered"}
+        )
+
+    await eventually(citizen_told, timeout=30)
+    async with desk.system.http("intake") as http:
+        status = await http.get(f"/v1/appeals/{number}", headers=bearer("call-centre-operator"))
+    assert status.json()["status"] == "answered"
+    extended = [e for e in status.json()["timeline"] if e["event_type"] == "agency.extended"]
+    assert len(extended) == 1  # one extension, though the officer also tried another
+    accepted = [e for e in status.json()["timeline"] if e["event_type"] == "agency.accepted"]
+    assert len(accepted) == 1  # the double click: one decision
+
+    # Another body's officer: 403 on this appeal's URL.
+    other = await logged_in(browser, desk, "officer.health")
+    answer = await other.goto(f"{desk.url}/appeals/{appeal_id}")
+    assert answer is not None and answer.status == 403
+    await other.screenshot(path=SHOTS / "forbidden.png")
+
+
+async def test_the_interface_speaks_kazakh_and_russian_and_remembers(
+    desk: Desk, browser: Browser
+) -> None:
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{desk.url}/login")
+    assert await page.locator("h1").inner_text() == "Кіру"
+    assert await page.locator("html").get_attribute("lang") == "kk"
+    await page.screenshot(path=SHOTS / "login-kk.png")
+    await page.get_by_role("link", name="Русский").click()
+    assert await page.locator("h1").inner_text() == "Вход"
+    await page.goto(f"{desk.url}/login")  # remembered
+    assert await page.locator("h1").inner_text() == "Вход"
+    await page.get_by_label("Имя пользователя").fill("officer.energy")
+    await page.get_by_label("Пароль").fill("wrong")
+    await page.get_by_role("button", name="Вход").click()
+    assert "Неверное имя пользователя или пароль." in await page.get_by_role("alert").inner_text()
