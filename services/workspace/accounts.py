@@ -1,8 +1,8 @@
 """Who may log in to the workspace, and their sessions.
 
-- Users: `users`, `_id` = username; role `admin`, `officer` (of one body) or `supervisor`
-  (of one body and the bodies under it); passwords hashed with Argon2id (argon2-cffi's
-  defaults), never stored or logged in clear.
+- Users: `users`, `_id` = username; role `admin`, `operator` (the triage desk: every
+  appeal), `officer` (of one body) or `supervisor` (of one body and the bodies under it);
+  passwords hashed with Argon2id (argon2-cffi's defaults), never stored or logged in clear.
 - The first start makes an `admin` with a random password, printed once to standard error
   (`first_admin`); later starts make nothing.
 - Sessions: `sessions`, `_id` = SHA-256 of the cookie's random token (a stolen database does
@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.common.messaging import insert_once
 
-ROLES = ("admin", "officer", "supervisor")
+ROLES = ("admin", "operator", "officer", "supervisor")
 USERS, SESSIONS = "users", "sessions"
 _hasher = PasswordHasher()
 # Compared against when the user does not exist, so a wrong name takes as long as a wrong
@@ -63,7 +63,7 @@ class Accounts:
         """False when the name is taken."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
-        if role != "admin" and not agency_code:
+        if role in ("officer", "supervisor") and not agency_code:
             raise ValueError(f"a {role} belongs to a body")
         document = {
             "_id": username,

@@ -40,14 +40,20 @@ from contracts import (
     AgencyAction,
     AgencyInboxMessage,
     AnswerOutcome,
+    AppealRegistered,
     AppealRouted,
+    AppealTriaged,
     Event,
     SlaEvent,
+    TriageDecided,
     agency_actions,
     agency_inbox,
+    deterministic_id,
     topics,
 )
 from reference.agencies import AgencyRegistry
+from reference.calendar import CalendarYearNotCovered
+from reference.statute import forwarding_deadline
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
 from services.common.messaging import publish_event
@@ -76,6 +82,17 @@ class LoginForm(BaseModel):
     username: str
     password: str
     csrf: str
+
+
+class TriageForm(BaseModel):
+    csrf: str
+    nonce: str
+    agency_code: str
+    note: str
+
+
+def start_page(role: str) -> str:
+    return "/triage" if role == "operator" else "/inbox"
 
 
 class DecisionForm(BaseModel):
@@ -113,7 +130,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 "agency.{code}.actions.v1",
                 AgencyAction,
                 "Officers' decisions, published as their body's own.",
-            )
+            ),
+            (topics.TRIAGE_DECISIONS, TriageDecided, "Triage operators' choices of body."),
         ],
     )
     views = AppealViews(runtime.db)
@@ -141,6 +159,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     subscribe_in_keyed_batches(
         runtime,
         {
+            topics.APPEALS_REGISTERED: AppealRegistered,
+            topics.APPEALS_TRIAGE: AppealTriaged,
             **{agency_inbox(code): AgencyInboxMessage for code in registry.by_code},
             topics.APPEALS_ROUTED: AppealRouted,
             topics.AGENCY_ACTIONS: AgencyAction,
@@ -214,7 +234,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             response = render(request, "login.html", 401, user=None, csrf=token, failed=True)
             cookie(response, LOGIN_COOKIE, token, max_age=3600)
             return response
-        response = RedirectResponse("/inbox", 303)
+        response = RedirectResponse(start_page(user.role), 303)
         cookie(response, SESSION_COOKIE, await accounts.open_session(user, clock.now()))
         response.delete_cookie(LOGIN_COOKIE, path="/")
         log.info("workspace login: %s", user.username)
@@ -240,7 +260,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         return response
 
     async def home(request: Request) -> Response:
-        return RedirectResponse("/inbox" if await session_of(request) else "/login", 303)
+        session = await session_of(request)
+        return RedirectResponse(start_page(session.user.role) if session else "/login", 303)
 
     # --- the inbox -----------------------------------------------------------------------
 
@@ -286,6 +307,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     # --- one appeal ----------------------------------------------------------------------
 
     def may_see(session: Session, view: AppealView) -> bool:
+        if session.user.role == "operator":
+            return True  # the triage desk reads every appeal to place it
         return bool(visible_bodies(session) & set(view.bodies))
 
     def may_act(session: Session, view: AppealView) -> bool:
@@ -415,9 +438,222 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             )
         return RedirectResponse(f"/appeals/{view.appeal_id}", 303)
 
+    # --- the triage desk -------------------------------------------------------------------
+
+    def forward_due(view: AppealView) -> str | None:
+        """Art. 65's 3 working days, from registration: the desk's time to place it."""
+        registered = next(
+            (e["registered_at"] for e in view.entries if e["event_type"] == "appeal.registered"),
+            None,
+        )
+        if registered is None:
+            return None
+        try:
+            return forwarding_deadline(calendar, datetime.fromisoformat(registered)).isoformat()
+        except CalendarYearNotCovered:
+            return None
+
+    async def queue_rows() -> list[dict[str, Any]]:
+        now = clock.now().isoformat()
+        rows = []
+        for view in await views.in_triage():
+            due = forward_due(view)
+            triaged = view.state()["triaged"] or {}
+            rows.append(
+                {
+                    "view": view,
+                    "forward_due": due,
+                    "overdue": bool(due and due < now),
+                    "reason": triaged.get("reason", ""),
+                }
+            )
+        return sorted(rows, key=lambda r: (r["view"].received_at or "", r["view"].appeal_id))
+
+    async def operator_session(request: Request) -> tuple[Session | None, Response | None]:
+        session = await session_of(request)
+        if session is None:
+            return None, to_login()
+        if session.user.role != "operator":
+            t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+            page = render(
+                request,
+                "message.html",
+                403,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["forbidden"],
+            )
+            return session, page
+        return session, None
+
+    async def triage_queue(request: Request) -> Response:
+        session, refused = await operator_session(request)
+        if refused is not None:
+            return refused
+        assert session is not None
+        return render(
+            request, "triage.html", user=session.user, csrf=session.csrf, rows=await queue_rows()
+        )
+
+    async def triage_rows(request: Request) -> Response:
+        session, refused = await operator_session(request)
+        if refused is not None:
+            return Response(status_code=refused.status_code)
+        return render(request, "triage_rows.html", rows=await queue_rows())
+
+    def triage_page(
+        request: Request,
+        session: Session,
+        view: AppealView,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        lang = language_of(request.cookies.get(LANG_COOKIE))
+        state = view.state()
+        triaged = state["triaged"] or {"reason": "", "candidates": []}
+        proposed = [c["agency_code"] for c in triaged.get("candidates", [])]
+        names = {code: agency.names.get(lang, code) for code, agency in registry.by_code.items()}
+        ordered = proposed + sorted((c for c in names if c not in proposed), key=names.get)
+        return render(
+            request,
+            "triage_decide.html",
+            status,
+            user=session.user,
+            csrf=session.csrf,
+            view=view,
+            triaged=triaged,
+            forward_due=forward_due(view),
+            open=state["status"] == "in_triage",
+            nonce=secrets.token_urlsafe(12),
+            bodies=[(code, names[code]) for code in ordered if code in names],
+            errors=errors or {},
+            form=form or {},
+        )
+
+    async def triage_one(request: Request) -> Response:
+        session, refused = await operator_session(request)
+        if refused is not None:
+            return refused
+        assert session is not None
+        view = await views.get(request.path_params["appeal_id"])
+        if view is None:
+            t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+            return render(
+                request,
+                "message.html",
+                404,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["not_found"],
+            )
+        return triage_page(request, session, view)
+
+    async def triage_decide(request: Request) -> Response:
+        session, refused = await operator_session(request)
+        if refused is not None:
+            return refused
+        assert session is not None
+        view = await views.get(request.path_params["appeal_id"])
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        if view is None:
+            return render(
+                request,
+                "message.html",
+                404,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["not_found"],
+            )
+        form = _form(await request.body())
+        if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            return triage_page(request, session, view, 403, {"note": t["csrf"]}, form)
+        state = view.state()
+        if state["status"] != "in_triage" or state["triaged"] is None:
+            return triage_page(request, session, view, 409)
+        errors = {}
+        if form.get("agency_code") not in registry.by_code:
+            errors["agency_code"] = t["unknown_body"]
+        note = (form.get("note") or "").strip()
+        if not note or len(note) > decisions.MAX_TEXT:
+            errors["note"] = t["field_required"]
+        if errors:
+            return triage_page(request, session, view, 422, errors, form)
+        nonce = form.get("nonce") or secrets.token_urlsafe(12)
+        decided = TriageDecided(
+            event_id=deterministic_id("workspace.triage", view.appeal_id, nonce),
+            appeal_id=view.appeal_id,
+            occurred_at=clock.now(),
+            correlation_id=view.appeal_id,
+            causation_id=state["triaged"]["event_id"],
+            triage_event_id=state["triaged"]["event_id"],
+            decision_id=f"workspace/{nonce}",
+            operator=session.user.username,
+            agency_code=form["agency_code"],
+            category=None,
+            note=note,
+        )
+        await publish_event(runtime, topics.TRIAGE_DECISIONS, decided)
+        await audit(session, decided.event_type, view.appeal_id, decided.event_id)
+        return RedirectResponse("/triage", 303)
+
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
     form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
     routes: list[DocumentedRoute] = [
+        documented(
+            "/triage",
+            triage_queue,
+            ["GET"],
+            Operation(
+                "The triage queue, oldest first",
+                TAG,
+                (PAGE, SEE_OTHER, Reply(403, "Not an operator.", str, ("text/html",))),
+            ),
+        ),
+        documented(
+            "/triage/rows",
+            triage_rows,
+            ["GET"],
+            Operation(
+                "The queue's rows (polled)",
+                TAG,
+                (PAGE, Reply(303, "No session."), Reply(403, "Not an operator.")),
+            ),
+        ),
+        documented(
+            "/triage/{appeal_id}",
+            triage_one,
+            ["GET"],
+            Operation(
+                "An appeal to place: text, reason, candidates",
+                TAG,
+                (
+                    PAGE,
+                    SEE_OTHER,
+                    Reply(403, "Not an operator.", str, ("text/html",)),
+                    Reply(404, "No such appeal.", str, ("text/html",)),
+                ),
+                params=(Param("appeal_id", "path", "The appeal's id."),),
+            ),
+        ),
+        documented(
+            "/triage/{appeal_id}",
+            triage_decide,
+            ["POST"],
+            Operation(
+                "Send the appeal to a body (the triage decision)",
+                TAG,
+                (
+                    SEE_OTHER,
+                    Reply(403, "Not an operator, or a stale form.", str, ("text/html",)),
+                    Reply(404, "No such appeal.", str, ("text/html",)),
+                    Reply(409, "Not waiting for a human any more.", str, ("text/html",)),
+                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                ),
+                params=(Param("appeal_id", "path", "The appeal's id."),),
+                body=Body(TriageForm, "application/x-www-form-urlencoded"),
+            ),
+        ),
         documented("/", home, ["GET"], Operation("Start", TAG, (SEE_OTHER,))),
         documented("/login", login_page, ["GET"], Operation("The login page", TAG, (PAGE,))),
         documented(

@@ -43,6 +43,9 @@ class AppealViews:
     async def of_body(self, agency_code: str) -> list[AppealView]:
         return [view_from(d) async for d in self.appeals.find({"bodies": agency_code})]
 
+    async def in_triage(self) -> list[AppealView]:
+        return [view_from(d) async for d in self.appeals.find({"in_triage": True})]
+
     async def by_number(self, registration_number: str) -> AppealView | None:
         found = await self.appeals.find_one({"registration_number": registration_number})
         return view_from(found) if found else None

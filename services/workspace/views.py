@@ -5,6 +5,8 @@ and one timeline entry per lifecycle event — routed, the body's decisions, sla
 kept by event id (a redelivered event adds nothing) and folded at read time in the order
 things happened, so events arriving from different topics in any order give the same view.
 `bodies` are every body it was ever assigned to: an officer of one of them may open it.
+The registration gives the text (a triage operator reads it before any body has it);
+`in_triage` is kept on the document for the queue's filter.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from contracts import (
     AppealAccepted,
     AppealAnswered,
     AppealRedirected,
+    AppealRegistered,
     AppealRouted,
+    AppealTriaged,
     DeadlineExtended,
     DeadlineKind,
     Event,
@@ -28,6 +32,8 @@ from contracts import (
 )
 
 READ_TOPICS_EVENTS = (
+    AppealRegistered,
+    AppealTriaged,
     AgencyAssignment,
     AppealRouted,
     AppealAccepted,
@@ -70,10 +76,16 @@ class AppealView:
             "forward_due_at": None,
             "warned": False,
             "breached": False,
+            "triaged": None,
         }
         for entry in self.timeline:
             kind = entry["event_type"]
-            if kind in ("appeal.routed", "agency.assignment"):
+            if kind == "appeal.triaged":
+                state["holder"] = None
+                state["triaged"] = entry
+                if state["status"] != "answered":
+                    state["status"] = "in_triage"
+            elif kind in ("appeal.routed", "agency.assignment"):
                 state["holder"] = entry["agency_code"]
                 state["answer_due_at"] = entry.get("answer_due_at") or state["answer_due_at"]
                 state["forward_due_at"] = entry.get("forward_due_at")
@@ -102,6 +114,8 @@ class AppealView:
 
 
 _SHOWN: dict[type[Event], tuple[str, ...]] = {
+    AppealRegistered: ("registered_at",),
+    AppealTriaged: ("reason", "candidates"),
     AgencyAssignment: ("agency_code", "answer_due_at", "forward_due_at"),
     AppealRouted: ("agency_code", "answer_due_at", "forward_due_at", "reason"),
     AppealAccepted: ("agency_code", "officer"),
@@ -128,7 +142,19 @@ def applied(view: AppealView | None, event: Event) -> AppealView | None:
     view = view or AppealView(event.appeal_id)
     if view.has(event.event_id):
         return view
-    if isinstance(event, AgencyAssignment):
+    if isinstance(event, AppealRegistered):
+        view = replace(
+            view,
+            registration_number=event.registration_number,
+            category=event.category.value,
+            language=event.language.value,
+            subject=event.subject,
+            text=event.text,
+            region_kato=event.region_kato,
+            received_at=event.received_at.isoformat(),
+            urgent=event.urgent,
+        )
+    elif isinstance(event, AgencyAssignment):
         bodies = (
             view.bodies if event.agency_code in view.bodies else (*view.bodies, event.agency_code)
         )
@@ -151,13 +177,15 @@ def applied(view: AppealView | None, event: Event) -> AppealView | None:
 
 def view_document(view: AppealView) -> dict[str, Any]:
     document = {k: v for k, v in view.__dict__.items() if k != "appeal_id"}
+    # Kept beside the entries for the triage queue's filter (the fold decides it).
+    document["in_triage"] = view.state()["status"] == "in_triage"
     document["bodies"] = list(view.bodies)
     document["entries"] = list(view.entries)
     return {"_id": view.appeal_id, **document}
 
 
 def view_from(document: dict[str, Any]) -> AppealView:
-    fields = {k: v for k, v in document.items() if k != "_id"}
+    fields = {k: v for k, v in document.items() if k not in ("_id", "in_triage")}
     fields["bodies"] = tuple(fields.get("bodies", ()))
     fields["entries"] = tuple(fields.get("entries", ()))
     return AppealView(appeal_id=document["_id"], **fields)

@@ -71,6 +71,8 @@ async def desk(infra, run_prefix: str) -> AsyncIterator[Desk]:
             accounts = app.state.accounts
             assert await accounts.add_user("officer.energy", PASSWORD, "officer", "astana-energy")
             assert await accounts.add_user("officer.health", PASSWORD, "officer", "ministry-health")
+            assert await accounts.add_user("officer.akimat", PASSWORD, "officer", "akimat-astana")
+            assert await accounts.add_user("operator.desk", PASSWORD, "operator")
             async with served_over_http({"workspace": app}) as ports:
                 yield Desk(system, app, f"http://127.0.0.1:{ports['workspace']}")
 
@@ -84,14 +86,55 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def logged_in(browser: Browser, desk: Desk, username: str) -> Page:
+async def logged_in(browser: Browser, desk: Desk, username: str, start: str = "/inbox") -> Page:
     page = await (await browser.new_context()).new_page()
     await page.goto(f"{desk.url}/login")
     await page.get_by_label("Пайдаланушы аты").fill(username)  # Kazakh by default
     await page.get_by_label("Құпиясөз").fill(PASSWORD)
     await page.get_by_role("button", name="Кіру").click()
-    await page.wait_for_url(f"{desk.url}/inbox")
+    await page.wait_for_url(f"{desk.url}{start}")
     return page
+
+
+async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the_body(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    call_id = f"1414-triage-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    call = call_1414(call_id) | {
+        "topic_code": "other",
+        "summary": "Прошу рассмотреть моё обращение.",
+    }
+    await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
+    views = desk.app.state.views
+
+    async def waiting() -> object:
+        view = await views.get(appeal_id)
+        return view if view and view.state()["status"] == "in_triage" and view.text else None
+
+    view = await eventually(waiting, timeout=60)
+    page = await logged_in(browser, desk, "operator.desk", start="/triage")
+    await page.get_by_role("link", name=view.registration_number).click()
+    await page.wait_for_url(f"{desk.url}/triage/{appeal_id}")
+    assert "Прошу рассмотреть" in await page.locator("main").inner_text()
+    await page.screenshot(path=SHOTS / "triage.png", full_page=True)
+    await page.locator("#decide").click()  # no reasoning: refused, with the field
+    assert await page.locator("#note-error").inner_text() == "Толтыру міндетті."
+    await page.get_by_label("Қай органға").select_option("akimat-astana")
+    await page.get_by_label("Негіздеме").fill("Қала әкімдігінің құзыреті.")
+    await page.locator("#decide").click()
+    await page.wait_for_url(f"{desk.url}/triage")
+
+    async def routed_to_the_body() -> bool:
+        current = await views.get(appeal_id)
+        return current is not None and "akimat-astana" in current.bodies
+
+    await eventually(routed_to_the_body, timeout=30)
+    # Gone from the queue for everyone; in the body's inbox.
+    await page.reload()
+    assert await page.get_by_role("link", name=view.registration_number).count() == 0
+    officer = await logged_in(browser, desk, "officer.akimat")
+    await officer.get_by_role("link", name=view.registration_number).wait_for()
 
 
 async def test_an_officer_accepts_extends_within_the_cap_and_answers(

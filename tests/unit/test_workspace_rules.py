@@ -4,7 +4,7 @@ and an officer's forms become the body's decisions, or say which field is wrong.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +13,9 @@ from contracts import (
     AgencyAssignment,
     AppealAccepted,
     AppealAnswered,
+    AppealRegistered,
+    AppealRouted,
+    AppealTriaged,
     DeadlineExtended,
     SlaBreached,
     SlaWarning,
@@ -22,7 +25,7 @@ from reference.calendar import WorkingCalendar
 from services.workspace import decisions
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LABELS, LANGUAGES
-from services.workspace.views import AppealView, applied
+from services.workspace.views import AppealView, applied, view_document
 
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = datetime(2026, 3, 13, 10, 0, tzinfo=ALMATY)
@@ -104,3 +107,17 @@ def test_a_form_says_every_field_that_is_missing() -> None:
 def test_every_label_is_in_kazakh_and_russian() -> None:
     assert all(words.get(lang) for words in LABELS.values() for lang in LANGUAGES)
     assert LABELS["login"]["kk"] == "Кіру" and LABELS["login"]["ru"] == "Вход"
+
+
+def test_an_appeal_waits_in_triage_with_its_text_until_it_is_routed() -> None:
+    registered = AppealRegistered.example()
+    triaged = AppealTriaged.example()
+    waiting = folded([triaged, registered])  # any order
+    assert waiting.state()["status"] == "in_triage" and waiting.text == registered.text
+    assert waiting.state()["triaged"]["event_id"] == triaged.event_id
+    assert view_document(waiting)["in_triage"] is True
+    later = AppealRouted.example().model_copy(
+        update={"occurred_at": triaged.occurred_at + timedelta(minutes=5), "hop": 1}
+    )
+    placed = folded([registered, triaged, later])
+    assert placed.state()["status"] == "routed" and view_document(placed)["in_triage"] is False
