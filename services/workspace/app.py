@@ -23,7 +23,7 @@ import asyncio
 import logging
 import secrets
 import sys
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -67,6 +67,8 @@ from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LANGUAGES, labels_for, language_of
 from services.workspace.settings import WorkspaceSettings
 from services.workspace.store import AppealViews
+from services.workspace.supervision import Period as SupervisionPeriod
+from services.workspace.supervision import supervision
 from services.workspace.views import READ_TOPICS_EVENTS, AppealView, Listing
 
 log = logging.getLogger("tyndau.workspace")
@@ -597,9 +599,86 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         await audit(session, decided.event_type, view.appeal_id, decided.event_id)
         return RedirectResponse("/triage", 303)
 
+    # --- the supervisor ---------------------------------------------------------------------
+
+    async def supervision_page(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return to_login()
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        if session.user.role != "supervisor":
+            return render(
+                request,
+                "message.html",
+                403,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["forbidden"],
+            )
+        today = clock.now().astimezone(calendar.tz).date()
+        try:
+            last = date.fromisoformat(request.query_params.get("to") or today.isoformat())
+            first = date.fromisoformat(
+                request.query_params.get("from") or (last - timedelta(days=29)).isoformat()
+            )
+        except ValueError:
+            return render(
+                request,
+                "message.html",
+                400,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["date_invalid"],
+            )
+        if last < first or (last - first).days > 366:
+            return render(
+                request,
+                "message.html",
+                400,
+                user=session.user,
+                csrf=session.csrf,
+                message=t["date_invalid"],
+            )
+        bodies = visible_bodies(session)
+        seen: dict[str, AppealView] = {}
+        for body in sorted(bodies):
+            for view in await views.of_body(body):
+                seen[view.appeal_id] = view
+        report = supervision(
+            list(seen.values()), bodies, SupervisionPeriod(first, last), calendar.tz
+        )
+        return render(
+            request,
+            "supervision.html",
+            user=session.user,
+            csrf=session.csrf,
+            report=report,
+            first=first.isoformat(),
+            last=last.isoformat(),
+        )
+
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
     form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
     routes: list[DocumentedRoute] = [
+        documented(
+            "/supervision",
+            supervision_page,
+            ["GET"],
+            Operation(
+                "A supervisor's body and the bodies under it: what to act on, KPIs, daily flow",
+                TAG,
+                (
+                    PAGE,
+                    SEE_OTHER,
+                    Reply(400, "A wrong period.", str, ("text/html",)),
+                    Reply(403, "Not a supervisor.", str, ("text/html",)),
+                ),
+                params=(
+                    Param("from", "query", "First day (default: 30 days to `to`)."),
+                    Param("to", "query", "Last day (default: today)."),
+                ),
+            ),
+        ),
         documented(
             "/triage",
             triage_queue,

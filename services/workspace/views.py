@@ -57,6 +57,7 @@ class AppealView:
     region_kato: str | None = None
     received_at: str | None = None
     urgent: bool = False
+    repeat_of: str | None = None
     bodies: tuple[str, ...] = ()
     entries: tuple[dict[str, Any], ...] = ()
 
@@ -153,6 +154,7 @@ def applied(view: AppealView | None, event: Event) -> AppealView | None:
             region_kato=event.region_kato,
             received_at=event.received_at.isoformat(),
             urgent=event.urgent,
+            repeat_of=event.repeat_of,
         )
     elif isinstance(event, AgencyAssignment):
         bodies = (

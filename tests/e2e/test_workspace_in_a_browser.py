@@ -73,6 +73,9 @@ async def desk(infra, run_prefix: str) -> AsyncIterator[Desk]:
             assert await accounts.add_user("officer.health", PASSWORD, "officer", "ministry-health")
             assert await accounts.add_user("officer.akimat", PASSWORD, "officer", "akimat-astana")
             assert await accounts.add_user("operator.desk", PASSWORD, "operator")
+            assert await accounts.add_user(
+                "supervisor.akimat", PASSWORD, "supervisor", "akimat-astana"
+            )
             async with served_over_http({"workspace": app}) as ports:
                 yield Desk(system, app, f"http://127.0.0.1:{ports['workspace']}")
 
@@ -224,6 +227,22 @@ async def test_an_officer_accepts_extends_within_the_cap_and_answers(
     answer = await other.goto(f"{desk.url}/appeals/{appeal_id}")
     assert answer is not None and answer.status == 403
     await other.screenshot(path=SHOTS / "forbidden.png")
+
+
+async def test_a_supervisor_sees_the_bodies_under_it_with_their_kpis_and_daily_flow(
+    desk: Desk, browser: Browser
+) -> None:
+    # After the officer's test: astana-energy (under the city akimat) answered one appeal.
+    page = await logged_in(browser, desk, "supervisor.akimat")
+    await page.get_by_role("link", name="Бақылау").click()
+    await page.wait_for_url(f"{desk.url}/supervision")
+    row = page.locator('#kpis tr[data-body="astana-energy"] td')
+    assert int(await row.nth(1).inner_text()) >= 1  # handled
+    assert await page.locator("svg[role=img] rect").count() >= 60  # 30 days, two bars each
+    await page.screenshot(path=SHOTS / "supervision.png", full_page=True)
+    officer = await logged_in(browser, desk, "officer.energy")
+    answer = await officer.goto(f"{desk.url}/supervision")
+    assert answer is not None and answer.status == 403
 
 
 async def test_the_interface_speaks_kazakh_and_russian_and_remembers(

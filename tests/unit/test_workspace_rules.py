@@ -4,7 +4,7 @@ and an officer's forms become the body's decisions, or say which field is wrong.
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -121,3 +121,27 @@ def test_an_appeal_waits_in_triage_with_its_text_until_it_is_routed() -> None:
     )
     placed = folded([registered, triaged, later])
     assert placed.state()["status"] == "routed" and view_document(placed)["in_triage"] is False
+
+
+def test_a_supervisor_counts_handled_on_time_breaches_and_the_daily_flow() -> None:
+    from services.workspace.supervision import Period as Days
+    from services.workspace.supervision import supervision
+
+    assignment = AgencyAssignment.example()  # astana-energy, received 5 March 2026
+    answered = AppealAnswered.example()  # 12 March, before the deadline
+    breached = SlaBreached.example()  # answer deadline 1 April
+    other = [e.model_copy(update={"appeal_id": "b"}) for e in (assignment, breached)]
+    views = [folded([assignment, answered]), folded(other)]
+    report = supervision(
+        views, {"astana-energy", "akimat-astana"}, Days(date(2026, 3, 1), date(2026, 4, 30)), ALMATY
+    )
+
+    kpis = {k.agency_code: k for k in report.kpis}
+    energy = kpis["astana-energy"]
+    assert (energy.handled, energy.on_time, energy.consideration_breaches) == (1, 1, 1)
+    assert energy.on_time_percent == 100.0 and kpis["akimat-astana"].handled == 0
+    [(view, state)] = report.to_act_on
+    assert view.appeal_id == "b" and state["breached"]
+    flow = {day: (r, a) for day, r, a in report.flow}
+    assert flow[date(2026, 3, 5)] == (2, 0) and flow[date(2026, 3, 12)] == (0, 1)
+    assert len(report.flow) == 61 and report.busiest == 2
