@@ -188,6 +188,13 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         html = pages.get_template(name).render(lang=lang, t=labels_for(lang), here=here, **values)
         return HTMLResponse(html, status)
 
+    def refusal(request: Request, session: Session, status: int, key: str) -> HTMLResponse:
+        """The page that says no (which label: `key`), in the user's language."""
+        message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))[key]
+        return render(
+            request, "message.html", status, user=session.user, csrf=session.csrf, message=message
+        )
+
     def cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(
             name,
@@ -364,16 +371,10 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             return None, None, to_login()
         view = await views.get(request.path_params["appeal_id"])
         if view is None:
-            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["not_found"]
-            page = render(
-                request, "message.html", 404, user=session.user, csrf=session.csrf, message=message
-            )
+            page = refusal(request, session, 404, "not_found")
             return session, None, page
         if not may_see(session, view):
-            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["forbidden"]
-            page = render(
-                request, "message.html", 403, user=session.user, csrf=session.csrf, message=message
-            )
+            page = refusal(request, session, 403, "forbidden")
             return session, view, page
         return session, view, None
 
@@ -394,14 +395,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
             return appeal_page(request, session, view, 403, {"csrf": t["csrf"]})
         if not may_act(session, view):
-            return render(
-                request,
-                "message.html",
-                403,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["forbidden"],
-            )
+            return refusal(request, session, 403, "forbidden")
         assert session.user.agency_code is not None
         officer = Officer(session.user.username, session.user.agency_code)
         nonce, now, action = (
@@ -434,10 +428,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             return to_login()
         view = await views.by_number(request.query_params.get("number", "").strip().upper())
         if view is None or not may_see(session, view):
-            message = labels_for(language_of(request.cookies.get(LANG_COOKIE)))["not_found"]
-            return render(
-                request, "message.html", 404, user=session.user, csrf=session.csrf, message=message
-            )
+            return refusal(request, session, 404, "not_found")
         return RedirectResponse(f"/appeals/{view.appeal_id}", 303)
 
     # --- the triage desk -------------------------------------------------------------------
@@ -476,15 +467,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         if session is None:
             return None, to_login()
         if session.user.role != "operator":
-            t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
-            page = render(
-                request,
-                "message.html",
-                403,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["forbidden"],
-            )
+            page = refusal(request, session, 403, "forbidden")
             return session, page
         return session, None
 
@@ -540,15 +523,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         assert session is not None
         view = await views.get(request.path_params["appeal_id"])
         if view is None:
-            t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
-            return render(
-                request,
-                "message.html",
-                404,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["not_found"],
-            )
+            return refusal(request, session, 404, "not_found")
         return triage_page(request, session, view)
 
     async def triage_decide(request: Request) -> Response:
@@ -559,14 +534,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         view = await views.get(request.path_params["appeal_id"])
         t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
         if view is None:
-            return render(
-                request,
-                "message.html",
-                404,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["not_found"],
-            )
+            return refusal(request, session, 404, "not_found")
         form = _form(await request.body())
         if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
             return triage_page(request, session, view, 403, {"note": t["csrf"]}, form)
@@ -605,16 +573,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         session = await session_of(request)
         if session is None:
             return to_login()
-        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
         if session.user.role != "supervisor":
-            return render(
-                request,
-                "message.html",
-                403,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["forbidden"],
-            )
+            return refusal(request, session, 403, "forbidden")
         today = clock.now().astimezone(calendar.tz).date()
         try:
             last = date.fromisoformat(request.query_params.get("to") or today.isoformat())
@@ -622,23 +582,9 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 request.query_params.get("from") or (last - timedelta(days=29)).isoformat()
             )
         except ValueError:
-            return render(
-                request,
-                "message.html",
-                400,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["date_invalid"],
-            )
+            return refusal(request, session, 400, "date_invalid")
         if last < first or (last - first).days > 366:
-            return render(
-                request,
-                "message.html",
-                400,
-                user=session.user,
-                csrf=session.csrf,
-                message=t["date_invalid"],
-            )
+            return refusal(request, session, 400, "date_invalid")
         bodies = visible_bodies(session)
         seen: dict[str, AppealView] = {}
         for body in sorted(bodies):

@@ -143,36 +143,24 @@ def applied(view: AppealView | None, event: Event) -> AppealView | None:
     view = view or AppealView(event.appeal_id)
     if view.has(event.event_id):
         return view
+    if isinstance(event, AppealRegistered | AgencyAssignment):
+        # Both carry the appeal as registered: the desk reads it before any body has it.
+        view = replace(
+            view,
+            registration_number=event.registration_number,
+            category=event.category.value,
+            language=event.language.value,
+            subject=event.subject,
+            text=event.text,
+            region_kato=event.region_kato,
+            received_at=event.received_at.isoformat(),
+            urgent=event.urgent,
+        )
     if isinstance(event, AppealRegistered):
-        view = replace(
-            view,
-            registration_number=event.registration_number,
-            category=event.category.value,
-            language=event.language.value,
-            subject=event.subject,
-            text=event.text,
-            region_kato=event.region_kato,
-            received_at=event.received_at.isoformat(),
-            urgent=event.urgent,
-            repeat_of=event.repeat_of,
-        )
-    elif isinstance(event, AgencyAssignment):
-        bodies = (
-            view.bodies if event.agency_code in view.bodies else (*view.bodies, event.agency_code)
-        )
-        view = replace(
-            view,
-            registration_number=event.registration_number,
-            category=event.category.value,
-            language=event.language.value,
-            subject=event.subject,
-            text=event.text,
-            region_kato=event.region_kato,
-            received_at=event.received_at.isoformat(),
-            urgent=event.urgent,
-            bodies=bodies,
-        )
-    elif isinstance(event, AppealRouted) and not view.registration_number:
+        view = replace(view, repeat_of=event.repeat_of)
+    elif isinstance(event, AgencyAssignment) and event.agency_code not in view.bodies:
+        view = replace(view, bodies=(*view.bodies, event.agency_code))
+    if isinstance(event, AppealRouted) and not view.registration_number:
         view = replace(view, registration_number=event.registration_number)
     return replace(view, entries=(*view.entries, entry_of(event)))
 
