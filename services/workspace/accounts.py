@@ -80,6 +80,9 @@ class Accounts:
         password = secrets.token_urlsafe(12)
         return password if await self.add_user("admin", password, "admin") else None
 
+    async def all_users(self) -> list[User]:
+        return [_user(d) async for d in self.users.find({}).sort("_id", 1)]
+
     async def user(self, username: str) -> User | None:
         found = await self.users.find_one({"_id": username})
         return _user(found) if found else None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import sys
 from datetime import date, datetime, timedelta
@@ -62,7 +63,7 @@ from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.workspace import decisions
-from services.workspace.accounts import Accounts, Session
+from services.workspace.accounts import ROLES, Accounts, Session
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LANGUAGES, labels_for, language_of
 from services.workspace.settings import WorkspaceSettings
@@ -94,7 +95,19 @@ class TriageForm(BaseModel):
 
 
 def start_page(role: str) -> str:
-    return "/triage" if role == "operator" else "/inbox"
+    return {"operator": "/triage", "admin": "/admin/users"}.get(role, "/inbox")
+
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+MIN_PASSWORD = 12
+
+
+class UserForm(BaseModel):
+    csrf: str
+    username: str
+    role: str
+    agency_code: str | None = None
+    password: str
 
 
 class DecisionForm(BaseModel):
@@ -212,15 +225,17 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     def to_login() -> Response:
         return RedirectResponse("/login", 303)
 
-    async def audit(session: Session, what: str, appeal_id: str, event_id: str) -> None:
+    async def audit(session: Session, what: str, on: str, ref: str) -> None:
+        """Who did what, when, to what (`on`: an appeal id or a user name; `ref`: the event
+        published, if any)."""
         await runtime.db["audit"].insert_one(
             {
                 "at": clock.now().isoformat(),
                 "who": session.user.username,
                 "body": session.user.agency_code,
                 "what": what,
-                "appeal_id": appeal_id,
-                "event_id": event_id,
+                "on": on,
+                "ref": ref,
             }
         )
 
@@ -567,6 +582,72 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         await audit(session, decided.event_type, view.appeal_id, decided.event_id)
         return RedirectResponse("/triage", 303)
 
+    # --- the admin: users ---------------------------------------------------------------------
+
+    async def users_page(
+        request: Request,
+        session: Session,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        created: str | None = None,
+    ) -> HTMLResponse:
+        lang = language_of(request.cookies.get(LANG_COOKIE))
+        bodies = sorted((c, a.names.get(lang, c)) for c, a in registry.by_code.items())
+        return render(
+            request,
+            "users.html",
+            status,
+            user=session.user,
+            csrf=session.csrf,
+            users=await accounts.all_users(),
+            roles=ROLES,
+            bodies=bodies,
+            errors=errors or {},
+            form=form or {"role": "officer"},
+            created=created,
+        )
+
+    async def list_users(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return to_login()
+        if session.user.role != "admin":
+            return refusal(request, session, 403, "forbidden")
+        return await users_page(request, session, created=request.query_params.get("created"))
+
+    async def create_user(request: Request) -> Response:
+        session = await session_of(request)
+        if session is None:
+            return to_login()
+        if session.user.role != "admin":
+            return refusal(request, session, 403, "forbidden")
+        form = _form(await request.body())
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            return await users_page(request, session, 403, {"username": t["csrf"]}, form)
+        username = (form.get("username") or "").strip().lower()
+        role = form.get("role") or ""
+        body = form.get("agency_code") or None
+        errors = {}
+        if not USERNAME.fullmatch(username):
+            errors["username"] = t["username_invalid"]
+        if role not in ROLES:
+            role = "officer"
+        if role in ("officer", "supervisor") and body not in registry.by_code:
+            errors["agency_code"] = t["body_required"]
+        if len(form.get("password") or "") < MIN_PASSWORD:
+            errors["password"] = t["password_short"]
+        if not errors and not await accounts.add_user(
+            username, form["password"], role, body if role in ("officer", "supervisor") else None
+        ):
+            errors["username"] = t["username_taken"]
+        if errors:
+            form.pop("password", None)
+            return await users_page(request, session, 422, errors, form)
+        await audit(session, f"user.created:{role}", username, "")
+        return RedirectResponse(f"/admin/users?created={username}", 303)
+
     # --- the supervisor ---------------------------------------------------------------------
 
     async def supervision_page(request: Request) -> Response:
@@ -606,6 +687,32 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
     form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
     routes: list[DocumentedRoute] = [
+        documented(
+            "/admin/users",
+            list_users,
+            ["GET"],
+            Operation(
+                "The users (admin)",
+                TAG,
+                (PAGE, SEE_OTHER, Reply(403, "Not an admin.", str, ("text/html",))),
+                params=(Param("created", "query", "The user just created (shown)."),),
+            ),
+        ),
+        documented(
+            "/admin/users",
+            create_user,
+            ["POST"],
+            Operation(
+                "Add a user (admin): name, role, body, initial password",
+                TAG,
+                (
+                    SEE_OTHER,
+                    Reply(403, "Not an admin, or a stale form.", str, ("text/html",)),
+                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                ),
+                body=Body(UserForm, "application/x-www-form-urlencoded"),
+            ),
+        ),
         documented(
             "/supervision",
             supervision_page,

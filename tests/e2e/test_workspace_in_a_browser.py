@@ -76,6 +76,7 @@ async def desk(infra, run_prefix: str) -> AsyncIterator[Desk]:
             assert await accounts.add_user(
                 "supervisor.akimat", PASSWORD, "supervisor", "akimat-astana"
             )
+            assert await accounts.add_user("admin.test", PASSWORD, "admin")
             async with served_over_http({"workspace": app}) as ports:
                 yield Desk(system, app, f"http://127.0.0.1:{ports['workspace']}")
 
@@ -242,6 +243,30 @@ async def test_a_supervisor_sees_the_bodies_under_it_with_their_kpis_and_daily_f
     await page.screenshot(path=SHOTS / "supervision.png", full_page=True)
     officer = await logged_in(browser, desk, "officer.energy")
     answer = await officer.goto(f"{desk.url}/supervision")
+    assert answer is not None and answer.status == 403
+
+
+async def test_an_admin_adds_an_officer_who_then_logs_in_to_the_bodys_inbox(
+    desk: Desk, browser: Browser
+) -> None:
+    page = await logged_in(browser, desk, "admin.test", start="/admin/users")
+    await page.get_by_label("Пайдаланушы аты").last.fill("officer.roads")
+    await page.locator("#role").select_option("officer")
+    await page.locator("#new-password").fill("short")
+    await page.locator("#create-user").click()  # no body, a short password: both named
+    assert "органға" in await page.locator("#agency-error").inner_text()
+    assert "12" in await page.locator("#password-error").inner_text()
+    await page.locator("#agency_code").select_option("astana-roads")
+    await page.locator("#new-password").fill(PASSWORD)
+    await page.locator("#create-user").click()
+    await page.get_by_role("status").wait_for()
+    assert "officer.roads" in await page.locator("table").inner_text()
+    stored = await desk.app.state.accounts.user("officer.roads")
+    assert stored is not None and stored.password_hash.startswith("$argon2id$")
+    newcomer = await logged_in(browser, desk, "officer.roads")
+    assert "astana-roads" in await newcomer.locator("h1").inner_text()
+    officer = await logged_in(browser, desk, "officer.energy")
+    answer = await officer.goto(f"{desk.url}/admin/users")
     assert answer is not None and answer.status == 403
 
 
