@@ -1,7 +1,11 @@
 """Send one appeal in the call centre 1414 format to the running system, like the channel
 would, and follow it: registered → routed → deadline timer → citizen notified.
 
-    .venv/bin/python deploy/local/send_appeal.py [--lang kk|ru] [--kato 711210000]
+    .venv/bin/python deploy/local/send_appeal.py [--lang kk|ru] [--kato 711210000] [--unclear]
+
+`--unclear` sends one routing cannot place (category `other`, a text naming no competence):
+it waits at the workspace's triage desk (http://127.0.0.1:8005/triage) for a human —
+the start of the demo in README "The workspace".
 """
 
 from __future__ import annotations
@@ -46,8 +50,29 @@ STEPS = (
 )
 
 
-def sample_call(call_id: str, lang: str, kato: str) -> dict:
-    """The 1414 contract's example, taken a minute ago, in the chosen language and place."""
+UNCLEAR_STEPS = (
+    STEPS[0],
+    (
+        topics.APPEALS_TRIAGE,
+        "triage",
+        lambda e: f"a human decides: http://127.0.0.1:8005/triage ({e['reason']})",
+    ),
+)
+UNCLEAR_TEXT = {
+    "ru": "Прошу рассмотреть моё обращение.",
+    "kk": "Өтінішімді қарауды сұраймын.",
+    "en": "Please consider my appeal.",
+}
+
+
+def sample_call(call_id: str, lang: str, kato: str, unclear: bool = False) -> dict:
+    """The 1414 contract's example, taken a minute ago, in the chosen language and place
+    (`unclear`: one routing cannot place)."""
+    if unclear:
+        return sample_call(call_id, lang, kato) | {
+            "topic_code": "other",
+            "summary": UNCLEAR_TEXT[lang],
+        }
     return Call1414Appeal.example_payload(
         call_id=call_id,
         call_started_at=(
@@ -66,7 +91,11 @@ async def main() -> None:
     parser.add_argument("--lang", default="ru", choices=["kk", "ru", "en"])
     parser.add_argument("--kato", default="711210000", help="9-digit KATO code of the place")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--unclear", action="store_true", help="an appeal routing cannot place: triage"
+    )
     args = parser.parse_args()
+    steps = UNCLEAR_STEPS if args.unclear else STEPS
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     prefix = os.environ.get("TYNDAU_TOPIC_PREFIX", "")
@@ -79,7 +108,7 @@ async def main() -> None:
     )
     await producer.start()
     try:
-        body = sample_call(call_id, args.lang, args.kato)
+        body = sample_call(call_id, args.lang, args.kato, args.unclear)
         await producer.send_and_wait(
             prefix + topics.CHANNEL_1414, json.dumps(body).encode(), key=call_id.encode()
         )
@@ -90,14 +119,14 @@ async def main() -> None:
     # ... and followed as the operator of this machine (the lifecycle topics carry personal
     # data: no channel may read them).
     consumer = AIOKafkaConsumer(
-        *(prefix + t for t, _, _ in STEPS),
+        *(prefix + t for t, _, _ in steps),
         bootstrap_servers=bootstrap,
         **identity_for(ADMIN).aiokafka(),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     await consumer.start()
-    pending = {prefix + t: (label, fmt) for t, label, fmt in STEPS}
+    pending = {prefix + t: (label, fmt) for t, label, fmt in steps}
     try:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + args.timeout
