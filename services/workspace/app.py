@@ -39,12 +39,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts import (
     AgencyAction,
+    AgencyDecision,
     AgencyInboxMessage,
     AnswerOutcome,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
     Event,
+    IncidentAnswered,
+    IncidentGrew,
+    IncidentOpened,
+    IncidentResolved,
     SlaEvent,
     TriageDecided,
     agency_actions,
@@ -57,7 +62,7 @@ from reference.calendar import CalendarYearNotCovered
 from reference.statute import forwarding_deadline
 from services.common.clock import Clock, SystemClock
 from services.common.http import build_http_app
-from services.common.messaging import publish_event
+from services.common.messaging import publish_event, publish_keyed
 from services.common.openapi import Body, DocumentedRoute, Operation, Param, Reply, documented
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
@@ -66,6 +71,7 @@ from services.workspace import decisions
 from services.workspace.accounts import ROLES, Accounts, Session
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LANGUAGES, labels_for, language_of
+from services.workspace.incidents import IncidentView, IncidentViews
 from services.workspace.settings import WorkspaceSettings
 from services.workspace.store import AppealViews
 from services.workspace.supervision import Period as SupervisionPeriod
@@ -85,6 +91,14 @@ class LoginForm(BaseModel):
     username: str
     password: str
     csrf: str
+
+
+class IncidentForm(BaseModel):
+    csrf: str
+    nonce: str
+    outcome: AnswerOutcome
+    summary: str
+    how_to_obtain: str
 
 
 class TriageForm(BaseModel):
@@ -143,13 +157,14 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         [
             (
                 "agency.{code}.actions.v1",
-                AgencyAction,
-                "Officers' decisions, published as their body's own.",
+                AgencyDecision,
+                "Officers' decisions (one appeal, or one incident), as their body's own.",
             ),
             (topics.TRIAGE_DECISIONS, TriageDecided, "Triage operators' choices of body."),
         ],
     )
     views = AppealViews(runtime.db)
+    incidents = IncidentViews(runtime.db)
     accounts = Accounts(runtime.db, settings.session_lifetime)
 
     async def first_admin(_: AsyncDatabase) -> None:
@@ -168,7 +183,9 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     runtime.on_database_ready.append(first_admin)
 
     async def on_event(event: Any, _: KafkaMessage) -> None:
-        if isinstance(event, Event) and isinstance(event, READ_TOPICS_EVENTS):
+        if isinstance(event, IncidentOpened | IncidentGrew | IncidentResolved):
+            await incidents.apply(event)
+        elif isinstance(event, Event) and isinstance(event, READ_TOPICS_EVENTS):
             await views.apply(event)
 
     subscribe_in_keyed_batches(
@@ -312,11 +329,13 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         session = await session_of(request)
         if session is None:
             return to_login()
+        body = session.user.agency_code
         return render(
             request,
             "inbox.html",
             user=session.user,
             csrf=session.csrf,
+            incidents=await incidents.open_of(body) if body else [],
             rows=await rows_of(request, session),
             statuses=STATUSES,
             chosen=request.query_params.get("status", ""),
@@ -582,6 +601,92 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         await audit(session, decided.event_type, view.appeal_id, decided.event_id)
         return RedirectResponse("/triage", 303)
 
+    # --- an incident: one answer for every member -------------------------------------------
+
+    async def incident_page(
+        request: Request,
+        session: Session,
+        incident: IncidentView,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        members = [await views.get(a) or AppealView(a) for a in incident.members]
+        user = session.user
+        return render(
+            request,
+            "incident.html",
+            status,
+            user=user,
+            csrf=session.csrf,
+            incident=incident,
+            members=members,
+            may_answer=user.role == "officer" and user.agency_code == incident.agency_code,
+            sent=request.query_params.get("sent") == "1",
+            nonce=secrets.token_urlsafe(12),
+            outcomes=[o.value for o in AnswerOutcome],
+            errors=errors or {},
+            form=form or {},
+        )
+
+    async def incident_of(
+        request: Request,
+    ) -> tuple[Session | None, IncidentView | None, Response | None]:
+        session = await session_of(request)
+        if session is None:
+            return None, None, to_login()
+        incident = await incidents.get(request.path_params["incident_id"])
+        if incident is None:
+            return session, None, refusal(request, session, 404, "not_found")
+        if incident.agency_code not in visible_bodies(session):
+            return session, None, refusal(request, session, 403, "forbidden")
+        return session, incident, None
+
+    async def show_incident(request: Request) -> Response:
+        session, incident, refused = await incident_of(request)
+        if refused is not None:
+            return refused
+        assert session is not None and incident is not None
+        return await incident_page(request, session, incident)
+
+    async def answer_incident(request: Request) -> Response:
+        session, incident, refused = await incident_of(request)
+        if refused is not None:
+            return refused
+        assert session is not None and incident is not None
+        form = _form(await request.body())
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        user = session.user
+        if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            return await incident_page(request, session, incident, 403, {"summary": t["csrf"]})
+        if user.role != "officer" or user.agency_code != incident.agency_code or incident.resolved:
+            return refusal(request, session, 403, "forbidden")
+        errors = {}
+        for name in ("summary", "how_to_obtain"):
+            if not (form.get(name) or "").strip() or len(form[name]) > decisions.MAX_TEXT:
+                errors[name] = t["field_required"]
+        try:
+            outcome = AnswerOutcome(form.get("outcome") or "")
+        except ValueError:
+            errors["summary"] = t["field_required"]
+        if errors:
+            return await incident_page(request, session, incident, 422, errors, form)
+        nonce = form.get("nonce") or secrets.token_urlsafe(12)
+        answer = IncidentAnswered(
+            event_id=deterministic_id("workspace.incident", incident.incident_id, nonce),
+            occurred_at=clock.now(),
+            incident_id=incident.incident_id,
+            agency_code=incident.agency_code,
+            action_id=f"{incident.agency_code}/workspace/incident/{nonce}",
+            outcome=outcome,
+            summary=form["summary"].strip(),
+            how_to_obtain=form["how_to_obtain"].strip(),
+        )
+        topic = agency_actions(incident.agency_code)
+        await publish_keyed(runtime, topic, answer, incident.incident_id, incident.incident_id)
+        await audit(session, answer.event_type, incident.incident_id, answer.event_id)
+        return RedirectResponse(f"/incidents/{incident.incident_id}?sent=1", 303)
+
     # --- the admin: users ---------------------------------------------------------------------
 
     async def users_page(
@@ -686,7 +791,46 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
 
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
     form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
+    incident_param = Param("incident_id", "path", "The incident's id.")
     routes: list[DocumentedRoute] = [
+        documented(
+            "/incidents/{incident_id}",
+            show_incident,
+            ["GET"],
+            Operation(
+                "A mass incident of the body: its appeals, and one answer for all",
+                TAG,
+                (
+                    PAGE,
+                    SEE_OTHER,
+                    Reply(403, "Another body's incident.", str, ("text/html",)),
+                    Reply(404, "No such incident.", str, ("text/html",)),
+                ),
+                params=(incident_param,),
+            ),
+        ),
+        documented(
+            "/incidents/{incident_id}",
+            answer_incident,
+            ["POST"],
+            Operation(
+                "Answer the incident: routing answers each of its appeals",
+                TAG,
+                (
+                    SEE_OTHER,
+                    Reply(
+                        403,
+                        "Not this officer's, answered already, or a stale form.",
+                        str,
+                        ("text/html",),
+                    ),
+                    Reply(404, "No such incident.", str, ("text/html",)),
+                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                ),
+                params=(incident_param,),
+                body=Body(IncidentForm, "application/x-www-form-urlencoded"),
+            ),
+        ),
         documented(
             "/admin/users",
             list_users,
@@ -898,4 +1042,5 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     app = build_http_app(runtime, routes=routes)
     app.state.accounts = accounts
     app.state.views = views
+    app.state.incidents = incidents
     return app

@@ -77,6 +77,9 @@ async def desk(infra, run_prefix: str) -> AsyncIterator[Desk]:
                 "supervisor.akimat", PASSWORD, "supervisor", "akimat-astana"
             )
             assert await accounts.add_user("admin.test", PASSWORD, "admin")
+            assert await accounts.add_user(
+                "officer.yesil", PASSWORD, "officer", "akimat-astana-yesil"
+            )
             async with served_over_http({"workspace": app}) as ports:
                 yield Desk(system, app, f"http://127.0.0.1:{ports['workspace']}")
 
@@ -268,6 +271,54 @@ async def test_an_admin_adds_an_officer_who_then_logs_in_to_the_bodys_inbox(
     officer = await logged_in(browser, desk, "officer.energy")
     answer = await officer.goto(f"{desk.url}/admin/users")
     assert answer is not None and answer.status == 403
+
+
+async def test_an_officer_answers_a_mass_incident_once_for_all_its_appeals(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    start = datetime.now(ALMATY) - timedelta(minutes=10)
+    members = []
+    for i in range(5):  # the street lights of one district, five calls in five minutes
+        call_id = f"1414-lights-{unique_id}-{i}"
+        call = call_1414(call_id, start + timedelta(minutes=i)) | {
+            "topic_code": "lighting",
+            "kato_code": "711610000",
+            "summary": "Во дворе не горят фонари.",
+        }
+        await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
+        members.append(deterministic_id("appeal", "1414", call_id))
+    incidents = desk.app.state.incidents
+
+    async def opened() -> list:
+        found = await incidents.open_of("akimat-astana-yesil")
+        return [i for i in found if set(members) <= set(i.members)]
+
+    [incident] = await eventually(opened, timeout=60)
+    page = await logged_in(browser, desk, "officer.yesil")
+    await page.locator("#incidents a").first.click()
+    await page.wait_for_url(f"{desk.url}/incidents/{incident.incident_id}")
+    assert await page.locator("#member-count").inner_text() == "5"
+    await page.screenshot(path=SHOTS / "incident.png", full_page=True)
+    await page.get_by_label("Жауап мәтіні").fill("Шамдар жөнделді.")
+    await page.get_by_label("Жауапты алу жолы").fill("eGov жеке кабинетінде.")
+    await page.locator("#answer-incident").click()
+    await page.get_by_role("status").wait_for()
+    views = desk.app.state.views
+
+    async def all_answered() -> bool:
+        states = [await views.get(a) for a in members]
+        return all(v is not None and v.state()["status"] == "answered" for v in states)
+
+    await eventually(all_answered, timeout=60)
+
+    async def resolved() -> bool:
+        current = await incidents.get(incident.incident_id)
+        return current is not None and current.resolved
+
+    await eventually(resolved, timeout=30)
+    other = await logged_in(browser, desk, "officer.energy")
+    refused = await other.goto(f"{desk.url}/incidents/{incident.incident_id}")
+    assert refused is not None and refused.status == 403
 
 
 async def test_the_interface_speaks_kazakh_and_russian_and_remembers(
