@@ -149,33 +149,28 @@ async def publish_event(
 ) -> None:
     """Publish `event` keyed by appeal id (one appeal's events stay ordered) and wait for the
     broker's acknowledgement."""
-    headers = {
-        "content-type": "application/json",
-        CORRELATION_HEADER: event.correlation_id,
-        EVENT_TYPE_HEADER: event.event_type,
-        EVENT_ID_HEADER: event.event_id,
-        **dict(extra_headers),
-    }
-    await runtime.broker.publish(
-        event.model_dump_json().encode(),
-        runtime.topic(topic_name),
-        key=event.appeal_id.encode(),
-        headers=headers,
-        correlation_id=event.correlation_id,
+    await publish_keyed(
+        runtime, topic_name, event, event.appeal_id, event.correlation_id, extra_headers
     )
 
 
 async def publish_keyed(
-    runtime: ServiceRuntime, topic_name: str, event: BaseModel, key: str, correlation_id: str
+    runtime: ServiceRuntime,
+    topic_name: str,
+    event: BaseModel,
+    key: str,
+    correlation_id: str,
+    extra_headers: Mapping[str, str] = (),
 ) -> None:
-    """Publish a message that is not about one appeal (an incident, a sighting) under `key`
-    (e.g. a cluster key: one consumer sees a key's messages in order), acks=all."""
-    event_id, event_type = event.event_id, event.event_type
+    """Publish under `key` — an appeal's id (`publish_event`), or for a message not about one
+    appeal (an incident, a sighting) e.g. its cluster key, so one consumer sees a key's
+    messages in order — and wait for the broker's acknowledgement (acks=all)."""
     headers = {
         "content-type": "application/json",
         CORRELATION_HEADER: correlation_id,
-        EVENT_TYPE_HEADER: event_type,
-        EVENT_ID_HEADER: event_id,
+        EVENT_TYPE_HEADER: event.event_type,  # type: ignore[attr-defined]
+        EVENT_ID_HEADER: event.event_id,  # type: ignore[attr-defined]
+        **dict(extra_headers),
     }
     await runtime.broker.publish(
         event.model_dump_json().encode(),

@@ -178,6 +178,13 @@ def reply(
     return JSONResponse(data, status, headers=headers)
 
 
+def refusal(
+    status: int, error: str, reason: str = "", headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A refused request's answer, the documented `ErrorBody`."""
+    return reply(ErrorBody, ErrorBody(error=error, reason=reason), status, headers=headers)
+
+
 class Undocumented(Exception):
     pass
 

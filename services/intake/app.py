@@ -60,7 +60,6 @@ from services.common.batching import CONCURRENCY_WITH_STORE_BATCHER, DeadLetterS
 from services.common.clock import Clock
 from services.common.headers import CORRELATION_HEADER
 from services.common.http import build_http_app
-from services.common.http_limits import read_capped
 from services.common.messaging import (
     Undecodable,
     correlation_of,
@@ -84,7 +83,7 @@ from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.intake.adapters import adapt_http
 from services.intake.channels import CHANNEL_FORMATS
-from services.intake.clients import GatewayClients
+from services.intake.clients import GatewayClients, gateway_request
 from services.intake.feedback_routes import feedback_routes
 from services.intake.lookup import LookupCodes
 from services.intake.metrics import IntakeMetrics
@@ -100,7 +99,6 @@ from services.intake.views import (
     PublicAppealStatus,
 )
 
-API_KEY_HEADER = "x-api-key"
 LOOKUP_CODE_HEADER = "x-lookup-code"
 CORRELATION_MAX_CHARS = 128
 
@@ -304,18 +302,10 @@ def gateway_routes(service: IntakeService, clients: GatewayClients) -> list[Docu
     refused = service.metrics.gateway_refused
 
     async def post_appeal(request: Request) -> Response:
-        presented = request.headers.get(API_KEY_HEADER, "")
-        if not presented:
-            refused.labels("api_key_missing").inc()
-            return _error(401, "api_key_missing", headers={"WWW-Authenticate": "ApiKey"})
-        client = clients.client_for(presented)
-        if client is None:
-            refused.labels("api_key_wrong").inc()
-            return _error(403, "api_key_wrong")
-        body = await read_capped(request, limit)
-        if body is None:
-            refused.labels("too_large").inc()
-            return _error(413, "too_large", f"the body must be at most {limit} bytes")
+        checked = await gateway_request(request, clients, limit, refused=refused)
+        if isinstance(checked, Response):
+            return checked
+        client, body = checked
         with service.metrics.processing.labels("http").time():
             return await _register_from_gateway(service, client, body, request)
 

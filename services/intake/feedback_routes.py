@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from contracts import AppealRegistered
-from services.common.http_limits import read_capped
 from services.common.messaging import describe_validation_error
 from services.common.openapi import (
     Body,
@@ -32,16 +31,16 @@ from services.common.openapi import (
     Param,
     Reply,
     documented,
+    refusal,
     reply,
 )
-from services.intake.clients import GatewayClients
+from services.intake.clients import GatewayClients, gateway_request
 from services.intake.feedback import Feedback, FeedbackRefused, sms_reply
 from services.intake.lookup import hidden_from_public
 from services.intake.service import FeedbackResult, IntakeService
 from services.intake.validation import normalise_phone
 from services.intake.views import ContestReceipt, FeedbackReceipt, FeedbackRequest, SmsReply
 
-API_KEY_HEADER = "x-api-key"
 FEEDBACK = "feedback"
 _REPLIES = (
     Reply(201, "Recorded now; with the repeat complaint when contested.", FeedbackReceipt),
@@ -72,10 +71,6 @@ SMS_REPLY = Operation(
     body=Body(SmsReply),
     security=("gatewayKey",),
 )
-
-
-def _refuse(status: int, error: str, reason: str = "") -> JSONResponse:
-    return reply(ErrorBody, ErrorBody(error=error, reason=reason), status)
 
 
 def _receipt(result: FeedbackResult, service: IntakeService) -> JSONResponse:
@@ -110,31 +105,18 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
         """`handle` for a gateway client (`only` these clients, when given)."""
 
         async def endpoint(request: Request) -> Response:
-            presented = request.headers.get(API_KEY_HEADER, "")
-            if not presented:
-                return JSONResponse(
-                    {"error": "api_key_missing", "reason": ""},
-                    401,
-                    headers={"WWW-Authenticate": "ApiKey"},
-                )
-            client = clients.client_for(presented)
-            if client is None:
-                return _refuse(403, "api_key_wrong")
-            if only is not None and client not in only:
-                return _refuse(
-                    403, "not_an_sms_operator", "only an SMS operator forwards replies to notices"
-                )
-            body = await read_capped(request, limit)
-            if body is None:
-                return _refuse(413, "too_large", f"the body must be at most {limit} bytes")
+            checked = await gateway_request(request, clients, limit, only=only)
+            if isinstance(checked, Response):
+                return checked
+            _, body = checked
             try:
                 return await handle(request, body)
             except FeedbackRefused as refused:
-                return _refuse(refused.status, refused.error, refused.reason)
+                return refusal(refused.status, refused.error, refused.reason)
             except ValidationError as exc:
                 if any(err["type"] == "json_invalid" for err in exc.errors()):
-                    return _refuse(400, "invalid_json", "the body is not JSON")
-                return _refuse(422, "invalid_feedback", describe_validation_error(exc))
+                    return refusal(400, "invalid_json", "the body is not JSON")
+                return refusal(422, "invalid_feedback", describe_validation_error(exc))
 
         return endpoint
 
@@ -149,7 +131,7 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
         number = request.path_params["registration_number"]
         registered = await service.appeal_for_applicant(number, holds_the_code)
         if registered is None:
-            return _refuse(404, "not_found", not_found)
+            return refusal(404, "not_found", not_found)
         feedback = Feedback(
             asked.rating,
             asked.contest.text if asked.contest else None,
@@ -162,7 +144,7 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
         received = SmsReply.model_validate_json(body)
         phone = normalise_phone(received.sender)
         if phone is None:
-            return _refuse(422, "invalid_feedback", "from: not a phone number +7XXXXXXXXXX")
+            return refusal(422, "invalid_feedback", "from: not a phone number +7XXXXXXXXXX")
         number, feedback = sms_reply(received.text)
 
         def sent_from_its_phone(registered: AppealRegistered) -> bool:
@@ -170,7 +152,7 @@ def feedback_routes(service: IntakeService, clients: GatewayClients) -> list[Doc
 
         registered = await service.appeal_for_applicant(number, sent_from_its_phone)
         if registered is None:
-            return _refuse(404, "not_found", not_found)
+            return refusal(404, "not_found", not_found)
         return _receipt(await service.give_feedback(registered, feedback), service)
 
     return [

@@ -317,11 +317,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
 
     async def rows_of(request: Request, session: Session) -> list[Listing]:
         wanted = request.query_params.get("status") or None
-        seen: dict[str, AppealView] = {}
-        for body in sorted(visible_bodies(session)):
-            for view in await views.of_body(body):
-                seen[view.appeal_id] = view
-        rows = [Listing(view, view.state()) for view in seen.values()]
+        rows = [Listing(v, v.state()) for v in await views.of_bodies(visible_bodies(session))]
         rows = [r for r in rows if wanted is None or r.state["status"] == wanted]
         return sorted(rows, key=lambda r: (r.state["answer_due_at"] or "", r.view.appeal_id))
 
@@ -450,8 +446,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 case _:
                     return Response(status_code=404)
         except FormErrors as exc:
-            errors = {field: t[key].format(**values) for field, (key, values) in exc.errors.items()}
-            return appeal_page(request, session, view, 422, errors, form)
+            return appeal_page(request, session, view, 422, exc.worded(t), form)
         await publish_event(runtime, agency_actions(officer.agency_code), event)
         await audit(session, event.event_type, view.appeal_id, event.event_id)
         return RedirectResponse(f"/appeals/{view.appeal_id}?sent=1", 303)
@@ -611,7 +606,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         errors: dict[str, str] | None = None,
         form: dict[str, str] | None = None,
     ) -> HTMLResponse:
-        members = [await views.get(a) or AppealView(a) for a in incident.members]
+        members = await views.many(list(incident.members))
         user = session.user
         return render(
             request,
@@ -661,16 +656,10 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             return await incident_page(request, session, incident, 403, {"summary": t["csrf"]})
         if user.role != "officer" or user.agency_code != incident.agency_code or incident.resolved:
             return refusal(request, session, 403, "forbidden")
-        errors = {}
-        for name in ("summary", "how_to_obtain"):
-            if not (form.get(name) or "").strip() or len(form[name]) > decisions.MAX_TEXT:
-                errors[name] = t["field_required"]
         try:
-            outcome = AnswerOutcome(form.get("outcome") or "")
-        except ValueError:
-            errors["summary"] = t["field_required"]
-        if errors:
-            return await incident_page(request, session, incident, 422, errors, form)
+            outcome, summary, how = decisions.answer_fields(form)
+        except FormErrors as exc:
+            return await incident_page(request, session, incident, 422, exc.worded(t), form)
         nonce = form.get("nonce") or secrets.token_urlsafe(12)
         answer = IncidentAnswered(
             event_id=deterministic_id("workspace.incident", incident.incident_id, nonce),
@@ -679,8 +668,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             agency_code=incident.agency_code,
             action_id=f"{incident.agency_code}/workspace/incident/{nonce}",
             outcome=outcome,
-            summary=form["summary"].strip(),
-            how_to_obtain=form["how_to_obtain"].strip(),
+            summary=summary,
+            how_to_obtain=how,
         )
         topic = agency_actions(incident.agency_code)
         await publish_keyed(runtime, topic, answer, incident.incident_id, incident.incident_id)
@@ -772,12 +761,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         if last < first or (last - first).days > 366:
             return refusal(request, session, 400, "date_invalid")
         bodies = visible_bodies(session)
-        seen: dict[str, AppealView] = {}
-        for body in sorted(bodies):
-            for view in await views.of_body(body):
-                seen[view.appeal_id] = view
         report = supervision(
-            list(seen.values()), bodies, SupervisionPeriod(first, last), calendar.tz
+            await views.of_bodies(bodies), bodies, SupervisionPeriod(first, last), calendar.tz
         )
         return render(
             request,

@@ -45,6 +45,10 @@ class FormErrors(Exception):
         super().__init__(", ".join(errors))
         self.errors = errors
 
+    def worded(self, labels: dict[str, str]) -> dict[str, str]:
+        """Field → the reason, in the language of `labels`."""
+        return {field: labels[key].format(**values) for field, (key, values) in self.errors.items()}
+
 
 def _envelope(view: AppealView, officer: Officer, kind: str, nonce: str, now: datetime) -> dict:
     return {
@@ -106,9 +110,8 @@ def extend(
     )
 
 
-def answer(
-    view: AppealView, officer: Officer, form: dict[str, str], nonce: str, now: datetime
-) -> AppealAnswered:
+def answer_fields(form: dict[str, str]) -> tuple[AnswerOutcome, str, str]:
+    """(outcome, summary, how to obtain) of an answer form — one appeal's or an incident's."""
     errors: dict[str, tuple[str, dict[str, str]]] = {}
     summary = _text(form, "summary", errors)
     how = _text(form, "how_to_obtain", errors)
@@ -118,6 +121,13 @@ def answer(
         errors["outcome"] = ("field_required", {})
     if errors:
         raise FormErrors(errors)
+    return outcome, summary, how
+
+
+def answer(
+    view: AppealView, officer: Officer, form: dict[str, str], nonce: str, now: datetime
+) -> AppealAnswered:
+    outcome, summary, how = answer_fields(form)
     return AppealAnswered(
         **_envelope(view, officer, "answered", nonce, now),
         outcome=outcome,

@@ -40,8 +40,17 @@ class AppealViews:
         found = await self.appeals.find_one({"_id": appeal_id})
         return view_from(found) if found else None
 
-    async def of_body(self, agency_code: str) -> list[AppealView]:
-        return [view_from(d) async for d in self.appeals.find({"bodies": agency_code})]
+    async def of_bodies(self, agency_codes: set[str]) -> list[AppealView]:
+        """The appeals ever assigned to any of these bodies (one read)."""
+        cursor = self.appeals.find({"bodies": {"$in": sorted(agency_codes)}})
+        return [view_from(d) async for d in cursor]
+
+    async def many(self, appeal_ids: list[str]) -> list[AppealView]:
+        """These appeals' views, in the order asked (an unknown one: an empty view)."""
+        found = {
+            d["_id"]: view_from(d) async for d in self.appeals.find({"_id": {"$in": appeal_ids}})
+        }
+        return [found.get(a) or AppealView(a) for a in appeal_ids]
 
     async def in_triage(self) -> list[AppealView]:
         return [view_from(d) async for d in self.appeals.find({"in_triage": True})]

@@ -24,7 +24,7 @@ from datetime import date
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from contracts import AppealOutcome
 from services.common.auth.guard import Guard
@@ -39,6 +39,7 @@ from services.common.openapi import (
     Operation,
     Param,
     Reply,
+    refusal,
     reply,
 )
 from services.sla.assessment import Assessments
@@ -167,10 +168,6 @@ def _language(request: Request) -> str:
     return text
 
 
-def _refuse(status: int, error: str, reason: str) -> JSONResponse:
-    return reply(ErrorBody, ErrorBody(error=error, reason=reason), status)
-
-
 def assessment_routes(
     assessments: Assessments, recorder: OutcomeRecorder, guard: Guard, clock: Clock
 ) -> list[DocumentedRoute]:
@@ -189,11 +186,11 @@ def assessment_routes(
                 table = Table(request.path_params.get("table", Table.BODIES))
             except ValueError:
                 names = ", ".join(t.value for t in Table)
-                return _refuse(400, "invalid_query", f"table: one of {names}")
+                return refusal(400, "invalid_query", f"table: one of {names}")
             try:
                 report = await report_of(request)
             except QueryError as exc:
-                return _refuse(400, "invalid_query", str(exc))
+                return refusal(400, "invalid_query", str(exc))
             request.state.table = table
             return render(request, report)
 
@@ -219,12 +216,12 @@ def assessment_routes(
             try:
                 form = form_type.model_validate_json(await request.body())
             except ValidationError as exc:
-                return _refuse(422, "invalid_outcome", describe_validation_error(exc))
+                return refusal(422, "invalid_outcome", describe_validation_error(exc))
             try:
                 created, event = await recorder.record(form, caller.subject, clock.now())
             except Refused as exc:
                 status = 409 if exc.error == "already_recorded" else 422
-                return _refuse(status, exc.error, exc.reason)
+                return refusal(status, exc.error, exc.reason)
             return reply(AppealOutcome, event, 201 if created else 200)
 
         return handler
@@ -232,26 +229,13 @@ def assessment_routes(
     reading = Permission.REPORTS_READ
     records = Permission.OUTCOMES_RECORD
     return [
-        guard.route(
-            "/v1/reports/assessment",
-            answering(as_json),
-            methods=["GET"],
-            permission=reading,
-            operation=JSON_REPORT,
-        ),
-        guard.route(
-            "/v1/reports/assessment.html",
-            answering(as_html),
-            methods=["GET"],
-            permission=reading,
-            operation=HTML_REPORT,
-        ),
-        guard.route(
-            "/v1/reports/assessment/{table}.csv",
-            answering(as_csv),
-            methods=["GET"],
-            permission=reading,
-            operation=CSV_REPORT,
+        *(
+            guard.route(path, answering(render), methods=["GET"], permission=reading, operation=op)
+            for path, render, op in (
+                ("/v1/reports/assessment", as_json, JSON_REPORT),
+                ("/v1/reports/assessment.html", as_html, HTML_REPORT),
+                ("/v1/reports/assessment/{table}.csv", as_csv, CSV_REPORT),
+            )
         ),
         *(
             guard.route(
