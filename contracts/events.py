@@ -18,7 +18,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, model_validator
 
 from contracts.categories import Category
 from contracts.common import (
@@ -347,9 +347,27 @@ class AppealTriaged(Event):
     declined_by: list[str] = Field(description="Agency codes that already declined it.")
 
 
+class DismissalReason(StrEnum):
+    """Why an appeal is left without consideration — the grounds the triage desk may use.
+    Bounded: a metric label and the key of the citizen's notice."""
+
+    NO_SUBSTANCE = "no_substance"
+    """The text states no matter that can be established (nothing to consider)."""
+    OFFENSIVE = "offensive"
+    """Obscene or insulting language, or threats, instead of a matter to consider."""
+    REPEATED_WITHOUT_NEW_ARGUMENTS = "repeated_without_new_arguments"
+    """It repeats an appeal already answered and brings no new argument."""
+    NOT_AN_APPEAL = "not_an_appeal"
+    """Not an appeal at all: advertising, a test message, a wrong number's recording."""
+    WITHDRAWN = "withdrawn"
+    """The applicant withdrew it before it was considered."""
+
+
 class TriageDecided(Event):
-    """A human triage operator chose the body for an appeal routing could not place
-    (topic `appeals.triage.decisions.v1`); routing routes it with the operator as the reason.
+    """A human triage operator decided an appeal routing could not place (topic
+    `appeals.triage.decisions.v1`): either the body (`agency_code`; routing routes it with the
+    operator as the reason) or that it is left without consideration (`dismissal`; routing
+    publishes `appeal.dismissed`). Exactly one of the two.
 
     It answers one `AppealTriaged` (`triage_event_id`); a decision that answers a triage the
     appeal has since left is stale and has no effect.
@@ -367,6 +385,7 @@ class TriageDecided(Event):
             "decision_id": "triage-desk/2026-000317",
             "operator": "op.madina.s",
             "agency_code": "akimat-astana-almaty",
+            "dismissal": None,
             "category": "housing",
             "note": "Дворовая территория ОСИ: вопрос благоустройства двора, компетенция "
             "акимата района.",
@@ -383,13 +402,70 @@ class TriageDecided(Event):
         description="The triage desk's own idempotency id; resending the same decision is a no-op."
     )
     operator: NonEmptyStr = Field(description="Login of the operator who decided.")
-    agency_code: AgencyCode = Field(description="Body the operator chose.")
+    agency_code: AgencyCode | None = Field(
+        default=None, description="Body the operator chose; null when the appeal is dismissed."
+    )
+    dismissal: DismissalReason | None = Field(
+        default=None,
+        description="Set when the operator leaves the appeal without consideration, and why; "
+        "null when a body was chosen.",
+    )
     category: Category | None = Field(
         default=None,
         description="Category the operator assigned, if they corrected it; null keeps the "
         "category routing worked with.",
     )
-    note: str = Field(description="The operator's reasoning, recorded as the routing reason.")
+    note: str = Field(
+        description="The operator's reasoning, recorded as the routing reason (or told to the "
+        "citizen with a dismissal)."
+    )
+
+    @model_validator(mode="after")
+    def _body_or_dismissal(self) -> TriageDecided:
+        if (self.agency_code is None) == (self.dismissal is None):
+            raise ValueError(
+                "a triage decision names either a body (agency_code) or a dismissal, not both "
+                "and not neither"
+            )
+        return self
+
+
+class AppealDismissed(Event):
+    """The appeal is left without consideration (topic `appeals.routed.v1`, routing's
+    decisions): published by routing for a triage operator's dismissal. It ends the appeal —
+    sla stops its timers (no breach, not counted as handled), the citizen is told why, the
+    status is `dismissed` — and nothing routes it afterwards."""
+
+    model_config = documented(
+        {
+            **_envelope(
+                "appeal.dismissed",
+                "5c8e2a41-7b3d-5f60-9e1a-2d4c6b8f0a37",
+                "2026-03-05T11:40:01+05:00",
+                "3a7b0e24-d95c-5f81-ac3e-6d2f9a4b8e15",
+            ),
+            "registration_number": _REG_NO,
+            "reason_code": "no_substance",
+            "note": "Текст состоит из одного слова «помогите», контактов для уточнения нет.",
+            "decided_by": "op.madina.s",
+            "hop": 1,
+            "declined_by": [],
+        }
+    )
+
+    event_type: Literal["appeal.dismissed"] = Field(
+        default="appeal.dismissed", description="Discriminator: `appeal.dismissed`."
+    )
+    registration_number: NonEmptyStr = Field(description="Registration number of the appeal.")
+    reason_code: DismissalReason = Field(description="The ground it is dismissed on.")
+    note: str = Field(description="The operator's explanation, as told to the citizen.")
+    decided_by: NonEmptyStr = Field(description="Login of the operator who decided.")
+    hop: int = Field(ge=0, description="Routing's decision number for this appeal.")
+    declined_by: list[str] = Field(description="Agency codes that had declined it, if any.")
+
+
+RoutingDecision = Annotated[AppealRouted | AppealDismissed, Field(discriminator="event_type")]
+"""Any message on `appeals.routed.v1`: where the appeal went, or that it goes nowhere."""
 
 
 class AgencyAssignment(Event):
@@ -796,7 +872,8 @@ class SlaBreached(SlaTimerEvent):
 
 
 class SlaStopped(SlaTimerEvent):
-    """A timer stopped because the awaited decision arrived."""
+    """A timer stopped because the awaited decision arrived, or because the appeal was left
+    without consideration (`dismissed`)."""
 
     model_config = documented(
         {
@@ -811,6 +888,7 @@ class SlaStopped(SlaTimerEvent):
             "stopped_by_event_id": "8f2d6b04-3c5a-5e19-a7f8-4b0e9d1a6c32",
             "decided_at": "2026-03-12T17:05:00+05:00",
             "answered_by": _AGENCY,
+            "dismissed": False,
         }
     )
 
@@ -833,6 +911,11 @@ class SlaStopped(SlaTimerEvent):
         default=None,
         description="The body whose decision it was — the one the assessment credits; it can "
         "differ from `agency_code` when the answer overtook sla's record of a redirect.",
+    )
+    dismissed: bool = Field(
+        default=False,
+        description="True when the appeal was left without consideration (`appeal.dismissed`, "
+        "whose id is `stopped_by_event_id`): no body handled it, and no breach follows.",
     )
 
 
@@ -1403,6 +1486,7 @@ AnyEvent = Annotated[
         | AppealRejected
         | AppealRouted
         | AppealTriaged
+        | AppealDismissed
         | TriageDecided
         | AgencyAssignment
         | AppealAccepted

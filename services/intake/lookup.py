@@ -45,7 +45,7 @@ SECURITY_CATEGORIES = frozenset({Category.POLICE, Category.CORRUPTION})
 
 # Timeline fields written in someone's own words: a body's answer summary, redirect and
 # extension reasons, a triage operator's note and name quoted in a routing reason.
-FREE_TEXT = frozenset({"summary", "how_to_obtain", "reason"})
+FREE_TEXT = frozenset({"summary", "how_to_obtain", "reason", "note"})
 
 
 def lookup_code(key: bytes, appeal_id: str) -> str:

@@ -8,8 +8,9 @@ as events arrive) makes the result independent of the order events arrive in fro
 topics, and needs no find-and-modify.
 
 Statuses: registered → routed (or forwarded, in_triage) → accepted → extended → answered;
-redirected sends it back to routing; overdue after a breached deadline until the next step.
-`answered` is final: later events are shown in the timeline but do not change the status.
+redirected sends it back to routing; overdue after a breached deadline until the next step;
+dismissed when the triage desk left it without consideration. `answered` and `dismissed` are
+final: later events are shown in the timeline but do not change the status.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contracts import (
     AnswerRated,
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
@@ -47,6 +49,8 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
         "answer_due_at",
     ),
     AppealTriaged: ("reason",),
+    # The ground and the operator's words are what the citizen is told; not the operator.
+    AppealDismissed: ("reason_code", "note"),
     AppealAccepted: ("agency_code",),
     AppealRedirected: ("agency_code", "reason", "suggested_agency_code"),
     DeadlineExtended: (
@@ -75,6 +79,8 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
 TIMELINE_EVENT_TYPES = frozenset(cls.model_fields["event_type"].default for cls in _SHOWN)
 
 FINAL_STATUS = "answered"
+DISMISSED_STATUS = "dismissed"
+FINAL_STATUSES = frozenset({FINAL_STATUS, DISMISSED_STATUS})
 
 
 def is_timeline_event(event: Event) -> bool:
@@ -130,7 +136,7 @@ def appeal_status(registered: AppealRegistered, entries: list[dict[str, Any]]) -
 
 def _apply(state: dict[str, Any], entry: dict[str, Any]) -> None:
     kind = entry["event_type"]
-    final = state["status"] == FINAL_STATUS
+    final = state["status"] in FINAL_STATUSES
     if kind == "appeal.routed":
         state["current_body"] = entry["agency_code"]
         state["answer_due_at"] = entry["answer_due_at"]
@@ -139,6 +145,10 @@ def _apply(state: dict[str, Any], entry: dict[str, Any]) -> None:
     elif kind == "appeal.triaged":
         state["current_body"] = None
         _set_status(state, "in_triage", final)
+    elif kind == "appeal.dismissed":
+        state["current_body"] = None
+        state["forward_due_at"] = None
+        _set_status(state, DISMISSED_STATUS, final)
     elif kind == "agency.accepted":
         state["current_body"] = entry["agency_code"]
         state["forward_due_at"] = None  # a body that accepts is competent: no forwarding

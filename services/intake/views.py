@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts import AnswerOutcome, DeadlineKind, FieldError, Language, Rating
+from contracts import AnswerOutcome, DeadlineKind, DismissalReason, FieldError, Language, Rating
 
 
 class _View(BaseModel):
@@ -84,6 +84,9 @@ class PublicTimelineEntry(_View):
     contest_appeal_id: str | None = Field(
         default=None, description="The repeat complaint contesting the answer, if any."
     )
+    reason_code: DismissalReason | None = Field(
+        default=None, description="Why the appeal was left without consideration."
+    )
 
 
 class TimelineEntry(PublicTimelineEntry):
@@ -92,6 +95,9 @@ class TimelineEntry(PublicTimelineEntry):
     reason: str | None = None
     summary: str | None = None
     how_to_obtain: str | None = None
+    note: str | None = Field(
+        default=None, description="The triage operator's explanation of a dismissal."
+    )
 
 
 Status = Literal[
@@ -103,6 +109,7 @@ Status = Literal[
     "redirected",
     "extended",
     "answered",
+    "dismissed",
     "overdue",
 ]
 

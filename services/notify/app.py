@@ -26,11 +26,11 @@ from contracts import (
     AgencyAction,
     AppealRegistered,
     AppealRejected,
-    AppealRouted,
     DeadLetter,
     DeliveryChannel,
     Event,
     NotificationOutcome,
+    RoutingDecision,
     SlaEvent,
     topics,
 )
@@ -70,7 +70,7 @@ from services.notify.workers import HeartbeatLoop, Worker
 SUBSCRIBED: dict[str, Any] = {
     topics.APPEALS_REGISTERED: AppealRegistered,
     topics.APPEALS_REJECTED: AppealRejected,
-    topics.APPEALS_ROUTED: AppealRouted,
+    topics.APPEALS_ROUTED: RoutingDecision,
     topics.AGENCY_ACTIONS: AgencyAction,
     topics.SLA_EVENTS: SlaEvent,
 }

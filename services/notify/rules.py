@@ -7,6 +7,9 @@ Decisions where the law and the issue are silent:
   re-routing after a redirection, tells the receiving body's desk.
 - The citizen's forwarding notice (Art. 65) is sent for a routing decision with
   `forwarded = true`, naming the receiving body; it is mandatory.
+- `appeal.dismissed` (the triage desk left the appeal without consideration) tells the
+  citizen the ground in words, the operator's note, and that the decision can be appealed;
+  mandatory.
 - `agency.accepted` tells the citizen that the body took the appeal up. The law does not
   require it, so it is the one citizen notice an opt-out suppresses.
 - SLA warnings go to the responsible body's desk; breaches to the head of each body in
@@ -37,6 +40,7 @@ from typing import Any
 from contracts import (
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRegistered,
     AppealRejected,
     AppealRouted,
@@ -51,6 +55,7 @@ from contracts import (
 )
 from services.notify.templates import (
     DEADLINE_WORDS,
+    DISMISSAL_WORDS,
     OUTCOME_WORDS,
     complain_to,
     feedback_sentence,
@@ -92,6 +97,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("appeal.routed", CITIZEN, "appeal_forwarded", when="forwarded"),
     Rule("appeal.routed", OFFICER, "new_assignment", needs_appeal=False),
+    Rule("appeal.dismissed", CITIZEN, "appeal_dismissed"),
     Rule("agency.accepted", CITIZEN, "appeal_accepted", mandatory=False),
     Rule("agency.extended", CITIZEN, "deadline_extended"),
     Rule("agency.answered", CITIZEN, "appeal_answered"),
@@ -197,6 +203,14 @@ def template_variables(
                 "registration_number": event.registration_number,
                 "forwarded_at": local_time(event.occurred_at, tz),
                 "agency_name": name(event.agency_code, language),
+            }
+        case "appeal_dismissed":
+            assert isinstance(event, AppealDismissed)
+            note = event.note.strip()
+            return {
+                "registration_number": number,
+                "reason": DISMISSAL_WORDS[event.reason_code][language],
+                "note": note if note.endswith((".", "!", "?")) or not note else f"{note}.",
             }
         case "new_assignment":
             assert isinstance(event, AppealRouted)

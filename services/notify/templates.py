@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from string import Template
 
-from contracts import AnswerOutcome, DeadlineKind, Language
+from contracts import AnswerOutcome, DeadlineKind, DismissalReason, Language
 
 KK, RU, EN = Language.KK, Language.RU, Language.EN
 
@@ -105,6 +105,23 @@ TEMPLATES: dict[str, dict[Language, Template]] = {
         EN: Template(
             "Your appeal $registration_number has been answered. Outcome: $outcome. "
             "How to obtain the answer: $how_to_obtain$feedback"
+        ),
+    },
+    "appeal_dismissed": {
+        KK: Template(
+            "$registration_number нөмірлі өтінішіңіз қараусыз қалдырылды: $reason. $note "
+            "Бұл шешімге жоғары тұрған органға немесе сотқа шағымдана аласыз, не мәнін "
+            "көрсетіп, жаңа өтініш бере аласыз."
+        ),
+        RU: Template(
+            "Ваше обращение № $registration_number оставлено без рассмотрения: $reason. $note "
+            "Это решение можно обжаловать в вышестоящем органе или в суде либо подать новое "
+            "обращение, изложив его суть."
+        ),
+        EN: Template(
+            "Your appeal $registration_number is left without consideration: $reason. $note "
+            "You may appeal this decision to a higher body or to a court, or send a new appeal "
+            "that states the matter."
         ),
     },
     "new_assignment": {
@@ -220,6 +237,11 @@ SUBJECTS: dict[str, dict[Language, Template]] = {
         RU: Template("Дан ответ на обращение: $registration_number"),
         EN: Template("Appeal answered: $registration_number"),
     },
+    "appeal_dismissed": {
+        KK: Template("Өтініш қараусыз қалдырылды: $registration_number"),
+        RU: Template("Обращение оставлено без рассмотрения: $registration_number"),
+        EN: Template("Appeal left without consideration: $registration_number"),
+    },
     "new_assignment": {
         KK: Template("Жаңа өтініш: $registration_number"),
         RU: Template("Новое обращение: $registration_number"),
@@ -259,6 +281,7 @@ VARIABLES: dict[str, frozenset[str]] = {
         {"registration_number", "new_due_at", "moved", "reason", "decision_ref"}
     ),
     "appeal_answered": frozenset({"registration_number", "outcome", "how_to_obtain", "feedback"}),
+    "appeal_dismissed": frozenset({"registration_number", "reason", "note"}),
     "new_assignment": frozenset({"registration_number", "agency_name", "answer_due_at"}),
     "sla_warning": frozenset(
         {"registration_number", "deadline_kind", "due_at", "working_days_left"}
@@ -280,6 +303,34 @@ OUTCOME_WORDS: dict[AnswerOutcome, dict[Language, str]] = {
     },
     AnswerOutcome.REJECTED: {KK: "бас тартылды", RU: "отказано", EN: "rejected"},
     AnswerOutcome.EXPLAINED: {KK: "түсіндірме берілді", RU: "дано разъяснение", EN: "explained"},
+}
+
+DISMISSAL_WORDS: dict[DismissalReason, dict[Language, str]] = {
+    DismissalReason.NO_SUBSTANCE: {
+        KK: "өтініштің мәнін анықтау мүмкін емес",
+        RU: "невозможно установить суть обращения",
+        EN: "the matter of the appeal cannot be established",
+    },
+    DismissalReason.OFFENSIVE: {
+        KK: "өтініште балағат, қорлайтын сөздер немесе қоқан-лоқы бар",
+        RU: "обращение содержит нецензурные или оскорбительные выражения либо угрозы",
+        EN: "the appeal contains obscene or insulting language or threats",
+    },
+    DismissalReason.REPEATED_WITHOUT_NEW_ARGUMENTS: {
+        KK: "өтініш бұрын жауап берілген өтінішті жаңа дәлелсіз қайталайды",
+        RU: "обращение повторяет рассмотренное ранее и не содержит новых доводов",
+        EN: "it repeats an appeal already answered and brings no new argument",
+    },
+    DismissalReason.NOT_AN_APPEAL: {
+        KK: "хабарлама өтініш болып табылмайды",
+        RU: "сообщение не является обращением",
+        EN: "the message is not an appeal",
+    },
+    DismissalReason.WITHDRAWN: {
+        KK: "өтініш берушінің өзі өтінішті кері қайтарып алды",
+        RU: "обращение отозвано заявителем",
+        EN: "the applicant withdrew it",
+    },
 }
 
 DEADLINE_WORDS: dict[DeadlineKind, dict[Language, str]] = {

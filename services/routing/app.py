@@ -29,7 +29,6 @@ from contracts import (
     AgencyAssignment,
     AgencyDecision,
     AppealRegistered,
-    AppealRouted,
     AppealTriaged,
     Category,
     DeadLetter,
@@ -42,6 +41,7 @@ from contracts import (
     IncidentResolved,
     IncidentSighted,
     RepeatComplaintDecided,
+    RoutingDecision,
     TriageDecided,
     agency_actions,
     topics,
@@ -88,7 +88,11 @@ def create_app(
     document_publications(
         runtime,
         [
-            (topics.APPEALS_ROUTED, AppealRouted, "Routing decisions with rule and reason."),
+            (
+                topics.APPEALS_ROUTED,
+                RoutingDecision,
+                "Routing decisions with rule and reason, and dismissals by the triage desk.",
+            ),
             (topics.APPEALS_TRIAGE, AppealTriaged, "Appeals a human must route, with candidates."),
             (
                 "agency.{code}.inbox.v1",

@@ -38,7 +38,9 @@ After a body answers "not our competence" (`agency.redirected`):
    `redirect-to-next-competent-body` — else the most specific competent body that has not
    declined; triage when none is left or when more than `max_hops` bodies have declined.
 A human triage decision (`triage.decided`): `triage-operator-decision`, operator and note
-as the reason; the operator may pick any known body, even one that declined.
+as the reason; the operator may pick any known body, even one that declined — or leave the
+appeal without consideration (`dismissal`): `Dismissed`, published as `appeal.dismissed`,
+after which nothing routes it again (redirects and triage decisions find it stale).
 
 Forwarding (Art. 65): a decision that sends the appeal to a body other than the one it was
 addressed to or last sent to is `forwarded`; its `forward_due_at` is 3 working days from
@@ -54,7 +56,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts import AppealRedirected, AppealRegistered, Category, TriageCandidate, TriageDecided
+from contracts import (
+    AppealRedirected,
+    AppealRegistered,
+    Category,
+    DismissalReason,
+    TriageCandidate,
+    TriageDecided,
+)
 from reference.agencies import Agency, AgencyRegistry
 from reference.calendar import CalendarYearNotCovered, WorkingCalendar
 from reference.statute import forwarding_deadline
@@ -120,7 +129,17 @@ class Triaged:
     candidates: tuple[TriageCandidate, ...]
 
 
-Decision = Routed | Triaged
+@dataclass(frozen=True)
+class Dismissed:
+    """A human left the appeal without consideration: it goes to no body."""
+
+    reason_code: DismissalReason
+    note: str
+    operator: str
+    category: Category
+
+
+Decision = Routed | Triaged | Dismissed
 
 
 @dataclass(frozen=True)
@@ -380,8 +399,12 @@ def decide_operator(
     rules: Rules,
     now: datetime,
 ) -> Decision:
-    """Route as the triage operator decided; the operator is the reason."""
+    """Route as the triage operator decided; the operator is the reason. A dismissal
+    routes nowhere."""
     category = decided.category or state.category
+    if decided.dismissal is not None:
+        return Dismissed(decided.dismissal, decided.note, decided.operator, category)
+    assert decided.agency_code is not None  # the contract: a body or a dismissal
     body = rules.registry.get(decided.agency_code)
     if body is None:
         return Triaged(

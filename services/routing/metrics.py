@@ -18,6 +18,11 @@ class RoutingMetrics(MetricSet):
     triaged = counter(
         "tyndau_routing_appeals_triaged_total", "Appeals sent to human triage, by reason.", "reason"
     )
+    dismissed = counter(
+        "tyndau_routing_appeals_dismissed_total",
+        "Appeals the triage desk left without consideration, by ground.",
+        "reason",
+    )
     redirects = counter(
         "tyndau_routing_redirects_total",
         "'Not our competence' answers acted on, by the body that declined.",

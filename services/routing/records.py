@@ -1,10 +1,10 @@
 """What routing remembers of a decision: one `DecisionRecord` per appeal and hop.
 
 A record names its cause (the registered appeal, an agency's redirect, a human triage
-decision), the outcome (routed to a body, or triaged), the rule and — so that a redelivered
-cause republishes exactly what was published the first time — the very events published for
-it. Hop 0 also keeps the registered appeal as routing received it, so a later redirect or
-triage decision is routed without asking intake. Records are never rewritten.
+decision), the outcome (routed to a body, triaged, or dismissed), the rule and — so that a
+redelivered cause republishes exactly what was published the first time — the very events
+published for it. Hop 0 also keeps the registered appeal as routing received it, so a later
+redirect or triage decision is routed without asking intake. Records are never rewritten.
 
 Typed values only; how a record is laid out in the store is `store.py`'s business.
 """
@@ -20,6 +20,7 @@ from contracts import (
     AgencyActionEvent,
     AgencyActionRefused,
     AgencyAssignment,
+    AppealDismissed,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
@@ -28,6 +29,7 @@ from contracts import (
 
 ROUTED = "routed"
 TRIAGED = "triaged"
+DISMISSED = "dismissed"
 
 TRIGGER_REGISTERED = "registered"
 TRIGGER_REDIRECTED = "redirected"
@@ -47,21 +49,22 @@ class DecisionRecord:
     category: Category
     declined_by: tuple[str, ...]
     decided_at: datetime
-    outcome: Literal["routed", "triaged"]
+    outcome: Literal["routed", "triaged", "dismissed"]
     event_id: str
-    """Of the routed or triaged event."""
+    """Of the routed, triaged or dismissed event."""
     agency_code: str | None = None
     level: str | None = None
     rule_id: str | None = None
     rule_version: str | None = None
     forwarded: bool = False
     reason_code: str | None = None
-    """Why it went to triage (a bounded code, a metric label)."""
+    """Why it went to triage, or why it was dismissed (a bounded code, a metric label)."""
     routed: AppealRouted | None = None
     assignment: AgencyAssignment | None = None
     """Only in decisions stored before the assignment was made from the appeal and the routed
     event when published (service.assignment_for)."""
     triaged: AppealTriaged | None = None
+    dismissed: AppealDismissed | None = None
     registered: AppealRegistered | None = None
     """Hop 0 only: the appeal as routing received it."""
 

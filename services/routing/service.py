@@ -41,6 +41,7 @@ from contracts import (
     AgencyActionRefused,
     AgencyAssignment,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
@@ -62,6 +63,7 @@ from reference.statute import term_end
 from services.common.clock import Clock, SystemClock
 from services.routing.decisions import (
     Decision,
+    Dismissed,
     Routed,
     RoutingState,
     Rules,
@@ -72,6 +74,7 @@ from services.routing.decisions import (
 from services.routing.incident_service import IncidentService
 from services.routing.metrics import RoutingMetrics
 from services.routing.records import (
+    DISMISSED,
     ROUTED,
     TRIAGED,
     TRIGGER_REDIRECTED,
@@ -83,6 +86,9 @@ from services.routing.records import (
 from services.routing.store import DecisionStore
 
 log = logging.getLogger("tyndau.routing")
+
+RoutingOutcome = AppealRouted | AppealTriaged | AppealDismissed
+"""What one routing decision publishes (besides the agency's assignment)."""
 
 Publish = Callable[[str, Any], Awaitable[None]]
 """(topic, event): lifecycle events keyed by appeal, incidents by cluster key (app.py)."""
@@ -266,7 +272,7 @@ class RoutingService:
         else:
             self.metrics.passed.labels(verdict.acting_agency, verdict.action.event_type).inc()
 
-    async def handle_action(self, action: AgencyAction) -> AppealRouted | AppealTriaged | None:
+    async def handle_action(self, action: AgencyAction) -> RoutingOutcome | None:
         if not isinstance(action, AppealRedirected):
             return None
         redirect = action
@@ -286,9 +292,7 @@ class RoutingService:
             (redirect.agency_code,),
         )
 
-    async def handle_triage_decision(
-        self, decided: TriageDecided
-    ) -> AppealRouted | AppealTriaged | None:
+    async def handle_triage_decision(self, decided: TriageDecided) -> RoutingOutcome | None:
         def waits_for_it(latest: DecisionRecord) -> bool:
             return not latest.is_routed and latest.event_id == decided.triage_event_id
 
@@ -314,7 +318,7 @@ class RoutingService:
         applies_to: Callable[[DecisionRecord], bool],
         decide: Callable[[AppealRegistered, RoutingState, datetime], Decision],
         newly_declined: tuple[str, ...],
-    ) -> AppealRouted | AppealTriaged | None:
+    ) -> RoutingOutcome | None:
         started = time.perf_counter()
         history = await self.store.history(cause.appeal_id)
         if not history or history[0].registered is None:
@@ -357,14 +361,14 @@ class RoutingService:
             self.metrics.routed.labels(
                 record.agency_code, record.level, record.rule_id, str(record.forwarded).lower()
             ).inc()
+        elif record.outcome == DISMISSED:
+            self.metrics.dismissed.labels(record.reason_code).inc()
         else:
             self.metrics.triaged.labels(record.reason_code).inc()
 
     # --- events -------------------------------------------------------------------------
 
-    async def _publish(
-        self, record: DecisionRecord, appeal: AppealRegistered
-    ) -> AppealRouted | AppealTriaged:
+    async def _publish(self, record: DecisionRecord, appeal: AppealRegistered) -> RoutingOutcome:
         """Publish a decision's events — a fresh one, or a stored one again (a redelivered
         cause): the same events, same ids. A decision does not keep the agency's assignment
         (the appeal again, ~1.3 kB): it is made from the appeal and the routed event, field
@@ -380,6 +384,9 @@ class RoutingService:
                 if sighted is not None:
                     await self.publish(topics.INCIDENT_SIGHTINGS, sighted)
             return record.routed
+        if record.dismissed is not None:
+            await self.publish(topics.APPEALS_ROUTED, record.dismissed)
+            return record.dismissed
         assert record.triaged is not None
         await self.publish(topics.APPEALS_TRIAGE, record.triaged)
         return record.triaged
@@ -445,6 +452,25 @@ class RoutingService:
                 rule_version=decision.rule_version,
                 forwarded=decision.forwarded,
                 routed=routed,
+            )
+        if isinstance(decision, Dismissed):
+            dismissed = AppealDismissed(
+                **envelope,
+                event_id=deterministic_id("appeal.dismissed", appeal.appeal_id, str(hop)),
+                causation_id=cause.event_id,
+                registration_number=appeal.registration_number,
+                reason_code=decision.reason_code,
+                note=decision.note,
+                decided_by=decision.operator,
+                hop=hop,
+                declined_by=list(declined_by),
+            )
+            return DecisionRecord(
+                **base,
+                outcome=DISMISSED,
+                event_id=dismissed.event_id,
+                reason_code=decision.reason_code.value,
+                dismissed=dismissed,
             )
         triaged = AppealTriaged(
             **envelope,

@@ -26,6 +26,7 @@ from contracts import (
     AGENCY_ACTION_ADAPTER,
     AgencyActionRefused,
     AgencyAssignment,
+    AppealDismissed,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
@@ -71,12 +72,13 @@ _EVENTS = {
     "routed": AppealRouted,
     "assignment": AgencyAssignment,
     "triaged": AppealTriaged,
+    "dismissed": AppealDismissed,
     "registered": AppealRegistered,
 }
 # What a decision document keeps: not the assignment, which is the appeal again and is
 # rebuilt from hop 0's `registered` and the routed event (service.assignment_for); decisions
 # stored before that still carry one and read as they are.
-_STORED_EVENTS = ("routed", "triaged", "registered")
+_STORED_EVENTS = ("routed", "triaged", "dismissed", "registered")
 
 
 def to_document(record: DecisionRecord) -> dict[str, Any]:

@@ -13,11 +13,12 @@ from starlette.applications import Starlette
 from contracts import (
     AgencyAction,
     AnswerRated,
+    AppealDismissed,
     AppealOutcome,
     AppealRegistered,
-    AppealRouted,
     DeadLetter,
     Event,
+    RoutingDecision,
     SlaEvent,
     SlaTimerEvent,
     topics,
@@ -107,8 +108,11 @@ def create_app(
     service.on_armed = loop.wake_if_due_soon
     routed_topic = runtime.topic(topics.APPEALS_ROUTED)
 
-    async def on_appeal_routed(routed: AppealRouted, message: KafkaMessage) -> None:
-        await service.start_timers(routed, shard=message.raw_message.partition)
+    async def on_appeal_routed(decision: RoutingDecision, message: KafkaMessage) -> None:
+        if isinstance(decision, AppealDismissed):
+            await service.dismiss(decision)
+        else:
+            await service.start_timers(decision, shard=message.raw_message.partition)
 
     async def on_agency_action(action: AgencyAction, _: KafkaMessage) -> None:
         await service.apply_action(action)
@@ -117,7 +121,7 @@ def create_app(
     # in order, the batch committed once every timer is stored and its event published.
     subscribe_in_keyed_batches(
         runtime,
-        {topics.APPEALS_ROUTED: AppealRouted},
+        {topics.APPEALS_ROUTED: RoutingDecision},
         group_id=settings.consumer_group,
         handle=on_appeal_routed,
         # Arming reads and inserts go through the store's StoreBatcher: more handlers at once
@@ -129,7 +133,8 @@ def create_app(
         heartbeat_interval_ms=1000,
         title="sla.appeals_routed",
         description="Routing decisions: arm the answer timer (first routing) and the "
-        "receiving body's forwarding timer; the partition is the timer's firing shard.",
+        "receiving body's forwarding timer; the partition is the timer's firing shard. A "
+        "dismissal stops the appeal's timers.",
     )
     subscribe(
         runtime,

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from contracts import (
     AgencyActionEvent,
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRouted,
     DeadlineExtended,
@@ -63,6 +64,20 @@ log = logging.getLogger("tyndau.sla")
 Publish = Callable[[SlaTimerEvent], Awaitable[None]]
 
 OPEN, BREACHED, STOPPED = TimerState.OPEN, TimerState.BREACHED, TimerState.STOPPED
+
+
+@dataclass(frozen=True)
+class StopCause:
+    """What stops a timer: a body's decision, or the appeal's dismissal."""
+
+    event_id: str
+    occurred_at: datetime
+    decided_by: str | None
+    dismissed: bool = False
+
+    @classmethod
+    def of(cls, action: AgencyActionEvent) -> StopCause:
+        return cls(action.event_id, action.occurred_at, action.agency_code)
 
 
 class TimerService:
@@ -199,14 +214,14 @@ class TimerService:
                 and (isinstance(action, AppealAnswered) or t.agency_code == action.agency_code)
             ]
             for timer in forwarding:
-                events += await self._stop(timer.timer_id, action)
+                events += await self._stop(timer.timer_id, StopCause.of(action))
             if not forwarding and not isinstance(action, AppealAnswered):
                 # Accepted/redirected before its routing decision reached us — or no forwarding
                 # term applies; parking costs little either way and is cleared on the answer.
                 unmatched = True
 
         if answer is not None and isinstance(action, AppealAnswered):
-            events += await self._stop(answer.timer_id, action)
+            events += await self._stop(answer.timer_id, StopCause.of(action))
             await self.store.forget_parked(action.appeal_id)
             unmatched = False
         elif answer is not None and isinstance(action, DeadlineExtended):
@@ -225,44 +240,61 @@ class TimerService:
             await self.publish(event)
         return events
 
-    async def _stop(self, tid: str, action: AgencyActionEvent) -> list[SlaTimerEvent]:
+    async def dismiss(self, dismissed: AppealDismissed) -> list[SlaTimerEvent]:
+        """The appeal was left without consideration: every timer of it still running stops,
+        marked `dismissed` (no breach follows; the assessment does not count it handled).
+        It comes on `appeals.routed.v1` under the appeal's key, after the routing decisions
+        that armed those timers, so they are stored by now. Idempotent like an answer."""
+        cause = StopCause(dismissed.event_id, dismissed.occurred_at, None, dismissed=True)
+        events: list[SlaTimerEvent] = []
+        for timer in await self.store.of_appeal(dismissed.appeal_id):
+            events += await self._stop(timer.timer_id, cause)
+        await self.store.forget_parked(dismissed.appeal_id)
+        for event in events:
+            await self.publish(event)
+        return events
+
+    async def _stop(self, tid: str, cause: StopCause) -> list[SlaTimerEvent]:
         tz = self.calendar.tz
         now = self.clock.now()
         seen: dict[str, Timer] = {}
 
         def stop(timer: Timer) -> Timer | None:
             seen["before"] = timer
-            if action.event_id in timer.outcomes or timer.state is STOPPED:
+            if cause.event_id in timer.outcomes or timer.state is STOPPED:
                 return None
-            on_time, used = stop_outcome(self.calendar, timer, action.occurred_at)
+            on_time, used = stop_outcome(self.calendar, timer, cause.occurred_at)
             event = stopped_event(
                 timer.ref,
                 on_time=on_time,
                 working_days_used=used,
-                stopped_by=action.event_id,
-                decided_at=action.occurred_at,
-                decided_by=action.agency_code,
+                stopped_by=cause.event_id,
+                decided_at=cause.occurred_at,
+                decided_by=cause.decided_by,
+                dismissed=cause.dismissed,
                 now=now,
                 tz=tz,
             )
             return replace(
                 timer,
                 state=STOPPED,
-                stopped_at=action.occurred_at,
+                stopped_at=cause.occurred_at,
                 on_time=on_time,
                 working_days_used=used,
-                outcomes={**timer.outcomes, action.event_id: event},
+                outcomes={**timer.outcomes, cause.event_id: event},
             )
 
         timer, changed = await self.store.update(tid, stop)
-        if timer is None or (event := timer.outcome_of(action.event_id)) is None:
+        if timer is None or (event := timer.outcome_of(cause.event_id)) is None:
             return []  # stopped earlier by another decision
-        if changed:
+        if changed and not cause.dismissed:
+            # A dismissal is nobody's decision in time or late: not in the answer metrics.
             assert timer.on_time is not None and timer.working_days_used is not None
             self.metrics.stopped.labels(
                 timer.kind.value, timer.agency_code, str(timer.on_time).lower()
             ).inc()
             self.metrics.working_days_used.labels(timer.kind.value).observe(timer.working_days_used)
+        if changed:
             self._tally(timer, await self._state_of(seen["before"]), -1)
         # The stopped timer must not fire: its entries go (again, on a redelivered answer).
         await self.store.drop_due(e.key for e in timer.due_entries())

@@ -347,6 +347,7 @@ def stopped_event(
     stopped_by: str,
     decided_at: datetime | None = None,
     decided_by: str | None = None,
+    dismissed: bool = False,
     now: datetime,
     tz: tzinfo,
 ) -> SlaStopped:
@@ -359,6 +360,7 @@ def stopped_event(
         stopped_by_event_id=stopped_by,
         decided_at=decided_at,
         answered_by=decided_by,
+        dismissed=dismissed,
         **_timer_fields(timer, tz),
     )
 

@@ -43,13 +43,14 @@ from contracts import (
     AgencyInboxMessage,
     AnswerOutcome,
     AppealRegistered,
-    AppealRouted,
     AppealTriaged,
+    DismissalReason,
     Event,
     IncidentAnswered,
     IncidentGrew,
     IncidentOpened,
     IncidentResolved,
+    RoutingDecision,
     SlaEvent,
     TriageDecided,
     agency_actions,
@@ -69,6 +70,7 @@ from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
 from services.workspace import decisions
 from services.workspace.accounts import ROLES, Accounts, Session
+from services.workspace.body_search import BodySearch, find_bodies, search_choices
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LANGUAGES, labels_for, language_of
 from services.workspace.incidents import IncidentView, IncidentViews
@@ -194,7 +196,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             topics.APPEALS_REGISTERED: AppealRegistered,
             topics.APPEALS_TRIAGE: AppealTriaged,
             **{agency_inbox(code): AgencyInboxMessage for code in registry.by_code},
-            topics.APPEALS_ROUTED: AppealRouted,
+            topics.APPEALS_ROUTED: RoutingDecision,
             topics.AGENCY_ACTIONS: AgencyAction,
             topics.SLA_EVENTS: SlaEvent,
         },
@@ -368,11 +370,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         form: dict[str, str] | None = None,
     ) -> HTMLResponse:
         lang = language_of(request.cookies.get(LANG_COOKIE))
-        bodies = sorted(
-            (code, agency.names.get(lang, code))
-            for code, agency in registry.by_code.items()
-            if code != session.user.agency_code
-        )
+        search = BodySearch.of(dict(request.query_params))
+        bodies = find_bodies(registry, search, lang, leave_out=session.user.agency_code)
         return render(
             request,
             "appeal.html",
@@ -389,6 +388,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             },
             outcomes=[o.value for o in AnswerOutcome],
             bodies=bodies,
+            search=search,
+            choices=search_choices(lang),
             errors=errors or {},
             form=form or {},
         )
@@ -527,8 +528,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         state = view.state()
         triaged = state["triaged"] or {"reason": "", "candidates": []}
         proposed = [c["agency_code"] for c in triaged.get("candidates", [])]
-        names = {code: agency.names.get(lang, code) for code, agency in registry.by_code.items()}
-        ordered = proposed + sorted((c for c in names if c not in proposed), key=names.get)
+        search = BodySearch.of(dict(request.query_params))
         return render(
             request,
             "triage_decide.html",
@@ -540,7 +540,10 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             forward_due=forward_due(view),
             open=state["status"] == "in_triage",
             nonce=secrets.token_urlsafe(12),
-            bodies=[(code, names[code]) for code in ordered if code in names],
+            bodies=find_bodies(registry, search, lang, proposed),
+            search=search,
+            choices=search_choices(lang),
+            dismissal_grounds=[g.value for g in DismissalReason],
             errors=errors or {},
             form=form or {},
         )
@@ -570,28 +573,19 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         state = view.state()
         if state["status"] != "in_triage" or state["triaged"] is None:
             return triage_page(request, session, view, 409)
-        errors = {}
-        if form.get("agency_code") not in registry.by_code:
-            errors["agency_code"] = t["unknown_body"]
-        note = (form.get("note") or "").strip()
-        if not note or len(note) > decisions.MAX_TEXT:
-            errors["note"] = t["field_required"]
-        if errors:
-            return triage_page(request, session, view, 422, errors, form)
         nonce = form.get("nonce") or secrets.token_urlsafe(12)
-        decided = TriageDecided(
-            event_id=deterministic_id("workspace.triage", view.appeal_id, nonce),
-            appeal_id=view.appeal_id,
-            occurred_at=clock.now(),
-            correlation_id=view.appeal_id,
-            causation_id=state["triaged"]["event_id"],
-            triage_event_id=state["triaged"]["event_id"],
-            decision_id=f"workspace/{nonce}",
-            operator=session.user.username,
-            agency_code=form["agency_code"],
-            category=None,
-            note=note,
-        )
+        try:
+            decided = decisions.triage(
+                view,
+                state["triaged"]["event_id"],
+                session.user.username,
+                form,
+                nonce,
+                clock.now(),
+                registry,
+            )
+        except decisions.FormErrors as invalid:
+            return triage_page(request, session, view, 422, invalid.worded(t), form)
         await publish_event(runtime, topics.TRIAGE_DECISIONS, decided)
         await audit(session, decided.event_type, view.appeal_id, decided.event_id)
         return RedirectResponse("/triage", 303)

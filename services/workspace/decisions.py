@@ -1,5 +1,6 @@
 """An officer's forms made into the body's decisions (pure): the same events an agency's own
-system publishes on `agency.<code>.actions.v1`, which routing checks and passes on.
+system publishes on `agency.<code>.actions.v1`, which routing checks and passes on; and a
+triage operator's form made into `triage.decided` (a body, or a dismissal with its ground).
 
 Every form carries a nonce (made with the page): the decision's event id and action id come
 from the appeal, the kind of decision and that nonce — a double click or a resubmitted form
@@ -21,6 +22,8 @@ from contracts import (
     AppealAnswered,
     AppealRedirected,
     DeadlineExtended,
+    DismissalReason,
+    TriageDecided,
     deterministic_id,
 )
 from reference.agencies import AgencyRegistry
@@ -155,4 +158,50 @@ def redirect(
         **_envelope(view, officer, "redirected", nonce, now),
         reason=reason,
         suggested_agency_code=target,
+    )
+
+
+def triage(
+    view: AppealView,
+    triage_event_id: str,
+    operator: str,
+    form: dict[str, str],
+    nonce: str,
+    now: datetime,
+    registry: AgencyRegistry,
+) -> TriageDecided:
+    """The operator's decision: `choice` `route` names a body of the registry
+    (`agency_code`), `dismiss` a ground (`dismissal`); the note is required either way —
+    it is routing's reason, or what the citizen is told."""
+    errors: dict[str, tuple[str, dict[str, str]]] = {}
+    note = _text(form, "note", errors)
+    choice = form.get("choice") or "route"
+    body: str | None = None
+    dismissal: DismissalReason | None = None
+    if choice == "dismiss":
+        try:
+            dismissal = DismissalReason(form.get("dismissal") or "")
+        except ValueError:
+            errors["dismissal"] = ("dismissal_required", {})
+    elif choice == "route":
+        body = (form.get("agency_code") or "").strip()
+        if body not in registry.by_code:
+            errors["agency_code"] = ("unknown_body", {})
+    else:
+        errors["choice"] = ("field_required", {})
+    if errors:
+        raise FormErrors(errors)
+    return TriageDecided(
+        event_id=deterministic_id("workspace.triage", view.appeal_id, nonce),
+        appeal_id=view.appeal_id,
+        occurred_at=now,
+        correlation_id=view.appeal_id,
+        causation_id=triage_event_id,
+        triage_event_id=triage_event_id,
+        decision_id=f"workspace/{nonce}",
+        operator=operator,
+        agency_code=body,
+        dismissal=dismissal,
+        category=None,
+        note=note,
     )

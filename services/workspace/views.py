@@ -19,6 +19,7 @@ from contracts import (
     AgencyAssignment,
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
@@ -36,6 +37,7 @@ READ_TOPICS_EVENTS = (
     AppealTriaged,
     AgencyAssignment,
     AppealRouted,
+    AppealDismissed,
     AppealAccepted,
     AppealRedirected,
     DeadlineExtended,
@@ -44,6 +46,10 @@ READ_TOPICS_EVENTS = (
     SlaWarning,
     SlaBreached,
 )
+
+
+FINAL = ("answered", "dismissed")
+"""Statuses later events show in the timeline but do not change."""
 
 
 @dataclass(frozen=True)
@@ -84,26 +90,31 @@ class AppealView:
             if kind == "appeal.triaged":
                 state["holder"] = None
                 state["triaged"] = entry
-                if state["status"] != "answered":
+                if state["status"] not in FINAL:
                     state["status"] = "in_triage"
             elif kind in ("appeal.routed", "agency.assignment"):
                 state["holder"] = entry["agency_code"]
                 state["answer_due_at"] = entry.get("answer_due_at") or state["answer_due_at"]
                 state["forward_due_at"] = entry.get("forward_due_at")
-                if state["status"] != "answered":
+                if state["status"] not in FINAL:
                     state["status"] = "routed"
             elif kind == "agency.accepted":
                 state["forward_due_at"] = None
-                if state["status"] != "answered":
+                if state["status"] not in FINAL:
                     state["status"] = "accepted"
-            elif kind == "agency.redirected" and state["status"] != "answered":
+            elif kind == "agency.redirected" and state["status"] not in FINAL:
                 state["status"] = "redirected"
             elif kind == "agency.extended":
                 state["answer_due_at"] = entry["new_due_at"]
-                if state["status"] != "answered":
+                if state["status"] not in FINAL:
                     state["status"] = "extended"
             elif kind == "agency.answered":
                 state["status"] = "answered"
+                state["forward_due_at"] = None
+            elif kind == "appeal.dismissed":
+                # Final, like an answer: nothing routes a dismissed appeal again.
+                state["status"] = "dismissed"
+                state["holder"] = None
                 state["forward_due_at"] = None
             elif kind == "sla.started" and entry["deadline_kind"] == DeadlineKind.ANSWER:
                 state["answer_due_at"] = entry["due_at"]
@@ -119,6 +130,7 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
     AppealTriaged: ("reason", "candidates"),
     AgencyAssignment: ("agency_code", "answer_due_at", "forward_due_at"),
     AppealRouted: ("agency_code", "answer_due_at", "forward_due_at", "reason"),
+    AppealDismissed: ("reason_code", "note", "decided_by"),
     AppealAccepted: ("agency_code", "officer"),
     AppealRedirected: ("agency_code", "officer", "reason", "suggested_agency_code"),
     DeadlineExtended: ("agency_code", "officer", "new_due_at", "reason"),

@@ -127,6 +127,14 @@ async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the
     await page.screenshot(path=SHOTS / "triage.png", full_page=True)
     await page.locator("#decide").click()  # no reasoning: refused, with the field
     assert await page.locator("#note-error").inner_text() == "Толтыру міндетті."
+    # Find the body in the registry: the city akimat's bodies by code, in Astana.
+    every_body = await page.locator("#agency_code option").count()
+    await page.get_by_label("Органды іздеу").fill("akimat-astana")
+    await page.locator("#body_place").select_option("71")
+    await page.locator("#find_body").click()
+    await page.wait_for_url(f"{desk.url}/triage/{appeal_id}?*")
+    found = await page.locator("#agency_code option").all_inner_texts()
+    assert 1 < len(found) < every_body and all("akimat-astana" in o for o in found)
     await page.get_by_label("Қай органға").select_option("akimat-astana")
     await page.get_by_label("Негіздеме").fill("Қала әкімдігінің құзыреті.")
     await page.locator("#decide").click()
@@ -142,6 +150,60 @@ async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the
     assert await page.get_by_role("link", name=view.registration_number).count() == 0
     officer = await logged_in(browser, desk, "officer.akimat")
     await officer.get_by_role("link", name=view.registration_number).wait_for()
+
+
+async def test_an_operator_dismisses_an_appeal_and_the_citizen_is_told_why(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    call_id = f"1414-dismiss-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    call = call_1414(call_id) | {"topic_code": "other", "summary": "Алло? Алло."}
+    await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
+    views = desk.app.state.views
+
+    async def waiting() -> object:
+        view = await views.get(appeal_id)
+        return view if view and view.state()["status"] == "in_triage" and view.text else None
+
+    view = await eventually(waiting, timeout=60)
+    page = await logged_in(browser, desk, "operator.desk", start="/triage")
+    await page.goto(f"{desk.url}/triage/{appeal_id}")
+    await page.locator("#choice-dismiss").check()
+    await page.locator("#decide").click()  # no ground, no note: both named
+    assert await page.locator("#dismissal-error").inner_text() == (
+        "Қараусыз қалдыру негізін таңдаңыз."
+    )
+    assert await page.locator("#note-error").inner_text() == "Толтыру міндетті."
+    assert await page.locator("#choice-dismiss").is_checked()  # the choice is kept
+    await page.get_by_label("Негізі").select_option("not_an_appeal")
+    await page.get_by_label("Негіздеме").fill("Қоңырау үзілді, өтініш мәні айтылмады.")
+    await page.screenshot(path=SHOTS / "triage-dismiss.png", full_page=True)
+    await page.locator("#decide").dblclick()  # one decision
+    await page.wait_for_url(f"{desk.url}/triage")
+
+    async def dismissed() -> bool:
+        current = await views.get(appeal_id)
+        return current is not None and current.state()["status"] == "dismissed"
+
+    await eventually(dismissed, timeout=30)
+    await page.reload()
+    assert await page.get_by_role("link", name=view.registration_number).count() == 0
+
+    async def citizen_told() -> list:
+        found = desk.system.db("notify")["notifications"].find(
+            {"appeal_id": appeal_id, "template": "appeal_dismissed"}
+        )
+        return [n async for n in found]
+
+    [notice] = await eventually(citizen_told, timeout=30)
+    async with desk.system.http("intake") as http:
+        status = await http.get(
+            f"/v1/appeals/{view.registration_number}", headers=bearer("call-centre-operator")
+        )
+    assert status.json()["status"] == "dismissed"
+    shown = [e for e in status.json()["timeline"] if e["event_type"] == "appeal.dismissed"]
+    assert [e["reason_code"] for e in shown] == ["not_an_appeal"]  # the double click: one
+    assert notice["language"] == "ru"  # the call's language
 
 
 async def test_an_officer_accepts_extends_within_the_cap_and_answers(

@@ -252,3 +252,8 @@ def test_a_verdict_must_come_from_the_supervising_body_and_not_from_the_future()
     assert problems(court, REGISTRY, today=date(2026, 3, 5)) == [
         "agency_code: no body has the code 'no-such-body'"
     ]
+
+
+def test_a_dismissal_stopping_the_answer_timer_is_nobodys_handled_appeal() -> None:
+    stopped = SlaStopped.example().model_copy(update={"dismissed": True, "answered_by": None})
+    assert contribution(stopped, ALMATY) is None

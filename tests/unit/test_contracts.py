@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import contracts
 from contracts import (
@@ -25,23 +25,28 @@ from contracts import (
     SLA_EVENT_ADAPTER,
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealKind,
     AppealRedirected,
     AppealRegistered,
     AppealRejected,
+    AppealRouted,
     Call1414Appeal,
     Call1414AppealType,
     Category,
     Channel,
     DeadlineExtended,
+    DismissalReason,
     Event,
     HttpGatewayAppeal,
     IKomek109Appeal,
+    RoutingDecision,
     SlaBreached,
     SlaExtensionRefused,
     SlaStopped,
     SlaTimerStarted,
     SlaWarning,
+    TriageDecided,
     agency_inbox,
     deterministic_id,
     topics,
@@ -486,3 +491,19 @@ def test_deterministic_id_needs_at_least_one_part() -> None:
 def test_the_package_exports_what_it_declares() -> None:
     for name in contracts.__all__:
         assert hasattr(contracts, name), name
+
+
+def test_a_triage_decision_names_a_body_or_a_dismissal_never_both_nor_neither() -> None:
+    data = TriageDecided.example().model_dump()
+    dismissal = {**data, "agency_code": None, "dismissal": "offensive"}
+    assert TriageDecided.model_validate(dismissal).dismissal is DismissalReason.OFFENSIVE
+
+    for wrong in ({**data, "dismissal": "offensive"}, {**data, "agency_code": None}):
+        with pytest.raises(ValidationError, match="either a body"):
+            TriageDecided.model_validate(wrong)
+
+
+def test_the_routed_topic_reads_a_routing_decision_or_a_dismissal() -> None:
+    adapter = TypeAdapter(RoutingDecision)
+    for event in (AppealRouted.example(), AppealDismissed.example()):
+        assert adapter.validate_json(event.model_dump_json()) == event

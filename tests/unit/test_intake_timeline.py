@@ -4,6 +4,7 @@ and the gateway's key configuration (services/intake/settings.py)."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from contracts import (
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
@@ -150,3 +152,24 @@ def test_the_keys_do_not_show_in_the_config_repr() -> None:
     assert "0123456789abcdef" not in repr(config)
     assert config.gateway_keys() == {"reception": b"0123456789abcdef"}
     assert config.repeat_window.days == 90
+
+
+def test_a_dismissed_appeal_is_final_and_the_citizen_sees_the_ground_not_the_operator() -> None:
+    dismissed = AppealDismissed.example().model_copy(
+        update={"occurred_at": AppealTriaged.example().occurred_at + timedelta(hours=1)}
+    )
+    late = AppealRouted.example().model_copy(
+        update={"occurred_at": dismissed.occurred_at + timedelta(hours=1)}
+    )
+    ended = appeal_status(REGISTERED, entries(AppealTriaged.example(), dismissed))
+    status = appeal_status(REGISTERED, entries(AppealTriaged.example(), dismissed, late))
+
+    assert (ended["status"], ended["current_body"], ended["forward_due_at"]) == (
+        "dismissed",
+        None,
+        None,
+    )
+    assert status["status"] == "dismissed"  # final: a later event does not change it
+    [shown] = [e for e in status["timeline"] if e["event_type"] == "appeal.dismissed"]
+    assert shown["reason_code"] == "no_substance" and shown["note"] == dismissed.note
+    assert "decided_by" not in shown and dismissed.decided_by not in json.dumps(status)

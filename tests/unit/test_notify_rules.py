@@ -10,6 +10,7 @@ import pytest
 from contracts import (
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRejected,
@@ -125,6 +126,7 @@ def test_every_rule_fills_exactly_its_templates_variables(rule, language) -> Non
         "appeal.registered": AppealRegistered,
         "appeal.rejected": AppealRejected,
         "appeal.routed": AppealRouted,
+        "appeal.dismissed": AppealDismissed,
         "agency.accepted": AppealAccepted,
         "agency.extended": DeadlineExtended,
         "agency.answered": AppealAnswered,
@@ -291,3 +293,23 @@ def test_the_answer_notice_tells_how_to_rate_it_and_where_a_contest_goes() -> No
     )
     assert f"«{number} 2» — қанағаттанбаймын." in kk["feedback"]
     assert "шағым" not in kk["feedback"]
+
+
+def test_a_dismissal_tells_the_citizen_the_ground_the_note_and_that_it_can_be_appealed() -> None:
+    dismissed = AppealDismissed.example().model_copy(update={"note": "Контактов нет"})
+    appeal = AppealView.from_registered(AppealRegistered.example())
+    [rule] = rules_for(dismissed)
+    assert (rule.role, rule.template, rule.mandatory) == (
+        RecipientRole.CITIZEN,
+        "appeal_dismissed",
+        True,
+    )
+
+    text = render(
+        "appeal_dismissed",
+        Language.RU,
+        template_variables(rule.template, dismissed, appeal, Language.RU, name_of, ALMATY),
+    )
+    assert text.startswith("Ваше обращение № ZH-20260305-000123 оставлено без рассмотрения: ")
+    assert "невозможно установить суть обращения. Контактов нет. " in text
+    assert "обжаловать" in text

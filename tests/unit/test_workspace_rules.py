@@ -13,16 +13,20 @@ from contracts import (
     AgencyAssignment,
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
+    Category,
     DeadlineExtended,
+    DismissalReason,
     SlaBreached,
     SlaWarning,
 )
 from reference.agencies import AgencyRegistry
 from reference.calendar import WorkingCalendar
 from services.workspace import decisions
+from services.workspace.body_search import BodySearch, find_bodies
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LABELS, LANGUAGES
 from services.workspace.views import AppealView, applied, view_document
@@ -145,3 +149,78 @@ def test_a_supervisor_counts_handled_on_time_breaches_and_the_daily_flow() -> No
     flow = {day: (r, a) for day, r, a in report.flow}
     assert flow[date(2026, 3, 5)] == (2, 0) and flow[date(2026, 3, 12)] == (0, 1)
     assert len(report.flow) == 61 and report.busiest == 2
+
+
+def test_a_triage_form_routes_to_a_body_or_dismisses_on_a_ground_with_a_note() -> None:
+    waiting = folded([AppealTriaged.example(), AppealRegistered.example()])
+    registry = AgencyRegistry.default()
+
+    def decide(form: dict[str, str], nonce: str = "n1"):
+        return decisions.triage(waiting, "t-1", "op.madina", form, nonce, NOW, registry)
+
+    routed = decide({"agency_code": "akimat-astana", "note": "Двор ОСИ"})
+    assert (routed.agency_code, routed.dismissal, routed.triage_event_id) == (
+        "akimat-astana",
+        None,
+        "t-1",
+    )
+    dismissed = decide({"choice": "dismiss", "dismissal": "offensive", "note": "Только брань"})
+    assert (dismissed.agency_code, dismissed.dismissal) == (None, DismissalReason.OFFENSIVE)
+    # A resubmitted form (same nonce) is the same decision; another nonce another one.
+    again = decide({"choice": "dismiss", "dismissal": "offensive", "note": "Только брань"})
+    assert again.event_id == dismissed.event_id and again.decision_id == dismissed.decision_id
+    assert decide({"agency_code": "akimat-astana", "note": "x"}, "n2").event_id != routed.event_id
+
+    with pytest.raises(FormErrors) as refused:
+        decide({"choice": "dismiss", "dismissal": "because", "note": ""})
+    assert refused.value.errors == {
+        "note": ("field_required", {}),
+        "dismissal": ("dismissal_required", {}),
+    }
+    with pytest.raises(FormErrors) as refused:
+        decide({"choice": "route", "agency_code": "no-such-body", "note": "x"})
+    assert refused.value.errors == {"agency_code": ("unknown_body", {})}
+    with pytest.raises(FormErrors) as refused:
+        decide({"choice": "both", "note": "x"})
+    assert set(refused.value.errors) == {"choice"}
+
+
+def test_a_dismissed_appeal_leaves_the_triage_queue_for_good() -> None:
+    triaged = AppealTriaged.example()
+    dismissed = AppealDismissed.example().model_copy(
+        update={"occurred_at": triaged.occurred_at + timedelta(minutes=5)}
+    )
+    for order in itertools.permutations([AppealRegistered.example(), triaged, dismissed]):
+        view = folded(list(order))
+        state = view.state()
+        assert (state["status"], state["holder"]) == ("dismissed", None)
+        assert view_document(view)["in_triage"] is False
+
+
+def test_the_body_picker_finds_bodies_by_name_category_and_place() -> None:
+    registry = AgencyRegistry.default()
+
+    def codes(search: BodySearch, **kwargs) -> list[str]:
+        return [code for code, _ in find_bodies(registry, search, "ru", **kwargs)]
+
+    # Every word, any language, any case; the name in the user's language.
+    assert codes(BodySearch(text="ЭНЕРГ астан")) == ["astana-energy"]
+    assert find_bodies(registry, BodySearch(text="astana-energy"), "kk")[0][1].startswith(
+        "Астана қаласының"
+    )
+    # Competent for heating with jurisdiction in Astana (71): the city's bodies first, the
+    # national ones after (they have jurisdiction everywhere); none of Almaty's.
+    heating = codes(BodySearch(category=Category.UTILITIES_HEATING, place="71"))
+    assert heating[:2] == ["akimat-astana", "astana-energy"]  # same reach: by Russian name
+    reach = [max(len(p) for p in registry.by_code[c].jurisdiction) for c in heating]
+    assert reach == sorted(reach, reverse=True) and reach[-1] == 0
+    heats = Category.UTILITIES_HEATING
+    assert all(registry.by_code[c].is_competent(heats, "711210000") for c in heating)
+    assert not any(c.startswith("almaty") for c in heating)
+    # Routing's candidates come first, in its order; the officer's own body never.
+    everyone = codes(BodySearch(), proposed=["ministry-health", "akimat-astana"])
+    assert everyone[:2] == ["ministry-health", "akimat-astana"]
+    assert len(everyone) == len(registry.by_code)
+    assert "astana-energy" not in codes(BodySearch(), leave_out="astana-energy")
+    # A stale link's unknown values are ignored, not an error.
+    assert BodySearch.of({"body_category": "nonsense", "body_place": "999"}) == BodySearch()

@@ -25,7 +25,8 @@ Decided where the spec is silent (see also each module):
   public view (lookup.public_view: district or region, no free text, no personal data), and
   never a report of a crime or a threat to security (hidden from the public everywhere).
   A registration number of another channel is the same 404 as an unknown one.
-- `status` is `closed` once the body answered, else `open`; `status_notes` says the
+- `status` is `closed` once the body answered (or the appeal was left without
+  consideration), else `open`; `status_notes` says the
   status in words; `expected_datetime` is the statutory answer deadline.
 - Listing: newest first, `page`/`page_size` (≤ 200) as the common extension; the range's
   index entries are read (≤ 5,000, else 400: narrow it), filtered by service and place, and

@@ -9,8 +9,9 @@ appeal's public status. Pure: no I/O.
   and a proposal differently) and offers the applicant's IIN (`attribute[iin]`, optional; an
   Open311 client has no field of its own for it).
 - A request document is the public view of an appeal (lookup.public_view): status `closed`
-  once the body answered, else `open`; `status_notes` the status in words (never the
-  answer's text: bodies write it in their own words); `agency_responsible` the current
+  once the body answered or the appeal was left without consideration, else `open`;
+  `status_notes` the status in words (never the answer's text: bodies write it in their own
+  words); `agency_responsible` the current
   body's name; `expected_datetime` the statutory answer deadline; `address` the district or
   region, no finer.
 """
@@ -30,6 +31,7 @@ from services.intake.open311.documents import (
     ServiceDefinition,
     ServiceRequest,
 )
+from services.intake.timeline import FINAL_STATUSES
 
 DEFAULT_LOCALE = Language.KK
 
@@ -90,6 +92,11 @@ STATUS_NOTES: dict[str, dict[str, str]] = {
     },
     "overdue": {"kk": "Мерзімі өтті", "ru": "Срок нарушен", "en": "Deadline passed"},
     "answered": {"kk": "Жауап берілді", "ru": "Дан ответ", "en": "Answered"},
+    "dismissed": {
+        "kk": "Қараусыз қалдырылды",
+        "ru": "Оставлено без рассмотрения",
+        "en": "Left without consideration",
+    },
 }
 
 
@@ -187,7 +194,7 @@ def request_of(
 
     return ServiceRequest(
         service_request_id=status["registration_number"],
-        status="closed" if status["status"] == "answered" else "open",
+        status="closed" if status["status"] in FINAL_STATUSES else "open",
         status_notes=STATUS_NOTES.get(status["status"], {}).get(lang, status["status"]),
         service_name=CATEGORY_TITLES[category][lang],
         service_code=category.value,

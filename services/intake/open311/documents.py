@@ -77,7 +77,10 @@ class TokenAnswer(_Document):
 
 class ServiceRequest(_Document):
     service_request_id: str
-    status: str = Field(description="`open`, or `closed` once the competent body answered.")
+    status: str = Field(
+        description="`open`, or `closed` once the competent body answered or the "
+        "appeal was left without consideration."
+    )
     status_notes: str | None
     service_name: str
     service_code: str

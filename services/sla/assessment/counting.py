@@ -6,7 +6,8 @@ calendar's zone), for one subject — a body (`body:<code>`) or a region of regi
 
 - `appeal.registered` → `registered`, on the registration day, for the region of its place;
 - `sla.stopped` of an answer timer → `handled` (+ `handled_on_time`), on the day of the
-  answer that stopped it (`decided_at`), for the body that answered (`answered_by`);
+  answer that stopped it (`decided_at`), for the body that answered (`answered_by`); not
+  when the stop is a dismissal (left without consideration: no body handled it);
 - `sla.breached` → `consideration_breaches` (answer) or `forwarding_breaches`, on the day of
   the deadline that passed, for the body that held the appeal then;
 - `court.decided` → `court_decisions` (+ `court_satisfied`), on the day of the decision;
@@ -102,7 +103,7 @@ def contribution(event: Event, tz: tzinfo) -> Contribution | None:
         case AppealRegistered():
             subject = region_subject(region_of(event.region_kato))
             return Contribution(local_day(event.registered_at), subject, {Metric.REGISTERED: 1})
-        case SlaStopped(deadline_kind=DeadlineKind.ANSWER):
+        case SlaStopped(deadline_kind=DeadlineKind.ANSWER, dismissed=False):
             counts = _flags((Metric.HANDLED, True), (Metric.HANDLED_ON_TIME, event.on_time))
             day = local_day(event.decided_at or event.occurred_at)
             answered_by = event.answered_by or event.agency_code

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from contracts import (
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRegistered,
     AppealRouted,
@@ -21,6 +22,7 @@ from contracts import (
     Category,
     ContestedAnswer,
     DeadlineExtended,
+    DismissalReason,
     IncidentAnswered,
     TriageDecided,
     deterministic_id,
@@ -312,6 +314,49 @@ class RoutingScenarios:
         assert await routing.handle_triage_decision(decided) == routed  # redelivered
         assert await routing.handle_triage_decision(late) is None  # the appeal left triage
         assert [r.outcome for r in await store.history(triaged.appeal_id)] == ["triaged", "routed"]
+
+    async def test_an_operator_who_dismisses_an_appeal_ends_its_routing(
+        self, store: DecisionStore, unique_id: str
+    ) -> None:
+        routing, recorder = service(store)
+        triaged = await routing.route_registered(unclassifiable(unique_id))
+        assert isinstance(triaged, AppealTriaged)
+        decided = TriageDecided.example().model_copy(
+            update={
+                "appeal_id": triaged.appeal_id,
+                "event_id": f"dismissed-{unique_id}",
+                "decision_id": f"d-{unique_id}",
+                "triage_event_id": triaged.event_id,
+                "agency_code": None,
+                "dismissal": DismissalReason.OFFENSIVE,
+                "note": "Only insults, no matter to consider.",
+            }
+        )
+        dismissed = await routing.handle_triage_decision(decided)
+
+        assert isinstance(dismissed, AppealDismissed)
+        assert (dismissed.reason_code, dismissed.note, dismissed.decided_by, dismissed.hop) == (
+            DismissalReason.OFFENSIVE,
+            "Only insults, no matter to consider.",
+            decided.operator,
+            1,
+        )
+        assert recorder.topics() == [topics.APPEALS_TRIAGE, topics.APPEALS_ROUTED]
+        assert await routing.handle_triage_decision(decided) == dismissed  # redelivered: same
+        # Nothing routes it again: a second operator's choice of a body is stale.
+        routed_late = decided.model_copy(
+            update={
+                "event_id": f"late-{unique_id}",
+                "decision_id": f"late-{unique_id}",
+                "agency_code": "akimat-astana",
+                "dismissal": None,
+            }
+        )
+        assert await routing.handle_triage_decision(routed_late) is None
+        history = await store.history(triaged.appeal_id)
+        assert [r.outcome for r in history] == ["triaged", "dismissed"]
+        assert history[-1].reason_code == "offensive"
+        assert routing.metrics.dismissed.labels("offensive")._value.get() == 1
 
     # --- the gate of bodies' decisions ----------------------------------------------------------
     # (decisions_of_the_holder: an appeal routed to astana-energy, which accepts, then redirects)

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 from contracts import (
     AppealAccepted,
     AppealAnswered,
+    AppealDismissed,
     AppealRedirected,
     AppealRouted,
     DeadlineExtended,
@@ -470,6 +471,40 @@ class SlaScenarios:
         timer = await store.get(f"{appeal}:answer")
         assert timer is not None and await store.entries_of(timer) == []
         assert await sla.fire_at(routed.answer_due_at + timedelta(days=1)) == []
+
+    async def test_a_dismissal_stops_every_timer_of_the_appeal_and_nothing_breaches(
+        self, store: TimerStore
+    ) -> None:
+        sla, appeal = Sla(store), new_appeal()
+        forward_due = CAL.deadline(CAL.registration_time(NOW), 3)
+        routed = routed_event(appeal, NOW, forward_due_at=forward_due)
+        await sla.service.start_timers(routed, shard=0)
+        dismissed = AppealDismissed.example().model_copy(
+            update={
+                "appeal_id": appeal,
+                "event_id": f"dismissed-{appeal}",
+                "occurred_at": NOW + timedelta(days=1),
+            }
+        )
+
+        stopped = await sla.service.dismiss(dismissed)
+        again = await sla.service.dismiss(dismissed)  # redelivered
+
+        assert sorted(e.deadline_kind for e in stopped) == [
+            DeadlineKind.ANSWER,
+            DeadlineKind.FORWARDING,
+        ]
+        assert all(
+            e.dismissed and e.stopped_by_event_id == dismissed.event_id and e.answered_by is None
+            for e in stopped
+        )
+        assert sorted(e.event_id for e in again) == sorted(e.event_id for e in stopped)
+        # A redelivery publishes the same events again (same ids), as an answer's does.
+        assert sla.published[-2:] == stopped and len(sla.of(appeal, "sla.stopped")) == 4
+        # No body answered: the answer metrics do not count it; no timer is left to fire.
+        assert sla.metrics.stopped.labels("answer", routed.agency_code, "true")._value.get() == 0
+        assert await sla.fire_at(routed.answer_due_at + timedelta(days=1)) == []
+        assert sla.of(appeal, "sla.breached") == []
 
     async def test_an_extension_within_two_months_moves_the_deadline_to_a_new_generation(
         self, store: TimerStore
