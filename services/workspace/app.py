@@ -350,6 +350,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     def may_see(session: Session, view: AppealView) -> bool:
         if session.user.role == "operator":
             return True  # the triage desk reads every appeal to place it
+        if session.user.role == "supervisor" and session.user.agency_code in view.escalated_to:
+            return True  # a breach of it was escalated to this supervisor's body
         return bool(visible_bodies(session) & set(view.bodies))
 
     def may_act(session: Session, view: AppealView) -> bool:
@@ -756,7 +758,12 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             return refusal(request, session, 400, "date_invalid")
         bodies = visible_bodies(session)
         report = supervision(
-            await views.of_bodies(bodies), bodies, SupervisionPeriod(first, last), calendar.tz
+            await views.of_bodies(bodies),
+            bodies,
+            SupervisionPeriod(first, last),
+            calendar.tz,
+            escalated=await views.escalated_to(session.user.agency_code or ""),
+            supervisor_body=session.user.agency_code,
         )
         return render(
             request,

@@ -45,6 +45,10 @@ class AppealViews:
         cursor = self.appeals.find({"bodies": {"$in": sorted(agency_codes)}})
         return [view_from(d) async for d in cursor]
 
+    async def escalated_to(self, agency_code: str) -> list[AppealView]:
+        """The appeals a breach of which was escalated to this body (or its head)."""
+        return [view_from(d) async for d in self.appeals.find({"escalated_to": agency_code})]
+
     async def many(self, appeal_ids: list[str]) -> list[AppealView]:
         """These appeals' views, in the order asked (an unknown one: an empty view)."""
         found = {

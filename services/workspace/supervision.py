@@ -1,5 +1,8 @@
-"""What a supervisor of a body sees (pure): the appeals of the body and the bodies under it
-that need acting on (breached or warned, not answered), and the body's KPIs for a period —
+"""What a supervisor of a body sees (pure): the breaches escalated to the body (sla's
+`escalate_to` names it or its head; any body's appeal — the chain is sla's policy, not only
+the registry's tree), the appeals of the body and the bodies under it that need acting on
+(breached or warned, not answered or dismissed, and not escalated already), and the body's
+KPIs for a period —
 handled, answered on time, breaches of the consideration and of the forwarding deadline,
 repeats — with the daily flow (received, answered) for the chart.
 
@@ -12,11 +15,12 @@ in force when it came.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from services.workspace.views import AppealView
+from services.workspace.views import FINAL, AppealView
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class BodyKpis:
 class Supervision:
     to_act_on: list[tuple[AppealView, dict[str, Any]]]
     kpis: list[BodyKpis]
+    escalated: list[tuple[AppealView, dict[str, Any]]] = field(default_factory=list)
+    """Open appeals whose breach was escalated to the supervisor's body, oldest due first."""
     flow: list[tuple[date, int, int]] = field(default_factory=list)
     """(day, received, answered)."""
 
@@ -58,8 +64,23 @@ class Supervision:
 
 
 def supervision(
-    views: list[AppealView], bodies: set[str], period: Period, tz: tzinfo
+    views: list[AppealView],
+    bodies: set[str],
+    period: Period,
+    tz: tzinfo,
+    escalated: Sequence[AppealView] = (),
+    supervisor_body: str | None = None,
 ) -> Supervision:
+    """`views`: the appeals of `bodies` (KPIs, flow, to act on); `escalated`: the appeals
+    whose breaches were escalated to `supervisor_body` (any body's)."""
+    open_escalations = [
+        (view, state)
+        for view in escalated
+        if supervisor_body in view.escalated_to and (state := view.state())["status"] not in FINAL
+    ]
+    open_escalations.sort(key=lambda pair: pair[1]["answer_due_at"] or "")
+    escalated_ids = {view.appeal_id for view, _ in open_escalations}
+
     def day_of(iso: str) -> date:
         return datetime.fromisoformat(iso).astimezone(tz).date()
 
@@ -69,7 +90,8 @@ def supervision(
     to_act_on = []
     for view in views:
         state = view.state()
-        if state["status"] != "answered" and (state["breached"] or state["warned"]):
+        needs_acting = state["breached"] or state["warned"]
+        if state["status"] not in FINAL and needs_acting and view.appeal_id not in escalated_ids:
             to_act_on.append((view, state))
         if view.received_at and period.has(day_of(view.received_at)):
             received[day_of(view.received_at)] += 1
@@ -98,4 +120,4 @@ def supervision(
                     kpis[body].forwarding_breaches += 1
     to_act_on.sort(key=lambda pair: (not pair[1]["breached"], pair[1]["answer_due_at"] or ""))
     flow = [(day, received[day], answered[day]) for day in period.days()]
-    return Supervision(to_act_on, list(kpis.values()), flow)
+    return Supervision(to_act_on, list(kpis.values()), open_escalations, flow)

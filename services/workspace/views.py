@@ -6,7 +6,8 @@ kept by event id (a redelivered event adds nothing) and folded at read time in t
 things happened, so events arriving from different topics in any order give the same view.
 `bodies` are every body it was ever assigned to: an officer of one of them may open it.
 The registration gives the text (a triage operator reads it before any body has it);
-`in_triage` is kept on the document for the queue's filter.
+`in_triage` is kept on the document for the queue's filter, `escalated_to` (the bodies its
+breaches were escalated to) for a supervisor's escalations.
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ class AppealView:
     repeat_of: str | None = None
     bodies: tuple[str, ...] = ()
     entries: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def escalated_to(self) -> tuple[str, ...]:
+        """Bodies a breach of this appeal was escalated to (sla's `escalate_to`; a body's
+        head, `<code>:head`, is that body's supervisor), in order, each once."""
+        codes = (
+            target.removesuffix(":head")
+            for entry in self.entries
+            if entry["event_type"] == "sla.breached"
+            for target in entry.get("escalate_to") or ()
+        )
+        return tuple(dict.fromkeys(codes))
 
     def has(self, event_id: str) -> bool:
         return any(e["event_id"] == event_id for e in self.entries)
@@ -137,7 +150,7 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
     AppealAnswered: ("agency_code", "officer", "outcome", "summary"),
     SlaTimerStarted: ("agency_code", "deadline_kind", "due_at"),
     SlaWarning: ("agency_code", "deadline_kind", "due_at", "working_days_left"),
-    SlaBreached: ("agency_code", "deadline_kind", "due_at"),
+    SlaBreached: ("agency_code", "deadline_kind", "due_at", "escalate_to"),
 }
 
 
@@ -181,13 +194,15 @@ def view_document(view: AppealView) -> dict[str, Any]:
     document = {k: v for k, v in view.__dict__.items() if k != "appeal_id"}
     # Kept beside the entries for the triage queue's filter (the fold decides it).
     document["in_triage"] = view.state()["status"] == "in_triage"
+    # And the bodies its breaches were escalated to, for a supervisor's escalations.
+    document["escalated_to"] = list(view.escalated_to)
     document["bodies"] = list(view.bodies)
     document["entries"] = list(view.entries)
     return {"_id": view.appeal_id, **document}
 
 
 def view_from(document: dict[str, Any]) -> AppealView:
-    fields = {k: v for k, v in document.items() if k not in ("_id", "in_triage")}
+    fields = {k: v for k, v in document.items() if k not in ("_id", "in_triage", "escalated_to")}
     fields["bodies"] = tuple(fields.get("bodies", ()))
     fields["entries"] = tuple(fields.get("entries", ()))
     return AppealView(appeal_id=document["_id"], **fields)

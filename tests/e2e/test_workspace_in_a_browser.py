@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from contracts import deterministic_id, topics
+from contracts import SlaBreached, deterministic_id, topics
 from reference.calendar import WorkingCalendar
 from reference.statute import extension_cap
 from services.common.settings import settings_for
@@ -309,6 +309,47 @@ async def test_a_supervisor_sees_the_bodies_under_it_with_their_kpis_and_daily_f
     officer = await logged_in(browser, desk, "officer.energy")
     answer = await officer.goto(f"{desk.url}/supervision")
     assert answer is not None and answer.status == 403
+
+
+async def test_a_breach_escalated_to_the_city_akimat_is_on_its_supervisors_page(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    call_id = f"1414-late-{unique_id}"
+    appeal_id = deterministic_id("appeal", "1414", call_id)
+    await desk.system.publish(topics.CHANNEL_1414, call_1414(call_id), key=call_id)
+    views = desk.app.state.views
+
+    async def routed() -> object:
+        view = await views.get(appeal_id)
+        return view if view and view.bodies and view.registration_number else None
+
+    view = await eventually(routed, timeout=60)
+    # The breach as sla publishes it when the deadline passes (a real timer would take
+    # weeks): escalated to the body's head and the city akimat.
+    breached = SlaBreached.example().model_copy(
+        update={
+            "event_id": deterministic_id("test.breach", appeal_id),
+            "appeal_id": appeal_id,
+            "correlation_id": appeal_id,
+            "timer_id": f"{appeal_id}:answer",
+            "agency_code": view.bodies[-1],
+            "escalate_to": [f"{view.bodies[-1]}:head", "akimat-astana"],
+        }
+    )
+    await desk.system.publish(topics.SLA_EVENTS, breached.model_dump(mode="json"), key=appeal_id)
+
+    async def escalated() -> bool:
+        current = await views.get(appeal_id)
+        return current is not None and "akimat-astana" in current.escalated_to
+
+    await eventually(escalated, timeout=30)
+    page = await logged_in(browser, desk, "supervisor.akimat")
+    await page.goto(f"{desk.url}/supervision")
+    escalations = page.locator("#escalated")
+    await escalations.get_by_role("link", name=view.registration_number).click()
+    await page.wait_for_url(f"{desk.url}/appeals/{appeal_id}")
+    await page.goto(f"{desk.url}/supervision")
+    await page.screenshot(path=SHOTS / "supervision-escalated.png", full_page=True)
 
 
 async def test_an_admin_adds_an_officer_who_then_logs_in_to_the_bodys_inbox(

@@ -29,7 +29,7 @@ from services.workspace import decisions
 from services.workspace.body_search import BodySearch, find_bodies
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LABELS, LANGUAGES
-from services.workspace.views import AppealView, applied, view_document
+from services.workspace.views import AppealView, applied, view_document, view_from
 
 ALMATY = ZoneInfo("Asia/Almaty")
 NOW = datetime(2026, 3, 13, 10, 0, tzinfo=ALMATY)
@@ -224,3 +224,31 @@ def test_the_body_picker_finds_bodies_by_name_category_and_place() -> None:
     assert "astana-energy" not in codes(BodySearch(), leave_out="astana-energy")
     # A stale link's unknown values are ignored, not an error.
     assert BodySearch.of({"body_category": "nonsense", "body_place": "999"}) == BodySearch()
+
+
+def test_a_breach_escalated_to_a_body_is_that_supervisors_to_act_on_until_answered() -> None:
+    from services.workspace.supervision import Period as Days
+    from services.workspace.supervision import supervision
+
+    assignment = AgencyAssignment.example()  # astana-energy
+    breached = SlaBreached.example().model_copy(
+        update={"escalate_to": ["astana-energy:head", "akimat-astana"]}
+    )
+    late = folded([assignment, breached])
+    period = Days(date(2026, 3, 1), date(2026, 4, 30))
+    assert late.escalated_to == ("astana-energy", "akimat-astana")
+    assert view_document(late)["escalated_to"] == ["astana-energy", "akimat-astana"]
+    assert "escalated_to" not in view_from(view_document(late)).__dict__  # kept, not stored twice
+
+    # The city akimat: escalated to it — listed there, not again among the breaches to act on.
+    city = supervision(
+        [late], {"akimat-astana", "astana-energy"}, period, ALMATY, [late], "akimat-astana"
+    )
+    assert [v.appeal_id for v, _ in city.escalated] == [late.appeal_id] and city.to_act_on == []
+    # A body the escalation did not name sees it as a breach of its own bodies only.
+    other = supervision([late], {"astana-energy"}, period, ALMATY, [late], "ministry-energy")
+    assert other.escalated == [] and [v.appeal_id for v, _ in other.to_act_on] == [late.appeal_id]
+    # Answered: nothing left to act on.
+    done = folded([assignment, breached, AppealAnswered.example()])
+    assert done.state()["status"] == "answered"
+    assert supervision([done], set(), period, ALMATY, [done], "akimat-astana").escalated == []
