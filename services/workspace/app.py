@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import sys
 from datetime import date, datetime, timedelta
@@ -68,8 +67,8 @@ from services.common.openapi import Body, DocumentedRoute, Operation, Param, Rep
 from services.common.runtime import create_runtime, document_publications
 from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe_in_keyed_batches
-from services.workspace import decisions
-from services.workspace.accounts import ROLES, Accounts, Session
+from services.workspace import decisions, user_forms
+from services.workspace.accounts import ROLES, Accounts, Session, User
 from services.workspace.body_search import BodySearch, find_bodies, search_choices
 from services.workspace.decisions import FormErrors, Officer
 from services.workspace.i18n import LANGUAGES, labels_for, language_of
@@ -114,16 +113,22 @@ def start_page(role: str) -> str:
     return {"operator": "/triage", "admin": "/admin/users"}.get(role, "/inbox")
 
 
-USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
-MIN_PASSWORD = 12
-
-
 class UserForm(BaseModel):
     csrf: str
     username: str
     role: str
     agency_code: str | None = None
     password: str
+
+
+class UserChangeForm(BaseModel):
+    """One of a user's page's forms (which fields: the action's)."""
+
+    csrf: str
+    action: str
+    role: str | None = None
+    agency_code: str | None = None
+    password: str | None = None
 
 
 class DecisionForm(BaseModel):
@@ -716,27 +721,84 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
         if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
             return await users_page(request, session, 403, {"username": t["csrf"]}, form)
-        username = (form.get("username") or "").strip().lower()
-        role = form.get("role") or ""
-        body = form.get("agency_code") or None
-        errors = {}
-        if not USERNAME.fullmatch(username):
-            errors["username"] = t["username_invalid"]
-        if role not in ROLES:
-            role = "officer"
-        if role in ("officer", "supervisor") and body not in registry.by_code:
-            errors["agency_code"] = t["body_required"]
-        if len(form.get("password") or "") < MIN_PASSWORD:
-            errors["password"] = t["password_short"]
-        if not errors and not await accounts.add_user(
-            username, form["password"], role, body if role in ("officer", "supervisor") else None
-        ):
-            errors["username"] = t["username_taken"]
-        if errors:
-            form.pop("password", None)
-            return await users_page(request, session, 422, errors, form)
-        await audit(session, f"user.created:{role}", username, "")
-        return RedirectResponse(f"/admin/users?created={username}", 303)
+        form_without_password = {k: v for k, v in form.items() if k != "password"}
+        try:
+            new = user_forms.new_user(form, registry)
+        except FormErrors as invalid:
+            return await users_page(request, session, 422, invalid.worded(t), form_without_password)
+        if not await accounts.add_user(new.username, new.password, new.role, new.agency_code):
+            errors = {"username": t["username_taken"]}
+            return await users_page(request, session, 422, errors, form_without_password)
+        await audit(session, f"user.created:{new.role}", new.username, "")
+        return RedirectResponse(f"/admin/users?created={new.username}", 303)
+
+    async def user_page(
+        request: Request,
+        session: Session,
+        target: User,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        lang = language_of(request.cookies.get(LANG_COOKIE))
+        bodies = sorted((c, a.names.get(lang, c)) for c, a in registry.by_code.items())
+        return render(
+            request,
+            "user.html",
+            status,
+            user=session.user,
+            csrf=session.csrf,
+            target=target,
+            roles=ROLES,
+            bodies=bodies,
+            errors=errors or {},
+            changed=request.query_params.get("changed") == "1",
+        )
+
+    async def admin_and_user(
+        request: Request,
+    ) -> tuple[Session | None, User | None, Response | None]:
+        session = await session_of(request)
+        if session is None:
+            return None, None, to_login()
+        if session.user.role != "admin":
+            return session, None, refusal(request, session, 403, "forbidden")
+        target = await accounts.user(request.path_params["username"])
+        if target is None:
+            return session, None, refusal(request, session, 404, "no_such_user")
+        return session, target, None
+
+    async def show_user(request: Request) -> Response:
+        session, target, refused = await admin_and_user(request)
+        if refused is not None:
+            return refused
+        assert session is not None and target is not None
+        return await user_page(request, session, target)
+
+    async def change_user(request: Request) -> Response:
+        session, target, refused = await admin_and_user(request)
+        if refused is not None:
+            return refused
+        assert session is not None and target is not None
+        form = _form(await request.body())
+        t = labels_for(language_of(request.cookies.get(LANG_COOKIE)))
+        if not secrets.compare_digest(session.csrf, form.get("csrf", "")):
+            return await user_page(request, session, target, 403, {"action": t["csrf"]})
+        try:
+            change = user_forms.user_change(form, registry, target, session.user)
+        except FormErrors as invalid:
+            return await user_page(request, session, target, 422, invalid.worded(t))
+        match change:
+            case user_forms.RoleChange(role, body):
+                await accounts.set_role(target.username, role, body)
+                what = f"user.role:{role}:{body or ''}"
+            case user_forms.PasswordChange(password):
+                await accounts.set_password(target.username, password)
+                what = "user.password_set"
+            case user_forms.AccessChange(disabled):
+                await accounts.set_disabled(target.username, disabled)
+                what = "user.disabled" if disabled else "user.enabled"
+        await audit(session, what, target.username, "")
+        return RedirectResponse(f"/admin/users/{target.username}?changed=1", 303)
 
     # --- the supervisor ---------------------------------------------------------------------
 
@@ -778,6 +840,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
     form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
     incident_param = Param("incident_id", "path", "The incident's id.")
+    username_param = Param("username", "path", "The user's name.")
     routes: list[DocumentedRoute] = [
         documented(
             "/incidents/{incident_id}",
@@ -841,6 +904,42 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                     Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
                 ),
                 body=Body(UserForm, "application/x-www-form-urlencoded"),
+            ),
+        ),
+        documented(
+            "/admin/users/{username}",
+            show_user,
+            ["GET"],
+            Operation(
+                "One user (admin): role and body, a new password, disable or enable",
+                TAG,
+                (
+                    PAGE,
+                    SEE_OTHER,
+                    Reply(403, "Not an admin.", str, ("text/html",)),
+                    Reply(404, "No such user.", str, ("text/html",)),
+                ),
+                params=(
+                    username_param,
+                    Param("changed", "query", "1 after a change was saved (shown)."),
+                ),
+            ),
+        ),
+        documented(
+            "/admin/users/{username}",
+            change_user,
+            ["POST"],
+            Operation(
+                "Change a user (admin): `action` role, password, disable or enable",
+                TAG,
+                (
+                    SEE_OTHER,
+                    Reply(403, "Not an admin, or a stale form.", str, ("text/html",)),
+                    Reply(404, "No such user.", str, ("text/html",)),
+                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                ),
+                params=(username_param,),
+                body=Body(UserChangeForm, "application/x-www-form-urlencoded"),
             ),
         ),
         documented(

@@ -375,6 +375,32 @@ async def test_an_admin_adds_an_officer_who_then_logs_in_to_the_bodys_inbox(
     answer = await officer.goto(f"{desk.url}/admin/users")
     assert answer is not None and answer.status == 403
 
+    # Disabled: the open session ends at once, and the password no longer opens one.
+    await page.get_by_role("link", name="officer.roads").click()
+    await page.wait_for_url(f"{desk.url}/admin/users/officer.roads")
+    await page.locator("#disable").click()
+    await page.get_by_role("status").wait_for()
+    assert await page.locator("#access").inner_text() == "Бұғатталған"
+    await newcomer.goto(f"{desk.url}/inbox")
+    assert newcomer.url.startswith(f"{desk.url}/login")
+    assert await desk.app.state.accounts.check("officer.roads", PASSWORD) is None
+    # A new password (a short one named first), enabled again: the new one opens the inbox.
+    await page.locator("#new-password").fill("short")
+    await page.locator("#save-password").click()
+    assert "12" in await page.locator("#password-error").inner_text()
+    await page.locator("#new-password").fill(f"{PASSWORD} two")
+    await page.locator("#save-password").click()
+    await page.get_by_role("status").wait_for()
+    await page.locator("#enable").click()
+    await page.get_by_role("status").wait_for()
+    await page.screenshot(path=SHOTS / "user.png", full_page=True)
+    assert await desk.app.state.accounts.check("officer.roads", PASSWORD) is None
+    assert await desk.app.state.accounts.check("officer.roads", f"{PASSWORD} two") is not None
+    # The admin cannot lock themselves out.
+    await page.goto(f"{desk.url}/admin/users/admin.test")
+    await page.locator("#disable").click()
+    assert "өзіңізді" in await page.locator("#action-error").inner_text()
+
 
 async def test_an_officer_answers_a_mass_incident_once_for_all_its_appeals(
     desk: Desk, browser: Browser, unique_id: str

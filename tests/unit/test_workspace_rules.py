@@ -252,3 +252,68 @@ def test_a_breach_escalated_to_a_body_is_that_supervisors_to_act_on_until_answer
     done = folded([assignment, breached, AppealAnswered.example()])
     assert done.state()["status"] == "answered"
     assert supervision([done], set(), period, ALMATY, [done], "akimat-astana").escalated == []
+
+
+def test_the_admins_user_forms_say_which_field_is_wrong_and_keep_an_admin() -> None:
+    from services.workspace.accounts import User
+    from services.workspace.user_forms import (
+        AccessChange,
+        NewUser,
+        PasswordChange,
+        RoleChange,
+        new_user,
+        user_change,
+    )
+
+    registry = AgencyRegistry.default()
+    good = "correct horse battery staple"
+    assert new_user(
+        {
+            "username": " Officer.Roads ",
+            "role": "officer",
+            "agency_code": "astana-roads",
+            "password": good,
+        },
+        registry,
+    ) == NewUser("officer.roads", "officer", "astana-roads", good)
+    # An operator belongs to no body: a body sent along is dropped.
+    assert (
+        new_user(
+            {
+                "username": "desk",
+                "role": "operator",
+                "agency_code": "astana-roads",
+                "password": good,
+            },
+            registry,
+        ).agency_code
+        is None
+    )
+    with pytest.raises(FormErrors) as refused:
+        new_user({"username": "x", "role": "supervisor", "password": "short"}, registry)
+    assert set(refused.value.errors) == {"username", "agency_code", "password"}
+
+    admin = User("admin", "admin", None, "hash")
+    officer = User("officer.roads", "officer", "astana-roads", "hash")
+    assert user_change(
+        {"action": "role", "role": "supervisor", "agency_code": "akimat-astana"},
+        registry,
+        officer,
+        admin,
+    ) == RoleChange("supervisor", "akimat-astana")
+    assert user_change({"action": "password", "password": good}, registry, officer, admin) == (
+        PasswordChange(good)
+    )
+    assert user_change({"action": "disable"}, registry, officer, admin) == AccessChange(True)
+    assert user_change({"action": "enable"}, registry, officer, admin) == AccessChange(False)
+    for form, field, key in (
+        ({"action": "disable"}, "action", "not_yourself"),
+        ({"action": "role", "role": "operator"}, "role", "not_yourself"),
+        ({"action": "password", "password": "short"}, "password", "password_short"),
+        ({"action": "delete"}, "action", "field_required"),
+    ):
+        with pytest.raises(FormErrors) as refused:
+            user_change(form, registry, admin, admin)
+        assert refused.value.errors[field][0] == key
+    for key in ("not_yourself", "user_disabled", "no_such_user", "dismissal_required"):
+        assert all(LABELS[key][lang] for lang in LANGUAGES)
