@@ -37,12 +37,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from contracts import (
+    CATEGORY_TITLES,
     AgencyAction,
     AgencyDecision,
     AgencyInboxMessage,
     AnswerOutcome,
     AppealRegistered,
     AppealTriaged,
+    Category,
     DismissalReason,
     Event,
     IncidentAnswered,
@@ -77,7 +79,12 @@ from services.workspace.settings import WorkspaceSettings
 from services.workspace.store import AppealViews
 from services.workspace.supervision import Period as SupervisionPeriod
 from services.workspace.supervision import supervision
-from services.workspace.views import READ_TOPICS_EVENTS, AppealView, Listing
+from services.workspace.views import (
+    READ_TOPICS_EVENTS,
+    AppealView,
+    Listing,
+    working_days_left,
+)
 
 log = logging.getLogger("tyndau.workspace")
 TEMPLATES = Path(__file__).with_name("templates")
@@ -213,6 +220,17 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     )
 
     pages = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
+
+    def days_left(iso: str | None) -> int | None | str:
+        """Working days left before a deadline (views.working_days_left); '' without one."""
+        if not iso:
+            return ""
+        return working_days_left(calendar, clock.now(), datetime.fromisoformat(iso))
+
+    pages.globals["days_left"] = days_left
+    pages.globals["category_title"] = lambda code, lang: (
+        CATEGORY_TITLES[Category(code)][lang] if code in Category._value2member_map_ else code
+    )
     pages.filters["local"] = lambda iso: (
         datetime.fromisoformat(iso).astimezone(calendar.tz).strftime("%d.%m.%Y %H:%M")
         if iso

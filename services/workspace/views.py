@@ -32,6 +32,7 @@ from contracts import (
     SlaTimerStarted,
     SlaWarning,
 )
+from reference.calendar import WorkingCalendar
 
 READ_TOPICS_EVENTS = (
     AppealRegistered,
@@ -152,6 +153,14 @@ _SHOWN: dict[type[Event], tuple[str, ...]] = {
     SlaWarning: ("agency_code", "deadline_kind", "due_at", "working_days_left"),
     SlaBreached: ("agency_code", "deadline_kind", "due_at", "escalate_to"),
 }
+
+
+def working_days_left(calendar: WorkingCalendar, now: datetime, due: datetime) -> int | None:
+    """Working days left before `due`, as the law counts them (the days after today up to the
+    deadline's day): 0 when it ends today, None once it has passed."""
+    if now > due:
+        return None
+    return calendar.working_days_between(now, due)
 
 
 def entry_of(event: Event) -> dict[str, Any]:

@@ -225,9 +225,12 @@ async def test_an_officer_accepts_extends_within_the_cap_and_answers(
     page = await logged_in(browser, desk, "officer.energy")
     await page.get_by_role("link", name=number).wait_for()
     await page.screenshot(path=SHOTS / "inbox.png", full_page=True)
+    # Deadlines with the working days left, as the law counts them (Kazakh by default).
+    assert "жұмыс күні қалды" in await page.locator("main").inner_text()
     await page.get_by_role("link", name=number).click()
     await page.wait_for_url(f"{desk.url}/appeals/{appeal_id}")
     assert await page.locator("h1").inner_text() == number
+    assert "Органға түсті" in await page.locator("#timeline").inner_text()
     await page.screenshot(path=SHOTS / "appeal.png", full_page=True)
 
     async def state_is(status: str) -> bool:

@@ -317,3 +317,18 @@ def test_the_admins_user_forms_say_which_field_is_wrong_and_keep_an_admin() -> N
         assert refused.value.errors[field][0] == key
     for key in ("not_yourself", "user_disabled", "no_such_user", "dismissal_required"):
         assert all(LABELS[key][lang] for lang in LANGUAGES)
+
+
+def test_working_days_left_are_counted_as_the_law_counts_them() -> None:
+    from services.workspace.views import _SHOWN, working_days_left
+
+    calendar = WorkingCalendar.default()
+    due = datetime(2026, 4, 1, 18, 0, tzinfo=ALMATY)  # Wednesday
+    # Thursday 19 March: Friday 20, then 23–25 March off (Nauryz), 26, 27, 30, 31 March, 1 April.
+    assert working_days_left(calendar, datetime(2026, 3, 19, 10, tzinfo=ALMATY), due) == 6
+    assert working_days_left(calendar, datetime(2026, 4, 1, 9, tzinfo=ALMATY), due) == 0
+    assert working_days_left(calendar, datetime(2026, 4, 1, 18, 1, tzinfo=ALMATY), due) is None
+    # Every event the timeline shows has its words in both languages.
+    for event_class in _SHOWN:
+        key = "event." + event_class.model_fields["event_type"].default
+        assert all(LABELS[key][lang] for lang in LANGUAGES)
