@@ -89,7 +89,7 @@ from services.workspace.views import (
 log = logging.getLogger("tyndau.workspace")
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_COOKIE, LOGIN_COOKIE, LANG_COOKIE = "tyndau_session", "tyndau_login", "lang"
-STATUSES = ("routed", "accepted", "extended", "redirected", "answered")
+STATUSES = ("routed", "accepted", "extended", "redirected", "answered", "dismissed")
 TAG = "workspace"
 PAGE = Reply(200, "The page.", str, ("text/html",))
 SEE_OTHER = Reply(303, "Go on to the next page (Location).")
