@@ -23,9 +23,10 @@ import asyncio
 import logging
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from faststream.kafka.message import KafkaMessage
@@ -89,6 +90,8 @@ from services.workspace.views import (
 log = logging.getLogger("tyndau.workspace")
 TEMPLATES = Path(__file__).with_name("templates")
 SESSION_COOKIE, LOGIN_COOKIE, LANG_COOKIE = "tyndau_session", "tyndau_login", "lang"
+Loaded = TypeVar("Loaded")
+"""What a page is about (an appeal, an incident, a user), for the one guard of them all."""
 STATUSES = ("routed", "accepted", "extended", "redirected", "answered", "dismissed")
 TAG = "workspace"
 PAGE = Reply(200, "The page.", str, ("text/html",))
@@ -419,20 +422,29 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             form=form or {},
         )
 
-    async def guarded(
+    async def loaded(
         request: Request,
-    ) -> tuple[Session | None, AppealView | None, Response | None]:
+        load: Callable[[Request], Awaitable[Loaded | None]],
+        may: Callable[[Session, Loaded], bool],
+        missing: str = "not_found",
+    ) -> tuple[Session | None, Loaded | None, Response | None]:
+        """The session and the thing a page is about, or the page that says no instead: the
+        login page without a session, 404 (label `missing`) without the thing, 403 when the
+        user may not see it (`may`)."""
         session = await session_of(request)
         if session is None:
             return None, None, to_login()
-        view = await views.get(request.path_params["appeal_id"])
-        if view is None:
-            page = refusal(request, session, 404, "not_found")
-            return session, None, page
-        if not may_see(session, view):
-            page = refusal(request, session, 403, "forbidden")
-            return session, view, page
-        return session, view, None
+        found = await load(request)
+        if found is None:
+            return session, None, refusal(request, session, 404, missing)
+        if not may(session, found):
+            return session, found, refusal(request, session, 403, "forbidden")
+        return session, found, None
+
+    async def guarded(
+        request: Request,
+    ) -> tuple[Session | None, AppealView | None, Response | None]:
+        return await loaded(request, lambda r: views.get(r.path_params["appeal_id"]), may_see)
 
     async def show_appeal(request: Request) -> Response:
         session, view, refused = await guarded(request)
@@ -646,15 +658,11 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     async def incident_of(
         request: Request,
     ) -> tuple[Session | None, IncidentView | None, Response | None]:
-        session = await session_of(request)
-        if session is None:
-            return None, None, to_login()
-        incident = await incidents.get(request.path_params["incident_id"])
-        if incident is None:
-            return session, None, refusal(request, session, 404, "not_found")
-        if incident.agency_code not in visible_bodies(session):
-            return session, None, refusal(request, session, 403, "forbidden")
-        return session, incident, None
+        return await loaded(
+            request,
+            lambda r: incidents.get(r.path_params["incident_id"]),
+            lambda session, incident: incident.agency_code in visible_bodies(session),
+        )
 
     async def show_incident(request: Request) -> Response:
         session, incident, refused = await incident_of(request)
@@ -775,15 +783,16 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
     async def admin_and_user(
         request: Request,
     ) -> tuple[Session | None, User | None, Response | None]:
-        session = await session_of(request)
-        if session is None:
-            return None, None, to_login()
-        if session.user.role != "admin":
+        session, target, refused = await loaded(
+            request,
+            lambda r: accounts.user(r.path_params["username"]),
+            lambda session, _: session.user.role == "admin",
+            missing="no_such_user",
+        )
+        # Only an admin learns whether a user exists: anyone else is refused either way.
+        if session is not None and target is None and session.user.role != "admin":
             return session, None, refusal(request, session, 403, "forbidden")
-        target = await accounts.user(request.path_params["username"])
-        if target is None:
-            return session, None, refusal(request, session, 404, "no_such_user")
-        return session, target, None
+        return session, target, refused
 
     async def show_user(request: Request) -> Response:
         session, target, refused = await admin_and_user(request)

@@ -23,6 +23,7 @@ from reference.statute import extension_cap
 from services.common.settings import settings_for
 from services.workspace.app import create_app as create_workspace
 from services.workspace.settings import WorkspaceSettings
+from services.workspace.views import AppealView
 from tests.e2e.test_walking_skeleton import call_1414
 from tests.support.auth import bearer
 from tests.support.http import served_over_http
@@ -103,23 +104,27 @@ async def logged_in(browser: Browser, desk: Desk, username: str, start: str = "/
     return page
 
 
-async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the_body(
-    desk: Desk, browser: Browser, unique_id: str
-) -> None:
-    call_id = f"1414-triage-{unique_id}"
+async def waiting_in_triage(desk: Desk, call_id: str, summary: str) -> tuple[str, AppealView]:
+    """A call routing cannot place, sent; its id and view once it waits in the queue."""
     appeal_id = deterministic_id("appeal", "1414", call_id)
-    call = call_1414(call_id) | {
-        "topic_code": "other",
-        "summary": "Прошу рассмотреть моё обращение.",
-    }
+    call = call_1414(call_id) | {"topic_code": "other", "summary": summary}
     await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
     views = desk.app.state.views
 
-    async def waiting() -> object:
+    async def waiting() -> AppealView | None:
         view = await views.get(appeal_id)
         return view if view and view.state()["status"] == "in_triage" and view.text else None
 
-    view = await eventually(waiting, timeout=60)
+    return appeal_id, await eventually(waiting, timeout=60)
+
+
+async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the_body(
+    desk: Desk, browser: Browser, unique_id: str
+) -> None:
+    appeal_id, view = await waiting_in_triage(
+        desk, f"1414-triage-{unique_id}", "Прошу рассмотреть моё обращение."
+    )
+    views = desk.app.state.views
     page = await logged_in(browser, desk, "operator.desk", start="/triage")
     await page.get_by_role("link", name=view.registration_number).click()
     await page.wait_for_url(f"{desk.url}/triage/{appeal_id}")
@@ -155,17 +160,8 @@ async def test_an_operator_places_an_appeal_routing_could_not_and_it_reaches_the
 async def test_an_operator_dismisses_an_appeal_and_the_citizen_is_told_why(
     desk: Desk, browser: Browser, unique_id: str
 ) -> None:
-    call_id = f"1414-dismiss-{unique_id}"
-    appeal_id = deterministic_id("appeal", "1414", call_id)
-    call = call_1414(call_id) | {"topic_code": "other", "summary": "Алло? Алло."}
-    await desk.system.publish(topics.CHANNEL_1414, call, key=call_id)
+    appeal_id, view = await waiting_in_triage(desk, f"1414-dismiss-{unique_id}", "Алло? Алло.")
     views = desk.app.state.views
-
-    async def waiting() -> object:
-        view = await views.get(appeal_id)
-        return view if view and view.state()["status"] == "in_triage" and view.text else None
-
-    view = await eventually(waiting, timeout=60)
     page = await logged_in(browser, desk, "operator.desk", start="/triage")
     await page.goto(f"{desk.url}/triage/{appeal_id}")
     await page.locator("#choice-dismiss").check()
