@@ -42,7 +42,7 @@ def _ready(port: int) -> bool:
 
 
 def test_a_killed_service_is_restarted_and_ctrl_c_stops_only_the_services(
-    infra: Infra, tmp_path: Path
+    infra: Infra, tmp_path: Path, run_prefix: str
 ) -> None:
     state = tmp_path / "state"
     ports = {name: free_port() for name in SERVICES}
@@ -52,6 +52,9 @@ def test_a_killed_service_is_restarted_and_ctrl_c_stops_only_the_services(
         "MONGODB_URL": infra.mongodb_url,
         # Pid files and logs of this run apart; the credentials of the running broker shared.
         "TYNDAU_STATE_DIR": str(state),
+        # Databases of their own: `make run`'s (e.g. the workspace's first admin, made only
+        # where there is no user yet) are never this test's.
+        "TYNDAU_DATABASE_PREFIX": f"{run_prefix}runsup-",
         "TYNDAU_SECRETS_DIR": os.environ.get("TYNDAU_SECRETS_DIR", str(REPO / ".run" / "secrets")),
         **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
     }
