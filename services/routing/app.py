@@ -66,7 +66,7 @@ from services.common.settings import ServiceSettings
 from services.common.subscribing import subscribe, subscribe_in_keyed_batches
 from services.routing.classifier import TextClassifier
 from services.routing.decisions import Rules
-from services.routing.incident_service import IncidentService, KeyOwnership
+from services.routing.incident_service import IncidentService
 from services.routing.incident_store import MongoIncidentStore
 from services.routing.metrics import RoutingMetrics
 from services.routing.policy import RoutingPolicy
@@ -200,8 +200,6 @@ def create_app(
         # by one consumer (its state has one writer).
         group_id=f"{settings.consumer_group}.incidents",
         handle=on_sighting,
-        # Its partitions moved: the key states it kept may not be the stored ones any more.
-        listener=KeyOwnership(incidents.states),
         title="routing.incident_sightings",
         description="Appeals of clustering categories, by body, category and district: "
         "made into mass incidents (services/routing/incidents.py).",

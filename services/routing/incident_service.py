@@ -25,13 +25,6 @@ incident answered to each member.
   second answer); a repeat complaint is never a member.
 - A sighting handled once is remembered by appeal id (`incident_sighted`), beyond the life
   of its group: replaying a backlog whose groups have closed since opens nothing again.
-- The detector keeps the key states it wrote (`OwnedKeyStates`) and reads a key's state from
-  the store only when it has none: the consumer that owns a key's partition is its state's
-  only writer, so its own last write is the stored state. The copies are dropped when the
-  consumer's partitions move (`KeyOwnership`, on revocation and on assignment: another
-  consumer may have written them meanwhile) and a key's copy when handling its sighting
-  fails (a write that failed may still have landed). An incident once closed stays closed:
-  closures are remembered, open ones are read again each time (the gate closes them).
 
 The inbox gets the incident once (`incident.opened`, with its members so far), then one
 `incident.grew` per later member — naming the incident and the appeal, so the body's system
@@ -42,11 +35,8 @@ every member routing knows of when it comes.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-
-from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from contracts import (
     ActionRefusalReason,
@@ -71,7 +61,6 @@ from services.routing.incident_store import IncidentRecord, IncidentStore
 from services.routing.incidents import (
     ClusterRule,
     Grew,
-    KeyState,
     Opened,
     Sighting,
     cluster_key,
@@ -82,8 +71,6 @@ from services.routing.metrics import RoutingMetrics
 from services.routing.records import ActionVerdict
 
 log = logging.getLogger("tyndau.routing.incidents")
-CACHED_KEYS = 10_000
-"""At most this many key states kept (the least recently used go first)."""
 
 Publish = Callable[[str, object], Awaitable[None]]
 Gate = Callable[[AgencyActionEvent, str], Awaitable[ActionVerdict]]
@@ -93,47 +80,6 @@ def _member(s: Sighting) -> IncidentMember:
     return IncidentMember(
         appeal_id=s.appeal_id, registration_number=s.registration_number, received_at=s.received_at
     )
-
-
-class OwnedKeyStates:
-    """The key states this detector wrote last (see the module docstring for why it may
-    trust them), bounded, least recently used dropped first."""
-
-    def __init__(self, limit: int = CACHED_KEYS) -> None:
-        self.limit = limit
-        self._states: OrderedDict[str, KeyState] = OrderedDict()
-
-    def get(self, key: str) -> KeyState | None:
-        state = self._states.get(key)
-        if state is not None:
-            self._states.move_to_end(key)
-        return state
-
-    def put(self, key: str, state: KeyState) -> None:
-        self._states[key] = state
-        self._states.move_to_end(key)
-        while len(self._states) > self.limit:
-            self._states.popitem(last=False)
-
-    def forget(self, key: str) -> None:
-        self._states.pop(key, None)
-
-    def clear(self) -> None:
-        self._states.clear()
-
-
-class KeyOwnership(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Rebalance listener of the sightings consumer: the key states it kept are no longer
-    known to be the stored ones once its partitions move."""
-
-    def __init__(self, states: OwnedKeyStates) -> None:
-        self.states = states
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.states.clear()
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.states.clear()
 
 
 class IncidentService:
@@ -150,8 +96,6 @@ class IncidentService:
         self.rules = rules
         self.metrics = metrics
         self.clock = clock
-        self.states = OwnedKeyStates()
-        self._closed: set[str] = set()
 
     def sighting_for(
         self, appeal: AppealRegistered, routed: AppealRouted
@@ -180,26 +124,10 @@ class IncidentService:
             return  # the category stopped clustering since the sighting was made
         if await self.store.sighted(sighted.appeal_id):
             return  # handled before (a redelivery, a replay), even if its group has closed
-        try:
-            await self._observe(sighted, rule)
-        except BaseException:
-            # A write that failed may have landed: read the key's state from the store again.
-            self.states.forget(sighted.cluster_key)
-            raise
-
-    async def _closed_of(self, state: KeyState) -> frozenset[str]:
-        """The key's incidents closed by an answer (once closed, always closed)."""
-        for incident_id in {g.incident_id for g in state.groups if g.incident_id}:
-            if incident_id not in self._closed and await self.store.closed(incident_id):
-                if len(self._closed) >= CACHED_KEYS:
-                    self._closed.clear()  # bounded: a forgotten closure is read again
-                self._closed.add(incident_id)
-        return frozenset(g.incident_id for g in state.groups if g.incident_id in self._closed)
-
-    async def _observe(self, sighted: IncidentSighted, rule: ClusterRule) -> None:
         key = sighted.cluster_key
-        state = self.states.get(key) or await self.store.key_state(key)
-        resolved = await self._closed_of(state)
+        state = await self.store.key_state(key)
+        open_ids = {g.incident_id for g in state.groups if g.incident_id}
+        resolved = frozenset([i for i in open_ids if await self.store.closed(i)])
         sighting = Sighting(
             sighted.appeal_id, sighted.registration_number, sighted.received_at, sighted.location
         )
@@ -254,7 +182,6 @@ class IncidentService:
                 await self.publish(agency_inbox(sighted.agency_code), grew)
                 await self.store.add_members(incident_id, [_member(member)])
         await self.store.save_key_state(key, seen.state)
-        self.states.put(key, seen.state)
         await self.store.mark_sighted(sighted.appeal_id)
 
     async def answer(self, answer: IncidentAnswered, acting: str, gate: Gate) -> None:

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts import (
@@ -25,7 +24,6 @@ from contracts import (
     DeadlineExtended,
     DismissalReason,
     IncidentAnswered,
-    IncidentSighted,
     TriageDecided,
     deterministic_id,
     topics,
@@ -33,7 +31,7 @@ from contracts import (
 from reference.agencies import AgencyRegistry
 from services.common.clock import ManualClock
 from services.routing.decisions import Rules
-from services.routing.incident_service import IncidentService, KeyOwnership
+from services.routing.incident_service import IncidentService
 from services.routing.incidents import DEFAULT_RULES
 from services.routing.metrics import RoutingMetrics
 from services.routing.records import DecisionRecord
@@ -598,56 +596,6 @@ class IncidentScenarios:
         assert inbox == on_topic  # opened once, then each member that joined
         stored = await incident_store.members(opened.incident_id)
         assert [m.appeal_id for m in stored] == [a.appeal_id for a in appeals]
-
-    async def test_the_detector_reads_a_keys_state_once_until_its_partitions_move(
-        self, store: DecisionStore, incident_store, unique_id: str
-    ) -> None:
-        reads: list[str] = []
-        read_state = incident_store.key_state
-
-        async def counted(key: str):
-            reads.append(key)
-            return await read_state(key)
-
-        incident_store.key_state = counted
-        _, recorder, incidents, appeals = await self.routed_burst(
-            store, incident_store, unique_id, 7
-        )
-        key = next(e for t, e in recorder.sent if t == topics.INCIDENT_SIGHTINGS).cluster_key
-        assert reads == [key]  # seven sightings of one key: its own last write is the state
-        assert await incident_store.key_state(key) == incidents.states.get(key)
-
-        def sighting(i: int) -> IncidentSighted:
-            first = next(e for t, e in recorder.sent if t == topics.INCIDENT_SIGHTINGS)
-            return first.model_copy(
-                update={
-                    "event_id": f"sighted-{unique_id}-{i}",
-                    "appeal_id": f"late-{unique_id}-{i}",
-                    "received_at": appeals[-1].received_at + timedelta(minutes=i),
-                }
-            )
-
-        # Its partitions moved: another consumer may have written the key meanwhile.
-        await KeyOwnership(incidents.states).on_partitions_assigned(set())
-        await incidents.on_sighting(sighting(1))
-        assert reads == [key, key, key]  # (the assertion above read it once more)
-
-        # A write that fails may have landed: the key's state is read again after it.
-        save_state = incident_store.save_key_state
-
-        async def lands_then_fails(k: str, state) -> None:
-            await save_state(k, state)
-            raise ConnectionError("the reply was lost")
-
-        incident_store.save_key_state = lands_then_fails
-        with pytest.raises(ConnectionError):
-            await incidents.on_sighting(sighting(2))
-        incident_store.save_key_state = save_state
-        assert incidents.states.get(key) is None
-        await incidents.on_sighting(sighting(3))
-        assert reads[-1] == key and len(reads) == 4
-        grew = [e for t, e in recorder.sent if t == topics.INCIDENTS][-1]
-        assert grew.member.appeal_id == f"late-{unique_id}-3"
 
     async def test_replaying_the_sightings_makes_no_new_incident_event(
         self, store: DecisionStore, incident_store, unique_id: str
