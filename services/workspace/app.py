@@ -199,6 +199,13 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
 
     runtime.on_database_ready.append(first_admin)
 
+    async def list_existing(_: AsyncDatabase) -> None:
+        listed = await views.list_existing()
+        if listed:
+            log.info("listed %d appeals of a database made before the lists", listed)
+
+    runtime.on_database_ready.append(list_existing)
+
     async def on_event(event: Any, _: KafkaMessage) -> None:
         if isinstance(event, IncidentOpened | IncidentGrew | IncidentResolved):
             await incidents.apply(event)

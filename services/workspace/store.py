@@ -1,26 +1,51 @@
-"""The workspace's read model of appeals (views.py), in its own database: `appeals`,
-`_id` = appeal id, one document per appeal with its timeline entries (by event id) and the
-bodies it was assigned to. Updated by this process's consumer only, one appeal at a time
-(the keyed batches and a per-appeal lock: a read, the fold, a replace). An officer's inbox
-is the appeals whose `bodies` hold the officer's body — a filter FerretDB answers by reading
-the collection: fine for the thousands of appeals a workspace holds, the next step at scale
-is an inbox document per body. One workspace instance at a time (documented in the README).
+"""The workspace's read model of appeals (views.py), in its own database, and the lists its
+pages read, each answered from `_id` (the one thing FerretDB serves from an index) — never by
+reading the whole collection, which a page polled every 4 s would do thousands of times a
+day:
+
+- `appeals`, `_id` = appeal id: one document per appeal with its timeline entries (by event
+  id) and the bodies it was assigned to;
+- `body_appeals`, `_id` = `<body>|<appeal id>`: an entry per body the appeal was ever
+  assigned to — a body's inbox is the `_id` range of `<body>|`;
+- `triage_queue`, `_id` = appeal id: the appeals waiting for the triage desk;
+- `escalated_appeals`, `_id` = `<body>|<appeal id>`: a body a breach of it was escalated to;
+- `registration_numbers`, `_id` = registration number: the appeal id, for "find by number".
+
+`apply` writes an appeal's new list entries (and takes it off the queue) first, its view
+after; readers take the listed appeals' views and keep those the view agrees with — so what a
+crash between the writes leaves shows nothing wrong, and the redelivered event (its offset
+was not committed) completes them. Lists only grow, except the queue. A database made
+before the lists existed is listed once at start (`list_existing`).
+
+Updated by this process's consumer only, one appeal at a time (the keyed batches and a
+per-appeal lock: a read, the fold, the writes). One workspace instance at a time (README).
 """
 
 from __future__ import annotations
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Event
 from services.common.batching import KeyedLock
+from services.common.messaging import insert_once
 from services.workspace.views import AppealView, applied, view_document, view_from
 
 APPEALS = "appeals"
+BODY_APPEALS, TRIAGE_QUEUE = "body_appeals", "triage_queue"
+ESCALATED, NUMBERS = "escalated_appeals", "registration_numbers"
+LISTS_MADE = "lists_made"
+"""A document in `lists_made` once the lists hold every appeal of the database."""
 
 
 class AppealViews:
     def __init__(self, db: AsyncDatabase) -> None:
         self.appeals = db[APPEALS]
+        self.body_appeals = db[BODY_APPEALS]
+        self.triage_queue = db[TRIAGE_QUEUE]
+        self.escalated = db[ESCALATED]
+        self.numbers = db[NUMBERS]
+        self.lists_made = db[LISTS_MADE]
         self._locks = KeyedLock()
 
     async def apply(self, event: Event) -> bool:
@@ -31,34 +56,98 @@ class AppealViews:
             after = applied(view, event)
             if after is None or after == view:
                 return False
+            await self._list(view, after)
+            if view is not None and _waiting(view) and not _waiting(after):
+                await self.triage_queue.delete_one({"_id": after.appeal_id})
             await self.appeals.replace_one(
                 {"_id": event.appeal_id}, view_document(after), upsert=True
             )
             return True
+
+    async def _list(self, before: AppealView | None, after: AppealView) -> None:
+        """The list entries `after` has and `before` had not (idempotent)."""
+        appeal = after.appeal_id
+        had_bodies = set(before.bodies) if before else set()
+        had_escalations = set(before.escalated_to) if before else set()
+        entries: list[tuple[AsyncCollection, dict]] = [
+            (self.body_appeals, {"_id": f"{body}|{appeal}"})
+            for body in after.bodies
+            if body not in had_bodies
+        ]
+        entries += [
+            (self.escalated, {"_id": f"{body}|{appeal}"})
+            for body in after.escalated_to
+            if body not in had_escalations
+        ]
+        if _waiting(after) and not (before and _waiting(before)):
+            entries.append((self.triage_queue, {"_id": appeal}))
+        number = after.registration_number
+        if number and number != (before.registration_number if before else ""):
+            entries.append((self.numbers, {"_id": number, "appeal_id": appeal}))
+        for collection, entry in entries:
+            await insert_once(collection, entry)
+
+    async def list_existing(self) -> int:
+        """List every appeal already in the database (a database made before the lists);
+        once: later starts find `lists_made` and do nothing. The number of appeals listed."""
+        if await self.lists_made.find_one({"_id": "lists"}) is not None:
+            return 0
+        listed = 0
+        async for document in self.appeals.find({}):
+            view = view_from(document)
+            await self._list(None, view)
+            listed += 1
+        await insert_once(self.lists_made, {"_id": "lists"})
+        return listed
 
     async def get(self, appeal_id: str) -> AppealView | None:
         found = await self.appeals.find_one({"_id": appeal_id})
         return view_from(found) if found else None
 
     async def of_bodies(self, agency_codes: set[str]) -> list[AppealView]:
-        """The appeals ever assigned to any of these bodies (one read)."""
-        cursor = self.appeals.find({"bodies": {"$in": sorted(agency_codes)}})
-        return [view_from(d) async for d in cursor]
+        """The appeals ever assigned to any of these bodies."""
+        ids = await _listed(self.body_appeals, agency_codes)
+        views = await self._views(ids)
+        return [v for v in views if agency_codes & set(v.bodies)]
 
     async def escalated_to(self, agency_code: str) -> list[AppealView]:
         """The appeals a breach of which was escalated to this body (or its head)."""
-        return [view_from(d) async for d in self.appeals.find({"escalated_to": agency_code})]
+        views = await self._views(await _listed(self.escalated, {agency_code}))
+        return [v for v in views if agency_code in v.escalated_to]
+
+    async def in_triage(self) -> list[AppealView]:
+        ids = [d["_id"] async for d in self.triage_queue.find({})]
+        return [v for v in await self._views(ids) if _waiting(v)]
+
+    async def by_number(self, registration_number: str) -> AppealView | None:
+        entry = await self.numbers.find_one({"_id": registration_number})
+        view = await self.get(entry["appeal_id"]) if entry else None
+        return view if view and view.registration_number == registration_number else None
 
     async def many(self, appeal_ids: list[str]) -> list[AppealView]:
         """These appeals' views, in the order asked (an unknown one: an empty view)."""
-        found = {
-            d["_id"]: view_from(d) async for d in self.appeals.find({"_id": {"$in": appeal_ids}})
-        }
+        found = {v.appeal_id: v for v in await self._views(appeal_ids)}
         return [found.get(a) or AppealView(a) for a in appeal_ids]
 
-    async def in_triage(self) -> list[AppealView]:
-        return [view_from(d) async for d in self.appeals.find({"in_triage": True})]
+    async def _views(self, appeal_ids: list[str]) -> list[AppealView]:
+        """The views of these appeals that exist (one read)."""
+        if not appeal_ids:
+            return []
+        cursor = self.appeals.find({"_id": {"$in": appeal_ids}})
+        return [view_from(d) async for d in cursor]
 
-    async def by_number(self, registration_number: str) -> AppealView | None:
-        found = await self.appeals.find_one({"registration_number": registration_number})
-        return view_from(found) if found else None
+
+def _waiting(view: AppealView) -> bool:
+    return view.state()["status"] == "in_triage"
+
+
+async def _listed(collection: AsyncCollection, bodies: set[str]) -> list[str]:
+    """The appeal ids listed under any of `bodies` (`<body>|<appeal id>`): one `_id` range
+    read per body."""
+    ids: list[str] = []
+    for body in sorted(bodies):
+        prefix = f"{body}|"
+        # '|' + 1 is '}': every id that starts with the prefix, and nothing else.
+        cursor = collection.find({"_id": {"$gte": prefix, "$lt": f"{body}}}"}})
+        ids += [d["_id"][len(prefix) :] async for d in cursor]
+    return ids

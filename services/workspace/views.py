@@ -6,8 +6,8 @@ kept by event id (a redelivered event adds nothing) and folded at read time in t
 things happened, so events arriving from different topics in any order give the same view.
 `bodies` are every body it was ever assigned to: an officer of one of them may open it.
 The registration gives the text (a triage operator reads it before any body has it);
-`in_triage` is kept on the document for the queue's filter, `escalated_to` (the bodies its
-breaches were escalated to) for a supervisor's escalations.
+The lists the pages read (a body's appeals, the triage queue, escalations, numbers) are
+store.py's.
 """
 
 from __future__ import annotations
@@ -201,16 +201,13 @@ def applied(view: AppealView | None, event: Event) -> AppealView | None:
 
 def view_document(view: AppealView) -> dict[str, Any]:
     document = {k: v for k, v in view.__dict__.items() if k != "appeal_id"}
-    # Kept beside the entries for the triage queue's filter (the fold decides it).
-    document["in_triage"] = view.state()["status"] == "in_triage"
-    # And the bodies its breaches were escalated to, for a supervisor's escalations.
-    document["escalated_to"] = list(view.escalated_to)
     document["bodies"] = list(view.bodies)
     document["entries"] = list(view.entries)
     return {"_id": view.appeal_id, **document}
 
 
 def view_from(document: dict[str, Any]) -> AppealView:
+    # `in_triage` and `escalated_to`: kept on documents written before store.py's lists.
     fields = {k: v for k, v in document.items() if k not in ("_id", "in_triage", "escalated_to")}
     fields["bodies"] = tuple(fields.get("bodies", ()))
     fields["entries"] = tuple(fields.get("entries", ()))
