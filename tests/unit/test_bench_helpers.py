@@ -230,3 +230,18 @@ def test_repeated_rounds_report_the_median_round_and_the_median_cpu_per_process(
     assert [r["cpu_ms_per_appeal_total"] for r in chosen["rounds"]] == [7.0, 5.0, 7.5]
     single = median_round([_round(100, 5.0, 2.0)])
     assert "rounds" not in single and single["result"]["appeals_per_s"] == 100
+
+
+def test_the_workspace_bench_spreads_its_appeals_over_the_bodies_one_in_a_hundred_waiting() -> None:
+    from bench.workspace import documents
+    from services.workspace.views import view_from
+
+    made = documents(300, ["astana-energy", "ministry-health"])
+    views = [view_from(d) for d in made]
+    waiting = [v for v in views if v.state()["status"] == "in_triage"]
+    assert [v.appeal_id for v in waiting] == ["w-99", "w-199", "w-299"]
+    assert all(d["in_triage"] == (v in waiting) for d, v in zip(made, views, strict=True))
+    energy = [v for v in views if v.bodies == ("astana-energy",)]
+    health = [v for v in views if v.bodies == ("ministry-health",)]
+    assert (len(energy), len(health)) == (150, 147)  # the three waiting were odd: health's
+    assert len({v.registration_number for v in views}) == 300
