@@ -9,9 +9,11 @@ incident answered to each member.
 - `on_sighting` (group `tyndau-routing.incidents`, keyed batches: one key in order): the
   key's state read, the sighting observed, the events published (`incident.opened`, then
   `incident.grew` per member, on `incidents.v1` and the body's inbox), then
-  the incident and the key's state written — a crash in between re-observes the sighting and
-  republishes the same events (deterministic ids); a sighting already in the state emits
-  nothing (replay-safe).
+  the incident and the key's state written, then the sighting marked handled — a crash in
+  between re-observes the sighting and republishes the same events (deterministic ids); a
+  sighting already in the state emits nothing (replay-safe), and the state names its last
+  sighting, so a crash after the state's write and before the mark does not count that
+  sighting twice.
 - `answer`: a body's `agency.incident_answered` on its own decisions topic. An incident that
   is not that body's is refused (`unknown_incident`, on its inbox). Otherwise every member
   is answered with an `agency.answered` of its own (id from the answer and the member)

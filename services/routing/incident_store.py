@@ -21,7 +21,7 @@ keeps the same in dicts, for unit tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -199,12 +199,17 @@ class MongoIncidentStore:
 
     async def key_state(self, key: str) -> KeyState:
         found = await self.keys.find_one({"_id": key})
-        return state_from(found["groups"]) if found else KeyState()
+        if found is None:
+            return KeyState()
+        return replace(state_from(found["groups"]), last_sighted=found.get("last_sighted"))
 
     async def save_key_state(self, key: str, state: KeyState) -> None:
-        await self.keys.replace_one(
-            {"_id": key}, {"_id": key, "groups": state_document(state)}, upsert=True
-        )
+        document = {
+            "_id": key,
+            "groups": state_document(state),
+            "last_sighted": state.last_sighted,
+        }
+        await self.keys.replace_one({"_id": key}, document, upsert=True)
 
     async def incident(self, incident_id: str) -> IncidentRecord | None:
         found = await self.incidents.find_one({"_id": incident_id})

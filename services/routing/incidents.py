@@ -117,9 +117,16 @@ class Group:
 @dataclass(frozen=True)
 class KeyState:
     groups: tuple[Group, ...] = ()
+    last_sighted: str | None = None
+    """The appeal of the last sighting observed into this state. The detector writes the
+    state, then marks the sighting handled: a crash between the two redelivers the sighting,
+    and this names it — so it is seen, not counted twice (a member of an incident is not in
+    the groups any more, only its count)."""
 
     def holds(self, appeal_id: str) -> bool:
-        return any(m.appeal_id == appeal_id for g in self.groups for m in g.members)
+        return appeal_id == self.last_sighted or any(
+            m.appeal_id == appeal_id for g in self.groups for m in g.members
+        )
 
 
 @dataclass(frozen=True)
@@ -211,4 +218,4 @@ def observe(
             latest=ordered[-1].received_at,
         )
         change = Opened(incident_id, ordered, group.anchor)
-    return Observation(KeyState(tuple(groups)), change)
+    return Observation(KeyState(tuple(groups), sighting.appeal_id), change)

@@ -103,3 +103,16 @@ def test_a_late_sighting_does_not_stretch_a_group_beyond_its_window() -> None:
 def test_the_district_is_the_first_four_digits_of_kato() -> None:
     assert district_of("711210000") == "7112"
     assert district_of(None) is None and district_of("71") is None
+
+
+def test_the_last_sighting_observed_again_is_seen_even_once_it_joined_an_incident() -> None:
+    # The detector writes the state, then marks the sighting handled; a crash between the two
+    # redelivers it. A member of an incident is only a count in the state: the state's last
+    # sighting is what recognises it.
+    state, [opened] = run([call(n, n) for n in range(1, 6)])
+    assert isinstance(opened, Opened) and state.last_sighted == "a005"
+    assert observe(state, KEY, call(5, 5), RULE).seen  # the one that opened it
+    grown = observe(state, KEY, call(6, 6), RULE)
+    again = observe(grown.state, KEY, call(6, 6), RULE)
+    assert isinstance(grown.change, Grew) and again.seen and again.change is None
+    assert again.state.groups[0].count == 6

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from contracts import (
@@ -596,6 +597,38 @@ class IncidentScenarios:
         assert inbox == on_topic  # opened once, then each member that joined
         stored = await incident_store.members(opened.incident_id)
         assert [m.appeal_id for m in stored] == [a.appeal_id for a in appeals]
+
+    async def test_a_crash_after_the_keys_state_is_written_counts_the_sighting_once(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        _, recorder, incidents, appeals = await self.routed_burst(
+            store, incident_store, unique_id, 6
+        )
+        first = next(e for t, e in recorder.sent if t == topics.INCIDENT_SIGHTINGS)
+        late = first.model_copy(
+            update={
+                "event_id": f"sighted-late-{unique_id}",
+                "appeal_id": f"late-{unique_id}",
+                "received_at": appeals[-1].received_at + timedelta(minutes=1),
+            }
+        )
+        mark = incident_store.mark_sighted
+
+        async def crash(_: str) -> None:
+            raise ConnectionError("the process died before the sighting was marked handled")
+
+        incident_store.mark_sighted = crash
+        with pytest.raises(ConnectionError):
+            await incidents.on_sighting(late)
+        incident_store.mark_sighted = mark
+        before = len(recorder.sent)
+        await incidents.on_sighting(late)  # redelivered
+
+        assert recorder.sent[before:] == []  # no second incident.grew
+        grew = [e for t, e in recorder.sent if t == topics.INCIDENTS][-1]
+        assert (grew.member.appeal_id, grew.member_count) == (late.appeal_id, 7)
+        state = await incident_store.key_state(late.cluster_key)
+        assert state.groups[0].count == 7 and await incident_store.sighted(late.appeal_id)
 
     async def test_replaying_the_sightings_makes_no_new_incident_event(
         self, store: DecisionStore, incident_store, unique_id: str
