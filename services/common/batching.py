@@ -68,12 +68,17 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError, WriteError
 
 from services.common.logs import bind_message, unbind
+from services.common.messaging import DUPLICATE_KEY_CODE as DUPLICATE_KEY
 from services.common.messaging import Undecodable, dead_letter, documented_function
 from services.common.runtime import ServiceRuntime, membership
 
 log = logging.getLogger("tyndau.batching")
 
 MessageHandler = Callable[[KafkaMessage], Awaitable[None]]
+GroupHandler = Callable[[list[KafkaMessage]], Awaitable[None]]
+"""Handles one key's records of a batch together, in their order (`handle_keyed`'s
+`whole_key`): for a consumer whose records of one key share state it can read and write
+once for all of them."""
 DeadLetterSink = Callable[[KafkaMessage, Exception], Awaitable[Any]]
 
 # Defaults sized for one 2-core machine with FerretDB: a batch large enough to amortise the
@@ -89,7 +94,6 @@ CONCURRENCY_WITH_STORE_BATCHER = 64
 DEFAULT_BATCH_TIMEOUT_MS = 10
 DEFAULT_ATTEMPTS = 3
 DEFAULT_RETRY_DELAY_SECONDS = 0.2
-DUPLICATE_KEY = 11000
 
 
 class BatchFailed(Exception):
@@ -139,10 +143,14 @@ async def handle_keyed(
     key: Callable[[ConsumerRecord], Hashable] = record_key,
     attempts: int = DEFAULT_ATTEMPTS,
     retry_delay: float = DEFAULT_RETRY_DELAY_SECONDS,
+    whole_key: GroupHandler | None = None,
 ) -> None:
     """Run `handle` on every message: same key in order, different keys concurrently, at
     most `limit` calls at once. Returns when every message was handled or dead-lettered;
-    raises `BatchFailed` (after the calls in flight finish) when one kept failing."""
+    raises `BatchFailed` (after the calls in flight finish) when one kept failing.
+
+    With `whole_key`, each key's messages go to one `whole_key(messages)` call instead (in
+    order; retried as a whole, like one message; it dead-letters what it cannot read)."""
     groups: dict[Hashable, list[KafkaMessage]] = {}
     for message in messages:
         groups.setdefault(key(message.raw_message), []).append(message)
@@ -156,14 +164,15 @@ async def handle_keyed(
                 raise
             await dead_letter_to(message, exc)
 
-    async def one(message: KafkaMessage) -> None:
+    async def one(message: KafkaMessage, work: Callable[[], Awaitable[None]]) -> None:
+        """`work` (the handling of `message`, or of its key's group), retried in place."""
         for attempt in range(1, attempts + 1):
             async with limit:
                 if failures:  # failed while this one waited for its turn
                     return
                 token = bind_message(message)
                 try:
-                    await handle_or_dead_letter(message)
+                    await work()
                     return
                 except Exception as exc:  # noqa: BLE001 - retried, then fails the batch
                     if attempt == attempts or failures:
@@ -184,11 +193,17 @@ async def handle_keyed(
             await asyncio.sleep(retry_delay * attempt)
 
     async def in_order(group: list[KafkaMessage]) -> None:
+        if whole_key is not None:
+            try:
+                await one(group[0], functools.partial(whole_key, group))
+            except Exception as exc:  # noqa: BLE001 - reported as the batch's failure
+                failures.append(BatchFailed(group[0].raw_message, exc))
+            return
         for message in group:
             if failures:  # the batch is lost anyway: start nothing new
                 return
             try:
-                await one(message)
+                await one(message, functools.partial(handle_or_dead_letter, message))
             except Exception as exc:  # noqa: BLE001 - reported as the batch's failure
                 failures.append(BatchFailed(message.raw_message, exc))
                 return
@@ -220,13 +235,15 @@ def keyed_batch_subscriber(
     attempts: int = DEFAULT_ATTEMPTS,
     documents: Any = None,
     dead_letter_to: DeadLetterSink | None = None,
+    whole_key: GroupHandler | None = None,
     **subscriber_options: Any,
 ) -> Any:
     """Register a batch subscriber on `runtime.broker` that runs `handle` on each record (as
     described in the module docstring) and return the FastStream subscriber. `title`,
     `description` and `documents` (the contract type one record carries) document it in the
     service's AsyncAPI document; `dead_letter_to` receives what `handle` cannot read
-    (default: the dead-letter topic); `subscriber_options` go to FastStream (e.g. SLA's
+    (default: the dead-letter topic); `whole_key`, if given, takes each key's records of a
+    batch at once instead of `handle` one by one; `subscriber_options` go to FastStream (e.g. SLA's
     rebalance listener). Services declare their subscribers through
     `services.common.subscribing`, which decodes each record to its contract type."""
     if isinstance(concurrency, asyncio.Semaphore):
@@ -261,6 +278,7 @@ def keyed_batch_subscriber(
                 limit=limit,
                 dead_letter_to=dead_letter_to or functools.partial(dead_letter, runtime),
                 attempts=attempts,
+                whole_key=whole_key,
             )
         except BatchFailed:
             # Redelivered after a pause that grows while failures go on (a store outage),

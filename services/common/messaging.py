@@ -21,13 +21,14 @@ from faststream.kafka.annotations import KafkaMessage as KafkaMessageParam
 from faststream.kafka.message import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError, WrapValidator
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import DeadLetter, Event, deterministic_id, topics
 from services.common.headers import CORRELATION_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from services.common.runtime import ServiceRuntime
 
 log = logging.getLogger("tyndau.messaging")
+DUPLICATE_KEY_CODE = 11000
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 T = TypeVar("T")
@@ -179,6 +180,19 @@ async def publish_keyed(
         headers=headers,
         correlation_id=correlation_id,
     )
+
+
+async def insert_all(collection: AsyncCollection, documents: list[dict[str, Any]]) -> None:
+    """Insert every document not there yet, in one command; those whose key exists are left
+    as they are (the same documents again: idempotent). Any other error is raised."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != DUPLICATE_KEY_CODE for e in errors):
+            raise
 
 
 async def insert_once(collection: AsyncCollection, document: dict[str, Any]) -> bool:

@@ -22,6 +22,9 @@ What that gives:
 - `subscribe_in_keyed_batches` runs the handler over batches, different keys concurrently,
   one key in order (`services.common.batching`); each record is decoded in its turn, so a
   record that is not the format is dead-lettered in its place and the batch goes on.
+  With `whole_key=` instead of `handle=`, a key's records of a batch come to one call (the
+  ones that are not the format dead-lettered first) — for a consumer that reads and writes
+  a key's state once for all of them.
 
 Not owned here: what a handler does, idempotency of its effects, topic creation.
 """
@@ -29,6 +32,7 @@ Not owned here: what a handler does, idempotency of its effects, topic creation.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Union
 
@@ -43,6 +47,9 @@ from services.common.runtime import ServiceRuntime, membership
 
 RecordHandler = Callable[[Any, KafkaMessage], Awaitable[None]]
 """A service's handler: the decoded contract value and the Kafka message it came in."""
+KeyHandler = Callable[[list[tuple[Any, KafkaMessage]]], Awaitable[None]]
+"""A service's handler of one key's records of a batch: each decoded value with its message,
+in order."""
 
 
 class Payloads:
@@ -120,23 +127,41 @@ def subscribe_in_keyed_batches(
     payloads: Mapping[str, Any],
     *,
     group_id: str,
-    handle: RecordHandler,
     title: str,
     description: str,
+    handle: RecordHandler | None = None,
+    whole_key: KeyHandler | None = None,
     concurrency: int | asyncio.Semaphore = DEFAULT_CONCURRENCY,
     dead_letter_to: DeadLetterSink | None = None,
     **subscriber_options: Any,
 ) -> Any:
     """Consume in keyed batches (services.common.batching): `handle(payload, message)` per
-    record, one key in order, different keys at once; a record that is not its topic's
-    contract goes to `dead_letter_to` (default: the dead-letter topic) in its turn."""
+    record, one key in order, different keys at once — or `whole_key([(payload, message),
+    …])` per key and batch; a record that is not its topic's contract goes to
+    `dead_letter_to` (default: the dead-letter topic) in its turn."""
+    if (handle is None) == (whole_key is None):
+        raise ValueError("give a handler per record (handle) or per key (whole_key)")
     reading = Payloads(runtime, payloads)
+    to_dead_letters = dead_letter_to or functools.partial(dead_letter, runtime)
+    given: Any = handle or whole_key
 
     async def handle_record(message: KafkaMessage) -> None:
+        assert handle is not None
         await handle(reading.read(message), message)
 
-    handle_record.__name__ = getattr(handle, "__name__", "on_record")
-    handle_record.__doc__ = handle.__doc__
+    async def handle_key(messages: list[KafkaMessage]) -> None:
+        assert whole_key is not None
+        readable = []
+        for message in messages:
+            try:
+                readable.append((reading.read(message), message))
+            except Undecodable as exc:
+                await to_dead_letters(message, exc)
+        if readable:
+            await whole_key(readable)
+
+    handle_record.__name__ = getattr(given, "__name__", "on_record")
+    handle_record.__doc__ = given.__doc__
     return keyed_batch_subscriber(
         runtime,
         *reading.topics,
@@ -147,5 +172,6 @@ def subscribe_in_keyed_batches(
         concurrency=concurrency,
         documents=reading.documented,
         dead_letter_to=dead_letter_to,
+        whole_key=handle_key if whole_key is not None else None,
         **subscriber_options,
     )

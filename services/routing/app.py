@@ -163,8 +163,8 @@ def create_app(
         else:
             await service.check_decision(action, acting)
 
-    async def on_sighting(sighted: IncidentSighted, _: KafkaMessage) -> None:
-        await incidents.on_sighting(sighted)
+    async def on_sightings(records: list[tuple[IncidentSighted, KafkaMessage]]) -> None:
+        await incidents.on_sightings([sighted for sighted, _ in records])
 
     async def on_triage_decision(decided: TriageDecided, _: KafkaMessage) -> None:
         await service.handle_triage_decision(decided)
@@ -199,7 +199,8 @@ def create_app(
         # Its own group; keyed by cluster key, so one key's sightings are decided in order
         # by one consumer (its state has one writer).
         group_id=f"{settings.consumer_group}.incidents",
-        handle=on_sighting,
+        # A key's sightings of a batch at once: its state read and written once for them.
+        whole_key=on_sightings,
         title="routing.incident_sightings",
         description="Appeals of clustering categories, by body, category and district: "
         "made into mass incidents (services/routing/incidents.py).",

@@ -6,14 +6,17 @@ incident answered to each member.
   known to the district, is sighted under its cluster key; routing publishes it on
   `incidents.sightings.v1` right after the decision (again, the same id, when the decision
   is republished).
-- `on_sighting` (group `tyndau-routing.incidents`, keyed batches: one key in order): the
-  key's state read, the sighting observed, the events published (`incident.opened`, then
-  `incident.grew` per member, on `incidents.v1` and the body's inbox), then
-  the incident and the key's state written, then the sighting marked handled — a crash in
-  between re-observes the sighting and republishes the same events (deterministic ids); a
-  sighting already in the state emits nothing (replay-safe), and the state names its last
-  sighting, so a crash after the state's write and before the mark does not count that
-  sighting twice.
+- `on_sightings` (group `tyndau-routing.incidents`, keyed batches; one cluster key's
+  sightings of a batch at once, in order): which were handled before (one read), the key's
+  state (one read), the sightings observed one by one, the events published
+  (`incident.opened`, then `incident.grew` per member, on `incidents.v1` and the body's
+  inbox), then the incidents and their members, the key's state and the handled marks
+  written (one command each) — a crash in between re-observes the sightings and republishes
+  the same events (deterministic ids); a sighting already in the state emits nothing
+  (replay-safe), and the state names the sightings of its last write (`recent`), so a crash
+  after the state's write and before the marks does not count them twice. A key's sightings
+  share one state, so a batch of them costs about what one did (a burst of 400 calls about
+  one outage is a few commands a batch, not six a call).
 - `answer`: a body's `agency.incident_answered` on its own decisions topic. An incident that
   is not that body's is refused (`unknown_incident`, on its inbox). Otherwise every member
   is answered with an `agency.answered` of its own (id from the answer and the member)
@@ -67,7 +70,7 @@ from services.routing.incidents import (
     Sighting,
     cluster_key,
     district_of,
-    observe,
+    observe_all,
 )
 from services.routing.metrics import RoutingMetrics
 from services.routing.records import ActionVerdict
@@ -121,70 +124,93 @@ class IncidentService:
         )
 
     async def on_sighting(self, sighted: IncidentSighted) -> None:
-        rule = self.rules.get(sighted.category)
-        if rule is None:
-            return  # the category stopped clustering since the sighting was made
-        if await self.store.sighted(sighted.appeal_id):
-            return  # handled before (a redelivery, a replay), even if its group has closed
-        key = sighted.cluster_key
+        await self.on_sightings([sighted])
+
+    async def on_sightings(self, sightings: list[IncidentSighted]) -> None:
+        """One cluster key's sightings of a batch, in order: read what was handled before and
+        the key's state once, observe them all, publish what opened and grew, then write the
+        incidents' members, the state (naming these sightings) and the handled marks — a
+        handful of store commands for the whole group, not a handful per sighting."""
+        clustering = [s for s in sightings if s.category in self.rules]
+        if not clustering:
+            return  # the category stopped clustering since the sightings were made
+        # Handled before (a redelivery, a replay), even if their group has closed since.
+        handled = await self.store.sighted(list({s.appeal_id for s in clustering}))
+        fresh = [s for s in clustering if s.appeal_id not in handled]
+        if not fresh:
+            return
+        key, rule = fresh[0].cluster_key, self.rules[fresh[0].category]
+        assert all(s.cluster_key == key for s in fresh), "one key's sightings at a time"
         state = await self.store.key_state(key)
         open_ids = {g.incident_id for g in state.groups if g.incident_id}
         resolved = frozenset([i for i in open_ids if await self.store.closed(i)])
-        sighting = Sighting(
-            sighted.appeal_id, sighted.registration_number, sighted.received_at, sighted.location
+        by_appeal = {s.appeal_id: s for s in fresh}
+        seen = observe_all(
+            state,
+            key,
+            [
+                Sighting(s.appeal_id, s.registration_number, s.received_at, s.location)
+                for s in fresh
+            ],
+            rule,
+            resolved,
         )
-        seen = observe(state, key, sighting, rule, resolved)
-        if seen.seen:
-            await self.store.mark_sighted(sighted.appeal_id)
-            return
-        common = {
-            "occurred_at": sighted.occurred_at,
-            "cluster_key": key,
-            "agency_code": sighted.agency_code,
-            "category": sighted.category,
-            "district_kato": sighted.district_kato,
-            "rule": rule.describe(sighted.category),
-        }
-        match seen.change:
-            case Opened(incident_id=incident_id, members=members, anchor=anchor):
-                record = IncidentRecord(
-                    incident_id=incident_id,
-                    cluster_key=key,
-                    agency_code=sighted.agency_code,
-                    category=sighted.category,
-                    district_kato=sighted.district_kato,
-                    rule=common["rule"],
-                    anchor=anchor,
-                    opened_at=sighted.occurred_at,
-                )
-                listed = [_member(m) for m in members]
-                opened = IncidentOpened(
-                    event_id=deterministic_id("incident.opened", incident_id),
-                    incident_id=incident_id,
-                    member_count=len(members),
-                    members=listed,
-                    anchor=anchor,
-                    **common,
-                )
-                await self.publish(topics.INCIDENTS, opened)
-                await self.publish(agency_inbox(sighted.agency_code), opened)
-                await self.store.save_incident(record)
-                await self.store.add_members(incident_id, listed)
-                self.metrics.incidents_opened.labels(sighted.agency_code, sighted.category).inc()
-                log.info("incident %s opened (%s, %d appeals)", incident_id, key, len(members))
-            case Grew(incident_id=incident_id, member=member, member_count=count):
-                grew = IncidentGrew(
-                    event_id=deterministic_id("incident.grew", incident_id, member.appeal_id),
-                    incident_id=incident_id,
-                    member_count=count,
-                    member=_member(member),
-                    **common,
-                )
-                await self.publish(topics.INCIDENTS, grew)
-                await self.publish(agency_inbox(sighted.agency_code), grew)
-                await self.store.add_members(incident_id, [_member(member)])
+        joined: dict[str, list[IncidentMember]] = {}
+        for appeal_id, change in seen.changes:
+            sighted = by_appeal[appeal_id]
+            common = {
+                "occurred_at": sighted.occurred_at,
+                "cluster_key": key,
+                "agency_code": sighted.agency_code,
+                "category": sighted.category,
+                "district_kato": sighted.district_kato,
+                "rule": rule.describe(sighted.category),
+            }
+            match change:
+                case Opened(incident_id=incident_id, members=members, anchor=anchor):
+                    listed = [_member(m) for m in members]
+                    opened = IncidentOpened(
+                        event_id=deterministic_id("incident.opened", incident_id),
+                        incident_id=incident_id,
+                        member_count=len(members),
+                        members=listed,
+                        anchor=anchor,
+                        **common,
+                    )
+                    await self.publish(topics.INCIDENTS, opened)
+                    await self.publish(agency_inbox(sighted.agency_code), opened)
+                    await self.store.save_incident(
+                        IncidentRecord(
+                            incident_id=incident_id,
+                            cluster_key=key,
+                            agency_code=sighted.agency_code,
+                            category=sighted.category,
+                            district_kato=sighted.district_kato,
+                            rule=common["rule"],
+                            anchor=anchor,
+                            opened_at=sighted.occurred_at,
+                        )
+                    )
+                    joined.setdefault(incident_id, []).extend(listed)
+                    self.metrics.incidents_opened.labels(
+                        sighted.agency_code, sighted.category
+                    ).inc()
+                    log.info("incident %s opened (%s, %d appeals)", incident_id, key, len(listed))
+                case Grew(incident_id=incident_id, member=member, member_count=count):
+                    grew = IncidentGrew(
+                        event_id=deterministic_id("incident.grew", incident_id, member.appeal_id),
+                        incident_id=incident_id,
+                        member_count=count,
+                        member=_member(member),
+                        **common,
+                    )
+                    await self.publish(topics.INCIDENTS, grew)
+                    await self.publish(agency_inbox(sighted.agency_code), grew)
+                    joined.setdefault(incident_id, []).append(_member(member))
+        for incident_id, members in joined.items():
+            await self.store.add_members(incident_id, members)
         await self.store.save_key_state(key, seen.state)
-        await self.store.mark_sighted(sighted.appeal_id)
+        await self.store.mark_sighted(list(seen.handled))
 
     async def answer(self, answer: IncidentAnswered, acting: str, gate: Gate) -> None:
         record = await self.store.incident(answer.incident_id)

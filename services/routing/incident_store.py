@@ -11,6 +11,8 @@
   by the gate (a second answer finds it and republishes it);
 - `incident_closed`, `_id` = incident id: written by the gate *before* it answers the
   members, so the detector stops growing the incident first (no member joins unanswered);
+- `incident_keys` also names the sightings its last write observed (`recent`), marked
+  handled right after it;
 - `incident_sighted`, `_id` = appeal id: a sighting fully handled — the detector's memory of
   what it has seen, which outlives the key's groups (a replay of a backlog whose groups have
   closed since does not open them again).
@@ -28,7 +30,7 @@ from typing import Any, Protocol
 from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts import Category, GeoPoint, IncidentMember, IncidentResolved
-from services.common.messaging import insert_once
+from services.common.messaging import insert_all, insert_once
 from services.routing.incidents import Group, KeyState, Sighting
 
 KEYS, INCIDENTS, RESOLUTIONS = "incident_keys", "incidents", "incident_resolutions"
@@ -74,11 +76,13 @@ class IncidentStore(Protocol):
 
     async def closed(self, incident_id: str) -> bool: ...
 
-    async def mark_sighted(self, appeal_id: str) -> None:
-        """Its sighting is handled (idempotent)."""
+    async def mark_sighted(self, appeal_ids: list[str]) -> None:
+        """Their sightings are handled (idempotent; one write)."""
         ...
 
-    async def sighted(self, appeal_id: str) -> bool: ...
+    async def sighted(self, appeal_ids: list[str]) -> set[str]:
+        """Those of them whose sightings were handled (one read)."""
+        ...
 
     async def add_resolution(self, resolved: IncidentResolved) -> bool:
         """True if this call stored it; False if the incident was resolved before."""
@@ -173,9 +177,11 @@ class MongoIncidentStore:
         self.member_documents = db[MEMBERS]
 
     async def add_members(self, incident_id: str, members: list[IncidentMember]) -> None:
-        for member in members:
-            document = {"_id": member_id(incident_id, member), **member.model_dump(mode="json")}
-            await insert_once(self.member_documents, document)
+        documents = [
+            {"_id": member_id(incident_id, member), **member.model_dump(mode="json")}
+            for member in members
+        ]
+        await insert_all(self.member_documents, documents)
 
     async def members(self, incident_id: str) -> list[IncidentMember]:
         span = {"$gte": f"{incident_id}|", "$lt": f"{incident_id}|~"}
@@ -191,23 +197,24 @@ class MongoIncidentStore:
     async def closed(self, incident_id: str) -> bool:
         return await self.closings.find_one({"_id": incident_id}) is not None
 
-    async def mark_sighted(self, appeal_id: str) -> None:
-        await insert_once(self.sightings, {"_id": appeal_id})
+    async def mark_sighted(self, appeal_ids: list[str]) -> None:
+        await insert_all(self.sightings, [{"_id": a} for a in appeal_ids])
 
-    async def sighted(self, appeal_id: str) -> bool:
-        return await self.sightings.find_one({"_id": appeal_id}) is not None
+    async def sighted(self, appeal_ids: list[str]) -> set[str]:
+        found = self.sightings.find({"_id": {"$in": appeal_ids}}, {"_id": 1})
+        return {d["_id"] async for d in found}
 
     async def key_state(self, key: str) -> KeyState:
         found = await self.keys.find_one({"_id": key})
         if found is None:
             return KeyState()
-        return replace(state_from(found["groups"]), last_sighted=found.get("last_sighted"))
+        return replace(state_from(found["groups"]), recent=tuple(found.get("recent", ())))
 
     async def save_key_state(self, key: str, state: KeyState) -> None:
         document = {
             "_id": key,
             "groups": state_document(state),
-            "last_sighted": state.last_sighted,
+            "recent": list(state.recent),
         }
         await self.keys.replace_one({"_id": key}, document, upsert=True)
 
@@ -252,11 +259,11 @@ class MemoryIncidentStore:
     async def closed(self, incident_id: str) -> bool:
         return incident_id in self.closings
 
-    async def mark_sighted(self, appeal_id: str) -> None:
-        self.sightings.add(appeal_id)
+    async def mark_sighted(self, appeal_ids: list[str]) -> None:
+        self.sightings.update(appeal_ids)
 
-    async def sighted(self, appeal_id: str) -> bool:
-        return appeal_id in self.sightings
+    async def sighted(self, appeal_ids: list[str]) -> set[str]:
+        return self.sightings & set(appeal_ids)
 
     async def key_state(self, key: str) -> KeyState:
         return self.keys.get(key, KeyState())

@@ -117,14 +117,14 @@ class Group:
 @dataclass(frozen=True)
 class KeyState:
     groups: tuple[Group, ...] = ()
-    last_sighted: str | None = None
-    """The appeal of the last sighting observed into this state. The detector writes the
-    state, then marks the sighting handled: a crash between the two redelivers the sighting,
-    and this names it — so it is seen, not counted twice (a member of an incident is not in
-    the groups any more, only its count)."""
+    recent: tuple[str, ...] = ()
+    """The appeals of the sightings observed into this state by its last write. The detector
+    writes the state, then marks those sightings handled: a crash between the two redelivers
+    them, and this names them — so they are seen, not counted twice (a member of an incident
+    is not in the groups any more, only its count)."""
 
     def holds(self, appeal_id: str) -> bool:
-        return appeal_id == self.last_sighted or any(
+        return appeal_id in self.recent or any(
             m.appeal_id == appeal_id for g in self.groups for m in g.members
         )
 
@@ -218,4 +218,39 @@ def observe(
             latest=ordered[-1].received_at,
         )
         change = Opened(incident_id, ordered, group.anchor)
-    return Observation(KeyState(tuple(groups), sighting.appeal_id), change)
+    return Observation(KeyState(tuple(groups), state.recent), change)
+
+
+@dataclass(frozen=True)
+class KeyObservation:
+    """A key's sightings of one batch, observed in order."""
+
+    state: KeyState
+    """The state to write: its `recent` are every sighting here (seen or counted)."""
+    changes: tuple[tuple[str, Opened | Grew], ...]
+    """Each incident opened or grown, with the appeal whose sighting did it, in order."""
+    handled: tuple[str, ...]
+    """The appeals to mark handled once the state is written."""
+
+
+def observe_all(
+    state: KeyState,
+    key: str,
+    sightings: list[Sighting],
+    rule: ClusterRule,
+    resolved: frozenset[str] = frozenset(),
+) -> KeyObservation:
+    """`observe` each sighting in order (the same appeal twice counts once). The result's
+    state names them all as its `recent`, so a crash after it is written and before they
+    are marked handled sees them again rather than counting them twice."""
+    changes: list[tuple[str, Opened | Grew]] = []
+    handled: list[str] = []
+    for sighting in sightings:
+        if sighting.appeal_id in handled:
+            continue
+        handled.append(sighting.appeal_id)
+        seen = observe(state, key, sighting, rule, resolved)
+        state = seen.state
+        if seen.change is not None:
+            changes.append((sighting.appeal_id, seen.change))
+    return KeyObservation(replace(state, recent=tuple(handled)), tuple(changes), tuple(handled))

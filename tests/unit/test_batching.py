@@ -194,6 +194,40 @@ async def test_a_lasting_failure_fails_the_batch_and_starts_nothing_after_it() -
     assert ("slow", 1) in handled  # in flight when it failed: allowed to finish
 
 
+async def test_a_whole_key_handler_gets_each_keys_messages_in_one_call_in_order() -> None:
+    calls: list[list[tuple[str | None, int]]] = []
+    tries = 0
+
+    async def unused(message: KafkaMessage) -> None:
+        raise AssertionError("the per-message handler is not called")
+
+    async def whole_key(messages: list[KafkaMessage]) -> None:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise ConnectionError("database is locked")  # retried as a whole
+        calls.append([key_and_offset(m) for m in messages])
+
+    records = [record(n, key=f"k{n % 2}") for n in range(6)]
+    await handle_keyed(
+        batch(*records), unused, limit=asyncio.Semaphore(4), retry_delay=0, whole_key=whole_key
+    )
+
+    assert sorted(calls) == [
+        [("k0", 0), ("k0", 2), ("k0", 4)],
+        [("k1", 1), ("k1", 3), ("k1", 5)],
+    ]
+
+    async def broken(messages: list[KafkaMessage]) -> None:
+        raise RuntimeError("store down")
+
+    with pytest.raises(BatchFailed) as failure:
+        await handle_keyed(
+            batch(*records), unused, limit=asyncio.Semaphore(4), retry_delay=0, whole_key=broken
+        )
+    assert failure.value.record.offset in (0, 1)  # a group's first record names it
+
+
 async def test_each_handler_logs_with_its_own_messages_ids() -> None:
     seen: dict[int, str | None] = {}
 

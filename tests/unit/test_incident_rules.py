@@ -17,6 +17,7 @@ from services.routing.incidents import (
     district_of,
     metres_between,
     observe,
+    observe_all,
 )
 
 T0 = datetime(2026, 1, 20, 7, 0, tzinfo=ZoneInfo("Asia/Almaty"))
@@ -105,14 +106,19 @@ def test_the_district_is_the_first_four_digits_of_kato() -> None:
     assert district_of(None) is None and district_of("71") is None
 
 
-def test_the_last_sighting_observed_again_is_seen_even_once_it_joined_an_incident() -> None:
-    # The detector writes the state, then marks the sighting handled; a crash between the two
-    # redelivers it. A member of an incident is only a count in the state: the state's last
-    # sighting is what recognises it.
-    state, [opened] = run([call(n, n) for n in range(1, 6)])
-    assert isinstance(opened, Opened) and state.last_sighted == "a005"
-    assert observe(state, KEY, call(5, 5), RULE).seen  # the one that opened it
-    grown = observe(state, KEY, call(6, 6), RULE)
-    again = observe(grown.state, KEY, call(6, 6), RULE)
-    assert isinstance(grown.change, Grew) and again.seen and again.change is None
-    assert again.state.groups[0].count == 6
+def test_sightings_redelivered_after_the_states_write_are_seen_even_as_members() -> None:
+    # The detector writes the state, then marks its sightings handled; a crash between the
+    # two redelivers them. A member of an incident is only a count in the state: the state's
+    # `recent` (the sightings of its last write) is what recognises them.
+    first = observe_all(KeyState(), KEY, [call(n, n) for n in range(1, 7)], RULE)
+    [(by, opened), (_, grew)] = first.changes
+    assert (by, isinstance(opened, Opened), isinstance(grew, Grew)) == ("a005", True, True)
+    assert first.handled == first.state.recent == ("a001", "a002", "a003", "a004", "a005", "a006")
+
+    again = observe_all(first.state, KEY, [call(5, 5), call(6, 6), call(7, 7)], RULE)
+    [(by, grew7)] = again.changes
+    assert by == "a007" and isinstance(grew7, Grew) and grew7.member_count == 7
+    assert again.handled == ("a005", "a006", "a007") == again.state.recent
+    # The same appeal twice in one batch (its sighting republished) counts once.
+    twice = observe_all(KeyState(), KEY, [call(1, 1), call(1, 1)], RULE)
+    assert twice.handled == ("a001",) and len(twice.state.groups[0].members) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.message import KafkaMessage
 from prometheus_client import CollectorRegistry
@@ -94,6 +95,58 @@ async def test_a_keyed_batch_handler_gets_each_records_contract_value_in_order()
 
     assert seen == ["ZH-20260305-000001", "ZH-20260305-000002"]
     assert len(letters) == 1
+
+
+async def test_a_whole_key_handler_gets_a_keys_readable_records_in_one_call() -> None:
+    runtime = make_runtime()
+    calls: list[list[str]] = []
+    letters: list[dict] = []
+
+    async def on_key(records: list[tuple[AppealRegistered, KafkaMessage]]) -> None:
+        calls.append([appeal.registration_number for appeal, _ in records])
+
+    subscribe_in_keyed_batches(
+        runtime,
+        {topics.APPEALS_REGISTERED: AppealRegistered},
+        group_id="g",
+        whole_key=on_key,
+        title="test.registered",
+        description="Registered appeals.",
+    )
+
+    @runtime.broker.subscriber(topics.APPEALS_DLQ)
+    async def on_letter(body: dict) -> None:
+        letters.append(body)
+
+    first, second = (
+        AppealRegistered.example().model_copy(update={"registration_number": number})
+        for number in ("ZH-20260305-000001", "ZH-20260305-000002")
+    )
+    async with TestKafkaBroker(runtime.broker) as broker:
+        await broker.publish_batch(
+            first.model_dump_json().encode(),
+            b"not json",
+            second.model_dump_json().encode(),
+            topic=topics.APPEALS_REGISTERED,
+        )
+
+    assert calls == [["ZH-20260305-000001", "ZH-20260305-000002"]]  # no key: one partition
+    assert len(letters) == 1
+
+
+def test_a_subscriber_takes_a_handler_per_record_or_per_key_not_both() -> None:
+    async def ignore(*_: object) -> None: ...
+
+    for handlers in ({}, {"handle": ignore, "whole_key": ignore}):
+        with pytest.raises(ValueError, match="per record"):
+            subscribe_in_keyed_batches(
+                make_runtime(),
+                {topics.APPEALS_REGISTERED: AppealRegistered},
+                group_id="g",
+                title="t",
+                description="d",
+                **handlers,
+            )
 
 
 def test_the_asyncapi_document_shows_what_each_subscriber_consumes() -> None:

@@ -628,7 +628,50 @@ class IncidentScenarios:
         grew = [e for t, e in recorder.sent if t == topics.INCIDENTS][-1]
         assert (grew.member.appeal_id, grew.member_count) == (late.appeal_id, 7)
         state = await incident_store.key_state(late.cluster_key)
-        assert state.groups[0].count == 7 and await incident_store.sighted(late.appeal_id)
+        assert state.groups[0].count == 7
+        assert await incident_store.sighted([late.appeal_id]) == {late.appeal_id}
+
+    async def test_a_keys_sightings_of_one_batch_make_the_same_incident_in_a_few_commands(
+        self, store: DecisionStore, incident_store, unique_id: str
+    ) -> None:
+        one_by_one = await self.routed_burst(store, incident_store, f"{unique_id}-a", 12)
+        sightings = [e for t, e in one_by_one[1].sent if t == topics.INCIDENT_SIGHTINGS]
+
+        calls: list[str] = []
+        for name in ("sighted", "key_state", "save_key_state", "mark_sighted", "add_members"):
+            method = getattr(incident_store, name)
+
+            async def counted(*args, _method=method, _name=name):
+                calls.append(_name)
+                return await _method(*args)
+
+            setattr(incident_store, name, counted)
+        recorder = Recorder()
+        metrics = RoutingMetrics(CollectorRegistry())
+        together = IncidentService(
+            incident_store, recorder, dict(DEFAULT_RULES), metrics, ManualClock(NOW)
+        )
+        renamed = [
+            s.model_copy(
+                update={"cluster_key": f"{s.cluster_key}|batch", "appeal_id": f"{s.appeal_id}-b"}
+            )
+            for s in sightings
+        ]
+        await together.on_sightings(renamed)
+
+        batched = [e for t, e in recorder.sent if t == topics.INCIDENTS]
+        singly = [e for t, e in one_by_one[1].sent if t == topics.INCIDENTS]
+        assert [(e.event_type, e.member_count) for e in batched] == [
+            (e.event_type, e.member_count) for e in singly
+        ]
+        # Twelve sightings, one key: each read and write once (members once per incident).
+        assert sorted(calls) == [
+            "add_members",
+            "key_state",
+            "mark_sighted",
+            "save_key_state",
+            "sighted",
+        ]
 
     async def test_replaying_the_sightings_makes_no_new_incident_event(
         self, store: DecisionStore, incident_store, unique_id: str
