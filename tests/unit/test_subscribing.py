@@ -59,22 +59,18 @@ async def test_a_one_by_one_handler_gets_the_contract_value_and_garbage_is_dead_
     assert letter["topic"] == topics.AGENCY_ACTIONS and "event_type" in letter["error"]
 
 
-async def test_a_keyed_batch_handler_gets_each_records_contract_value_in_order() -> None:
+async def two_appeals_and_garbage_between(**handler: object) -> list[dict]:
+    """Subscribe `handler` (handle= or whole_key=) to registered appeals, publish two with a
+    record that is not JSON between them, in one batch; the dead letters that came of it."""
     runtime = make_runtime()
-    seen: list[str] = []
     letters: list[dict] = []
-
-    async def on_registered(appeal: AppealRegistered, message: KafkaMessage) -> None:
-        assert isinstance(appeal, AppealRegistered)
-        seen.append(appeal.registration_number)
-
     subscribe_in_keyed_batches(
         runtime,
         {topics.APPEALS_REGISTERED: AppealRegistered},
         group_id="g",
-        handle=on_registered,
         title="test.registered",
         description="Registered appeals.",
+        **handler,  # type: ignore[arg-type]
     )
 
     @runtime.broker.subscriber(topics.APPEALS_DLQ)
@@ -92,43 +88,29 @@ async def test_a_keyed_batch_handler_gets_each_records_contract_value_in_order()
             second.model_dump_json().encode(),
             topic=topics.APPEALS_REGISTERED,
         )
+    return letters
+
+
+async def test_a_keyed_batch_handler_gets_each_records_contract_value_in_order() -> None:
+    seen: list[str] = []
+
+    async def on_registered(appeal: AppealRegistered, message: KafkaMessage) -> None:
+        assert isinstance(appeal, AppealRegistered)
+        seen.append(appeal.registration_number)
+
+    letters = await two_appeals_and_garbage_between(handle=on_registered)
 
     assert seen == ["ZH-20260305-000001", "ZH-20260305-000002"]
     assert len(letters) == 1
 
 
 async def test_a_whole_key_handler_gets_a_keys_readable_records_in_one_call() -> None:
-    runtime = make_runtime()
     calls: list[list[str]] = []
-    letters: list[dict] = []
 
     async def on_key(records: list[tuple[AppealRegistered, KafkaMessage]]) -> None:
         calls.append([appeal.registration_number for appeal, _ in records])
 
-    subscribe_in_keyed_batches(
-        runtime,
-        {topics.APPEALS_REGISTERED: AppealRegistered},
-        group_id="g",
-        whole_key=on_key,
-        title="test.registered",
-        description="Registered appeals.",
-    )
-
-    @runtime.broker.subscriber(topics.APPEALS_DLQ)
-    async def on_letter(body: dict) -> None:
-        letters.append(body)
-
-    first, second = (
-        AppealRegistered.example().model_copy(update={"registration_number": number})
-        for number in ("ZH-20260305-000001", "ZH-20260305-000002")
-    )
-    async with TestKafkaBroker(runtime.broker) as broker:
-        await broker.publish_batch(
-            first.model_dump_json().encode(),
-            b"not json",
-            second.model_dump_json().encode(),
-            topic=topics.APPEALS_REGISTERED,
-        )
+    letters = await two_appeals_and_garbage_between(whole_key=on_key)
 
     assert calls == [["ZH-20260305-000001", "ZH-20260305-000002"]]  # no key: one partition
     assert len(letters) == 1
