@@ -81,6 +81,7 @@ from services.workspace.store import AppealViews
 from services.workspace.supervision import Period as SupervisionPeriod
 from services.workspace.supervision import supervision
 from services.workspace.views import (
+    FINAL,
     READ_TOPICS_EVENTS,
     AppealView,
     Listing,
@@ -93,6 +94,8 @@ SESSION_COOKIE, LOGIN_COOKIE, LANG_COOKIE = "tyndau_session", "tyndau_login", "l
 Loaded = TypeVar("Loaded")
 """What a page is about (an appeal, an incident, a user), for the one guard of them all."""
 STATUSES = ("routed", "accepted", "extended", "redirected", "answered", "dismissed")
+OPEN, ALL = "", "all"
+"""The inbox's filters besides one status: not answered or dismissed (the default), all."""
 TAG = "workspace"
 PAGE = Reply(200, "The page.", str, ("text/html",))
 SEE_OTHER = Reply(303, "Go on to the next page (Location).")
@@ -235,7 +238,10 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         """Working days left before a deadline (views.working_days_left); '' without one."""
         if not iso:
             return ""
-        return working_days_left(calendar, clock.now(), datetime.fromisoformat(iso))
+        try:
+            return working_days_left(calendar, clock.now(), datetime.fromisoformat(iso))
+        except CalendarYearNotCovered:
+            return ""  # a year the calendar cannot count: the date alone is shown
 
     pages.globals["days_left"] = days_left
     pages.globals["category_title"] = lambda code, lang: (
@@ -351,9 +357,16 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         return {user.agency_code}
 
     async def rows_of(request: Request, session: Session) -> list[Listing]:
-        wanted = request.query_params.get("status") or None
-        rows = [Listing(v, v.state()) for v in await views.of_bodies(visible_bodies(session))]
-        rows = [r for r in rows if wanted is None or r.state["status"] == wanted]
+        """The inbox: the open appeals by default (`status` empty), every appeal the bodies
+        ever had (`all`), or those of one status."""
+        wanted = request.query_params.get("status") or OPEN
+        bodies = visible_bodies(session)
+        if wanted == OPEN or (wanted in STATUSES and wanted not in FINAL):
+            found = await views.open_of_bodies(bodies)
+        else:
+            found = await views.of_bodies(bodies)
+        rows = [Listing(v, v.state()) for v in found]
+        rows = [r for r in rows if wanted in (OPEN, ALL) or r.state["status"] == wanted]
         return sorted(rows, key=lambda r: (r.state["answer_due_at"] or "", r.view.appeal_id))
 
     async def inbox(request: Request) -> Response:

@@ -187,6 +187,7 @@ LABELS: dict[str, dict[str, str]] = {
     "event.sla.started": {"kk": "Мерзім басталды", "ru": "Начат отсчёт срока"},
     "event.sla.warning": {"kk": "Мерзім жақындады", "ru": "Срок истекает"},
     "event.sla.breached": {"kk": "Мерзім бұзылды", "ru": "Срок нарушен"},
+    "open_appeals": {"kk": "Ашық (жауап берілмеген)", "ru": "Открытые (без ответа)"},
     "find_body": {"kk": "Органды іздеу", "ru": "Поиск органа"},
     "registry_search": {"kk": "Органдар тізілімі", "ru": "Реестр органов"},
     "find_body_hint": {

@@ -6,7 +6,11 @@ day:
 - `appeals`, `_id` = appeal id: one document per appeal with its timeline entries (by event
   id) and the bodies it was assigned to;
 - `body_appeals`, `_id` = `<body>|<appeal id>`: an entry per body the appeal was ever
-  assigned to — a body's inbox is the `_id` range of `<body>|`;
+  assigned to — a body's whole inbox is the `_id` range of `<body>|`;
+- `open_appeals`, the same for the appeals not answered or dismissed yet — the inbox as an
+  officer opens it (those the body holds now), which stays the size of the body's workload
+  however long it has worked (an appeal leaves it, for every body, when it is answered or
+  dismissed);
 - `triage_queue`, `_id` = appeal id: the appeals waiting for the triage desk;
 - `escalated_appeals`, `_id` = `<body>|<appeal id>`: a body a breach of it was escalated to;
 - `registration_numbers`, `_id` = registration number: the appeal id, for "find by number".
@@ -14,8 +18,9 @@ day:
 `apply` writes an appeal's new list entries (and takes it off the queue) first, its view
 after; readers take the listed appeals' views and keep those the view agrees with — so what a
 crash between the writes leaves shows nothing wrong, and the redelivered event (its offset
-was not committed) completes them. Lists only grow, except the queue. A database made
-before the lists existed is listed once at start (`list_existing`).
+was not committed) completes them. Lists only grow, except the queue and the open appeals.
+A database made before the lists (or before a list was added) is listed once at start
+(`list_existing`).
 
 Updated by this process's consumer only, one appeal at a time (the keyed batches and a
 per-appeal lock: a read, the fold, the writes). One workspace instance at a time (README).
@@ -29,19 +34,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from contracts import Event
 from services.common.batching import KeyedLock
 from services.common.messaging import insert_once
-from services.workspace.views import AppealView, applied, view_document, view_from
+from services.workspace.views import FINAL, AppealView, applied, view_document, view_from
 
 APPEALS = "appeals"
-BODY_APPEALS, TRIAGE_QUEUE = "body_appeals", "triage_queue"
+BODY_APPEALS, OPEN_APPEALS, TRIAGE_QUEUE = "body_appeals", "open_appeals", "triage_queue"
 ESCALATED, NUMBERS = "escalated_appeals", "registration_numbers"
 LISTS_MADE = "lists_made"
-"""A document in `lists_made` once the lists hold every appeal of the database."""
+LISTS_VERSION = "lists-2"
+"""A document of this id in `lists_made` once the lists (of this version: 2 added the open
+appeals) hold every appeal of the database."""
 
 
 class AppealViews:
     def __init__(self, db: AsyncDatabase) -> None:
         self.appeals = db[APPEALS]
         self.body_appeals = db[BODY_APPEALS]
+        self.open_appeals = db[OPEN_APPEALS]
         self.triage_queue = db[TRIAGE_QUEUE]
         self.escalated = db[ESCALATED]
         self.numbers = db[NUMBERS]
@@ -59,6 +67,9 @@ class AppealViews:
             await self._list(view, after)
             if view is not None and _waiting(view) and not _waiting(after):
                 await self.triage_queue.delete_one({"_id": after.appeal_id})
+            if view is not None and not _final(view) and _final(after):
+                ids = [f"{body}|{after.appeal_id}" for body in after.bodies]
+                await self.open_appeals.delete_many({"_id": {"$in": ids}})
             await self.appeals.replace_one(
                 {"_id": event.appeal_id}, view_document(after), upsert=True
             )
@@ -69,11 +80,12 @@ class AppealViews:
         appeal = after.appeal_id
         had_bodies = set(before.bodies) if before else set()
         had_escalations = set(before.escalated_to) if before else set()
+        new_bodies = [body for body in after.bodies if body not in had_bodies]
         entries: list[tuple[AsyncCollection, dict]] = [
-            (self.body_appeals, {"_id": f"{body}|{appeal}"})
-            for body in after.bodies
-            if body not in had_bodies
+            (self.body_appeals, {"_id": f"{body}|{appeal}"}) for body in new_bodies
         ]
+        if not _final(after):
+            entries += [(self.open_appeals, {"_id": f"{body}|{appeal}"}) for body in new_bodies]
         entries += [
             (self.escalated, {"_id": f"{body}|{appeal}"})
             for body in after.escalated_to
@@ -90,14 +102,14 @@ class AppealViews:
     async def list_existing(self) -> int:
         """List every appeal already in the database (a database made before the lists);
         once: later starts find `lists_made` and do nothing. The number of appeals listed."""
-        if await self.lists_made.find_one({"_id": "lists"}) is not None:
+        if await self.lists_made.find_one({"_id": LISTS_VERSION}) is not None:
             return 0
         listed = 0
         async for document in self.appeals.find({}):
             view = view_from(document)
             await self._list(None, view)
             listed += 1
-        await insert_once(self.lists_made, {"_id": "lists"})
+        await insert_once(self.lists_made, {"_id": LISTS_VERSION})
         return listed
 
     async def get(self, appeal_id: str) -> AppealView | None:
@@ -109,6 +121,13 @@ class AppealViews:
         ids = await _listed(self.body_appeals, agency_codes)
         views = await self._views(ids)
         return [v for v in views if agency_codes & set(v.bodies)]
+
+    async def open_of_bodies(self, agency_codes: set[str]) -> list[AppealView]:
+        """The appeals these bodies hold now, not answered or dismissed yet (one a body
+        redirected elsewhere is the next body's)."""
+        ids = await _listed(self.open_appeals, agency_codes)
+        views = await self._views(ids)
+        return [v for v in views if not _final(v) and v.state()["holder"] in agency_codes]
 
     async def escalated_to(self, agency_code: str) -> list[AppealView]:
         """The appeals a breach of which was escalated to this body (or its head)."""
@@ -139,6 +158,10 @@ class AppealViews:
 
 def _waiting(view: AppealView) -> bool:
     return view.state()["status"] == "in_triage"
+
+
+def _final(view: AppealView) -> bool:
+    return view.state()["status"] in FINAL
 
 
 async def _listed(collection: AsyncCollection, bodies: set[str]) -> list[str]:

@@ -282,9 +282,11 @@ async def test_an_officer_accepts_extends_within_the_cap_and_answers(
     async with desk.system.http("intake") as http:
         status = await http.get(f"/v1/appeals/{number}", headers=bearer("call-centre-operator"))
     assert status.json()["status"] == "answered"
-    # The inbox's status filter (a plain form: works from the keyboard, without script).
+    # The inbox opens on the open appeals: an answered one is under "all" and "answered".
+    # (The filter is a plain form: it works from the keyboard, without script.)
     await page.goto(f"{desk.url}/inbox")
-    for status_shown, listed in (("answered", 1), ("accepted", 0)):
+    assert await page.get_by_role("link", name=number).count() == 0
+    for status_shown, listed in (("all", 1), ("answered", 1), ("accepted", 0)):
         await page.locator("#status").select_option(status_shown)
         await page.locator("#filter").click()
         await page.wait_for_url(f"{desk.url}/inbox?status={status_shown}")

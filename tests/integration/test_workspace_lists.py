@@ -11,6 +11,7 @@ import pytest
 
 from contracts import (
     AgencyAssignment,
+    AppealAnswered,
     AppealRegistered,
     AppealRouted,
     AppealTriaged,
@@ -68,6 +69,33 @@ async def test_the_triage_queue_holds_an_appeal_while_it_waits_and_not_after(vie
     assert await views.triage_queue.count_documents({}) == 0
 
 
+async def test_the_open_inbox_holds_what_the_body_holds_until_it_is_answered(views) -> None:
+    assignment = of(AgencyAssignment.example(), "o-1")  # astana-energy
+    await views.apply(assignment)
+    assert [v.appeal_id for v in await views.open_of_bodies({"astana-energy"})] == ["o-1"]
+
+    # Redirected and routed to the city akimat: the akimat's now, not the department's.
+    later = assignment.occurred_at + timedelta(hours=2)
+    elsewhere = of(
+        AgencyAssignment.example(),
+        "o-1",
+        agency_code="akimat-astana",
+        event_id="agency.assignment-o-1-hop-1",
+        occurred_at=later,
+    )
+    await views.apply(elsewhere)
+    assert await views.open_of_bodies({"astana-energy"}) == []
+    assert [v.appeal_id for v in await views.open_of_bodies({"akimat-astana"})] == ["o-1"]
+    assert [v.appeal_id for v in await views.of_bodies({"astana-energy"})] == ["o-1"]  # all
+
+    # Answered: out of every body's open inbox, and its entries gone.
+    answered = of(AppealAnswered.example(), "o-1", agency_code="akimat-astana", occurred_at=later)
+    await views.apply(answered.model_copy(update={"occurred_at": later + timedelta(hours=1)}))
+    assert await views.open_of_bodies({"astana-energy", "akimat-astana"}) == []
+    assert await views.open_appeals.count_documents({}) == 0
+    assert len(await views.of_bodies({"astana-energy", "akimat-astana"})) == 1
+
+
 async def test_a_crash_between_the_lists_and_the_view_shows_nothing_wrong(views) -> None:
     # The lists were written, the view was not (the crash): the entry leads to no appeal.
     assignment = of(AgencyAssignment.example(), "c-1")
@@ -88,6 +116,7 @@ async def test_a_database_from_before_the_lists_is_listed_once_at_start(views) -
     assert await views.list_existing() == 0  # once
     [listed] = await views.of_bodies({"astana-energy"})
     assert listed == older
+    assert await views.open_of_bodies({"astana-energy"}) == [older]
 
 
 async def test_a_bodys_inbox_is_an_id_range_and_its_views_an_id_lookup(views, scratch_db) -> None:
