@@ -339,14 +339,7 @@ class IntakeService:
         earlier = previous_rating(entries)
         if earlier is not None:
             return await self._given_before(registered, earlier, feedback, entries, now)
-        answer, supervisor = checked(
-            registered,
-            latest_answer(entries),
-            feedback,
-            now,
-            self.settings.contest_period,
-            self.registry,
-        )
+        answer, supervisor = self._checked(registered, entries, feedback, now)
         contest = None
         if supervisor is not None:
             contest = await self._register_contest(registered, answer, feedback, supervisor, now)
@@ -362,6 +355,24 @@ class IntakeService:
         await self.publish(topics.ANSWER_FEEDBACK, rated)
         self.metrics.ratings.labels(feedback.via, feedback.rating.value, str(bool(contest))).inc()
         return FeedbackResult(rated, created=True, contest=contest)
+
+    def _checked(
+        self,
+        registered: AppealRegistered,
+        entries: list[dict[str, Any]],
+        feedback: Feedback,
+        now: datetime,
+    ) -> tuple[Answer, Agency | None]:
+        """`feedback.checked` against the appeal's latest answer, with this deployment's
+        contest period and registry."""
+        return checked(
+            registered,
+            latest_answer(entries),
+            feedback,
+            now,
+            self.settings.contest_period,
+            self.registry,
+        )
 
     async def _given_before(
         self,
@@ -395,14 +406,7 @@ class IntakeService:
         contest_id = appeal_id_for(Channel.HTTP, contest_channel_id(registered))
         contest = await self.store.registered(contest_id)
         if contest is None and feedback.contest_text is not None:
-            answer, supervisor = checked(
-                registered,
-                latest_answer(entries),
-                feedback,
-                now,
-                self.settings.contest_period,
-                self.registry,
-            )
+            answer, supervisor = self._checked(registered, entries, feedback, now)
             assert supervisor is not None  # checked() refuses a contest without one
             contest = await self._register_contest(registered, answer, feedback, supervisor, now)
             return FeedbackResult(rated, created=True, contest=contest)

@@ -97,7 +97,21 @@ STATUSES = ("routed", "accepted", "extended", "redirected", "answered", "dismiss
 OPEN, ALL = "", "all"
 """The inbox's filters besides one status: not answered or dismissed (the default), all."""
 TAG = "workspace"
-PAGE = Reply(200, "The page.", str, ("text/html",))
+
+
+def html_reply(status: int, what: str) -> Reply:
+    """A documented answer that is a page (the pages' routes answer HTML, not JSON)."""
+    return Reply(status, what, str, ("text/html",))
+
+
+PAGE = html_reply(200, "The page.")
+
+
+def form_of(model: type[BaseModel]) -> Body:
+    """A documented request body that is a submitted form."""
+    return Body(model, "application/x-www-form-urlencoded")
+
+
 SEE_OTHER = Reply(303, "Go on to the next page (Location).")
 
 
@@ -885,7 +899,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
         )
 
     appeal_param = Param("appeal_id", "path", "The appeal's id.")
-    form_body = Body(DecisionForm, "application/x-www-form-urlencoded")
+    form_body = form_of(DecisionForm)
     incident_param = Param("incident_id", "path", "The incident's id.")
     username_param = Param("username", "path", "The user's name.")
     routes: list[DocumentedRoute] = [
@@ -899,8 +913,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     PAGE,
                     SEE_OTHER,
-                    Reply(403, "Another body's incident.", str, ("text/html",)),
-                    Reply(404, "No such incident.", str, ("text/html",)),
+                    html_reply(403, "Another body's incident."),
+                    html_reply(404, "No such incident."),
                 ),
                 params=(incident_param,),
             ),
@@ -914,17 +928,12 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 TAG,
                 (
                     SEE_OTHER,
-                    Reply(
-                        403,
-                        "Not this officer's, answered already, or a stale form.",
-                        str,
-                        ("text/html",),
-                    ),
-                    Reply(404, "No such incident.", str, ("text/html",)),
-                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                    html_reply(403, "Not this officer's, answered already, or a stale form."),
+                    html_reply(404, "No such incident."),
+                    html_reply(422, "A field is wrong: the page with the reason."),
                 ),
                 params=(incident_param,),
-                body=Body(IncidentForm, "application/x-www-form-urlencoded"),
+                body=form_of(IncidentForm),
             ),
         ),
         documented(
@@ -934,7 +943,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             Operation(
                 "The users (admin)",
                 TAG,
-                (PAGE, SEE_OTHER, Reply(403, "Not an admin.", str, ("text/html",))),
+                (PAGE, SEE_OTHER, html_reply(403, "Not an admin.")),
                 params=(Param("created", "query", "The user just created (shown)."),),
             ),
         ),
@@ -947,10 +956,10 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 TAG,
                 (
                     SEE_OTHER,
-                    Reply(403, "Not an admin, or a stale form.", str, ("text/html",)),
-                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                    html_reply(403, "Not an admin, or a stale form."),
+                    html_reply(422, "A field is wrong: the page with the reason."),
                 ),
-                body=Body(UserForm, "application/x-www-form-urlencoded"),
+                body=form_of(UserForm),
             ),
         ),
         documented(
@@ -963,8 +972,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     PAGE,
                     SEE_OTHER,
-                    Reply(403, "Not an admin.", str, ("text/html",)),
-                    Reply(404, "No such user.", str, ("text/html",)),
+                    html_reply(403, "Not an admin."),
+                    html_reply(404, "No such user."),
                 ),
                 params=(
                     username_param,
@@ -981,12 +990,12 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 TAG,
                 (
                     SEE_OTHER,
-                    Reply(403, "Not an admin, or a stale form.", str, ("text/html",)),
-                    Reply(404, "No such user.", str, ("text/html",)),
-                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                    html_reply(403, "Not an admin, or a stale form."),
+                    html_reply(404, "No such user."),
+                    html_reply(422, "A field is wrong: the page with the reason."),
                 ),
                 params=(username_param,),
-                body=Body(UserChangeForm, "application/x-www-form-urlencoded"),
+                body=form_of(UserChangeForm),
             ),
         ),
         documented(
@@ -999,8 +1008,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     PAGE,
                     SEE_OTHER,
-                    Reply(400, "A wrong period.", str, ("text/html",)),
-                    Reply(403, "Not a supervisor.", str, ("text/html",)),
+                    html_reply(400, "A wrong period."),
+                    html_reply(403, "Not a supervisor."),
                 ),
                 params=(
                     Param("from", "query", "First day (default: 30 days to `to`)."),
@@ -1015,7 +1024,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             Operation(
                 "The triage queue, oldest first",
                 TAG,
-                (PAGE, SEE_OTHER, Reply(403, "Not an operator.", str, ("text/html",))),
+                (PAGE, SEE_OTHER, html_reply(403, "Not an operator.")),
             ),
         ),
         documented(
@@ -1038,8 +1047,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     PAGE,
                     SEE_OTHER,
-                    Reply(403, "Not an operator.", str, ("text/html",)),
-                    Reply(404, "No such appeal.", str, ("text/html",)),
+                    html_reply(403, "Not an operator."),
+                    html_reply(404, "No such appeal."),
                 ),
                 params=(Param("appeal_id", "path", "The appeal's id."),),
             ),
@@ -1053,13 +1062,13 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 TAG,
                 (
                     SEE_OTHER,
-                    Reply(403, "Not an operator, or a stale form.", str, ("text/html",)),
-                    Reply(404, "No such appeal.", str, ("text/html",)),
-                    Reply(409, "Not waiting for a human any more.", str, ("text/html",)),
-                    Reply(422, "A field is wrong: the page with the reason.", str, ("text/html",)),
+                    html_reply(403, "Not an operator, or a stale form."),
+                    html_reply(404, "No such appeal."),
+                    html_reply(409, "Not waiting for a human any more."),
+                    html_reply(422, "A field is wrong: the page with the reason."),
                 ),
                 params=(Param("appeal_id", "path", "The appeal's id."),),
-                body=Body(TriageForm, "application/x-www-form-urlencoded"),
+                body=form_of(TriageForm),
             ),
         ),
         documented("/", home, ["GET"], Operation("Start", TAG, (SEE_OTHER,))),
@@ -1074,9 +1083,9 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     SEE_OTHER,
                     PAGE,
-                    Reply(401, "Wrong name or password: the page again.", str, ("text/html",)),
+                    html_reply(401, "Wrong name or password: the page again."),
                 ),
-                body=Body(LoginForm, "application/x-www-form-urlencoded"),
+                body=form_of(LoginForm),
             ),
         ),
         documented("/logout", logout, ["POST"], Operation("Log out", TAG, (SEE_OTHER,))),
@@ -1123,7 +1132,7 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
             Operation(
                 "An appeal by its registration number",
                 TAG,
-                (SEE_OTHER, Reply(404, "None the user may see.", str, ("text/html",))),
+                (SEE_OTHER, html_reply(404, "None the user may see.")),
                 params=(Param("number", "query", "The registration number."),),
             ),
         ),
@@ -1137,8 +1146,8 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 (
                     PAGE,
                     SEE_OTHER,
-                    Reply(403, "Another body's appeal.", str, ("text/html",)),
-                    Reply(404, "No such appeal.", str, ("text/html",)),
+                    html_reply(403, "Another body's appeal."),
+                    html_reply(404, "No such appeal."),
                 ),
                 params=(appeal_param,),
             ),
@@ -1152,16 +1161,9 @@ def create_app(settings: ServiceSettings, *, clock: Clock | None = None) -> Star
                 TAG,
                 (
                     SEE_OTHER,
-                    Reply(
-                        403, "Not this officer's to decide, or a stale form.", str, ("text/html",)
-                    ),
-                    Reply(404, "No such appeal or decision.", str, ("text/html",)),
-                    Reply(
-                        422,
-                        "A field is wrong: the page with the reason beside it.",
-                        str,
-                        ("text/html",),
-                    ),
+                    html_reply(403, "Not this officer's to decide, or a stale form."),
+                    html_reply(404, "No such appeal or decision."),
+                    html_reply(422, "A field is wrong: the page with the reason beside it."),
                 ),
                 params=(
                     appeal_param,

@@ -28,6 +28,8 @@ per-appeal lock: a read, the fold, the writes). One workspace instance at a time
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -64,38 +66,36 @@ class AppealViews:
             after = applied(view, event)
             if after is None or after == view:
                 return False
-            await self._list(view, after)
-            if view is not None and _waiting(view) and not _waiting(after):
+            # The fold once per view: every list below is decided from these two.
+            was, now = (_Listing.of(view) if view else NOT_LISTED), _Listing.of(after)
+            await self._list(after.appeal_id, was, now)
+            if was.waiting and not now.waiting:
                 await self.triage_queue.delete_one({"_id": after.appeal_id})
-            if view is not None and not _final(view) and _final(after):
-                ids = [f"{body}|{after.appeal_id}" for body in after.bodies]
+            if view is not None and not was.final and now.final:
+                ids = [f"{body}|{after.appeal_id}" for body in now.bodies]
                 await self.open_appeals.delete_many({"_id": {"$in": ids}})
             await self.appeals.replace_one(
                 {"_id": event.appeal_id}, view_document(after), upsert=True
             )
             return True
 
-    async def _list(self, before: AppealView | None, after: AppealView) -> None:
-        """The list entries `after` has and `before` had not (idempotent)."""
-        appeal = after.appeal_id
-        had_bodies = set(before.bodies) if before else set()
-        had_escalations = set(before.escalated_to) if before else set()
-        new_bodies = [body for body in after.bodies if body not in had_bodies]
+    async def _list(self, appeal: str, was: _Listing, now: _Listing) -> None:
+        """The list entries the appeal has `now` and had not before (idempotent)."""
+        new_bodies = [body for body in now.bodies if body not in was.bodies]
         entries: list[tuple[AsyncCollection, dict]] = [
             (self.body_appeals, {"_id": f"{body}|{appeal}"}) for body in new_bodies
         ]
-        if not _final(after):
+        if not now.final:
             entries += [(self.open_appeals, {"_id": f"{body}|{appeal}"}) for body in new_bodies]
         entries += [
             (self.escalated, {"_id": f"{body}|{appeal}"})
-            for body in after.escalated_to
-            if body not in had_escalations
+            for body in now.escalated_to
+            if body not in was.escalated_to
         ]
-        if _waiting(after) and not (before and _waiting(before)):
+        if now.waiting and not was.waiting:
             entries.append((self.triage_queue, {"_id": appeal}))
-        number = after.registration_number
-        if number and number != (before.registration_number if before else ""):
-            entries.append((self.numbers, {"_id": number, "appeal_id": appeal}))
+        if now.number and now.number != was.number:
+            entries.append((self.numbers, {"_id": now.number, "appeal_id": appeal}))
         for collection, entry in entries:
             await insert_once(collection, entry)
 
@@ -107,7 +107,7 @@ class AppealViews:
         listed = 0
         async for document in self.appeals.find({}):
             view = view_from(document)
-            await self._list(None, view)
+            await self._list(view.appeal_id, NOT_LISTED, _Listing.of(view))
             listed += 1
         await insert_once(self.lists_made, {"_id": LISTS_VERSION})
         return listed
@@ -127,7 +127,7 @@ class AppealViews:
         redirected elsewhere is the next body's)."""
         ids = await _listed(self.open_appeals, agency_codes)
         views = await self._views(ids)
-        return [v for v in views if not _final(v) and v.state()["holder"] in agency_codes]
+        return [v for v in views if _holds_open(v, agency_codes)]
 
     async def escalated_to(self, agency_code: str) -> list[AppealView]:
         """The appeals a breach of which was escalated to this body (or its head)."""
@@ -156,12 +156,39 @@ class AppealViews:
         return [view_from(d) async for d in cursor]
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """What decides an appeal's list entries, folded from its view once."""
+
+    bodies: tuple[str, ...] = ()
+    escalated_to: tuple[str, ...] = ()
+    waiting: bool = False
+    final: bool = False
+    number: str = ""
+
+    @classmethod
+    def of(cls, view: AppealView) -> _Listing:
+        status = view.state()["status"]
+        return cls(
+            view.bodies,
+            view.escalated_to,
+            status == "in_triage",
+            status in FINAL,
+            view.registration_number,
+        )
+
+
+NOT_LISTED = _Listing()
+"""An appeal the store had no view of yet."""
+
+
 def _waiting(view: AppealView) -> bool:
     return view.state()["status"] == "in_triage"
 
 
-def _final(view: AppealView) -> bool:
-    return view.state()["status"] in FINAL
+def _holds_open(view: AppealView, bodies: set[str]) -> bool:
+    state = view.state()
+    return state["status"] not in FINAL and state["holder"] in bodies
 
 
 async def _listed(collection: AsyncCollection, bodies: set[str]) -> list[str]:

@@ -17,7 +17,13 @@ from contracts import (
     AppealTriaged,
     SlaBreached,
 )
-from services.workspace.store import APPEALS, BODY_APPEALS, AppealViews
+from services.workspace.store import (
+    APPEALS,
+    BODY_APPEALS,
+    NOT_LISTED,
+    AppealViews,
+    _Listing,
+)
 from services.workspace.views import applied, view_document
 
 
@@ -99,7 +105,7 @@ async def test_the_open_inbox_holds_what_the_body_holds_until_it_is_answered(vie
 async def test_a_crash_between_the_lists_and_the_view_shows_nothing_wrong(views) -> None:
     # The lists were written, the view was not (the crash): the entry leads to no appeal.
     assignment = of(AgencyAssignment.example(), "c-1")
-    await views._list(None, applied(None, assignment))
+    await views._list("c-1", NOT_LISTED, _Listing.of(applied(None, assignment)))
     assert await views.of_bodies({"astana-energy"}) == []
     # The redelivered event writes the view (and the list entry again, harmlessly).
     assert await views.apply(assignment)
